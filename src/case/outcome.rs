@@ -1,0 +1,176 @@
+//! The outcome event (`preauth.outcome.v1`) and the findings it carries.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The schema name of version 1 outcome events.
+pub const OUTCOME_SCHEMA_V1: &str = "preauth.outcome.v1";
+
+/// The status of an outcome event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Approved,
+    Pended,
+    Denied,
+    AppealNeeded,
+    Rejected,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Approved,
+        Status::Pended,
+        Status::Denied,
+        Status::AppealNeeded,
+        Status::Rejected,
+        Status::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Approved => "approved",
+            Status::Pended => "pended",
+            Status::Denied => "denied",
+            Status::AppealNeeded => "appeal-needed",
+            Status::Rejected => "rejected",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// Every status but `pended` ends the case event.
+    pub fn is_terminal(self) -> bool {
+        self != Status::Pended
+    }
+
+    /// The outbound routing key, `outcome.<status>`.
+    pub fn routing_key(self) -> String {
+        format!("outcome.{}", self.as_str())
+    }
+}
+
+/// Whether a finding blocks submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Blocks submission: the case is `rejected`.
+    Error,
+    /// Reported for a person to look at; the case is still submitted.
+    Warning,
+}
+
+/// One problem found in a case event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule id (`NEC-01`).
+    pub rule: String,
+    pub severity: Severity,
+    /// Where in the case event, as a dotted path with indices (`service.procedures[0].units`).
+    pub path: String,
+    /// One sentence for the staff who correct the case. Never carries patient data.
+    pub message: String,
+}
+
+impl Finding {
+    pub fn error(rule: &str, path: &str, message: impl Into<String>) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            severity: Severity::Error,
+            path: path.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(rule: &str, path: &str, message: impl Into<String>) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            severity: Severity::Warning,
+            path: path.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Who decided, and how to find the request at the payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayerRef {
+    pub id: String,
+    /// The Claim.identifier value sent to the payer.
+    pub request_identifier: String,
+    /// The payer's own reference for the request, once it has one.
+    pub reference: Option<String>,
+    /// The X12 306 review action code (A1, A2, A3, A4, A6, C, CT, NA).
+    pub review_action: Option<String>,
+}
+
+/// What the payer certified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorization {
+    pub number: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub approved_units: u32,
+    pub patient_responsibility: Option<String>,
+    /// True for a partial (A2) or modified (A6) certification.
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// A reason given by the payer or by the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: String,
+    /// The code system (`https://codesystem.x12.org/external/886`, or `preauth-worker`).
+    pub system: Option<String>,
+    pub text: String,
+}
+
+impl Reason {
+    /// A reason of the worker's own (not the payer's).
+    pub fn worker(code: &str, text: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            system: Some(WORKER_REASON_SYSTEM.to_owned()),
+            text: text.into(),
+        }
+    }
+}
+
+/// The code system of reasons the worker gives itself.
+pub const WORKER_REASON_SYSTEM: &str = "urn:preauth-worker:reason";
+
+/// How a denial can be appealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppealRoute {
+    /// Last day an appeal is accepted.
+    pub deadline: NaiveDate,
+    /// What the appeal packet must add (`letter_of_medical_necessity`, `prior_treatments`, `photos`, …).
+    pub required: Vec<String>,
+}
+
+/// An outcome event (`preauth.outcome.v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub schema: String,
+    /// Derived from the event and the decision: a redelivered event yields the same id.
+    pub outcome_id: String,
+    pub event_id: String,
+    pub case_id: String,
+    pub status: Status,
+    pub decided_at: DateTime<Utc>,
+    pub payer: Option<PayerRef>,
+    pub authorization: Option<Authorization>,
+    pub reasons: Vec<Reason>,
+    pub findings: Vec<Finding>,
+    pub appeal: Option<AppealRoute>,
+    /// Payer submissions made for this event so far.
+    pub attempts: u32,
+    /// For `pended`: when the worker will ask the payer again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_follow_up_at: Option<DateTime<Utc>>,
+}

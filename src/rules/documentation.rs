@@ -1,0 +1,630 @@
+//! Documentation rules: medical necessity, clinical notes, photographs, prior treatments, dates.
+
+use chrono::{Duration, NaiveDate};
+
+use crate::case::{CaseEvent, Finding, Indication, Kind};
+use crate::codes::CodeTable;
+use crate::rules::Policy;
+
+pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec<Finding>) {
+    necessity(case, policy, codes, out);
+    notes_back_indications(case, policy, out);
+    supporting_diagnoses(case, policy, out);
+    photos_and_treatments(case, policy, out);
+    excision_rationale(case, policy, codes, out);
+    dates(case, out);
+}
+
+/// Words that, in a clinical note, speak to an indication. A note that mentions none of an
+/// indication's words is reported for a person to look at; it never blocks on its own.
+fn evidence_words(indication: &Indication) -> &'static [&'static str] {
+    match indication {
+        Indication::Bleeding => &["bleed", "blood", "hemorrh", "haemorrh", "oozing"],
+        Indication::Itching => &["itch", "prurit", "scratch"],
+        Indication::Pain => &[
+            "pain",
+            "tender",
+            "sore",
+            "ache",
+            "discomfort",
+            "hurt",
+            "burning",
+        ],
+        Indication::Inflammation => &[
+            "inflam", "erythem", "red", "edema", "oedema", "swell", "swollen", "purulen",
+        ],
+        Indication::Infection => &["infect", "purulen", "pus", "cellulitis", "abscess", "drain"],
+        Indication::ChangeInAppearance => {
+            &["change", "color", "colour", "pigment", "redden", "darken"]
+        }
+        Indication::RecentEnlargement => &["enlarg", "grow", "grew", "bigger", "increas"],
+        Indication::IncreaseInNumber => &[
+            "number",
+            "new lesion",
+            "more lesions",
+            "increas",
+            "spread",
+            "multipl",
+        ],
+        Indication::ObstructsOrifice => &[
+            "obstruct", "occlud", "block", "nostril", "naris", "canal", "punct", "orifice",
+        ],
+        Indication::RestrictsVision => &[
+            "vision", "visual", "cornea", "sight", "obstruct", "abrad", "abrasion", "staining",
+        ],
+        Indication::DiagnosticUncertainty => &[
+            "uncertain",
+            "differential",
+            "rule out",
+            "r/o",
+            "atypical",
+            "suspic",
+            "malignan",
+            "carcinoma",
+            "biopsy",
+        ],
+        Indication::PriorBiopsy => &["biopsy", "patholog", "histolog"],
+        Indication::RecurrentTrauma => &[
+            "trauma",
+            "rub",
+            "catch",
+            "snag",
+            "friction",
+            "shav",
+            "glasses",
+            "abrad",
+            "irritated by",
+        ],
+        _ => &[],
+    }
+}
+
+/// Vague words that do not establish necessity without objective findings.
+const VAGUE: &[&str] = &["irritated", "irritation", "irritating", "bothersome"];
+
+fn is_periocular(case: &CaseEvent, codes: &CodeTable) -> bool {
+    let site_is_eye = case.service.lesions.as_ref().is_some_and(|l| {
+        let s = l.site.to_ascii_lowercase();
+        [
+            "lid",
+            "lash",
+            "canth",
+            "eye",
+            "orbit",
+            "periocular",
+            "periorbital",
+        ]
+        .iter()
+        .any(|w| s.contains(w))
+    });
+    site_is_eye
+        || case
+            .service
+            .diagnoses
+            .iter()
+            .any(|d| d.code.eyelid().is_some())
+        || case
+            .service
+            .procedures
+            .iter()
+            .any(|p| codes.get(&p.code).is_some_and(|c| c.eyelid))
+}
+
+fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec<Finding>) {
+    let indications = &case.documentation.indications;
+    let covered = indications.iter().any(|i| policy.covers(i));
+    let appearance: Vec<&str> = indications
+        .iter()
+        .filter(|i| i.is_appearance_only())
+        .map(Indication::as_str)
+        .collect();
+
+    if !covered {
+        out.push(Finding::error(
+            "NEC-01",
+            "documentation.indications",
+            format!(
+                "no indication that payer policy {:?} accepts is documented (bleeding, itching, pain, inflammation, infection, restricts-vision, …)",
+                policy.name
+            ),
+        ));
+        if appearance.is_empty() && is_periocular(case, codes) {
+            out.push(Finding::error(
+                "NEC-02",
+                "documentation.indications",
+                "a lesion near or on the eyelid is not a reason on its own: document the symptom or the loss of function",
+            ));
+        }
+    }
+    if !appearance.is_empty() {
+        let text = format!(
+            "appearance-only reasons ({}) can never justify removal",
+            appearance.join(", ")
+        );
+        out.push(if covered {
+            Finding::warning(
+                "NEC-04",
+                "documentation.indications",
+                format!("{text}; they are ignored"),
+            )
+        } else {
+            Finding::error("NEC-04", "documentation.indications", text)
+        });
+    }
+    for (i, ind) in indications.iter().enumerate() {
+        let path = format!("documentation.indications[{i}]");
+        match ind {
+            Indication::Unknown(word) if VAGUE.contains(&word.as_str()) => out.push(Finding::warning(
+                "NEC-03",
+                &path,
+                "irritation alone does not establish necessity: document objective findings (erythema, edema, bleeding, pain)",
+            )),
+            Indication::Unknown(word) => {
+                let shown: String = word.chars().take(40).collect();
+                out.push(Finding::warning(
+                    "NEC-06",
+                    &path,
+                    format!("{shown:?} is not in the indication vocabulary; it does not count toward necessity"),
+                ));
+            }
+            known if !known.is_appearance_only() && !policy.covers(known) => out.push(Finding::warning(
+                "NEC-07",
+                &path,
+                format!("payer policy {:?} does not accept {} as an indication", policy.name, known.as_str()),
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
+    let doc = &case.documentation;
+    let claimed: Vec<(usize, &Indication)> = doc
+        .indications
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| policy.covers(i))
+        .collect();
+    if claimed.is_empty() {
+        return;
+    }
+    if doc.clinical_notes.is_empty() {
+        out.push(Finding::error(
+            "DOC-06",
+            "documentation.clinical_notes",
+            "the documented indications must be backed by at least one clinical note",
+        ));
+        return;
+    }
+    let texts: Vec<String> = doc
+        .clinical_notes
+        .iter()
+        .map(|n| n.text.to_lowercase())
+        .collect();
+    for (i, ind) in claimed {
+        let words = evidence_words(ind);
+        if !words.is_empty() && !texts.iter().any(|t| words.iter().any(|w| t.contains(w))) {
+            out.push(Finding::warning(
+                "DOC-07",
+                &format!("documentation.indications[{i}]"),
+                format!(
+                    "no clinical note mentions {}: a reviewer will look for it in the notes",
+                    ind.as_str()
+                ),
+            ));
+        }
+    }
+}
+
+/// Secondary diagnoses that support a documented symptom (ICD-10-CM prefixes, without the dot).
+fn supporting_prefixes(indication: &Indication) -> &'static [&'static str] {
+    match indication {
+        Indication::Pain => &["H571", "R52", "G89", "H1", "S050", "R20"],
+        Indication::Infection => &["L08", "L03", "H010", "H000", "L01", "H10"],
+        Indication::Inflammation => &["L08", "L03", "H010", "H000", "H0284", "L30", "H10", "H01"],
+        Indication::Itching => &["L29", "L28"],
+        Indication::Bleeding => &["R58", "R233", "L98"],
+        Indication::RestrictsVision => &["H53", "H54", "H16", "S050", "H571", "H0242", "H0240"],
+        _ => &[],
+    }
+}
+
+fn supporting_diagnoses(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
+    let secondary: Vec<&str> = case
+        .service
+        .diagnoses
+        .iter()
+        .filter(|d| !d.primary)
+        .map(|d| d.code.compact())
+        .collect();
+    let claimed: Vec<(usize, &Indication)> = case
+        .documentation
+        .indications
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| policy.covers(i) && !supporting_prefixes(i).is_empty())
+        .collect();
+    // One supported symptom is enough: the rule asks for consistency, not a code per word.
+    let any_supported = claimed.iter().any(|(_, i)| {
+        secondary
+            .iter()
+            .any(|c| supporting_prefixes(i).iter().any(|p| c.starts_with(p)))
+    });
+    if !claimed.is_empty() && !any_supported {
+        let (i, ind) = claimed[0];
+        out.push(Finding::warning(
+            "NEC-05",
+            &format!("documentation.indications[{i}]"),
+            format!(
+                "no secondary diagnosis supports {} (for example {})",
+                ind.as_str(),
+                supporting_prefixes(ind)[0]
+            ),
+        ));
+    }
+}
+
+fn photos_and_treatments(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
+    let doc = &case.documentation;
+    if doc.photos.is_empty() {
+        out.push(if policy.photos_required {
+            Finding::error(
+                "DOC-03",
+                "documentation.photos",
+                format!(
+                    "payer policy {:?} requires dated photographs of the lesions",
+                    policy.name
+                ),
+            )
+        } else {
+            Finding::warning(
+                "DOC-03",
+                "documentation.photos",
+                "no dated photographs: they are strongly advised for eyelid cases and appeals",
+            )
+        });
+    }
+    if doc.prior_treatments.is_empty() && case.kind == Kind::Submission {
+        out.push(Finding::warning(
+            "DOC-05",
+            "documentation.prior_treatments",
+            "no prior (conservative) treatment is recorded; a payer may deny, and an appeal will need it",
+        ));
+    }
+}
+
+fn excision_rationale(
+    case: &CaseEvent,
+    policy: &Policy,
+    codes: &CodeTable,
+    out: &mut Vec<Finding>,
+) {
+    let justified = case
+        .documentation
+        .indications
+        .iter()
+        .any(|i| policy.excision_indications.contains(i));
+    for (i, p) in case.service.procedures.iter().enumerate() {
+        if codes.get(&p.code).is_some_and(|c| c.excision) && !justified {
+            out.push(Finding::error(
+                "DOC-04",
+                &format!("service.procedures[{i}].code"),
+                format!("{} is an excision: document why excision rather than destruction (diagnostic-uncertainty or prior-biopsy)", p.code),
+            ));
+        }
+    }
+}
+
+/// Dates are judged against the event's own `occurred_at`, never the wall clock.
+fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
+    let on = case.occurred_on();
+    let after = |d: NaiveDate| d > on;
+    let svc = &case.service;
+    if svc.planned_date < on {
+        out.push(Finding::error(
+            "DATE-01",
+            "service.planned_date",
+            "the planned date is before the event: a pre-authorization is for a service still to come",
+        ));
+    } else if svc.planned_date > on + Duration::days(365) {
+        out.push(Finding::warning(
+            "DATE-01",
+            "service.planned_date",
+            "the planned date is more than a year after the event; authorizations rarely last that long",
+        ));
+    }
+    let birth = case.patient.birth_date;
+    if after(birth) {
+        out.push(Finding::error(
+            "DATE-01",
+            "patient.birth_date",
+            "the birth date is after the event",
+        ));
+    } else if on.years_since(birth).is_some_and(|age| age > 130) {
+        out.push(Finding::error(
+            "DATE-01",
+            "patient.birth_date",
+            "the birth date is more than 130 years before the event",
+        ));
+    }
+    let doc = &case.documentation;
+    for (i, n) in doc.clinical_notes.iter().enumerate() {
+        if after(n.date) {
+            out.push(Finding::error(
+                "DATE-01",
+                &format!("documentation.clinical_notes[{i}].date"),
+                "the note is dated after the event",
+            ));
+        } else if n.date < birth {
+            out.push(Finding::error(
+                "DATE-01",
+                &format!("documentation.clinical_notes[{i}].date"),
+                "the note is dated before the patient's birth",
+            ));
+        }
+    }
+    for (i, p) in doc.photos.iter().enumerate() {
+        if after(p.taken_on) {
+            out.push(Finding::error(
+                "DATE-01",
+                &format!("documentation.photos[{i}].taken_on"),
+                "the photograph is dated after the event",
+            ));
+        }
+    }
+    for (i, t) in doc.prior_treatments.iter().enumerate() {
+        let path = format!("documentation.prior_treatments[{i}]");
+        if after(t.from) {
+            out.push(Finding::error(
+                "DATE-01",
+                &format!("{path}.from"),
+                "the treatment starts after the event",
+            ));
+        }
+        if let Some(to) = t.to {
+            if to < t.from {
+                out.push(Finding::error(
+                    "DATE-01",
+                    &format!("{path}.to"),
+                    "the treatment ends before it starts",
+                ));
+            } else if after(to) {
+                out.push(Finding::warning(
+                    "DATE-01",
+                    &format!("{path}.to"),
+                    "the treatment ends after the event; its result cannot be known yet",
+                ));
+            }
+        }
+    }
+    if let Some(letter) = &doc.letter_of_medical_necessity {
+        if after(letter.signed_on) {
+            out.push(Finding::error(
+                "DATE-01",
+                "documentation.letter_of_medical_necessity.signed_on",
+                "the letter is signed after the event",
+            ));
+        }
+    }
+    if let Some(appeal) = &case.appeal {
+        if after(appeal.denied_on) {
+            out.push(Finding::error(
+                "DATE-01",
+                "appeal.denied_on",
+                "the denial is dated after the appeal event",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::rules::testing::{base, findings, ids};
+
+    fn with(ptr: &str, val: Value) -> Value {
+        let mut v = base();
+        *v.pointer_mut(ptr).unwrap_or_else(|| panic!("no {ptr}")) = val;
+        v
+    }
+
+    fn assert_has(v: &Value, policy: &str, want: &str) {
+        let got = ids(&findings(v, policy));
+        assert!(
+            got.iter().any(|g| g == want),
+            "expected {want}, got {got:?}"
+        );
+    }
+
+    fn assert_lacks(v: &Value, policy: &str, prefix: &str) {
+        let got = ids(&findings(v, policy));
+        assert!(
+            !got.iter().any(|g| g.starts_with(prefix)),
+            "unexpected {prefix} in {got:?}"
+        );
+    }
+
+    #[test]
+    fn appearance_only_reasons_never_justify_the_request() {
+        let v = with(
+            "/documentation/indications",
+            json!(["cosmetic", "emotional-distress", "makeup-trapping"]),
+        );
+        assert_has(&v, "default", "NEC-01:E");
+        assert_has(&v, "default", "NEC-04:E");
+        // Next to a real indication they are only reported.
+        let v = with("/documentation/indications", json!(["pain", "cosmetic"]));
+        assert_has(&v, "default", "NEC-04:W");
+        assert_lacks(&v, "default", "NEC-01");
+    }
+
+    #[test]
+    fn eyelid_location_alone_never_justifies_the_request() {
+        let v = with("/documentation/indications", json!([]));
+        assert_has(&v, "default", "NEC-01:E");
+        assert_has(&v, "default", "NEC-02:E");
+    }
+
+    #[test]
+    fn each_covered_indication_is_enough_on_its_own() {
+        for word in [
+            "bleeding",
+            "itching",
+            "pain",
+            "inflammation",
+            "infection",
+            "change-in-appearance",
+            "recent-enlargement",
+            "increase-in-number",
+            "obstructs-orifice",
+            "restricts-vision",
+            "diagnostic-uncertainty",
+            "prior-biopsy",
+            "recurrent-trauma",
+        ] {
+            let v = with("/documentation/indications", json!([word]));
+            let got = ids(&findings(&v, "default"));
+            assert!(!got.iter().any(|g| g.ends_with(":E")), "{word}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn the_strict_payer_does_not_accept_change_in_appearance_alone() {
+        let v = with(
+            "/documentation/indications",
+            json!(["change-in-appearance"]),
+        );
+        assert_has(&v, "strict-commercial", "NEC-01:E");
+        assert_has(&v, "strict-commercial", "NEC-07:W");
+        assert_lacks(&v, "default", "NEC-01");
+    }
+
+    #[test]
+    fn unknown_and_vague_words_are_findings_not_crashes() {
+        let v = with(
+            "/documentation/indications",
+            json!(["pain", "crusting", "irritated"]),
+        );
+        assert_has(&v, "default", "NEC-06:W");
+        assert_has(&v, "default", "NEC-03:W");
+        assert_lacks(&v, "default", "NEC-01");
+        let v = with("/documentation/indications", json!(["irritated"]));
+        assert_has(&v, "default", "NEC-01:E");
+    }
+
+    #[test]
+    fn a_clinical_note_must_back_the_indications() {
+        let v = with("/documentation/clinical_notes", json!([]));
+        assert_has(&v, "default", "DOC-06:E");
+        let v = with(
+            "/documentation/clinical_notes/0/text",
+            json!("Two milia seen on the right lower lid margin. Vision blurred when blinking."),
+        );
+        // restricts-vision is mentioned, pain is not.
+        let f = findings(&v, "default");
+        assert!(
+            f.iter()
+                .any(|x| x.rule == "DOC-07" && x.path == "documentation.indications[1]"),
+            "{f:?}"
+        );
+        assert!(
+            !f.iter()
+                .any(|x| x.rule == "DOC-07" && x.path == "documentation.indications[0]"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn symptoms_without_a_supporting_secondary_diagnosis_are_reported() {
+        let v = with(
+            "/service/diagnoses",
+            json!([{"code": "H02.822", "primary": true}]),
+        );
+        assert_has(&v, "default", "NEC-05:W");
+        assert_lacks(&base(), "default", "NEC-05");
+    }
+
+    #[test]
+    fn photos_are_advised_by_default_and_required_by_the_strict_payer() {
+        let v = with("/documentation/photos", json!([]));
+        assert_has(&v, "default", "DOC-03:W");
+        assert_has(&v, "strict-commercial", "DOC-03:E");
+    }
+
+    #[test]
+    fn missing_prior_treatment_is_a_warning_for_a_submission() {
+        let v = with("/documentation/prior_treatments", json!([]));
+        assert_has(&v, "default", "DOC-05:W");
+    }
+
+    #[test]
+    fn excision_needs_a_reason_over_destruction() {
+        let mut v = base();
+        v["service"]["procedures"] =
+            json!([{"code": "67840", "system": "CPT", "modifiers": ["E4"]}]);
+        v["service"]["lesions"]["site"] = json!("right lower eyelid");
+        assert_has(&v, "default", "DOC-04:E");
+        v["documentation"]["indications"] = json!(["diagnostic-uncertainty"]);
+        v["documentation"]["clinical_notes"][0]["text"] =
+            json!("Lesion of uncertain nature; rule out carcinoma.");
+        assert_lacks(&v, "default", "DOC-04");
+    }
+
+    #[test]
+    fn dates_are_judged_against_occurred_at() {
+        let cases: [(&str, Value, &str); 8] = [
+            ("/service/planned_date", json!("2026-11-19"), "DATE-01:E"),
+            ("/service/planned_date", json!("2028-01-01"), "DATE-01:W"),
+            (
+                "/documentation/clinical_notes/0/date",
+                json!("2026-11-21"),
+                "DATE-01:E",
+            ),
+            (
+                "/documentation/photos/0/taken_on",
+                json!("2026-11-21"),
+                "DATE-01:E",
+            ),
+            (
+                "/documentation/prior_treatments/0/from",
+                json!("2026-11-21"),
+                "DATE-01:E",
+            ),
+            (
+                "/documentation/prior_treatments/0/to",
+                json!("2026-07-01"),
+                "DATE-01:E",
+            ),
+            ("/patient/birth_date", json!("2026-11-21"), "DATE-01:E"),
+            ("/patient/birth_date", json!("1890-01-01"), "DATE-01:E"),
+        ];
+        for (ptr, val, want) in cases {
+            assert_has(&with(ptr, val), "default", want);
+        }
+        // The same day is fine on both sides.
+        assert_lacks(
+            &with("/service/planned_date", json!("2026-11-20")),
+            "default",
+            "DATE-01",
+        );
+        assert_lacks(
+            &with("/documentation/clinical_notes/0/date", json!("2026-11-20")),
+            "default",
+            "DATE-01",
+        );
+    }
+
+    #[test]
+    fn replaying_an_old_case_gives_the_same_answer_as_on_the_day() {
+        // A case from 2019 validated today: nothing is judged against the wall clock.
+        let mut v = base();
+        v["occurred_at"] = json!("2019-03-01T10:00:00-05:00");
+        v["service"]["planned_date"] = json!("2019-03-15");
+        v["documentation"]["clinical_notes"][0]["date"] = json!("2019-02-27");
+        v["documentation"]["photos"][0]["taken_on"] = json!("2019-02-27");
+        v["documentation"]["prior_treatments"][0]["from"] = json!("2018-11-01");
+        v["documentation"]["prior_treatments"][0]["to"] = json!("2019-02-01");
+        assert!(findings(&v, "default").is_empty());
+    }
+}
