@@ -4,8 +4,21 @@
 //! Module map:
 //! - [`case`]: the message contract (case event in, outcome event out) and decoding.
 //! - [`codes`]: CPT/HCPCS/ICD-10-CM/modifier/NPI newtypes and the code table.
-//! - [`rules`]: validation rules and payer policies (pure, no clock, no I/O).
+//! - [`rules`]: validation rules and payer policies (pure: no clock, no I/O).
+//! - [`payer`]: the payer trait, error classification, and the simulated payer.
+//! - [`pipeline`]: the disposition logic every driver shares; no broker or HTTP types.
+//! - [`retry`]: in-process backoff, delay-tier schedules, the state carried between deliveries.
+//! - [`config`]: layered settings; [`app`]: start-up wiring shared by the binary and the tests.
+//! - [`batch`]: the `process` driver; [`check`]: the `check` command.
 
+pub mod app;
+pub mod batch;
 pub mod case;
+pub mod check;
 pub mod codes;
+pub mod config;
+pub mod payer;
+pub mod pipeline;
+pub mod retry;
 pub mod rules;
+pub mod telemetry;

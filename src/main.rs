@@ -1,1 +1,153 @@
-fn main() {}
+//! The `preauth-worker` binary: parse the command line, load the configuration, run a command.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use preauth_worker::app::App;
+use preauth_worker::config::Settings;
+use preauth_worker::{batch, check, telemetry};
+
+/// Exit code for unusable configuration (EX_CONFIG-style, as sysexits' EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "preauth-worker",
+    version,
+    about = "Pre-authorization worker: validates cases, submits them to payers, publishes outcomes."
+)]
+struct Cli {
+    /// TOML configuration layered over the shipped defaults (then PREAUTH__SECTION__KEY variables).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate one case event and print the findings (exit 0 submittable, 1 findings with errors, 2 unreadable).
+    Check {
+        /// The case event (JSON); `-` for standard input.
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drive case events from files, folders or standard input to their outcomes, without a broker.
+    Process {
+        /// Files (one JSON object, a JSON array, or JSON lines), folders of *.json/*.jsonl, or `-`.
+        inputs: Vec<PathBuf>,
+        /// Write outcome events (JSON lines) here instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    // Batch commands talk to a person on stderr: only problems are logged unless asked.
+    let level = match cli.command {
+        Command::Check { .. } | Command::Process { .. } if settings.log.level == "info" => {
+            "warn".to_owned()
+        }
+        _ => settings.log.level.clone(),
+    };
+    telemetry::init(settings.log.format, &level);
+    let app = match App::build(settings) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("preauth-worker: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Check { file, json } => run_check(&app, &file, json),
+        Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
+    }
+}
+
+fn run_check(app: &App, file: &PathBuf, json: bool) -> ExitCode {
+    let body = if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(file)
+    };
+    let report = match body {
+        Ok(body) => check::check(&app.pipeline, &body),
+        Err(e) => {
+            eprintln!("preauth-worker: cannot read {}: {e}", file.display());
+            return ExitCode::from(check::EXIT_UNREADABLE as u8);
+        }
+    };
+    let text = if json {
+        serde_json::to_string_pretty(&report)
+            .map(|s| s + "\n")
+            .unwrap_or_default()
+    } else {
+        report.render()
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    ExitCode::from(report.exit_code() as u8)
+}
+
+async fn run_process(app: &App, inputs: &[PathBuf], output: Option<PathBuf>) -> ExitCode {
+    let (items, problems) = batch::read_inputs(inputs);
+    for p in &problems {
+        eprintln!("{}: {}", p.label, p.message);
+    }
+    let out: Box<dyn Write + Send> = match &output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("preauth-worker: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Box::new(std::io::stdout()),
+    };
+    match batch::process(
+        &app.pipeline,
+        items,
+        app.settings.process.concurrency,
+        out,
+        true,
+    )
+    .await
+    {
+        Ok(mut summary) => {
+            summary.input_problems = problems.len();
+            eprint!("{}", summary.render());
+            if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("preauth-worker: writing outcomes failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The `check` command: validate one case event and show the findings to a person.
+
+use serde::Serialize;
+
+use crate::case::{decode, identify, Finding, Severity};
+use crate::pipeline::Pipeline;
+use crate::rules::{has_errors, validate};
+
+/// Exit codes of `check`.
+pub const EXIT_SUBMITTABLE: i32 = 0;
+pub const EXIT_FINDINGS: i32 = 1;
+pub const EXIT_UNREADABLE: i32 = 2;
+
+/// The result of checking one case event.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub case_id: Option<String>,
+    pub event_id: Option<String>,
+    pub policy: Option<String>,
+    pub submittable: bool,
+    /// Set when the input cannot be read as a case event at all.
+    pub unreadable: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    pub fn exit_code(&self) -> i32 {
+        if self.unreadable.is_some() {
+            EXIT_UNREADABLE
+        } else if self.submittable {
+            EXIT_SUBMITTABLE
+        } else {
+            EXIT_FINDINGS
+        }
+    }
+
+    /// The report for a person.
+    pub fn render(&self) -> String {
+        if let Some(why) = &self.unreadable {
+            return format!("unreadable: {why}\n");
+        }
+        let errors = self.findings.iter().filter(|f| f.is_error()).count();
+        let warnings = self.findings.len() - errors;
+        let mut s = format!(
+            "case {} (event {}), payer policy {}: {} error(s), {} warning(s): {}\n",
+            self.case_id.as_deref().unwrap_or("?"),
+            self.event_id.as_deref().unwrap_or("?"),
+            self.policy.as_deref().unwrap_or("none"),
+            errors,
+            warnings,
+            if self.submittable {
+                "submittable"
+            } else {
+                "NOT submittable"
+            }
+        );
+        for f in &self.findings {
+            let sev = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            s.push_str(&format!(
+                "  {sev:<7}  {:<10}  {}\n           {}\n",
+                f.rule, f.path, f.message
+            ));
+        }
+        s
+    }
+}
+
+/// Checks one case event body the way the pipeline would before submitting it.
+pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
+    let mut report = CheckReport {
+        case_id: None,
+        event_id: None,
+        policy: None,
+        submittable: false,
+        unreadable: None,
+        findings: Vec::new(),
+    };
+    if body.len() > pipeline.max_message_bytes {
+        report.unreadable = Some(format!(
+            "{} bytes is over the {}-byte limit",
+            body.len(),
+            pipeline.max_message_bytes
+        ));
+        return report;
+    }
+    let id = match identify(body) {
+        Ok(id) => id,
+        Err(u) => {
+            report.unreadable = Some(format!("{} ({})", u.detail, u.reason.code()));
+            return report;
+        }
+    };
+    report.case_id = Some(id.case_id.clone());
+    report.event_id = Some(id.event_id.clone());
+    let case = match decode(&id, None) {
+        Ok(case) => case,
+        Err(findings) => {
+            report.findings = findings;
+            return report;
+        }
+    };
+    let Some(route) = pipeline.payers.route(&case.coverage.payer_id) else {
+        report.findings.push(Finding::error(
+            "CFG-01",
+            "coverage.payer_id",
+            format!(
+                "payer {:?} is not configured and there is no default payer",
+                case.coverage.payer_id
+            ),
+        ));
+        return report;
+    };
+    report.policy = Some(route.policy.name.clone());
+    report.findings = validate(&case, &route.policy, &pipeline.codes);
+    report.submittable = !has_errors(&report.findings);
+    report
+}

@@ -1,0 +1,447 @@
+//! Settings: the shipped config/default.toml, then `--config FILE`, then `PREAUTH__SECTION__KEY`
+//! environment variables. Every field's `///` line is the operator's reference. A wrong key or
+//! value names itself in the error; cross-field rules are checked by `Settings::load`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The shipped defaults.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+
+/// The broker's default consumer (delivery acknowledgement) timeout: nothing may hold a delivery
+/// this long.
+pub const BROKER_CONSUMER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub amqp: AmqpSettings,
+    pub topology: TopologySettings,
+    pub ops: OpsSettings,
+    pub retry: RetrySettings,
+    pub followup: FollowupSettings,
+    pub process: ProcessSettings,
+    pub log: LogSettings,
+    #[serde(default)]
+    pub rules: RulesSettings,
+    #[serde(default)]
+    pub payers: BTreeMap<String, PayerSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// Broker URL (`amqp://` or `amqps://`); `?heartbeat=30` sets the heartbeat.
+    pub url: String,
+    /// Unacknowledged deliveries per worker: the number of cases processed at once.
+    pub prefetch: u16,
+    /// Larger bodies are parked with reason `too-large`.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySettings {
+    /// Topic exchange the PM systems publish case events to.
+    pub cases_exchange: String,
+    /// Quorum queue the workers consume, bound with `case.*`.
+    pub work_queue: String,
+    /// Topic exchange outcome events are published to (`outcome.<status>`).
+    pub outcomes_exchange: String,
+    /// Quorum queue for messages that cannot be answered and cases given up on.
+    pub parking_queue: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSettings {
+    /// Address of the health and metrics endpoints.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Waits before each retry of a transiently failing payer (delay tiers).
+    #[serde(deserialize_with = "durations", serialize_with = "ser_durations")]
+    pub delays: Vec<Duration>,
+    /// Payer calls per delivery before the case goes to a delay tier.
+    pub in_process_calls: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowupSettings {
+    /// Waits before each follow-up of a pended request.
+    #[serde(deserialize_with = "durations", serialize_with = "ser_durations")]
+    pub pended: Vec<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSettings {
+    /// Cases handled at once by `process`.
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Text on a terminal, JSON lines otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `auto`, `text` or `json`.
+    pub format: LogFormat,
+    /// Default filter (`info`, `preauth_worker=debug`); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSettings {
+    /// A folder of extra policy files, each named after its policy.
+    pub policy_dir: Option<PathBuf>,
+    /// A code table to use instead of the shipped one.
+    pub code_table: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Adapter {
+    /// The in-process payer simulator, deciding by the policy.
+    Simulated,
+    /// HL7 Da Vinci PAS (FHIR R4) over HTTPS.
+    FhirPas,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayerSettings {
+    /// `simulated` or `fhir-pas`.
+    pub adapter: Adapter,
+    /// Name of the policy file (config/policies/NAME.toml).
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    /// simulated: how long each answer takes.
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub latency: Option<Duration>,
+    /// simulated: attempts per case answered with a transient failure (an outage script).
+    #[serde(default)]
+    pub transient_failures: u32,
+    /// simulated: Retry-After sent with those failures.
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub retry_after: Option<Duration>,
+    /// fhir-pas: the payer's FHIR base URL.
+    pub base_url: Option<String>,
+    /// fhir-pas: timeout of one HTTP request.
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub timeout: Option<Duration>,
+    /// fhir-pas: requests in flight to this payer at once.
+    pub concurrency: Option<u32>,
+    /// fhir-pas: requests per second to this payer.
+    pub rate_per_second: Option<f64>,
+    /// fhir-pas: OAuth token endpoint.
+    pub token_url: Option<String>,
+    /// fhir-pas: OAuth client id.
+    pub client_id: Option<String>,
+    /// fhir-pas: name of the environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// fhir-pas: file holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// fhir-pas: PEM private key for SMART Backend Services (signed JWT assertion).
+    pub private_key_file: Option<PathBuf>,
+}
+
+fn default_policy() -> String {
+    "default".to_owned()
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration like \"5s\", \"30m\" or \"2h\": {e}"))
+}
+
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| parse_duration(t).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+fn ser_durations<S: serde::Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    let texts: Vec<String> = v
+        .iter()
+        .map(|d| humantime::format_duration(*d).to_string())
+        .collect();
+    texts.serialize(s)
+}
+
+fn ser_opt_duration<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    v.map(|d| humantime::format_duration(d).to_string())
+        .serialize(s)
+}
+
+/// Why the configuration cannot be used. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the layered configuration from the shipped defaults, `file`, and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As `load`, with the environment given (tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut defaults: toml::Table = toml::from_str(DEFAULT_CONFIG)
+            .map_err(|e| ConfigError::Invalid(format!("shipped defaults: {e}")))?;
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let user: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            // A file that declares its payers means exactly those payers.
+            if user.contains_key("payers") {
+                defaults.remove("payers");
+            }
+            figment = Figment::from(Serialized::defaults(defaults)).merge(Toml::string(&text));
+        } else {
+            figment = figment.merge(Serialized::defaults(defaults));
+        }
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("PREAUTH__"))
+            .collect();
+        for (key, value) in &env {
+            let dotted = key["PREAUTH__".len()..]
+                .to_ascii_lowercase()
+                .replace("__", ".");
+            let parsed: figment::value::Value = value
+                .parse()
+                .unwrap_or_else(|_| figment::value::Value::from(value.clone()));
+            figment = figment.merge(Serialized::default(&dotted, parsed));
+        }
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(flatten_figment_error(e)))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Cross-field rules, each naming its key.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.amqp.prefetch == 0 {
+            return bad("amqp.prefetch: must be at least 1".into());
+        }
+        if self.amqp.max_message_bytes < 1024 {
+            return bad("amqp.max_message_bytes: must be at least 1024".into());
+        }
+        if self.retry.in_process_calls == 0 {
+            return bad("retry.in_process_calls: must be at least 1 (the first call)".into());
+        }
+        if self.retry.in_process_calls > 10 {
+            return bad(
+                "retry.in_process_calls: at most 10; longer waits belong in retry.delays".into(),
+            );
+        }
+        if self.process.concurrency == 0 {
+            return bad("process.concurrency: must be at least 1".into());
+        }
+        for (key, list) in [
+            ("retry.delays", &self.retry.delays),
+            ("followup.pended", &self.followup.pended),
+        ] {
+            if let Some(i) = list.iter().position(Duration::is_zero) {
+                return bad(format!("{key}[{i}]: a wait must be longer than zero"));
+            }
+        }
+        for (id, payer) in &self.payers {
+            if payer.adapter == Adapter::FhirPas && payer.base_url.is_none() {
+                return bad(format!(
+                    "payers.{id}.base_url: required for adapter \"fhir-pas\""
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The in-process retry policy these settings describe.
+    pub fn in_process_retry(&self) -> crate::retry::InProcessRetry {
+        crate::retry::InProcessRetry {
+            max_calls: self.retry.in_process_calls,
+            ..crate::retry::InProcessRetry::default()
+        }
+    }
+}
+
+/// figment errors can chain; one line each, key path first.
+fn flatten_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            let kind = e.kind.to_string();
+            if path.is_empty() {
+                kind
+            } else {
+                format!("{path}: {kind}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file_text: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("worker.toml");
+        if let Some(text) = file_text {
+            std::fs::write(&path, text).expect("write");
+        }
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(file_text.map(|_| path.as_path()), env)
+    }
+
+    #[test]
+    fn shipped_defaults_load_with_the_contract_names() {
+        let s = load(None, &[]).expect("defaults");
+        assert_eq!(s.topology.cases_exchange, "preauth.cases");
+        assert_eq!(s.topology.work_queue, "preauth.cases.work");
+        assert_eq!(s.topology.outcomes_exchange, "preauth.outcomes");
+        assert_eq!(s.topology.parking_queue, "preauth.cases.dead");
+        assert_eq!(s.amqp.max_message_bytes, 1024 * 1024);
+        assert_eq!(s.ops.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(s.retry.delays[0], Duration::from_secs(5));
+        assert_eq!(s.payers["default"].adapter, Adapter::Simulated);
+    }
+
+    #[test]
+    fn a_config_file_overrides_the_defaults() {
+        let s = load(
+            Some("[amqp]\nprefetch = 8\n[retry]\ndelays = [\"1s\", \"2m\"]\n"),
+            &[],
+        )
+        .expect("loads");
+        assert_eq!(s.amqp.prefetch, 8);
+        assert_eq!(s.amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(
+            s.retry.delays,
+            vec![Duration::from_secs(1), Duration::from_secs(120)]
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let s = load(
+            Some("[amqp]\nurl = \"amqp://file\"\n"),
+            &[
+                ("PREAUTH__AMQP__URL", "amqp://env:5672"),
+                ("PREAUTH__FOLLOWUP__PENDED", "[\"1s\"]"),
+                ("OTHER", "x"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.amqp.url, "amqp://env:5672");
+        assert_eq!(s.followup.pended, vec![Duration::from_secs(1)]);
+    }
+
+    #[test]
+    fn a_file_that_declares_payers_replaces_the_shipped_payers() {
+        let s = load(Some("[payers.acme-health]\nadapter = \"simulated\"\n"), &[]).expect("loads");
+        assert_eq!(s.payers.keys().collect::<Vec<_>>(), vec!["acme-health"]);
+        assert_eq!(s.payers["acme-health"].policy, "default");
+    }
+
+    #[test]
+    fn a_wrong_key_names_itself() {
+        let err = load(Some("[amqp]\nprefech = 8\n"), &[])
+            .expect_err("unknown key")
+            .to_string();
+        assert!(err.contains("prefech"), "{err}");
+        let err = load(None, &[("PREAUTH__TOPOLOGY__WORKQUEUE", "x")])
+            .expect_err("unknown key")
+            .to_string();
+        assert!(err.contains("workqueue"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key() {
+        let err = load(Some("[retry]\ndelays = [\"5 parsecs\"]\n"), &[])
+            .expect_err("bad duration")
+            .to_string();
+        assert!(
+            err.contains("retry.delays") && err.contains("5 parsecs"),
+            "{err}"
+        );
+        let err = load(Some("[amqp]\nprefetch = 0\n"), &[])
+            .expect_err("zero")
+            .to_string();
+        assert!(err.contains("amqp.prefetch"), "{err}");
+        let err = load(Some("[payers.x]\nadapter = \"carrier-pigeon\"\n"), &[])
+            .expect_err("adapter")
+            .to_string();
+        assert!(err.contains("payers.x.adapter"), "{err}");
+        let err = load(Some("[payers.x]\nadapter = \"fhir-pas\"\n"), &[])
+            .expect_err("base_url")
+            .to_string();
+        assert!(err.contains("payers.x.base_url"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_a_clear_error() {
+        let err = Settings::load_with_env(Some(Path::new("/nonexistent/worker.toml")), Vec::new())
+            .expect_err("missing")
+            .to_string();
+        assert!(err.contains("/nonexistent/worker.toml"), "{err}");
+    }
+}

@@ -1,0 +1,203 @@
+//! The payer boundary: the trait every adapter implements, the decision it returns, and the one
+//! place where payer errors are classified (transient, refused).
+
+pub mod simulator;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+use crate::case::{CaseEvent, Reason};
+use crate::rules::Policy;
+
+/// What the worker asks the payer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A new request (`case.submitted`).
+    Submit,
+    /// An appeal of a denial (`case.appeal`), a new request carrying the appeal packet.
+    Appeal,
+    /// A follow-up of a pended request (`$inquire`), the n-th one.
+    Inquire { round: u32 },
+}
+
+/// One request to a payer.
+#[derive(Debug, Clone, Copy)]
+pub struct PayerRequest<'a> {
+    pub case: &'a CaseEvent,
+    pub policy: &'a Policy,
+    /// Deterministic Claim.identifier: the same case event is always the same request.
+    pub request_identifier: &'a str,
+    pub operation: Operation,
+    /// The payer's reference from an earlier pended answer, for follow-ups.
+    pub reference: Option<&'a str>,
+    /// Which submission attempt this is for the event (1 for the first).
+    pub attempt: u32,
+}
+
+/// The X12 306 review action, per item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewAction {
+    /// A1: certified in total.
+    Certified,
+    /// A2: certified in part.
+    Partial,
+    /// A3: not certified.
+    NotCertified,
+    /// A4: pended.
+    Pended,
+    /// A6: modified.
+    Modified,
+    /// C: cancelled.
+    Cancelled,
+    /// CT: contact the payer.
+    ContactPayer,
+    /// NA: no action required (no pre-authorization needed).
+    NoActionRequired,
+}
+
+impl ReviewAction {
+    pub fn code(self) -> &'static str {
+        match self {
+            ReviewAction::Certified => "A1",
+            ReviewAction::Partial => "A2",
+            ReviewAction::NotCertified => "A3",
+            ReviewAction::Pended => "A4",
+            ReviewAction::Modified => "A6",
+            ReviewAction::Cancelled => "C",
+            ReviewAction::ContactPayer => "CT",
+            ReviewAction::NoActionRequired => "NA",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "A1" => ReviewAction::Certified,
+            "A2" => ReviewAction::Partial,
+            "A3" => ReviewAction::NotCertified,
+            "A4" => ReviewAction::Pended,
+            "A6" => ReviewAction::Modified,
+            "C" => ReviewAction::Cancelled,
+            "CT" => ReviewAction::ContactPayer,
+            "NA" => ReviewAction::NoActionRequired,
+            _ => return None,
+        })
+    }
+
+    /// Certified in some form (A1, A2, A6).
+    pub fn certifies(self) -> bool {
+        matches!(
+            self,
+            ReviewAction::Certified | ReviewAction::Partial | ReviewAction::Modified
+        )
+    }
+}
+
+/// The payer's answer for one requested service line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemDecision {
+    /// 1-based, in the order of `service.procedures`.
+    pub sequence: u32,
+    pub action: ReviewAction,
+    pub approved_units: u32,
+    pub reasons: Vec<Reason>,
+}
+
+/// A payer's answer to a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayerResponse {
+    /// The payer's reference for the request (pre-authorization reference).
+    pub reference: Option<String>,
+    pub items: Vec<ItemDecision>,
+    /// The certification number, when something was certified.
+    pub authorization_number: Option<String>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    /// Reasons and notes for the whole request.
+    pub reasons: Vec<Reason>,
+    /// The day the payer decided (appeal deadlines run from it).
+    pub decided_on: NaiveDate,
+}
+
+/// The request as a whole, read from the item actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overall {
+    /// Everything certified as asked.
+    Certified,
+    /// Some lines certified, others not, or certified with changes.
+    PartlyCertified,
+    NotCertified,
+    Pended,
+    /// Cancelled, or the payer asks to be contacted: no decision a machine can act on.
+    NoDecision,
+}
+
+impl PayerResponse {
+    /// Pended wins (the payer is still working); then any certification; then a denial.
+    pub fn overall(&self) -> Overall {
+        let any = |f: fn(ReviewAction) -> bool| self.items.iter().any(|i| f(i.action));
+        let all = |f: fn(ReviewAction) -> bool| self.items.iter().all(|i| f(i.action));
+        if self.items.is_empty() {
+            return Overall::NoDecision;
+        }
+        if any(|a| a == ReviewAction::Pended) {
+            Overall::Pended
+        } else if all(|a| a == ReviewAction::Certified || a == ReviewAction::NoActionRequired) {
+            Overall::Certified
+        } else if any(ReviewAction::certifies) {
+            Overall::PartlyCertified
+        } else if all(|a| a == ReviewAction::NotCertified) {
+            Overall::NotCertified
+        } else {
+            Overall::NoDecision
+        }
+    }
+
+    /// The most telling review action for the outcome's `payer.review_action`.
+    pub fn summary_action(&self) -> Option<ReviewAction> {
+        let has = |a| self.items.iter().any(|i| i.action == a);
+        match self.overall() {
+            Overall::Pended => Some(ReviewAction::Pended),
+            Overall::Certified => self.items.first().map(|i| i.action),
+            Overall::PartlyCertified if has(ReviewAction::Modified) => Some(ReviewAction::Modified),
+            Overall::PartlyCertified => Some(ReviewAction::Partial),
+            Overall::NotCertified => Some(ReviewAction::NotCertified),
+            Overall::NoDecision => self.items.first().map(|i| i.action),
+        }
+    }
+}
+
+/// Why a payer call did not produce an answer. Classified here, once.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PayerError {
+    /// Worth trying again: a timeout, a connection error, 408, 429, a 5xx other than 501.
+    #[error("payer temporarily unavailable: {detail}")]
+    Transient {
+        /// The payer's Retry-After, when it gave one (already capped).
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    /// The payer refused the request as it is: resending it cannot help.
+    #[error("payer refused the request: {detail}")]
+    Refused {
+        detail: String,
+        reasons: Vec<Reason>,
+    },
+}
+
+impl PayerError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PayerError::Transient { .. })
+    }
+}
+
+/// A payer adapter.
+#[async_trait]
+pub trait Payer: Send + Sync {
+    /// Submits a request (new or appeal) or follows up a pended one.
+    async fn send(&self, request: PayerRequest<'_>) -> Result<PayerResponse, PayerError>;
+
+    /// A short name for logs and metrics (`simulated`, `fhir-pas`).
+    fn adapter(&self) -> &'static str;
+}

@@ -1,0 +1,311 @@
+//! The simulated payer: decides by the same published policy criteria the validator enforces,
+//! plus the payer's own review rules (`[review]` in the policy). It is deterministic: the same
+//! request always gets the same answer, so a resent case meets the same decision.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Duration as Days;
+
+use super::{
+    ItemDecision, Operation, Payer, PayerError, PayerRequest, PayerResponse, ReviewAction,
+};
+use crate::case::{CaseEvent, Kind, Reason};
+use crate::codes::CodeTable;
+use crate::rules::{documents_necessity, Policy};
+
+/// The X12 886 code system for review decision reasons.
+pub const X12_REASON_SYSTEM: &str = "https://codesystem.x12.org/external/886";
+/// The X12 901 code system for request errors (AAA reject reasons).
+pub const X12_REJECT_SYSTEM: &str = "https://codesystem.x12.org/005010/901";
+
+/// How the simulator behaves besides deciding.
+#[derive(Debug, Clone, Default)]
+pub struct SimulatorSettings {
+    /// How long each answer takes.
+    pub latency: Duration,
+    /// Attempts (per case event) answered with a transient failure before the payer recovers.
+    pub transient_failures: u32,
+    /// Retry-After sent with those transient failures.
+    pub retry_after: Option<Duration>,
+}
+
+/// An in-process payer that decides by policy.
+pub struct SimulatedPayer {
+    codes: Arc<CodeTable>,
+    settings: SimulatorSettings,
+}
+
+impl SimulatedPayer {
+    pub fn new(codes: Arc<CodeTable>, settings: SimulatorSettings) -> Self {
+        Self { codes, settings }
+    }
+}
+
+#[async_trait]
+impl Payer for SimulatedPayer {
+    async fn send(&self, request: PayerRequest<'_>) -> Result<PayerResponse, PayerError> {
+        if !self.settings.latency.is_zero() {
+            tokio::time::sleep(self.settings.latency).await;
+        }
+        if request.attempt <= self.settings.transient_failures {
+            return Err(PayerError::Transient {
+                retry_after: self.settings.retry_after,
+                detail: "simulated payer outage (HTTP 503)".to_owned(),
+            });
+        }
+        decide(&request, &self.codes)
+    }
+
+    fn adapter(&self) -> &'static str {
+        "simulated"
+    }
+}
+
+fn reason(code: &str, text: &str) -> Reason {
+    Reason {
+        code: code.to_owned(),
+        system: Some(X12_REASON_SYSTEM.to_owned()),
+        text: text.to_owned(),
+    }
+}
+
+/// A short stable number derived from the request identifier.
+fn stable_number(request_identifier: &str) -> u64 {
+    // FNV-1a: tiny, stable across versions and platforms (std's hasher is not).
+    request_identifier
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// The payer's decision for a request, by policy. Public so the PAS payer simulator server
+/// decides exactly the same way.
+pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResponse, PayerError> {
+    let case = request.case;
+    let policy = request.policy;
+    let review = &policy.review;
+
+    if let Some(pattern) = &review.member_id_pattern {
+        if !pattern.is_match(&case.coverage.member_id) {
+            return Err(PayerError::Refused {
+                detail: "subscriber not found".to_owned(),
+                reasons: vec![Reason {
+                    code: "75".to_owned(),
+                    system: Some(X12_REJECT_SYSTEM.to_owned()),
+                    text: "subscriber/insured not found".to_owned(),
+                }],
+            });
+        }
+    }
+
+    let number = stable_number(request.request_identifier);
+    let reference = request
+        .reference
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("PA-{:08}", number % 100_000_000));
+    let decided_on = case.occurred_on();
+    let mut response = PayerResponse {
+        reference: Some(reference),
+        items: Vec::new(),
+        authorization_number: None,
+        valid_from: None,
+        valid_to: None,
+        reasons: Vec::new(),
+        decided_on,
+    };
+
+    let round = match request.operation {
+        Operation::Inquire { round } => round,
+        _ => 0,
+    };
+    let needs_review = case
+        .service
+        .procedures
+        .iter()
+        .any(|p| review.pend_codes.contains(p.code.as_str()));
+    if needs_review && round < review.pend_rounds {
+        response.items = items(case, |_| (ReviewAction::Pended, 0, vec![]));
+        response
+            .reasons
+            .push(reason("0U", "pended for medical review"));
+        return Ok(response);
+    }
+
+    if let Some(denial) = whole_request_denial(case, policy) {
+        response.items = items(case, |_| {
+            (ReviewAction::NotCertified, 0, vec![denial.clone()])
+        });
+        response.reasons.push(denial);
+        return Ok(response);
+    }
+
+    response.items = items(case, |i| {
+        let p = &case.service.procedures[i];
+        let cosmetic = codes.get(&p.code).is_some_and(|c| c.cosmetic_only);
+        if cosmetic || review.not_covered_codes.contains(p.code.as_str()) {
+            let r = reason(
+                "N1",
+                &format!("{} is not covered under this plan's policy", p.code),
+            );
+            (ReviewAction::NotCertified, 0, vec![r])
+        } else {
+            (ReviewAction::Certified, p.units, vec![])
+        }
+    });
+    if response.items.iter().any(|i| i.action.certifies()) {
+        response.authorization_number = Some(format!("AUTH-{:06}", number % 1_000_000));
+        response.valid_from = Some(decided_on);
+        response.valid_to =
+            Some(decided_on + Days::days(i64::from(policy.authorization_valid_days)));
+    }
+    Ok(response)
+}
+
+fn items(
+    case: &CaseEvent,
+    mut decide: impl FnMut(usize) -> (ReviewAction, u32, Vec<Reason>),
+) -> Vec<ItemDecision> {
+    (0..case.service.procedures.len())
+        .map(|i| {
+            let (action, approved_units, reasons) = decide(i);
+            ItemDecision {
+                sequence: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                action,
+                approved_units,
+                reasons,
+            }
+        })
+        .collect()
+}
+
+/// The payer's reasons to deny the whole request, in the order a reviewer checks them.
+fn whole_request_denial(case: &CaseEvent, policy: &Policy) -> Option<Reason> {
+    let doc = &case.documentation;
+    if !documents_necessity(case, policy) {
+        return Some(reason(
+            "MN1",
+            "not medically necessary: no covered indication is documented",
+        ));
+    }
+    if doc.clinical_notes.is_empty() {
+        return Some(reason(
+            "DOC",
+            "documentation incomplete: no clinical note supports the request",
+        ));
+    }
+    if policy.photos_required && doc.photos.is_empty() {
+        return Some(reason(
+            "DOC",
+            "documentation incomplete: photographs are required",
+        ));
+    }
+    let failed_conservative = doc.prior_treatments.iter().any(|t| t.failed());
+    let appeal = case.kind == Kind::Appeal;
+    if (policy.review.require_failed_conservative_treatment || appeal) && !failed_conservative {
+        return Some(reason(
+            "CT1",
+            "conservative treatment not documented as failed: a less costly treatment must be tried first",
+        ));
+    }
+    if appeal && doc.letter_of_medical_necessity.is_none() {
+        return Some(reason(
+            "LMN",
+            "appeal without a letter of medical necessity",
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::rules::testing::{appeal_base, base, decode_value};
+    use crate::rules::Policies;
+
+    fn answer(
+        v: &serde_json::Value,
+        policy: &str,
+        op: Operation,
+    ) -> Result<PayerResponse, PayerError> {
+        let codes = CodeTable::embedded().expect("codes");
+        let policies = Policies::load(&codes, None).expect("policies");
+        let policy = policies.get(policy).expect("policy");
+        let case = decode_value(v);
+        let req = PayerRequest {
+            case: &case,
+            policy: &policy,
+            request_identifier: "req-1",
+            operation: op,
+            reference: None,
+            attempt: 1,
+        };
+        decide(&req, &codes)
+    }
+
+    #[test]
+    fn documented_necessity_is_certified_with_an_authorization() {
+        let r = answer(&base(), "default", Operation::Submit).expect("answer");
+        assert_eq!(r.items[0].action, ReviewAction::Certified);
+        assert!(r.authorization_number.is_some());
+        assert_eq!(r.overall(), super::super::Overall::Certified);
+    }
+
+    #[test]
+    fn the_same_request_always_gets_the_same_answer() {
+        let a = answer(&base(), "default", Operation::Submit).expect("a");
+        let b = answer(&base(), "default", Operation::Submit).expect("b");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_strict_payer_denies_without_a_failed_conservative_treatment() {
+        let mut v = base();
+        v["coverage"]["member_id"] = json!("NW20481234");
+        v["documentation"]["prior_treatments"] = json!([]);
+        let r = answer(&v, "strict-commercial", Operation::Submit).expect("answer");
+        assert_eq!(r.items[0].action, ReviewAction::NotCertified);
+        assert_eq!(r.reasons[0].code, "CT1");
+    }
+
+    #[test]
+    fn an_unknown_member_is_refused() {
+        let err = answer(&base(), "strict-commercial", Operation::Submit).expect_err("refused");
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn an_excision_is_pended_then_decided_on_follow_up() {
+        let mut v = base();
+        v["service"]["procedures"] =
+            json!([{"code": "67840", "system": "CPT", "modifiers": ["E4"]}]);
+        let first = answer(&v, "default", Operation::Submit).expect("first");
+        assert_eq!(first.items[0].action, ReviewAction::Pended);
+        let later = answer(&v, "default", Operation::Inquire { round: 1 }).expect("later");
+        assert_eq!(later.items[0].action, ReviewAction::Certified);
+    }
+
+    #[test]
+    fn an_uncovered_line_makes_a_partial_certification() {
+        let mut v = base();
+        v["coverage"]["member_id"] = json!("NW20481234");
+        v["service"]["procedures"] = json!([
+            {"code": "67850", "system": "CPT", "modifiers": ["E4"]},
+            {"code": "10040", "system": "CPT"}]);
+        let r = answer(&v, "strict-commercial", Operation::Submit).expect("answer");
+        assert_eq!(r.overall(), super::super::Overall::PartlyCertified);
+        assert_eq!(r.summary_action(), Some(ReviewAction::Partial));
+    }
+
+    #[test]
+    fn an_appeal_whose_conservative_treatment_worked_is_denied() {
+        let mut v = appeal_base();
+        v["documentation"]["prior_treatments"][0]["result"] = json!("improved");
+        let r = answer(&v, "default", Operation::Appeal).expect("answer");
+        assert_eq!(r.overall(), super::super::Overall::NotCertified);
+    }
+}

@@ -1,0 +1,597 @@
+//! The one path every case takes: identify → decode → validate → submit to the payer → decide.
+//! It returns a disposition (publish these outcomes, then ack / retry after D / follow up after D
+//! / park) and knows nothing of the broker or HTTP. Every driver uses it: `run`, `process`, tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Days, Utc};
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use crate::case::{
+    decode, identify, AppealRoute, Authorization, CaseEvent, Finding, Kind, Outcome, ParkReason,
+    PayerRef, Reason, Status, OUTCOME_SCHEMA_V1,
+};
+use crate::codes::CodeTable;
+use crate::payer::{Operation, Overall, Payer, PayerError, PayerRequest, PayerResponse};
+use crate::retry::{CaseState, InProcessRetry, Schedule};
+use crate::rules::{documents_necessity, has_errors, validate, Policy};
+
+/// Namespace of every deterministic identifier the worker derives (UUID v5).
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3d8e_2b4a_4c7e_9a51_0d2e_8b7f_4c13);
+
+/// The payer request identifier (Claim.identifier) for an event and an operation: the same case
+/// event is always the same request.
+pub fn request_identifier(case_id: &str, event_id: &str, kind: Kind) -> String {
+    let name = format!(
+        "request\u{1f}{case_id}\u{1f}{event_id}\u{1f}{}",
+        kind.operation()
+    );
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// The outcome id: derived from the event and the decision, so a redelivered event yields the
+/// same id. `seq` tells successive `pended` events apart (0 for terminal outcomes).
+pub fn outcome_id(case_id: &str, event_id: &str, status: Status, seq: u32) -> String {
+    let name = format!(
+        "outcome\u{1f}{case_id}\u{1f}{event_id}\u{1f}{}\u{1f}{seq}",
+        status.as_str()
+    );
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// What the driver does after publishing the disposition's outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Done with this delivery: ack it.
+    Ack,
+    /// A transient payer failure: try again after the wait, with this state.
+    Retry { after: Duration, state: CaseState },
+    /// The payer pended the request: ask again after the wait, with this state.
+    FollowUp { after: Duration, state: CaseState },
+    /// Move the message, untouched, to the parking queue with the reason.
+    Park { reason: ParkReason, detail: String },
+}
+
+/// The pipeline's verdict on one delivery.
+#[derive(Debug, Clone)]
+pub struct Disposition {
+    /// Outcomes to publish (confirmed) before `next`; a terminal one is always last.
+    pub outcomes: Vec<Outcome>,
+    pub next: Next,
+    /// `(case_id, event_id)` when the message could be identified.
+    pub ids: Option<(String, String)>,
+}
+
+/// A configured payer: its adapter and its policy.
+#[derive(Clone)]
+pub struct PayerRoute {
+    pub payer: Arc<dyn Payer>,
+    pub policy: Arc<Policy>,
+}
+
+/// Payer ids to routes, with the optional `default` route for ids not listed.
+#[derive(Clone, Default)]
+pub struct PayerDirectory {
+    routes: HashMap<String, PayerRoute>,
+    default: Option<PayerRoute>,
+}
+
+impl PayerDirectory {
+    pub fn new(routes: HashMap<String, PayerRoute>, default: Option<PayerRoute>) -> Self {
+        Self { routes, default }
+    }
+
+    pub fn route(&self, payer_id: &str) -> Option<&PayerRoute> {
+        self.routes.get(payer_id).or(self.default.as_ref())
+    }
+}
+
+/// Returns the time outcomes are stamped with (`decided_at`). Validation never reads it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Everything the pipeline needs, built once at start-up.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub codes: Arc<CodeTable>,
+    pub payers: PayerDirectory,
+    pub retry: Schedule,
+    pub followup: Schedule,
+    pub in_process: InProcessRetry,
+    pub max_message_bytes: usize,
+    pub clock: Clock,
+}
+
+impl Pipeline {
+    /// Handles one delivery: `routing_key` is the AMQP routing key when there is one, `state`
+    /// what earlier deliveries of this event left in its headers.
+    pub async fn handle(
+        &self,
+        body: &[u8],
+        routing_key: Option<&str>,
+        state: &CaseState,
+    ) -> Disposition {
+        if body.len() > self.max_message_bytes {
+            return park(
+                None,
+                ParkReason::TooLarge,
+                format!(
+                    "body is {} bytes; the limit is {}",
+                    body.len(),
+                    self.max_message_bytes
+                ),
+            );
+        }
+        let id = match identify(body) {
+            Ok(id) => id,
+            Err(u) => return park(None, u.reason, u.detail),
+        };
+        let ids = Some((id.case_id.clone(), id.event_id.clone()));
+        let case = match decode(&id, routing_key) {
+            Ok(case) => case,
+            Err(findings) => {
+                info!(case_id = %id.case_id, event_id = %id.event_id, findings = findings.len(), "Case rejected: it does not decode.");
+                let o = self.outcome(
+                    &id.case_id,
+                    &id.event_id,
+                    Status::Rejected,
+                    0,
+                    state.attempts,
+                    None,
+                    vec![],
+                    findings,
+                );
+                return Disposition {
+                    outcomes: vec![o],
+                    next: Next::Ack,
+                    ids,
+                };
+            }
+        };
+        let Some(route) = self.payers.route(&case.coverage.payer_id) else {
+            warn!(case_id = %case.case_id, event_id = %case.event_id, payer_id = %case.coverage.payer_id, "Payer is not configured.");
+            let reasons = vec![Reason::worker(
+                "payer-not-configured",
+                format!(
+                    "payer {:?} is not configured and there is no default payer",
+                    case.coverage.payer_id
+                ),
+            )];
+            let o = self.outcome(
+                &case.case_id,
+                &case.event_id,
+                Status::Failed,
+                0,
+                state.attempts,
+                None,
+                reasons,
+                vec![],
+            );
+            return Disposition {
+                outcomes: vec![o],
+                next: Next::Ack,
+                ids,
+            };
+        };
+        let findings = validate(&case, &route.policy, &self.codes);
+        if has_errors(&findings) {
+            info!(case_id = %case.case_id, event_id = %case.event_id, findings = findings.len(), "Case rejected by validation.");
+            let o = self.outcome(
+                &case.case_id,
+                &case.event_id,
+                Status::Rejected,
+                0,
+                state.attempts,
+                None,
+                vec![],
+                findings,
+            );
+            return Disposition {
+                outcomes: vec![o],
+                next: Next::Ack,
+                ids,
+            };
+        }
+        let mut disposition = self.submit(&case, route, state, findings).await;
+        disposition.ids = ids;
+        disposition
+    }
+
+    async fn submit(
+        &self,
+        case: &CaseEvent,
+        route: &PayerRoute,
+        state: &CaseState,
+        findings: Vec<Finding>,
+    ) -> Disposition {
+        let request_id = request_identifier(&case.case_id, &case.event_id, case.kind);
+        let operation = match (&state.reference, state.followups, case.kind) {
+            (Some(_), n, _) if n > 0 => Operation::Inquire { round: n },
+            (_, _, Kind::Appeal) => Operation::Appeal,
+            _ => Operation::Submit,
+        };
+        let mut attempts = state.attempts;
+        let mut waits = self.in_process.waits();
+        let result = loop {
+            attempts += 1;
+            let request = PayerRequest {
+                case,
+                policy: &route.policy,
+                request_identifier: &request_id,
+                operation,
+                reference: state.reference.as_deref(),
+                attempt: attempts,
+            };
+            let result = route.payer.send(request).await;
+            match &result {
+                Err(PayerError::Transient {
+                    retry_after,
+                    detail,
+                }) => {
+                    let wait = match waits.next() {
+                        Some(w)
+                            if retry_after
+                                .is_none_or(|ra| ra <= self.in_process.max_retry_after) =>
+                        {
+                            w.max(retry_after.unwrap_or_default())
+                        }
+                        _ => break result,
+                    };
+                    debug!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_ms = wait.as_millis() as u64, %detail, "Payer call failed transiently; retrying in process.");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break result,
+            }
+        };
+
+        let payer_ref = |reference: Option<String>, action: Option<&str>| PayerRef {
+            id: case.coverage.payer_id.clone(),
+            request_identifier: request_id.clone(),
+            reference,
+            review_action: action.map(str::to_owned),
+        };
+        match result {
+            Err(PayerError::Transient {
+                retry_after,
+                detail,
+            }) => {
+                let next_state = CaseState {
+                    attempts,
+                    retries: state.retries + 1,
+                    ..state.clone()
+                };
+                match self.retry.next(state.retries, retry_after) {
+                    Some(after) => {
+                        info!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_s = after.as_secs(), "Payer unavailable; case goes to a delay tier.");
+                        Disposition {
+                            outcomes: vec![],
+                            next: Next::Retry {
+                                after,
+                                state: next_state,
+                            },
+                            ids: None,
+                        }
+                    }
+                    None => {
+                        warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; case failed and parked.");
+                        let reasons = vec![Reason::worker(
+                            "retries-exhausted",
+                            format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
+                        )];
+                        let o = self.outcome(
+                            &case.case_id,
+                            &case.event_id,
+                            Status::Failed,
+                            0,
+                            attempts,
+                            Some(payer_ref(state.reference.clone(), None)),
+                            reasons,
+                            findings,
+                        );
+                        Disposition {
+                            outcomes: vec![o],
+                            next: Next::Park {
+                                reason: ParkReason::RetriesExhausted,
+                                detail: format!("payer unavailable after {attempts} attempts"),
+                            },
+                            ids: None,
+                        }
+                    }
+                }
+            }
+            Err(PayerError::Refused {
+                detail,
+                mut reasons,
+            }) => {
+                warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer refused the request.");
+                if reasons.is_empty() {
+                    reasons.push(Reason::worker("payer-refused", detail));
+                }
+                let o = self.outcome(
+                    &case.case_id,
+                    &case.event_id,
+                    Status::Failed,
+                    0,
+                    attempts,
+                    Some(payer_ref(state.reference.clone(), None)),
+                    reasons,
+                    findings,
+                );
+                Disposition {
+                    outcomes: vec![o],
+                    next: Next::Ack,
+                    ids: None,
+                }
+            }
+            Ok(response) => {
+                self.decide(case, route, state, attempts, findings, response, payer_ref)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        case: &CaseEvent,
+        route: &PayerRoute,
+        state: &CaseState,
+        attempts: u32,
+        findings: Vec<Finding>,
+        response: PayerResponse,
+        payer_ref: impl Fn(Option<String>, Option<&str>) -> PayerRef,
+    ) -> Disposition {
+        let action = response.summary_action().map(|a| a.code());
+        let payer = Some(payer_ref(
+            response.reference.clone().or(state.reference.clone()),
+            action,
+        ));
+        let reasons = collect_reasons(&response);
+        let (case_id, event_id) = (&case.case_id, &case.event_id);
+        let done = |o: Outcome| Disposition {
+            outcomes: vec![o],
+            next: Next::Ack,
+            ids: None,
+        };
+        match response.overall() {
+            Overall::Certified | Overall::PartlyCertified => {
+                let partial = response.overall() == Overall::PartlyCertified;
+                let approved_units = response
+                    .items
+                    .iter()
+                    .filter(|i| i.action.certifies())
+                    .map(|i| i.approved_units)
+                    .sum();
+                let mut o = self.outcome(
+                    case_id,
+                    event_id,
+                    Status::Approved,
+                    0,
+                    attempts,
+                    payer,
+                    if partial { reasons } else { vec![] },
+                    findings,
+                );
+                o.authorization = Some(Authorization {
+                    number: response
+                        .authorization_number
+                        .clone()
+                        .or(response.reference.clone())
+                        .unwrap_or_else(|| "not-required".to_owned()),
+                    valid_from: response.valid_from,
+                    valid_to: response.valid_to,
+                    approved_units,
+                    patient_responsibility: Some("deductible and copay still apply".to_owned()),
+                    partial,
+                });
+                info!(case_id = %case_id, event_id = %event_id, partial, attempts, "Case approved.");
+                done(o)
+            }
+            Overall::NotCertified => {
+                // A first denial of a case that documents necessity can be appealed; an appeal
+                // denied is final, and so is a case that can never be justified.
+                let appealable =
+                    case.kind == Kind::Submission && documents_necessity(case, &route.policy);
+                if appealable {
+                    let mut o = self.outcome(
+                        case_id,
+                        event_id,
+                        Status::AppealNeeded,
+                        0,
+                        attempts,
+                        payer,
+                        reasons,
+                        findings,
+                    );
+                    o.appeal = Some(AppealRoute {
+                        deadline: response.decided_on
+                            + Days::days(i64::from(route.policy.appeal_window_days)),
+                        required: appeal_packet(case),
+                    });
+                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied; an appeal is possible.");
+                    done(o)
+                } else {
+                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied.");
+                    done(self.outcome(
+                        case_id,
+                        event_id,
+                        Status::Denied,
+                        0,
+                        attempts,
+                        payer,
+                        reasons,
+                        findings,
+                    ))
+                }
+            }
+            Overall::Pended => {
+                let followups = state.followups + 1;
+                let next_state = CaseState {
+                    attempts,
+                    retries: state.retries,
+                    followups,
+                    reference: response.reference.clone().or(state.reference.clone()),
+                };
+                match self.followup.next(state.followups, None) {
+                    Some(after) => {
+                        let mut o = self.outcome(
+                            case_id,
+                            event_id,
+                            Status::Pended,
+                            followups,
+                            attempts,
+                            payer,
+                            reasons,
+                            findings,
+                        );
+                        o.next_follow_up_at =
+                            Some(o.decided_at + Days::from_std(after).unwrap_or(Days::MAX));
+                        info!(case_id = %case_id, event_id = %event_id, followups, wait_s = after.as_secs(), "Payer pended the request; following up later.");
+                        Disposition {
+                            outcomes: vec![o],
+                            next: Next::FollowUp {
+                                after,
+                                state: next_state,
+                            },
+                            ids: None,
+                        }
+                    }
+                    None => {
+                        let mut reasons = reasons;
+                        reasons.push(Reason::worker(
+                            "followups-exhausted",
+                            format!(
+                                "the payer had not decided after {} follow-ups; contact the payer",
+                                state.followups
+                            ),
+                        ));
+                        warn!(case_id = %case_id, event_id = %event_id, followups = state.followups, "Payer never decided the pended request.");
+                        done(self.outcome(
+                            case_id,
+                            event_id,
+                            Status::Failed,
+                            0,
+                            attempts,
+                            payer,
+                            reasons,
+                            findings,
+                        ))
+                    }
+                }
+            }
+            Overall::NoDecision => {
+                let mut reasons = reasons;
+                reasons.push(Reason::worker(
+                    "no-decision",
+                    format!(
+                        "the payer answered {} without a decision; contact the payer",
+                        action.unwrap_or("nothing")
+                    ),
+                ));
+                done(self.outcome(
+                    case_id,
+                    event_id,
+                    Status::Failed,
+                    0,
+                    attempts,
+                    payer,
+                    reasons,
+                    findings,
+                ))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        case_id: &str,
+        event_id: &str,
+        status: Status,
+        seq: u32,
+        attempts: u32,
+        payer: Option<PayerRef>,
+        reasons: Vec<Reason>,
+        findings: Vec<Finding>,
+    ) -> Outcome {
+        Outcome {
+            schema: OUTCOME_SCHEMA_V1.to_owned(),
+            outcome_id: outcome_id(case_id, event_id, status, seq),
+            event_id: event_id.to_owned(),
+            case_id: case_id.to_owned(),
+            status,
+            decided_at: (self.clock)(),
+            payer,
+            authorization: None,
+            reasons,
+            findings,
+            appeal: None,
+            attempts,
+            next_follow_up_at: None,
+        }
+    }
+}
+
+fn park(ids: Option<(String, String)>, reason: ParkReason, detail: String) -> Disposition {
+    warn!(reason = reason.code(), %detail, "Message cannot be answered; parking it.");
+    Disposition {
+        outcomes: vec![],
+        next: Next::Park { reason, detail },
+        ids,
+    }
+}
+
+/// The payer's reasons: the whole request's first, then each line's, without repeats.
+fn collect_reasons(response: &PayerResponse) -> Vec<Reason> {
+    let mut out: Vec<Reason> = Vec::new();
+    for r in response
+        .reasons
+        .iter()
+        .chain(response.items.iter().flat_map(|i| i.reasons.iter()))
+    {
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    out
+}
+
+/// What an appeal of this case must add.
+fn appeal_packet(case: &CaseEvent) -> Vec<String> {
+    let doc = &case.documentation;
+    let mut required = vec!["letter_of_medical_necessity".to_owned()];
+    if !doc.prior_treatments.iter().any(|t| t.failed()) {
+        required.push("prior_treatments".to_owned());
+    }
+    if doc.photos.is_empty() {
+        required.push("photos".to_owned());
+    }
+    required.push("clinical_notes".to_owned());
+    required
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_identifier_depends_on_case_event_and_operation_only() {
+        let a = request_identifier("C-1", "e-1", Kind::Submission);
+        assert_eq!(a, request_identifier("C-1", "e-1", Kind::Submission));
+        assert_ne!(a, request_identifier("C-1", "e-1", Kind::Appeal));
+        assert_ne!(a, request_identifier("C-1", "e-2", Kind::Submission));
+        assert_ne!(a, request_identifier("C-2", "e-1", Kind::Submission));
+    }
+
+    #[test]
+    fn outcome_id_depends_on_the_event_and_the_decision() {
+        let a = outcome_id("C-1", "e-1", Status::Approved, 0);
+        assert_eq!(a, outcome_id("C-1", "e-1", Status::Approved, 0));
+        assert_ne!(a, outcome_id("C-1", "e-1", Status::Denied, 0));
+        assert_ne!(
+            outcome_id("C-1", "e-1", Status::Pended, 1),
+            outcome_id("C-1", "e-1", Status::Pended, 2)
+        );
+    }
+}
