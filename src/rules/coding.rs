@@ -189,7 +189,7 @@ fn procedures(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Ve
                         }
                     }
                     let site = l.site.to_ascii_lowercase();
-                    if info.lid_margin && !(site.contains("margin") || site.contains("lash")) {
+                    if info.lid_margin && !at_lid_margin(&site) {
                         out.push(Finding::error(
                             "COD-04",
                             "service.lesions.site",
@@ -207,6 +207,23 @@ fn procedures(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Ve
             }
         }
     }
+}
+
+/// True when a free-text site places the lesion at the lid margin or lash line, and not at a
+/// distance from it ("6 mm above the lash line" is eyelid skin, not the margin).
+fn at_lid_margin(site: &str) -> bool {
+    const AWAY: [&str; 9] = [
+        "above the",
+        "below the",
+        "away from",
+        "not at",
+        "not involving",
+        "sparing",
+        "mm from",
+        "mm above",
+        "mm below",
+    ];
+    (site.contains("margin") || site.contains("lash")) && !AWAY.iter().any(|w| site.contains(w))
 }
 
 /// The contract's eyelid rule: every E1–E4 must match the side and lid of at least one eyelid

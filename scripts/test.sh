@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit and integration tests (the broker tests need RabbitMQ,
+# which this script starts, or installs and starts, when it is missing).
+set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || true
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+broker_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+
+ensure_rabbitmq() {
+  if broker_up; then return 0; fi
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then
+    log "RabbitMQ is not installed: installing it from Debian's packages"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq rabbitmq-server >/dev/null
+  fi
+  log "Starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 90); do
+    if broker_up && rabbitmq-diagnostics -q check_running >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  echo "RabbitMQ did not come up on 127.0.0.1:5672 within 90 s" >&2
+  return 1
+}
+
+ensure_rabbitmq
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+log "cargo test"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+cargo test --lib --bins --tests 2>&1 | tee "$out"
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$out" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$out" | awk '{s+=$1} END {print s+0}')
+echo "tests: ${passed} passed, ${failed} failed"

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area.
+
+mod support;
+
+mod check_command;
+mod process_command;
+mod schemas;
+mod unseen_cases;

@@ -1,0 +1,67 @@
+//! Shared helpers: paths, the built binary, and an `App` built from the shipped defaults.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use preauth_worker::app::App;
+use preauth_worker::config::Settings;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn examples() -> PathBuf {
+    root().join("examples")
+}
+
+/// Every example case event file, sorted.
+pub fn example_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples())
+        .expect("examples/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The binary under test, with a clean PREAUTH__ environment plus `env`.
+pub fn worker(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
+    cmd.args(args);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PREAUTH__")) {
+        cmd.env_remove(k);
+    }
+    cmd.env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+pub fn run(mut cmd: Command) -> Output {
+    cmd.output().expect("binary runs")
+}
+
+/// Outcome events from JSON-lines output.
+pub fn outcomes(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("outcome line {l:?}: {e}")))
+        .collect()
+}
+
+/// The app the binary builds from the shipped defaults.
+pub fn default_app() -> App {
+    let settings = Settings::load_with_env(None, Vec::new()).expect("default settings");
+    App::build(settings).expect("app")
+}
