@@ -43,6 +43,19 @@ pub struct AmqpSettings {
     pub prefetch: u16,
     /// Larger bodies are parked with reason `too-large`.
     pub max_message_bytes: usize,
+    /// Deliveries of one message before the worker parks it (`delivery-limit`); the broker's own
+    /// limit on the work queue is 5 more, as the last resort.
+    pub delivery_limit: u32,
+    /// Bound on every broker operation (connect, declare, publish confirm, ack).
+    #[serde(deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    /// How long a delivery is held while its outcome cannot be published (unroutable, nacked,
+    /// broker blocked) before it is returned to the queue.
+    #[serde(deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub publish_hold: Duration,
+    /// On SIGTERM/SIGINT: how long in-flight cases may take to finish.
+    #[serde(deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -193,6 +206,14 @@ fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error>
         .collect()
 }
 
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn ser_duration<S: serde::Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    humantime::format_duration(*v).to_string().serialize(s)
+}
+
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     Option::<String>::deserialize(d)?
         .map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
@@ -277,6 +298,21 @@ impl Settings {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.amqp.prefetch == 0 {
             return bad("amqp.prefetch: must be at least 1".into());
+        }
+        if self.amqp.delivery_limit < 2 {
+            return bad("amqp.delivery_limit: must be at least 2".into());
+        }
+        if self.amqp.timeout.is_zero() {
+            return bad("amqp.timeout: must be longer than zero".into());
+        }
+        // Everything that holds a delivery must end well before the broker's consumer timeout.
+        let hold =
+            self.amqp.publish_hold + self.in_process_retry().budget() + self.amqp.timeout * 4;
+        if hold >= BROKER_CONSUMER_TIMEOUT / 2 {
+            return bad(format!(
+                "amqp.publish_hold: with the in-process retries a delivery could be held {}, over half the broker's 30-minute consumer timeout",
+                humantime::format_duration(hold)
+            ));
         }
         if self.amqp.max_message_bytes < 1024 {
             return bad("amqp.max_message_bytes: must be at least 1024".into());

@@ -9,14 +9,17 @@
 //! - [`pipeline`]: the disposition logic every driver shares; no broker or HTTP types.
 //! - [`retry`]: in-process backoff, delay-tier schedules, the state carried between deliveries.
 //! - [`config`]: layered settings; [`app`]: start-up wiring shared by the binary and the tests.
+//! - [`amqp`]: topology, confirmed publishing, the consumer loop (`run`); [`health`]: readiness.
 //! - [`batch`]: the `process` driver; [`check`]: the `check` command.
 
+pub mod amqp;
 pub mod app;
 pub mod batch;
 pub mod case;
 pub mod check;
 pub mod codes;
 pub mod config;
+pub mod health;
 pub mod payer;
 pub mod pipeline;
 pub mod retry;

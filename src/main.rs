@@ -6,9 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use preauth_worker::amqp::topology::Topology;
+use preauth_worker::amqp::worker;
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
+use preauth_worker::health::Health;
 use preauth_worker::{batch, check, telemetry};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// Exit code for unusable configuration (EX_CONFIG-style, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -36,6 +41,17 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Consume case events from RabbitMQ and publish outcomes until SIGTERM or SIGINT.
+    Run,
+    /// Print the broker topology the worker declares, or a RabbitMQ definitions file.
+    Topology {
+        /// Print a RabbitMQ definitions document (for `rabbitmqctl import_definitions`).
+        #[arg(long)]
+        definitions: bool,
+        /// The virtual host to write into the definitions.
+        #[arg(long, default_value = "/")]
+        vhost: String,
     },
     /// Drive case events from files, folders or standard input to their outcomes, without a broker.
     Process {
@@ -84,6 +100,60 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { file, json } => run_check(&app, &file, json),
         Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
+        Command::Run => runtime.block_on(run_worker(app)),
+        Command::Topology { definitions, vhost } => {
+            let topology = Topology::from_settings(&app.settings);
+            let text = if definitions {
+                serde_json::to_string_pretty(&topology.definitions(&vhost)).unwrap_or_default()
+                    + "\n"
+            } else {
+                topology.describe()
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn run_worker(app: App) -> ExitCode {
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Shutdown requested.");
+        signals.cancel();
+    });
+    let health = Arc::new(Health::default());
+    match worker::run(Arc::new(app.pipeline), app.settings, health, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("Cannot run: {e}");
+            eprintln!("preauth-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM (orchestrators, systemd) or SIGINT (a person at a terminal).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

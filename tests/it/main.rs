@@ -1,8 +1,10 @@
 //! Integration tests: one binary, one module per area.
 
+mod broker;
 mod support;
 
 mod check_command;
 mod process_command;
 mod schemas;
 mod unseen_cases;
+mod worker;

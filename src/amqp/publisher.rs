@@ -1,0 +1,121 @@
+//! Confirmed publishing on its own connection: persistent messages, `mandatory`, and a publish
+//! counts only when the broker acked it and did not return it.
+
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::Confirmation;
+use lapin::{BasicProperties, Channel, Connection};
+
+use super::{bounded, AmqpError};
+use crate::case::{Outcome, OUTCOME_SCHEMA_V1};
+
+/// A channel in confirm mode.
+#[derive(Clone)]
+pub struct Publisher {
+    channel: Channel,
+    timeout: Duration,
+}
+
+impl Publisher {
+    pub async fn open(connection: &Connection, timeout: Duration) -> Result<Self, AmqpError> {
+        let channel = bounded(
+            "opening the publishing channel",
+            timeout,
+            connection.create_channel(),
+        )
+        .await?;
+        bounded(
+            "enabling publisher confirms",
+            timeout,
+            channel.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
+        Ok(Self { channel, timeout })
+    }
+
+    /// Publishes an outcome event with the contract's properties and waits for its confirm.
+    pub async fn publish_outcome(
+        &self,
+        exchange: &str,
+        outcome: &Outcome,
+    ) -> Result<(), AmqpError> {
+        let body = serde_json::to_vec(outcome).map_err(|e| AmqpError::Publish {
+            target: exchange.to_owned(),
+            reason: format!("outcome does not serialize: {e}"),
+        })?;
+        let timestamp = u64::try_from(outcome.decided_at.timestamp()).unwrap_or_default();
+        let props = BasicProperties::default()
+            .with_message_id(ShortString::from(outcome.outcome_id.as_str()))
+            .with_correlation_id(ShortString::from(outcome.event_id.as_str()))
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from("application/json"))
+            .with_type(ShortString::from(OUTCOME_SCHEMA_V1))
+            .with_timestamp(timestamp)
+            .with_app_id(ShortString::from("preauth-worker"));
+        self.publish(exchange, &outcome.status.routing_key(), &body, props)
+            .await
+    }
+
+    /// Publishes `body` and waits for the confirm. A return (unroutable), a nack or a timeout is
+    /// a failure, never a success.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), AmqpError> {
+        let target = if exchange.is_empty() {
+            format!("queue {routing_key}")
+        } else {
+            format!("exchange {exchange} ({routing_key})")
+        };
+        let confirm = bounded(
+            format!("publishing to {target}"),
+            self.timeout,
+            self.channel.basic_publish(
+                ShortString::from(exchange),
+                ShortString::from(routing_key),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                properties.with_delivery_mode(2),
+            ),
+        )
+        .await?;
+        let confirmation = bounded(format!("confirm from {target}"), self.timeout, confirm).await?;
+        match confirmation {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(returned)) => Err(AmqpError::Publish {
+                target,
+                reason: format!(
+                    "returned unroutable ({} {}): nothing is bound to receive it",
+                    returned.reply_code, returned.reply_text
+                ),
+            }),
+            Confirmation::Nack(_) => Err(AmqpError::Publish {
+                target,
+                reason: "nacked by the broker".into(),
+            }),
+            Confirmation::NotRequested => Err(AmqpError::Publish {
+                target,
+                reason: "the channel is not in confirm mode".into(),
+            }),
+        }
+    }
+
+    /// True while the channel can be used.
+    pub fn usable(&self) -> bool {
+        self.channel.status().connected()
+    }
+}
+
+/// Properties of a message being moved (to a delay tier or the parking queue): the original
+/// ones, with `headers` in place of the original headers.
+pub fn moved_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
+    original.clone().with_headers(headers).with_delivery_mode(2)
+}

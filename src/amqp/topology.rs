@@ -1,0 +1,347 @@
+//! The broker topology: exchanges, the quorum work and parking queues, and the delay tiers (one
+//! queue per wait, TTL on the queue, dead-lettering back to the work queue). Declared at start,
+//! idempotently; printable, and exportable as a RabbitMQ definitions file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+use serde_json::{json, Value};
+
+use super::{bounded, AmqpError};
+use crate::config::Settings;
+
+/// A queue argument value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Str(String),
+    Int(i64),
+}
+
+/// A queue and its arguments.
+#[derive(Debug, Clone)]
+pub struct QueueSpec {
+    pub name: String,
+    pub args: Vec<(&'static str, Arg)>,
+    pub purpose: String,
+}
+
+impl QueueSpec {
+    fn field_table(&self) -> FieldTable {
+        let mut t = FieldTable::default();
+        for (k, v) in &self.args {
+            let v = match v {
+                Arg::Str(s) => AMQPValue::LongString(LongString::from(s.as_str())),
+                Arg::Int(i) => AMQPValue::LongLongInt(*i),
+            };
+            t.insert(ShortString::from(*k), v);
+        }
+        t
+    }
+
+    fn json_args(&self) -> Value {
+        let map: serde_json::Map<String, Value> = self
+            .args
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Arg::Str(s) => json!(s),
+                    Arg::Int(i) => json!(i),
+                };
+                ((*k).to_owned(), v)
+            })
+            .collect();
+        Value::Object(map)
+    }
+}
+
+/// Every name the worker uses on the broker.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub cases_exchange: String,
+    pub work_queue: String,
+    pub outcomes_exchange: String,
+    pub parking_queue: String,
+    /// Delay tier queue per wait.
+    pub tiers: BTreeMap<Duration, String>,
+    /// The broker's own delivery limit on the work queue (the last resort against loops).
+    pub broker_delivery_limit: u32,
+}
+
+/// A short, stable name for a wait: 500ms, 5s, 30m, 2h, 1d.
+pub fn tier_label(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        format!("{ms}ms")
+    } else {
+        let s = d.as_secs();
+        if s.is_multiple_of(86_400) {
+            format!("{}d", s / 86_400)
+        } else if s.is_multiple_of(3600) {
+            format!("{}h", s / 3600)
+        } else if s.is_multiple_of(60) {
+            format!("{}m", s / 60)
+        } else {
+            format!("{s}s")
+        }
+    }
+}
+
+impl Topology {
+    pub fn from_settings(s: &Settings) -> Self {
+        let t = &s.topology;
+        let tiers = s
+            .retry
+            .delays
+            .iter()
+            .chain(s.followup.pended.iter())
+            .map(|d| (*d, format!("{}.delay.{}", t.work_queue, tier_label(*d))))
+            .collect();
+        Self {
+            cases_exchange: t.cases_exchange.clone(),
+            work_queue: t.work_queue.clone(),
+            outcomes_exchange: t.outcomes_exchange.clone(),
+            parking_queue: t.parking_queue.clone(),
+            tiers,
+            broker_delivery_limit: s.amqp.delivery_limit + 5,
+        }
+    }
+
+    /// The queue that holds messages for `wait`.
+    pub fn tier_queue(&self, wait: Duration) -> Option<&str> {
+        self.tiers.get(&wait).map(String::as_str)
+    }
+
+    pub fn queues(&self) -> Vec<QueueSpec> {
+        let quorum = || ("x-queue-type", Arg::Str("quorum".into()));
+        let mut out = vec![
+            QueueSpec {
+                name: self.work_queue.clone(),
+                args: vec![
+                    quorum(),
+                    (
+                        "x-delivery-limit",
+                        Arg::Int(i64::from(self.broker_delivery_limit)),
+                    ),
+                    ("x-dead-letter-exchange", Arg::Str(String::new())),
+                    (
+                        "x-dead-letter-routing-key",
+                        Arg::Str(self.parking_queue.clone()),
+                    ),
+                    ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
+                    ("x-overflow", Arg::Str("reject-publish".into())),
+                ],
+                purpose: format!("work queue, bound to {} with case.*", self.cases_exchange),
+            },
+            QueueSpec {
+                name: self.parking_queue.clone(),
+                args: vec![quorum()],
+                purpose: "parking queue: unanswerable messages and cases given up on".into(),
+            },
+        ];
+        for (wait, name) in &self.tiers {
+            out.push(QueueSpec {
+                name: name.clone(),
+                args: vec![
+                    quorum(),
+                    (
+                        "x-message-ttl",
+                        Arg::Int(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+                    ),
+                    ("x-dead-letter-exchange", Arg::Str(String::new())),
+                    (
+                        "x-dead-letter-routing-key",
+                        Arg::Str(self.work_queue.clone()),
+                    ),
+                    ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
+                    ("x-overflow", Arg::Str("reject-publish".into())),
+                ],
+                purpose: format!(
+                    "delay tier: back to {} after {}",
+                    self.work_queue,
+                    tier_label(*wait)
+                ),
+            });
+        }
+        out
+    }
+
+    /// Declares everything, idempotently. An existing queue with other arguments is an error
+    /// that names the queue and the argument.
+    pub async fn declare(&self, channel: &Channel, timeout: Duration) -> Result<(), AmqpError> {
+        for exchange in [&self.cases_exchange, &self.outcomes_exchange] {
+            bounded(
+                format!("declaring exchange {exchange}"),
+                timeout,
+                channel.exchange_declare(
+                    ShortString::from(exchange.as_str()),
+                    ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
+        }
+        for q in self.queues() {
+            bounded(
+                format!("declaring queue {}", q.name),
+                timeout,
+                channel.queue_declare(
+                    ShortString::from(q.name.as_str()),
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
+                    q.field_table(),
+                ),
+            )
+            .await?;
+        }
+        bounded(
+            format!("binding {} to {}", self.work_queue, self.cases_exchange),
+            timeout,
+            channel.queue_bind(
+                ShortString::from(self.work_queue.as_str()),
+                ShortString::from(self.cases_exchange.as_str()),
+                ShortString::from("case.*"),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// What `declare` would do, for a person.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "exchange {:<40} topic, durable (case events: case.submitted, case.appeal)\n",
+            self.cases_exchange
+        ));
+        s.push_str(&format!(
+            "exchange {:<40} topic, durable (outcome events: outcome.<status>)\n",
+            self.outcomes_exchange
+        ));
+        for q in self.queues() {
+            let args: Vec<String> = q
+                .args
+                .iter()
+                .map(|(k, v)| match v {
+                    Arg::Str(v) => format!("{k}={v:?}"),
+                    Arg::Int(v) => format!("{k}={v}"),
+                })
+                .collect();
+            s.push_str(&format!(
+                "queue    {:<40} {}\n         {:<40} {}\n",
+                q.name,
+                q.purpose,
+                "",
+                args.join(" ")
+            ));
+        }
+        s.push_str(&format!(
+            "binding  {} -> {} (case.*)\n",
+            self.cases_exchange, self.work_queue
+        ));
+        s
+    }
+
+    /// A RabbitMQ definitions document (`rabbitmqctl import_definitions`) for `vhost`.
+    pub fn definitions(&self, vhost: &str) -> Value {
+        let exchanges: Vec<Value> = [&self.cases_exchange, &self.outcomes_exchange]
+            .iter()
+            .map(|name| json!({"name": name, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false, "internal": false, "arguments": {}}))
+            .collect();
+        let queues: Vec<Value> = self
+            .queues()
+            .iter()
+            .map(|q| json!({"name": q.name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": q.json_args()}))
+            .collect();
+        json!({
+            "exchanges": exchanges,
+            "queues": queues,
+            "bindings": [{
+                "source": self.cases_exchange, "vhost": vhost, "destination": self.work_queue,
+                "destination_type": "queue", "routing_key": "case.*", "arguments": {}
+            }]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::load_with_env(None, Vec::new()).expect("defaults")
+    }
+
+    #[test]
+    fn tier_labels_are_short_and_stable() {
+        assert_eq!(tier_label(Duration::from_millis(500)), "500ms");
+        assert_eq!(tier_label(Duration::from_secs(5)), "5s");
+        assert_eq!(tier_label(Duration::from_secs(90)), "90s");
+        assert_eq!(tier_label(Duration::from_secs(1800)), "30m");
+        assert_eq!(tier_label(Duration::from_secs(7200)), "2h");
+        assert_eq!(tier_label(Duration::from_secs(86_400)), "1d");
+    }
+
+    #[test]
+    fn one_delay_tier_per_distinct_wait_of_both_schedules() {
+        let t = Topology::from_settings(&settings());
+        // retry: 5s 30s 5m 30m 2h; followup: 5s 1m 15m 1h 4h 12h 24h (×3).
+        let labels: Vec<&str> = t
+            .tiers
+            .values()
+            .map(|n| n.rsplit('.').next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            labels,
+            ["5s", "30s", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "12h", "1d"]
+        );
+        assert_eq!(
+            t.tier_queue(Duration::from_secs(300)),
+            Some("preauth.cases.work.delay.5m")
+        );
+    }
+
+    #[test]
+    fn tiers_dead_letter_back_to_the_work_queue_and_the_work_queue_to_the_parking_queue() {
+        let t = Topology::from_settings(&settings());
+        let queues = t.queues();
+        let arg =
+            |q: &QueueSpec, k: &str| q.args.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        let work = &queues[0];
+        assert_eq!(arg(work, "x-queue-type"), Some(Arg::Str("quorum".into())));
+        assert_eq!(
+            arg(work, "x-dead-letter-routing-key"),
+            Some(Arg::Str("preauth.cases.dead".into()))
+        );
+        assert!(matches!(arg(work, "x-delivery-limit"), Some(Arg::Int(n)) if n > 1));
+        for tier in &queues[2..] {
+            assert_eq!(
+                arg(tier, "x-dead-letter-routing-key"),
+                Some(Arg::Str("preauth.cases.work".into()))
+            );
+            assert!(matches!(arg(tier, "x-message-ttl"), Some(Arg::Int(ms)) if ms >= 1000));
+        }
+    }
+
+    #[test]
+    fn definitions_list_every_queue_exchange_and_binding() {
+        let t = Topology::from_settings(&settings());
+        let d = t.definitions("/");
+        assert_eq!(d["exchanges"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            d["queues"].as_array().map(Vec::len),
+            Some(2 + t.tiers.len())
+        );
+        assert_eq!(d["bindings"][0]["routing_key"], "case.*");
+    }
+}

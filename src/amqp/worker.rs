@@ -1,0 +1,419 @@
+//! `preauth-worker run`: consume case events, drive each through the pipeline, publish its
+//! outcomes with confirms, and only then ack. Waits go to delay tiers, unanswerable messages to
+//! the parking queue. A lost connection is re-established by a loop of our own; SIGTERM drains.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Connection, ConnectionProperties, Event};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::headers::{self, DELIVERY_COUNT};
+use super::publisher::{moved_properties, Publisher};
+use super::topology::Topology;
+use super::{bounded, redact_url, with_heartbeat, AmqpError};
+use crate::case::ParkReason;
+use crate::config::Settings;
+use crate::health::Health;
+use crate::pipeline::{Disposition, Next, Pipeline};
+
+/// How a session ended.
+enum SessionEnd {
+    /// Shutdown was asked for and in-flight cases were drained.
+    Stopped,
+}
+
+/// Everything a delivery handler needs, shared by all of them.
+struct Shared {
+    pipeline: Arc<Pipeline>,
+    topology: Topology,
+    settings: Settings,
+    health: Arc<Health>,
+}
+
+/// Runs the worker until `shutdown` is cancelled. Returns an error only for problems a
+/// reconnect cannot fix (a queue declared with other arguments).
+pub async fn run(
+    pipeline: Arc<Pipeline>,
+    settings: Settings,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<(), AmqpError> {
+    let shared = Arc::new(Shared {
+        pipeline,
+        topology: Topology::from_settings(&settings),
+        settings,
+        health,
+    });
+    let url = redact_url(&shared.settings.amqp.url);
+    let mut backoff = Duration::from_secs(1);
+    let mut first = true;
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        if !first {
+            shared.health.count_reconnect();
+        }
+        first = false;
+        match session(&shared, &shutdown, &mut backoff).await {
+            Ok(SessionEnd::Stopped) => return Ok(()),
+            Err(e) if e.is_fatal() => {
+                shared.health.set_connected(false);
+                return Err(e);
+            }
+            Err(e) => {
+                shared.health.set_connected(false);
+                match &e {
+                    AmqpError::Connect { .. } | AmqpError::Timeout { .. } => error!(
+                        url = %url,
+                        retry_in_s = backoff.as_secs(),
+                        "Cannot reach RabbitMQ: {e}. Is the broker running and the URL right (amqp.url, PREAUTH__AMQP__URL)? Retrying."
+                    ),
+                    _ => {
+                        warn!(url = %url, retry_in_s = backoff.as_secs(), "Broker connection lost: {e}. Reconnecting.")
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+async fn connect(shared: &Shared, name: &str) -> Result<Connection, AmqpError> {
+    let url = with_heartbeat(&shared.settings.amqp.url);
+    let props =
+        ConnectionProperties::default().with_connection_name(lapin::types::LongString::from(name));
+    match tokio::time::timeout(
+        shared.settings.amqp.timeout,
+        Connection::connect(&url, props),
+    )
+    .await
+    {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(source)) => Err(AmqpError::Connect {
+            url: redact_url(&url),
+            source,
+        }),
+        Err(_) => Err(AmqpError::Timeout {
+            what: format!("connecting to {}", redact_url(&url)),
+            after: shared.settings.amqp.timeout,
+        }),
+    }
+}
+
+/// One connection's life: connect (consuming and publishing connections apart, so a broker
+/// alarm that blocks publishers cannot stop acks), declare, consume until the connection fails
+/// or shutdown is asked for.
+async fn session(
+    shared: &Arc<Shared>,
+    shutdown: &CancellationToken,
+    backoff: &mut Duration,
+) -> Result<SessionEnd, AmqpError> {
+    let timeout = shared.settings.amqp.timeout;
+    let consume_conn = connect(shared, "preauth-worker consume").await?;
+    let publish_conn = connect(shared, "preauth-worker publish").await?;
+
+    let mut events = publish_conn.events_listener();
+    let health = Arc::clone(&shared.health);
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            match event {
+                Event::ConnectionBlocked(reason) => {
+                    warn!(%reason, "Broker blocked publishing (resource alarm).");
+                    health.set_blocked(true);
+                }
+                Event::ConnectionUnblocked => {
+                    info!("Broker unblocked publishing.");
+                    health.set_blocked(false);
+                }
+                _ => {}
+            }
+        }
+    });
+
+    let setup = bounded("opening a channel", timeout, consume_conn.create_channel()).await?;
+    shared.topology.declare(&setup, timeout).await?;
+    let publisher = Publisher::open(&publish_conn, timeout).await?;
+
+    let channel = bounded(
+        "opening the consuming channel",
+        timeout,
+        consume_conn.create_channel(),
+    )
+    .await?;
+    bounded(
+        "setting prefetch",
+        timeout,
+        channel.basic_qos(shared.settings.amqp.prefetch, BasicQosOptions::default()),
+    )
+    .await?;
+    let mut consumer = bounded(
+        format!("consuming from {}", shared.topology.work_queue),
+        timeout,
+        channel.basic_consume(
+            ShortString::from(shared.topology.work_queue.as_str()),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        ),
+    )
+    .await?;
+    let tag = consumer.tag();
+    shared.health.set_connected(true);
+    shared.health.set_blocked(false);
+    shared.health.set_consuming(true);
+    *backoff = Duration::from_secs(1);
+    info!(queue = %shared.topology.work_queue, prefetch = shared.settings.amqp.prefetch, "Consuming case events.");
+
+    let mut inflight: JoinSet<()> = JoinSet::new();
+    let end = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Ok(SessionEnd::Stopped),
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let shared = Arc::clone(shared);
+                    let publisher = publisher.clone();
+                    inflight.spawn(async move { handle_delivery(&shared, &publisher, delivery).await });
+                }
+                Some(Err(source)) => break Err(AmqpError::Broker { what: "consuming".into(), source }),
+                None => break Err(AmqpError::Lost("the consumer was cancelled or its connection closed".into())),
+            },
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+        }
+    };
+    shared.health.set_consuming(false);
+
+    if let Ok(SessionEnd::Stopped) = &end {
+        info!(
+            in_flight = inflight.len(),
+            "Shutting down: no new deliveries; finishing in-flight cases."
+        );
+        let _ = bounded(
+            "cancelling the consumer",
+            timeout,
+            channel.basic_cancel(tag, BasicCancelOptions::default()),
+        )
+        .await;
+        let grace = shared.settings.amqp.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            while inflight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                unfinished = inflight.len(),
+                "Grace period over: unfinished cases go back to the queue unacked."
+            );
+            inflight.abort_all();
+        }
+        let _ = bounded(
+            "closing",
+            timeout,
+            consume_conn.close(200, ShortString::from("shutdown")),
+        )
+        .await;
+        let _ = bounded(
+            "closing",
+            timeout,
+            publish_conn.close(200, ShortString::from("shutdown")),
+        )
+        .await;
+        info!("Stopped.");
+    } else {
+        // The connection is gone: in-flight deliveries will be redelivered by the broker; their
+        // handlers finish on their own and their acks fail harmlessly.
+        inflight.detach_all();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            consume_conn.close(200, ShortString::from("reconnecting")),
+        )
+        .await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            publish_conn.close(200, ShortString::from("reconnecting")),
+        )
+        .await;
+    }
+    end
+}
+
+/// What to do with the delivery once its disposition is carried out.
+enum Settle {
+    Ack,
+    /// Not acked: back to the queue (the broker redelivers it).
+    Requeue,
+}
+
+async fn handle_delivery(
+    shared: &Arc<Shared>,
+    publisher: &Publisher,
+    delivery: lapin::message::Delivery,
+) {
+    let props = &delivery.properties;
+    let hdrs = props.headers().as_ref();
+    let state = headers::read_state(hdrs);
+    let routing_key = headers::get_str(hdrs, headers::ROUTING_KEY)
+        .unwrap_or_else(|| delivery.routing_key.as_str().to_owned());
+    let deliveries = headers::get_u32(hdrs, DELIVERY_COUNT).unwrap_or(0);
+
+    let disposition = if deliveries >= shared.settings.amqp.delivery_limit {
+        Disposition {
+            outcomes: vec![],
+            next: Next::Park {
+                reason: ParkReason::DeliveryLimit,
+                detail: format!("delivered {deliveries} times without being settled"),
+            },
+            ids: None,
+        }
+    } else {
+        // The pipeline runs in its own task so that a panic on one case is contained: the case
+        // is parked with the reason and the worker carries on.
+        let pipeline = Arc::clone(&shared.pipeline);
+        let body = delivery.data.clone();
+        let rk = routing_key.clone();
+        let st = state.clone();
+        match tokio::spawn(async move { pipeline.handle(&body, Some(&rk), &st).await }).await {
+            Ok(d) => d,
+            Err(join) => {
+                error!(
+                    panic = join.is_panic(),
+                    "Case handler failed; parking the message."
+                );
+                Disposition {
+                    outcomes: vec![],
+                    next: Next::Park {
+                        reason: ParkReason::HandlerPanic,
+                        detail: "the handler panicked on this message".into(),
+                    },
+                    ids: None,
+                }
+            }
+        }
+    };
+
+    let settle = carry_out(shared, publisher, &delivery, &routing_key, &disposition).await;
+    let ids = disposition.ids.clone().unwrap_or_default();
+    match settle {
+        Settle::Ack => match bounded(
+            "acking",
+            shared.settings.amqp.timeout,
+            delivery.acker.ack(BasicAckOptions::default()),
+        )
+        .await
+        {
+            Ok(_) => debug!(case_id = %ids.0, event_id = %ids.1, "Delivery acked."),
+            Err(e) => {
+                warn!(case_id = %ids.0, event_id = %ids.1, "Ack failed ({e}); the broker will redeliver and the same outcome ids will be published.")
+            }
+        },
+        Settle::Requeue => {
+            let _ = bounded(
+                "returning the delivery",
+                shared.settings.amqp.timeout,
+                delivery.acker.nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                }),
+            )
+            .await;
+        }
+    }
+}
+
+/// Publishes the outcomes, then moves the message if it must wait or be parked. Every publish
+/// is confirmed; if one cannot be, the delivery is held a while and then returned, never acked.
+async fn carry_out(
+    shared: &Arc<Shared>,
+    publisher: &Publisher,
+    delivery: &lapin::message::Delivery,
+    routing_key: &str,
+    d: &Disposition,
+) -> Settle {
+    let (case_id, event_id) = d.ids.clone().unwrap_or_default();
+    let outcomes_exchange = &shared.topology.outcomes_exchange;
+    for outcome in &d.outcomes {
+        let publish = || publisher.publish_outcome(outcomes_exchange, outcome);
+        if let Err(e) = with_hold(shared, publish).await {
+            error!(%case_id, %event_id, status = outcome.status.as_str(), "Outcome could not be published: {e}. The case event is not acked.");
+            return Settle::Requeue;
+        }
+        info!(%case_id, %event_id, outcome_id = %outcome.outcome_id, status = outcome.status.as_str(), "Published case outcome.");
+    }
+    let mut table = delivery.properties.headers().clone().unwrap_or_default();
+    headers::put_str(&mut table, headers::ROUTING_KEY, routing_key);
+    let (queue, what) = match &d.next {
+        Next::Ack => return Settle::Ack,
+        Next::Retry { after, state } | Next::FollowUp { after, state } => {
+            headers::write_state(&mut table, state);
+            match shared.topology.tier_queue(*after) {
+                Some(q) => (q.to_owned(), "delay tier"),
+                None => {
+                    error!(%case_id, %event_id, wait_s = after.as_secs(), "No delay tier for this wait; returning the delivery.");
+                    return Settle::Requeue;
+                }
+            }
+        }
+        Next::Park { reason, detail } => {
+            headers::put_str(&mut table, headers::REASON, reason.code());
+            headers::put_str(&mut table, headers::DETAIL, detail);
+            (shared.topology.parking_queue.clone(), "parking queue")
+        }
+    };
+    // Body untouched; properties kept; the wait or the reason in headers.
+    let props = moved_properties(&delivery.properties, table);
+    let publish = || publisher.publish("", &queue, &delivery.data, props.clone());
+    match with_hold(shared, publish).await {
+        Ok(()) => {
+            info!(%case_id, %event_id, %queue, "Moved the case event to the {what}.");
+            Settle::Ack
+        }
+        Err(e) => {
+            error!(%case_id, %event_id, %queue, "Could not move the case event: {e}. It is not acked.");
+            Settle::Requeue
+        }
+    }
+}
+
+/// Retries a publish with backoff for up to `amqp.publish_hold`, marking the worker not ready
+/// while it fails.
+async fn with_hold<F, Fut>(shared: &Arc<Shared>, publish: F) -> Result<(), AmqpError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AmqpError>>,
+{
+    let deadline = tokio::time::Instant::now() + shared.settings.amqp.publish_hold;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match publish().await {
+            Ok(()) => {
+                shared.health.set_publish_failing(false);
+                return Ok(());
+            }
+            Err(e) => {
+                shared.health.set_publish_failing(true);
+                let now = tokio::time::Instant::now();
+                if now + wait > deadline {
+                    return Err(e);
+                }
+                warn!(
+                    retry_in_ms = wait.as_millis() as u64,
+                    "Publish failed: {e}. Holding the delivery and retrying."
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(15));
+            }
+        }
+    }
+}

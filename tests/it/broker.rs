@@ -1,0 +1,433 @@
+//! Test harness for the broker: random names per test, a worker process, a client that publishes
+//! case events and collects outcomes over a real connection.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use serde_json::Value;
+
+pub const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// One outcome as received: its properties and body.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: Value,
+    pub message_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub delivery_mode: Option<u8>,
+    pub content_type: Option<String>,
+    pub kind: Option<String>,
+    pub routing_key: String,
+}
+
+/// A parked message.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub body: Vec<u8>,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub struct Broker {
+    pub prefix: String,
+    conn: Connection,
+    pub channel: Channel,
+    outcome_queue: String,
+    consumer: Option<lapin::Consumer>,
+}
+
+fn header(props: &BasicProperties, key: &str) -> Option<String> {
+    match props.headers().as_ref()?.inner().get(key)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+impl Broker {
+    /// Connects and declares this test's outcomes exchange with a queue bound to every outcome.
+    pub async fn new() -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let prefix = format!("t{:x}{nanos:x}{n}", std::process::id());
+        let conn = Connection::connect(URL, ConnectionProperties::default())
+            .await
+            .expect("broker at 127.0.0.1:5672");
+        let channel = conn.create_channel().await.expect("channel");
+        let mut b = Self {
+            outcome_queue: format!("{prefix}.outcomes.collect"),
+            prefix,
+            conn,
+            channel,
+            consumer: None,
+        };
+        b.declare_exchange(&b.outcomes_exchange()).await;
+        b.declare_exchange(&b.cases_exchange()).await;
+        b.bind_outcomes().await;
+        b
+    }
+
+    pub fn cases_exchange(&self) -> String {
+        format!("{}.cases", self.prefix)
+    }
+    pub fn work_queue(&self) -> String {
+        format!("{}.work", self.prefix)
+    }
+    pub fn outcomes_exchange(&self) -> String {
+        format!("{}.outcomes", self.prefix)
+    }
+    pub fn parking_queue(&self) -> String {
+        format!("{}.dead", self.prefix)
+    }
+
+    async fn declare_exchange(&self, name: &str) {
+        self.channel
+            .exchange_declare(
+                ShortString::from(name),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare exchange");
+    }
+
+    /// Binds a collecting queue to the outcomes exchange (call again after `unbind_outcomes`).
+    pub async fn bind_outcomes(&mut self) {
+        self.channel
+            .queue_declare(
+                ShortString::from(self.outcome_queue.as_str()),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare outcome queue");
+        self.channel
+            .queue_bind(
+                ShortString::from(self.outcome_queue.as_str()),
+                ShortString::from(self.outcomes_exchange().as_str()),
+                ShortString::from("outcome.#"),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind outcome queue");
+    }
+
+    /// Removes the collecting queue: nothing is bound to the outcomes exchange any more.
+    pub async fn unbind_outcomes(&mut self) {
+        self.channel
+            .queue_delete(
+                ShortString::from(self.outcome_queue.as_str()),
+                QueueDeleteOptions::default(),
+            )
+            .await
+            .expect("delete outcome queue");
+    }
+
+    /// Configuration for a worker using this test's names, with short waits.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("PREAUTH__AMQP__URL".into(), URL.into()),
+            (
+                "PREAUTH__TOPOLOGY__CASES_EXCHANGE".into(),
+                self.cases_exchange(),
+            ),
+            ("PREAUTH__TOPOLOGY__WORK_QUEUE".into(), self.work_queue()),
+            (
+                "PREAUTH__TOPOLOGY__OUTCOMES_EXCHANGE".into(),
+                self.outcomes_exchange(),
+            ),
+            (
+                "PREAUTH__TOPOLOGY__PARKING_QUEUE".into(),
+                self.parking_queue(),
+            ),
+            ("PREAUTH__RETRY__DELAYS".into(), "[\"1s\", \"2s\"]".into()),
+            ("PREAUTH__RETRY__IN_PROCESS_CALLS".into(), "1".into()),
+            (
+                "PREAUTH__FOLLOWUP__PENDED".into(),
+                "[\"1s\", \"2s\"]".into(),
+            ),
+            ("PREAUTH__AMQP__TIMEOUT".into(), "5s".into()),
+            ("PREAUTH__LOG__FORMAT".into(), "json".into()),
+        ]
+    }
+
+    /// Publishes a case event to this test's cases exchange.
+    pub async fn publish(&self, routing_key: &str, body: &[u8]) {
+        let confirm = self
+            .channel
+            .basic_publish(
+                ShortString::from(self.cases_exchange().as_str()),
+                ShortString::from(routing_key),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type(ShortString::from("application/json")),
+            )
+            .await
+            .expect("publish");
+        confirm.await.expect("publish settles");
+    }
+
+    /// Publishes an example file with the routing key its kind calls for.
+    pub async fn publish_case(&self, case: &Value) {
+        let key = if case["kind"] == "appeal" {
+            "case.appeal"
+        } else {
+            "case.submitted"
+        };
+        self.publish(key, &serde_json::to_vec(case).expect("json"))
+            .await;
+    }
+
+    /// Collects outcomes until `done` says enough, or `timeout` passes.
+    pub async fn collect(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        if self.consumer.is_none() {
+            let c = self
+                .channel
+                .basic_consume(
+                    ShortString::from(self.outcome_queue.as_str()),
+                    ShortString::from(""),
+                    BasicConsumeOptions {
+                        no_ack: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .expect("consume outcomes");
+            self.consumer = Some(c);
+        }
+        let consumer = self.consumer.as_mut().expect("consumer");
+        let mut got = Vec::new();
+        let deadline = Instant::now() + timeout;
+        while !done(&got) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(left, consumer.next()).await {
+                Ok(Some(Ok(d))) => {
+                    let p = &d.properties;
+                    got.push(Received {
+                        body: serde_json::from_slice(&d.data).expect("outcome is JSON"),
+                        message_id: p.message_id().as_ref().map(|s| s.as_str().to_owned()),
+                        correlation_id: p.correlation_id().as_ref().map(|s| s.as_str().to_owned()),
+                        delivery_mode: *p.delivery_mode(),
+                        content_type: p.content_type().as_ref().map(|s| s.as_str().to_owned()),
+                        kind: p.kind().as_ref().map(|s| s.as_str().to_owned()),
+                        routing_key: d.routing_key.as_str().to_owned(),
+                    });
+                }
+                Ok(_) => break,
+                Err(_) => break,
+            }
+        }
+        got
+    }
+
+    /// Takes every message from the parking queue.
+    pub async fn parked(&self) -> Vec<Parked> {
+        let mut out = Vec::new();
+        while let Ok(Some(m)) = self
+            .channel
+            .basic_get(
+                ShortString::from(self.parking_queue().as_str()),
+                BasicGetOptions { no_ack: true },
+            )
+            .await
+        {
+            out.push(Parked {
+                reason: header(&m.delivery.properties, "x-preauth-reason"),
+                detail: header(&m.delivery.properties, "x-preauth-detail"),
+                body: m.delivery.data.clone(),
+            });
+        }
+        out
+    }
+
+    /// Ready plus unacknowledged messages in a queue.
+    pub async fn depth(&self, queue: &str) -> u32 {
+        let ch = self.conn.create_channel().await.expect("channel");
+        match ch
+            .queue_declare(
+                ShortString::from(queue),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+        {
+            Ok(q) => q.message_count(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Deletes everything this test declared (best effort).
+    pub async fn cleanup(self) {
+        let ch = match self.conn.create_channel().await {
+            Ok(ch) => ch,
+            Err(_) => return,
+        };
+        let mut queues = vec![
+            self.outcome_queue.clone(),
+            self.work_queue(),
+            self.parking_queue(),
+        ];
+        for label in ["500ms", "1s", "2s", "3s", "5s"] {
+            queues.push(format!("{}.delay.{label}", self.work_queue()));
+        }
+        for q in queues {
+            let _ = ch
+                .queue_delete(ShortString::from(q.as_str()), QueueDeleteOptions::default())
+                .await;
+        }
+        for x in [self.cases_exchange(), self.outcomes_exchange()] {
+            let _ = ch
+                .exchange_delete(ShortString::from(x.as_str()), Default::default())
+                .await;
+        }
+        let _ = self.conn.close(200, ShortString::from("done")).await;
+    }
+}
+
+/// A worker process.
+pub struct WorkerProcess {
+    child: Child,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl WorkerProcess {
+    pub fn start(env: &[(String, String)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("worker.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
+        cmd.arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PREAUTH__")) {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self {
+            child: cmd.spawn().expect("worker starts"),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// Starts a worker and waits until it consumes (its topology is declared and bound).
+    pub async fn start_ready(env: &[(String, String)]) -> Self {
+        let w = Self::start(env);
+        assert!(
+            w.wait_for_log("Consuming case events.", Duration::from_secs(30))
+                .await,
+            "the worker did not start consuming: {}",
+            w.logs()
+        );
+        w
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; `None` if it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Terminal outcomes per event id.
+pub fn terminal_by_event(got: &[Received]) -> BTreeMap<String, Vec<Received>> {
+    let mut map: BTreeMap<String, Vec<Received>> = BTreeMap::new();
+    for r in got.iter().filter(|r| r.body["status"] != "pended") {
+        map.entry(r.body["event_id"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(r.clone());
+    }
+    map
+}
+
+pub fn count_terminal(got: &[Received]) -> usize {
+    terminal_by_event(got).len()
+}

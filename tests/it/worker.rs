@@ -1,0 +1,376 @@
+//! `preauth-worker run` against the real broker: random names per test, a real worker process.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::broker::{count_terminal, terminal_by_event, Broker, WorkerProcess};
+use crate::support::{example_files, examples, read_json};
+
+fn env_with(b: &Broker, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = b.env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+/// A copy of the contract example with fresh ids.
+fn case(n: usize, tag: &str) -> Value {
+    let mut v = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
+    v["event_id"] = Value::from(format!("{tag}-event-{n:05}"));
+    v["case_id"] = Value::from(format!("{tag}-case-{n:05}"));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_yields_exactly_one_terminal_outcome_with_the_contract_properties() {
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let files = example_files();
+    let mut expected = BTreeMap::new();
+    for file in &files {
+        let case = read_json(file);
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        expected.insert(
+            case["event_id"].as_str().unwrap_or_default().to_owned(),
+            name,
+        );
+        b.publish_case(&case).await;
+    }
+    let n = files.len();
+    let got = b
+        .collect(Duration::from_secs(60), |got| count_terminal(got) >= n)
+        .await;
+    let terminal = terminal_by_event(&got);
+    assert_eq!(terminal.len(), n, "worker log:\n{}", worker.logs());
+    for (event_id, outcomes) in &terminal {
+        let name = &expected[event_id];
+        assert_eq!(outcomes.len(), 1, "{name}: {outcomes:?}");
+        let o = &outcomes[0];
+        let status = o.body["status"].as_str().unwrap_or_default();
+        let want = ["approved", "rejected", "appeal-needed", "denied", "failed"]
+            .into_iter()
+            .find(|s| name.ends_with(s))
+            .unwrap_or(if name.contains("partial") {
+                "approved"
+            } else {
+                "?"
+            });
+        assert_eq!(status, want, "{name}");
+        assert_eq!(
+            o.message_id.as_deref(),
+            o.body["outcome_id"].as_str(),
+            "{name}: message_id"
+        );
+        assert_eq!(
+            o.correlation_id.as_deref(),
+            Some(event_id.as_str()),
+            "{name}: correlation_id"
+        );
+        assert_eq!(o.delivery_mode, Some(2), "{name}: persistent");
+        assert_eq!(o.content_type.as_deref(), Some("application/json"));
+        assert_eq!(o.kind.as_deref(), Some("preauth.outcome.v1"));
+        assert_eq!(o.routing_key, format!("outcome.{status}"));
+    }
+    // The pended example went through a delay tier and was followed up.
+    assert!(
+        got.iter().any(|r| r.body["status"] == "pended"),
+        "no pended event"
+    );
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_parked_with_its_reason_and_the_next_case_still_flows() {
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&env_with(
+        &b,
+        &[("PREAUTH__AMQP__MAX_MESSAGE_BYTES", "4096")],
+    ))
+    .await;
+    b.publish("case.submitted", b"this is not json {").await;
+    b.publish("case.submitted", br#"{"event_id": "e-no-case"}"#)
+        .await;
+    b.publish("case.submitted", &vec![b'x'; 10_000]).await;
+    let mut wrong_key = case(1, "poison");
+    wrong_key["event_id"] = Value::from("poison-wrong-key");
+    b.publish(
+        "case.appeal",
+        &serde_json::to_vec(&wrong_key).expect("json"),
+    )
+    .await;
+    b.publish_case(&case(2, "poison")).await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 2)
+        .await;
+    let terminal = terminal_by_event(&got);
+    assert_eq!(
+        terminal["poison-event-00002"][0].body["status"],
+        "approved",
+        "{}",
+        worker.logs()
+    );
+    let wrong = &terminal["poison-wrong-key"][0].body;
+    assert_eq!(wrong["status"], "rejected");
+    assert_eq!(wrong["findings"][0]["rule"], "DEC-03");
+    let mut reasons = BTreeSet::new();
+    for _ in 0..50 {
+        for p in b.parked().await {
+            reasons.insert(p.reason.unwrap_or_default());
+        }
+        if reasons.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        reasons,
+        BTreeSet::from([
+            "not-json".to_owned(),
+            "no-case-id".to_owned(),
+            "too-large".to_owned()
+        ])
+    );
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_messages_keep_their_body_untouched_with_a_detail_line() {
+    let b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let body = b"[1, 2, 3]".to_vec();
+    b.publish("case.submitted", &body).await;
+    let mut parked = Vec::new();
+    for _ in 0..100 {
+        parked = b.parked().await;
+        if !parked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parked.len(), 1, "{}", worker.logs());
+    assert_eq!(parked[0].body, body);
+    assert_eq!(parked[0].reason.as_deref(), Some("not-an-object"));
+    assert!(parked[0].detail.as_deref().is_some_and(|d| !d.is_empty()));
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_that_fails_transiently_goes_through_the_delay_tiers_and_is_approved() {
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&env_with(
+        &b,
+        &[("PREAUTH__PAYERS__DEFAULT__TRANSIENT_FAILURES", "2")],
+    ))
+    .await;
+    b.publish_case(&case(1, "transient")).await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got.len(), 1, "{}", worker.logs());
+    assert_eq!(got[0].body["status"], "approved");
+    assert_eq!(got[0].body["attempts"], 3);
+    let logs = worker.logs();
+    assert_eq!(
+        logs.matches("Moved the case event to the delay tier.")
+            .count(),
+        2,
+        "{logs}"
+    );
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_that_never_recovers_gives_a_failed_outcome_and_a_parked_copy() {
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&env_with(
+        &b,
+        &[("PREAUTH__PAYERS__DEFAULT__TRANSIENT_FAILURES", "1000")],
+    ))
+    .await;
+    let c = case(1, "never");
+    b.publish_case(&c).await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got.len(), 1, "{}", worker.logs());
+    assert_eq!(got[0].body["status"], "failed");
+    assert_eq!(got[0].body["reasons"][0]["code"], "retries-exhausted");
+    let mut parked = Vec::new();
+    for _ in 0..50 {
+        parked = b.parked().await;
+        if !parked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].reason.as_deref(), Some("retries-exhausted"));
+    let body: Value =
+        serde_json::from_slice(&parked[0].body).expect("parked copy is the case event");
+    assert_eq!(body["event_id"], c["event_id"]);
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_exchange_with_nothing_bound_leaves_the_input_unacked_and_is_reported() {
+    let mut b = Broker::new().await;
+    b.unbind_outcomes().await;
+    let mut worker =
+        WorkerProcess::start_ready(&env_with(&b, &[("PREAUTH__AMQP__PUBLISH_HOLD", "1s")])).await;
+    b.publish_case(&case(1, "unbound")).await;
+    assert!(
+        worker
+            .wait_for_log("could not be published", Duration::from_secs(20))
+            .await,
+        "{}",
+        worker.logs()
+    );
+    assert!(
+        worker.logs().contains("nothing is bound"),
+        "{}",
+        worker.logs()
+    );
+    worker.kill();
+    // Not acked: the case is still in the work queue.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.depth(&b.work_queue()).await, 1);
+    // Bind the outcomes again and start a worker: the case now gets its outcome.
+    b.bind_outcomes().await;
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got.len(), 1, "{}", worker.logs());
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_declared_with_other_arguments_stops_the_worker_with_a_clear_error() {
+    let b = Broker::new().await;
+    // A classic work queue where the worker wants a quorum one.
+    b.channel
+        .queue_declare(
+            lapin::types::ShortString::from(b.work_queue().as_str()),
+            lapin::options::QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("declare classic queue");
+    let mut worker = WorkerProcess::start(&b.env());
+    let status = worker
+        .wait_exit(Duration::from_secs(20))
+        .expect("the worker exits");
+    assert!(!status.success());
+    let logs = worker.logs();
+    assert!(
+        logs.contains(&b.work_queue())
+            && logs.contains("inequivalent arg")
+            && logs.contains("other arguments"),
+        "{logs}"
+    );
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_cases_in_flight_exits_zero_within_the_grace_period_and_loses_nothing() {
+    let mut b = Broker::new().await;
+    let env = env_with(
+        &b,
+        &[
+            ("PREAUTH__PAYERS__DEFAULT__LATENCY", "400ms"),
+            ("PREAUTH__AMQP__PREFETCH", "20"),
+            ("PREAUTH__AMQP__SHUTDOWN_GRACE", "10s"),
+        ],
+    );
+    let mut worker = WorkerProcess::start_ready(&env).await;
+    let n = 60;
+    for i in 0..n {
+        b.publish_case(&case(i, "term")).await;
+    }
+    let first = b
+        .collect(Duration::from_secs(20), |g| count_terminal(g) >= 5)
+        .await;
+    assert!(count_terminal(&first) >= 5, "{}", worker.logs());
+    let started = std::time::Instant::now();
+    worker.signal("TERM");
+    let status = worker
+        .wait_exit(Duration::from_secs(15))
+        .expect("exits within the grace period");
+    assert!(status.success(), "{}", worker.logs());
+    assert!(started.elapsed() < Duration::from_secs(11));
+    assert!(worker.logs().contains("Shutting down"), "{}", worker.logs());
+    // A second worker finishes the rest: every case has its outcome, none is lost.
+    let second = WorkerProcess::start_ready(&b.env()).await;
+    let rest = b
+        .collect(Duration::from_secs(60), |g| {
+            count_terminal(&[first.as_slice(), g].concat()) >= n
+        })
+        .await;
+    let all = [first, rest].concat();
+    let terminal = terminal_by_event(&all);
+    assert_eq!(terminal.len(), n, "{}", second.logs());
+    for outcomes in terminal.values() {
+        let ids: BTreeSet<&str> = outcomes
+            .iter()
+            .filter_map(|o| o.body["outcome_id"].as_str())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "duplicates must share the outcome id: {outcomes:?}"
+        );
+    }
+    drop(second);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_in_the_middle_of_a_thousand_cases_loses_none_after_restart() {
+    let mut b = Broker::new().await;
+    let env = env_with(&b, &[("PREAUTH__PAYERS__DEFAULT__LATENCY", "5ms")]);
+    let n = 1000;
+    let mut worker = WorkerProcess::start_ready(&env).await;
+    for i in 0..n {
+        b.publish_case(&case(i, "kill")).await;
+    }
+    let before = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 200)
+        .await;
+    worker.kill();
+    assert!(
+        count_terminal(&before) < n,
+        "killed too late to prove anything"
+    );
+    let worker = WorkerProcess::start_ready(&env).await;
+    let after = b
+        .collect(Duration::from_secs(120), |g| {
+            count_terminal(&[before.as_slice(), g].concat()) >= n
+        })
+        .await;
+    let all = [before, after].concat();
+    let terminal = terminal_by_event(&all);
+    assert_eq!(terminal.len(), n, "lost cases; {}", worker.logs());
+    for (event, outcomes) in &terminal {
+        let ids: BTreeSet<&str> = outcomes
+            .iter()
+            .filter_map(|o| o.body["outcome_id"].as_str())
+            .collect();
+        assert_eq!(ids.len(), 1, "{event}: duplicates with different ids");
+    }
+    drop(worker);
+    b.cleanup().await;
+}
