@@ -345,7 +345,7 @@ async fn carry_out(
     let outcomes_exchange = &shared.topology.outcomes_exchange;
     for outcome in &d.outcomes {
         let publish = || publisher.publish_outcome(outcomes_exchange, outcome);
-        if let Err(e) = with_hold(shared, publish).await {
+        if let Err(e) = with_hold(shared, publisher, publish).await {
             error!(%case_id, %event_id, status = outcome.status.as_str(), "Outcome could not be published: {e}. The case event is not acked.");
             return Settle::Requeue;
         }
@@ -374,7 +374,7 @@ async fn carry_out(
     // Body untouched; properties kept; the wait or the reason in headers.
     let props = moved_properties(&delivery.properties, table);
     let publish = || publisher.publish("", &queue, &delivery.data, props.clone());
-    match with_hold(shared, publish).await {
+    match with_hold(shared, publisher, publish).await {
         Ok(()) => {
             info!(%case_id, %event_id, %queue, "Moved the case event to the {what}.");
             Settle::Ack
@@ -387,8 +387,13 @@ async fn carry_out(
 }
 
 /// Retries a publish with backoff for up to `amqp.publish_hold`, marking the worker not ready
-/// while it fails.
-async fn with_hold<F, Fut>(shared: &Arc<Shared>, publish: F) -> Result<(), AmqpError>
+/// while it fails. A dead publishing connection ends the wait at once: the delivery's own
+/// channel is gone with it, so the broker redelivers the case to the next session.
+async fn with_hold<F, Fut>(
+    shared: &Arc<Shared>,
+    publisher: &Publisher,
+    publish: F,
+) -> Result<(), AmqpError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), AmqpError>>,
@@ -404,7 +409,7 @@ where
             Err(e) => {
                 shared.health.set_publish_failing(true);
                 let now = tokio::time::Instant::now();
-                if now + wait > deadline {
+                if now + wait > deadline || !publisher.usable() {
                     return Err(e);
                 }
                 warn!(

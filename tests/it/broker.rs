@@ -8,10 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicGetOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
@@ -44,7 +43,6 @@ pub struct Broker {
     conn: Connection,
     pub channel: Channel,
     outcome_queue: String,
-    consumer: Option<lapin::Consumer>,
 }
 
 fn header(props: &BasicProperties, key: &str) -> Option<String> {
@@ -74,12 +72,28 @@ impl Broker {
             prefix,
             conn,
             channel,
-            consumer: None,
         };
         b.declare_exchange(&b.outcomes_exchange()).await;
         b.declare_exchange(&b.cases_exchange()).await;
         b.bind_outcomes().await;
         b
+    }
+
+    /// Opens a new connection after the broker restarted (same names, same collecting queue).
+    pub async fn reconnect(&mut self) {
+        let mut last = None;
+        for _ in 0..60 {
+            match Connection::connect(URL, ConnectionProperties::default()).await {
+                Ok(conn) => {
+                    self.channel = conn.create_channel().await.expect("channel");
+                    self.conn = conn;
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("broker did not come back: {last:?}");
     }
 
     pub fn cases_exchange(&self) -> String {
@@ -203,38 +217,26 @@ impl Broker {
             .await;
     }
 
-    /// Collects outcomes until `done` says enough, or `timeout` passes.
+    /// Collects outcomes until `done` says enough, or `timeout` passes. Polls with basic.get so
+    /// nothing sits in a client-side buffer when a broker restart drops the connection.
     pub async fn collect(
         &mut self,
         timeout: Duration,
         mut done: impl FnMut(&[Received]) -> bool,
     ) -> Vec<Received> {
-        if self.consumer.is_none() {
-            let c = self
-                .channel
-                .basic_consume(
-                    ShortString::from(self.outcome_queue.as_str()),
-                    ShortString::from(""),
-                    BasicConsumeOptions {
-                        no_ack: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await
-                .expect("consume outcomes");
-            self.consumer = Some(c);
-        }
-        let consumer = self.consumer.as_mut().expect("consumer");
         let mut got = Vec::new();
         let deadline = Instant::now() + timeout;
-        while !done(&got) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            match tokio::time::timeout(left, consumer.next()).await {
-                Ok(Some(Ok(d))) => {
+        while !done(&got) && Instant::now() < deadline {
+            match self
+                .channel
+                .basic_get(
+                    ShortString::from(self.outcome_queue.as_str()),
+                    BasicGetOptions { no_ack: true },
+                )
+                .await
+            {
+                Ok(Some(m)) => {
+                    let d = &m.delivery;
                     let p = &d.properties;
                     got.push(Received {
                         body: serde_json::from_slice(&d.data).expect("outcome is JSON"),
@@ -246,8 +248,8 @@ impl Broker {
                         routing_key: d.routing_key.as_str().to_owned(),
                     });
                 }
-                Ok(_) => break,
-                Err(_) => break,
+                Ok(None) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => panic!("reading outcomes: {e}"),
             }
         }
         got
