@@ -238,7 +238,7 @@ async fn run() {
                 seen += 1;
                 latencies.push(started.elapsed().as_secs_f64());
                 let _ = d.acker.ack(BasicAckOptions::default()).await;
-                if seen % 1000 == 0 {
+                if seen.is_multiple_of(1000) {
                     peak = proc_stats(pid);
                 }
             }
