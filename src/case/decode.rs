@@ -109,6 +109,16 @@ fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str
     }
 }
 
+/// A whole number ≥ 1 that fits in u32; `2.0` counts (JSON does not tell integers apart).
+fn positive_integer(v: &Value) -> Option<u32> {
+    let n = v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    })?;
+    u32::try_from(n).ok().filter(|n| *n >= 1)
+}
+
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -452,11 +462,7 @@ impl Decoder {
             .unwrap_or_default();
         let units = match m.get("units") {
             None | Some(Value::Null) => Some(1),
-            Some(v) => match v
-                .as_u64()
-                .filter(|u| *u >= 1)
-                .and_then(|u| u32::try_from(u).ok())
-            {
+            Some(v) => match positive_integer(v) {
                 Some(u) => Some(u),
                 None => {
                     self.error(&join(path, "units"), "expected a positive integer");
@@ -510,11 +516,7 @@ impl Decoder {
                 self.error(&join(path, "count"), "required field is missing");
                 None
             }
-            Some(v) => match v
-                .as_u64()
-                .filter(|c| *c >= 1)
-                .and_then(|c| u32::try_from(c).ok())
-            {
+            Some(v) => match positive_integer(v) {
                 Some(c) => Some(c),
                 None => {
                     self.error(&join(path, "count"), "expected a positive integer");
@@ -997,6 +999,17 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].path, "service.procedures[0].units");
         assert_eq!(findings[0].message, "expected a positive integer");
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_decimal_point_is_a_valid_count() {
+        let mut v = minimal();
+        v["service"]["procedures"][0]["units"] = json!(2.0);
+        v["service"]["lesions"]["count"] = json!(3.0);
+        let ev = decode_value(v.clone(), None).expect("decodes");
+        assert_eq!(ev.service.procedures[0].units, 2);
+        v["service"]["procedures"][0]["units"] = json!(1.5);
+        assert!(decode_value(v, None).is_err());
     }
 
     #[test]

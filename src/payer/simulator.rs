@@ -11,9 +11,11 @@ use chrono::Duration as Days;
 use super::{
     ItemDecision, Operation, Payer, PayerError, PayerRequest, PayerResponse, ReviewAction,
 };
-use crate::case::{CaseEvent, Kind, Reason};
-use crate::codes::CodeTable;
-use crate::rules::{documents_necessity, Policy};
+use chrono::NaiveDate;
+
+use crate::case::{CaseEvent, Indication, Kind, Reason};
+use crate::codes::{CodeTable, ProcedureCode};
+use crate::rules::Policy;
 
 /// The X12 886 code system for review decision reasons.
 pub const X12_REASON_SYSTEM: &str = "https://codesystem.x12.org/external/886";
@@ -81,15 +83,82 @@ fn stable_number(request_identifier: &str) -> u64 {
         })
 }
 
-/// The payer's decision for a request, by policy. Public so the PAS payer simulator server
-/// decides exactly the same way.
-pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResponse, PayerError> {
-    let case = request.case;
-    let policy = request.policy;
-    let review = &policy.review;
+/// What a payer sees of a request: the facts its reviewers decide on. Built from the case event
+/// in process, or read back from a PAS request bundle by the PAS payer simulator, so both decide
+/// alike.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewCase {
+    pub appeal: bool,
+    pub member_id: String,
+    /// The request's own date (the event's `occurred_at` date): decisions are dated by it.
+    pub requested_on: NaiveDate,
+    pub procedures: Vec<ReviewLine>,
+    pub indications: Vec<Indication>,
+    pub clinical_notes: usize,
+    pub photos: usize,
+    /// Prior treatments, each `true` when it failed.
+    pub prior_treatments: Vec<bool>,
+    pub letter_of_medical_necessity: bool,
+}
 
+/// One requested service line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewLine {
+    pub code: ProcedureCode,
+    pub units: u32,
+}
+
+impl ReviewCase {
+    pub fn from_case(case: &CaseEvent) -> Self {
+        let doc = &case.documentation;
+        Self {
+            appeal: case.kind == Kind::Appeal,
+            member_id: case.coverage.member_id.clone(),
+            requested_on: case.occurred_on(),
+            procedures: case
+                .service
+                .procedures
+                .iter()
+                .map(|p| ReviewLine {
+                    code: p.code.clone(),
+                    units: p.units,
+                })
+                .collect(),
+            indications: doc.indications.clone(),
+            clinical_notes: doc.clinical_notes.len(),
+            photos: doc.photos.len(),
+            prior_treatments: doc.prior_treatments.iter().map(|t| t.failed()).collect(),
+            letter_of_medical_necessity: doc.letter_of_medical_necessity.is_some(),
+        }
+    }
+}
+
+/// The payer's decision for a request, by policy.
+pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResponse, PayerError> {
+    let review = ReviewCase::from_case(request.case);
+    decide_review(
+        &review,
+        request.policy,
+        codes,
+        request.request_identifier,
+        request.operation,
+        request.reference,
+    )
+}
+
+/// The payer's decision for what it sees of a request. Deterministic: the same request always
+/// gets the same answer.
+pub fn decide_review(
+    case: &ReviewCase,
+    policy: &Policy,
+    codes: &CodeTable,
+    request_identifier: &str,
+    operation: Operation,
+    reference: Option<&str>,
+) -> Result<PayerResponse, PayerError> {
+    let review = &policy.review;
     if let Some(pattern) = &review.member_id_pattern {
-        if !pattern.is_match(&case.coverage.member_id) {
+        if !pattern.is_match(&case.member_id) {
             return Err(PayerError::Refused {
                 detail: "subscriber not found".to_owned(),
                 reasons: vec![Reason {
@@ -101,12 +170,11 @@ pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResp
         }
     }
 
-    let number = stable_number(request.request_identifier);
-    let reference = request
-        .reference
+    let number = stable_number(request_identifier);
+    let reference = reference
         .map(str::to_owned)
         .unwrap_or_else(|| format!("PA-{:08}", number % 100_000_000));
-    let decided_on = case.occurred_on();
+    let decided_on = case.requested_on;
     let mut response = PayerResponse {
         reference: Some(reference),
         items: Vec::new(),
@@ -117,12 +185,11 @@ pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResp
         decided_on,
     };
 
-    let round = match request.operation {
+    let round = match operation {
         Operation::Inquire { round } => round,
         _ => 0,
     };
     let needs_review = case
-        .service
         .procedures
         .iter()
         .any(|p| review.pend_codes.contains(p.code.as_str()));
@@ -143,7 +210,7 @@ pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResp
     }
 
     response.items = items(case, |i| {
-        let p = &case.service.procedures[i];
+        let p = &case.procedures[i];
         let cosmetic = codes.get(&p.code).is_some_and(|c| c.cosmetic_only);
         if cosmetic || review.not_covered_codes.contains(p.code.as_str()) {
             let r = reason(
@@ -165,10 +232,10 @@ pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResp
 }
 
 fn items(
-    case: &CaseEvent,
+    case: &ReviewCase,
     mut decide: impl FnMut(usize) -> (ReviewAction, u32, Vec<Reason>),
 ) -> Vec<ItemDecision> {
-    (0..case.service.procedures.len())
+    (0..case.procedures.len())
         .map(|i| {
             let (action, approved_units, reasons) = decide(i);
             ItemDecision {
@@ -182,35 +249,34 @@ fn items(
 }
 
 /// The payer's reasons to deny the whole request, in the order a reviewer checks them.
-fn whole_request_denial(case: &CaseEvent, policy: &Policy) -> Option<Reason> {
-    let doc = &case.documentation;
-    if !documents_necessity(case, policy) {
+fn whole_request_denial(case: &ReviewCase, policy: &Policy) -> Option<Reason> {
+    if !case.indications.iter().any(|i| policy.covers(i)) {
         return Some(reason(
             "MN1",
             "not medically necessary: no covered indication is documented",
         ));
     }
-    if doc.clinical_notes.is_empty() {
+    if case.clinical_notes == 0 {
         return Some(reason(
             "DOC",
             "documentation incomplete: no clinical note supports the request",
         ));
     }
-    if policy.photos_required && doc.photos.is_empty() {
+    if policy.photos_required && case.photos == 0 {
         return Some(reason(
             "DOC",
             "documentation incomplete: photographs are required",
         ));
     }
-    let failed_conservative = doc.prior_treatments.iter().any(|t| t.failed());
-    let appeal = case.kind == Kind::Appeal;
-    if (policy.review.require_failed_conservative_treatment || appeal) && !failed_conservative {
+    let failed_conservative = case.prior_treatments.iter().any(|failed| *failed);
+    if (policy.review.require_failed_conservative_treatment || case.appeal) && !failed_conservative
+    {
         return Some(reason(
             "CT1",
             "conservative treatment not documented as failed: a less costly treatment must be tried first",
         ));
     }
-    if appeal && doc.letter_of_medical_necessity.is_none() {
+    if case.appeal && !case.letter_of_medical_necessity {
         return Some(reason(
             "LMN",
             "appeal without a letter of medical necessity",

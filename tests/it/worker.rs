@@ -374,3 +374,83 @@ async fn a_worker_killed_in_the_middle_of_a_thousand_cases_loses_none_after_rest
     drop(worker);
     b.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_is_named_with_what_to_do_and_retried_until_shutdown() {
+    let env = vec![
+        (
+            "PREAUTH__AMQP__URL".to_owned(),
+            "amqp://guest:secret@127.0.0.1:1/%2f".to_owned(),
+        ),
+        ("PREAUTH__LOG__FORMAT".to_owned(), "json".to_owned()),
+    ];
+    let mut worker = WorkerProcess::start(&env);
+    assert!(
+        worker
+            .wait_for_log("Cannot reach RabbitMQ", Duration::from_secs(10))
+            .await,
+        "{}",
+        worker.logs()
+    );
+    assert!(
+        worker
+            .wait_for_log("\"retry_in_s\":2", Duration::from_secs(10))
+            .await,
+        "keeps retrying: {}",
+        worker.logs()
+    );
+    let logs = worker.logs();
+    assert!(
+        logs.contains("127.0.0.1:1") && logs.contains("PREAUTH__AMQP__URL"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("secret"),
+        "the password must never be logged: {logs}"
+    );
+    assert!(
+        worker.wait_exit(Duration::from_millis(100)).is_none(),
+        "still running"
+    );
+    worker.signal("TERM");
+    let status = worker
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits on SIGTERM");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_too_many_times_is_parked_instead_of_looping() {
+    let b = Broker::new().await;
+    let worker =
+        WorkerProcess::start_ready(&env_with(&b, &[("PREAUTH__AMQP__DELIVERY_LIMIT", "3")])).await;
+    // As the quorum queue marks a message it has delivered three times already.
+    let mut headers = lapin::types::FieldTable::default();
+    headers.insert(
+        "x-delivery-count".into(),
+        lapin::types::AMQPValue::LongLongInt(3),
+    );
+    let body = serde_json::to_vec(&case(1, "loop")).expect("json");
+    b.channel
+        .basic_publish(
+            "".into(),
+            lapin::types::ShortString::from(b.work_queue().as_str()),
+            Default::default(),
+            &body,
+            lapin::BasicProperties::default().with_headers(headers),
+        )
+        .await
+        .expect("publish");
+    let mut parked = Vec::new();
+    for _ in 0..100 {
+        parked = b.parked().await;
+        if !parked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parked.len(), 1, "{}", worker.logs());
+    assert_eq!(parked[0].reason.as_deref(), Some("delivery-limit"));
+    drop(worker);
+    b.cleanup().await;
+}
