@@ -179,6 +179,8 @@ pub struct PayerSettings {
     pub rate_per_second: Option<f64>,
     /// fhir-pas: OAuth token endpoint.
     pub token_url: Option<String>,
+    /// fhir-pas: OAuth scope to ask for (`system/Claim.c system/ClaimResponse.r`).
+    pub scope: Option<String>,
     /// fhir-pas: OAuth client id.
     pub client_id: Option<String>,
     /// fhir-pas: name of the environment variable holding the client secret.

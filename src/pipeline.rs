@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::case::{
     decode, identify, AppealRoute, Authorization, CaseEvent, Finding, Kind, Outcome, ParkReason,
-    PayerRef, Reason, Status, OUTCOME_SCHEMA_V1,
+    PayerRef, Reason, Status, Urgency, OUTCOME_SCHEMA_V1,
 };
 use crate::codes::CodeTable;
 use crate::payer::{Operation, Overall, Payer, PayerError, PayerRequest, PayerResponse};
@@ -213,6 +213,13 @@ impl Pipeline {
             _ => Operation::Submit,
         };
         let mut attempts = state.attempts;
+        let first_attempt_at = state
+            .first_attempt_at
+            .unwrap_or_else(|| (self.clock)().timestamp());
+        let state = &CaseState {
+            first_attempt_at: Some(first_attempt_at),
+            ..state.clone()
+        };
         let mut waits = self.in_process.waits();
         let result = loop {
             attempts += 1;
@@ -432,7 +439,35 @@ impl Pipeline {
                     retries: state.retries,
                     followups,
                     reference: response.reference.clone().or(state.reference.clone()),
+                    first_attempt_at: state.first_attempt_at,
                 };
+                let clock = regulatory_clock(case.urgency);
+                let waited = state
+                    .first_attempt_at
+                    .map(|at| (self.clock)().timestamp() - at)
+                    .unwrap_or(0);
+                if waited > clock.num_seconds() {
+                    let mut reasons = reasons;
+                    reasons.push(Reason::worker(
+                        "regulatory-deadline",
+                        format!(
+                            "the payer has not decided within its regulatory deadline ({} hours for a {} request); contact the payer",
+                            clock.num_hours(),
+                            if case.urgency == Urgency::Expedited { "expedited" } else { "standard" }
+                        ),
+                    ));
+                    warn!(case_id = %case_id, event_id = %event_id, hours = clock.num_hours(), "Payer missed its regulatory deadline.");
+                    return done(self.outcome(
+                        case_id,
+                        event_id,
+                        Status::Failed,
+                        0,
+                        attempts,
+                        payer,
+                        reasons,
+                        findings,
+                    ));
+                }
                 match self.followup.next(state.followups, None) {
                     Some(after) => {
                         let mut o = self.outcome(
@@ -533,6 +568,14 @@ impl Pipeline {
     }
 }
 
+/// How long a payer may take to decide (CMS-0057-F): 72 hours expedited, 7 days standard.
+pub fn regulatory_clock(urgency: Urgency) -> Days {
+    match urgency {
+        Urgency::Expedited => Days::hours(72),
+        Urgency::Standard => Days::days(7),
+    }
+}
+
 fn park(ids: Option<(String, String)>, reason: ParkReason, detail: String) -> Disposition {
     warn!(reason = reason.code(), %detail, "Message cannot be answered; parking it.");
     Disposition {
@@ -574,6 +617,95 @@ fn appeal_packet(case: &CaseEvent) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payer::simulator::{SimulatedPayer, SimulatorSettings};
+    use crate::rules::testing::base;
+    use crate::rules::Policies;
+
+    /// A pipeline over the in-process simulator with the default policy and a fixed clock.
+    fn pipeline(now: DateTime<Utc>) -> Pipeline {
+        let codes = Arc::new(CodeTable::embedded().expect("codes"));
+        let policies = Policies::load(&codes, None).expect("policies");
+        let route = PayerRoute {
+            payer: Arc::new(SimulatedPayer::new(
+                Arc::clone(&codes),
+                SimulatorSettings::default(),
+            )),
+            policy: policies.get("default").expect("default"),
+        };
+        Pipeline {
+            codes,
+            payers: PayerDirectory::new(HashMap::new(), Some(route)),
+            retry: Schedule::new(vec![Duration::from_secs(5)]),
+            followup: Schedule::new(vec![Duration::from_secs(3600); 10]),
+            in_process: InProcessRetry::none(),
+            max_message_bytes: 1 << 20,
+            clock: Arc::new(move || now),
+        }
+    }
+
+    fn excision(urgency: &str) -> Vec<u8> {
+        let mut v = base();
+        v["urgency"] = serde_json::json!(urgency);
+        v["service"]["procedures"] =
+            serde_json::json!([{"code": "67840", "system": "CPT", "modifiers": ["E4"]}]);
+        v["documentation"]["indications"] = serde_json::json!(["diagnostic-uncertainty", "pain"]);
+        serde_json::to_vec(&v).expect("json")
+    }
+
+    #[tokio::test]
+    async fn a_pended_request_is_followed_up_with_its_state_in_the_disposition() {
+        let now = Utc::now();
+        let d = pipeline(now)
+            .handle(
+                &excision("standard"),
+                Some("case.submitted"),
+                &CaseState::default(),
+            )
+            .await;
+        assert_eq!(d.outcomes[0].status, Status::Pended);
+        match d.next {
+            Next::FollowUp { after, state } => {
+                assert_eq!(after, Duration::from_secs(3600));
+                assert_eq!(state.followups, 1);
+                assert_eq!(state.first_attempt_at, Some(now.timestamp()));
+                assert!(state.reference.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_payer_that_misses_its_regulatory_deadline_ends_the_case_as_failed() {
+        // Still pended (the payer's review needs more rounds than this follow-up is).
+        let now = Utc::now();
+        for (urgency, waited_hours, fails) in [
+            ("expedited", 71, false),
+            ("expedited", 73, true),
+            ("standard", 167, false),
+            ("standard", 169, true),
+        ] {
+            let state = CaseState {
+                attempts: 1,
+                retries: 0,
+                followups: 0,
+                reference: None,
+                first_attempt_at: Some(now.timestamp() - waited_hours * 3600),
+            };
+            let d = pipeline(now)
+                .handle(&excision(urgency), Some("case.submitted"), &state)
+                .await;
+            let status = d.outcomes[0].status;
+            if fails {
+                assert_eq!(status, Status::Failed, "{urgency} after {waited_hours} h");
+                assert_eq!(
+                    d.outcomes[0].reasons.last().map(|r| r.code.as_str()),
+                    Some("regulatory-deadline")
+                );
+            } else {
+                assert_eq!(status, Status::Pended, "{urgency} after {waited_hours} h");
+            }
+        }
+    }
 
     #[test]
     fn request_identifier_depends_on_case_event_and_operation_only() {

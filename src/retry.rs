@@ -18,6 +18,9 @@ pub struct CaseState {
     pub followups: u32,
     /// The payer's reference from a pended answer.
     pub reference: Option<String>,
+    /// When the first payer call for this event was made (Unix seconds): the payer's
+    /// regulatory decision clock runs from it.
+    pub first_attempt_at: Option<i64>,
 }
 
 /// A list of waits: the n-th entry is the wait before the (n+1)-th try.

@@ -9,6 +9,7 @@ pub const ATTEMPTS: &str = "x-preauth-attempts";
 pub const RETRIES: &str = "x-preauth-retries";
 pub const FOLLOWUPS: &str = "x-preauth-followups";
 pub const REFERENCE: &str = "x-preauth-reference";
+pub const FIRST_ATTEMPT_AT: &str = "x-preauth-first-attempt-at";
 /// The routing key the event first arrived with (delay tiers deliver with another one).
 pub const ROUTING_KEY: &str = "x-preauth-routing-key";
 pub const REASON: &str = "x-preauth-reason";
@@ -68,6 +69,7 @@ pub fn read_state(headers: Option<&FieldTable>) -> CaseState {
         retries: get_u32(headers, RETRIES).unwrap_or(0),
         followups: get_u32(headers, FOLLOWUPS).unwrap_or(0),
         reference: get_str(headers, REFERENCE),
+        first_attempt_at: get_str(headers, FIRST_ATTEMPT_AT).and_then(|s| s.parse().ok()),
     }
 }
 
@@ -78,6 +80,9 @@ pub fn write_state(headers: &mut FieldTable, state: &CaseState) {
     put_u32(headers, FOLLOWUPS, state.followups);
     if let Some(reference) = &state.reference {
         put_str(headers, REFERENCE, reference);
+    }
+    if let Some(at) = state.first_attempt_at {
+        put_str(headers, FIRST_ATTEMPT_AT, &at.to_string());
     }
 }
 
@@ -92,6 +97,7 @@ mod tests {
             retries: 2,
             followups: 1,
             reference: Some("PA-123".into()),
+            first_attempt_at: Some(1_795_000_000),
         };
         let mut table = FieldTable::default();
         write_state(&mut table, &state);

@@ -1,6 +1,8 @@
 //! The payer boundary: the trait every adapter implements, the decision it returns, and the one
 //! place where payer errors are classified (transient, refused).
 
+pub mod pas;
+// pub mod sim_server;
 pub mod simulator;
 
 use std::time::Duration;

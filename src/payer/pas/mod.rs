@@ -1,0 +1,3 @@
+//! HL7 Da Vinci PAS (FHIR R4): bundle mapping both ways, the HTTPS client, OAuth.
+
+pub mod auth;
