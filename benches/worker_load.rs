@@ -174,7 +174,7 @@ async fn run() {
                 &body,
                 BasicProperties::default()
                     .with_delivery_mode(2)
-                    .with_timestamp(now_ms),
+                    .with_timestamp(now_s),
             )
             .await
             .expect("publish"),

@@ -58,7 +58,11 @@ impl App {
                 }
             })?;
             let payer = build_payer(id, payer_settings, &codes)?;
-            let route = PayerRoute { payer, policy };
+            let route = PayerRoute {
+                name: id.clone(),
+                payer,
+                policy,
+            };
             if id == "default" {
                 default = Some(route);
             } else {

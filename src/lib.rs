@@ -20,6 +20,7 @@ pub mod check;
 pub mod codes;
 pub mod config;
 pub mod health;
+pub mod ops;
 pub mod payer;
 pub mod pipeline;
 pub mod retry;

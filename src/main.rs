@@ -11,7 +11,7 @@ use preauth_worker::amqp::worker;
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
 use preauth_worker::health::Health;
-use preauth_worker::{batch, check, telemetry};
+use preauth_worker::{batch, check, ops, telemetry};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -124,6 +124,30 @@ async fn run_worker(app: App) -> ExitCode {
         signals.cancel();
     });
     let health = Arc::new(Health::default());
+    let recorder = match ops::install_recorder() {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("Metrics are off: {e}");
+            None
+        }
+    };
+    match ops::serve(
+        app.settings.ops.listen,
+        Arc::clone(&health),
+        recorder,
+        shutdown.clone(),
+    )
+    .await
+    {
+        Ok(addr) => tracing::info!(%addr, "Ops endpoints listening (/livez, /readyz, /metrics)."),
+        Err(e) => {
+            eprintln!(
+                "preauth-worker: ops.listen {}: {e}",
+                app.settings.ops.listen
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     match worker::run(Arc::new(app.pipeline), app.settings, health, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

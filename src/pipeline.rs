@@ -68,6 +68,8 @@ pub struct Disposition {
 /// A configured payer: its adapter and its policy.
 #[derive(Clone)]
 pub struct PayerRoute {
+    /// The configured payer id (`default` for the fallback): a bounded metric label.
+    pub name: String,
     pub payer: Arc<dyn Payer>,
     pub policy: Arc<Policy>,
 }
@@ -132,6 +134,7 @@ impl Pipeline {
         let case = match decode(&id, routing_key) {
             Ok(case) => case,
             Err(findings) => {
+                count_findings(&findings);
                 info!(case_id = %id.case_id, event_id = %id.event_id, findings = findings.len(), "Case rejected: it does not decode.");
                 let o = self.outcome(
                     &id.case_id,
@@ -176,6 +179,7 @@ impl Pipeline {
             };
         };
         let findings = validate(&case, &route.policy, &self.codes);
+        count_findings(&findings);
         if has_errors(&findings) {
             info!(case_id = %case.case_id, event_id = %case.event_id, findings = findings.len(), "Case rejected by validation.");
             let o = self.outcome(
@@ -231,7 +235,16 @@ impl Pipeline {
                 reference: state.reference.as_deref(),
                 attempt: attempts,
             };
+            let started = std::time::Instant::now();
             let result = route.payer.send(request).await;
+            let label = match &result {
+                Ok(_) => "answered",
+                Err(PayerError::Transient { .. }) => "transient",
+                Err(PayerError::Refused { .. }) => "refused",
+            };
+            metrics::counter!("preauth_payer_requests_total", "payer" => route.name.clone(), "result" => label).increment(1);
+            metrics::histogram!("preauth_payer_request_duration_seconds", "payer" => route.name.clone())
+                .record(started.elapsed().as_secs_f64());
             match &result {
                 Err(PayerError::Transient {
                     retry_after,
@@ -568,6 +581,13 @@ impl Pipeline {
     }
 }
 
+fn count_findings(findings: &[Finding]) {
+    for f in findings {
+        let severity = if f.is_error() { "error" } else { "warning" };
+        metrics::counter!("preauth_findings_total", "rule" => f.rule.clone(), "severity" => severity).increment(1);
+    }
+}
+
 /// How long a payer may take to decide (CMS-0057-F): 72 hours expedited, 7 days standard.
 pub fn regulatory_clock(urgency: Urgency) -> Days {
     match urgency {
@@ -626,6 +646,7 @@ mod tests {
         let codes = Arc::new(CodeTable::embedded().expect("codes"));
         let policies = Policies::load(&codes, None).expect("policies");
         let route = PayerRoute {
+            name: "default".into(),
             payer: Arc::new(SimulatedPayer::new(
                 Arc::clone(&codes),
                 SimulatorSettings::default(),

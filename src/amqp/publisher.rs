@@ -87,7 +87,27 @@ impl Publisher {
             ),
         )
         .await?;
-        let confirmation = bounded(format!("confirm from {target}"), self.timeout, confirm).await?;
+        let confirmation =
+            match bounded(format!("confirm from {target}"), self.timeout, confirm).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let result = if matches!(e, AmqpError::Timeout { .. }) {
+                        "timeout"
+                    } else {
+                        "error"
+                    };
+                    metrics::counter!("preauth_publish_confirms_total", "result" => result)
+                        .increment(1);
+                    return Err(e);
+                }
+            };
+        let result = match &confirmation {
+            Confirmation::Ack(None) => "ack",
+            Confirmation::Ack(Some(_)) => "returned",
+            Confirmation::Nack(_) => "nack",
+            Confirmation::NotRequested => "error",
+        };
+        metrics::counter!("preauth_publish_confirms_total", "result" => result).increment(1);
         match confirmation {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(returned)) => Err(AmqpError::Publish {

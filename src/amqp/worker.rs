@@ -61,6 +61,7 @@ pub async fn run(
         }
         if !first {
             shared.health.count_reconnect();
+            metrics::counter!("preauth_amqp_reconnects_total").increment(1);
         }
         first = false;
         match session(&shared, &shutdown, &mut backoff).await {
@@ -261,7 +262,27 @@ async fn handle_delivery(
     publisher: &Publisher,
     delivery: lapin::message::Delivery,
 ) {
+    metrics::counter!("preauth_cases_received_total").increment(1);
+    let in_flight = metrics::gauge!("preauth_cases_in_flight");
+    in_flight.increment(1.0);
+    handle_delivery_inner(shared, publisher, delivery).await;
+    in_flight.decrement(1.0);
+}
+
+async fn handle_delivery_inner(
+    shared: &Arc<Shared>,
+    publisher: &Publisher,
+    delivery: lapin::message::Delivery,
+) {
     let props = &delivery.properties;
+    if let Some(ts) = props.timestamp() {
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(ts) = i64::try_from(*ts) {
+            if ts > 0 && ts <= now {
+                metrics::histogram!("preauth_message_age_seconds").record((now - ts) as f64);
+            }
+        }
+    }
     let hdrs = props.headers().as_ref();
     let state = headers::read_state(hdrs);
     let routing_key = headers::get_str(hdrs, headers::ROUTING_KEY)
@@ -315,6 +336,7 @@ async fn handle_delivery(
         {
             Ok(_) => debug!(case_id = %ids.0, event_id = %ids.1, "Delivery acked."),
             Err(e) => {
+                metrics::counter!("preauth_ack_failures_total").increment(1);
                 warn!(case_id = %ids.0, event_id = %ids.1, "Ack failed ({e}); the broker will redeliver and the same outcome ids will be published.")
             }
         },
@@ -349,16 +371,30 @@ async fn carry_out(
             error!(%case_id, %event_id, status = outcome.status.as_str(), "Outcome could not be published: {e}. The case event is not acked.");
             return Settle::Requeue;
         }
+        metrics::counter!("preauth_outcomes_total", "status" => outcome.status.as_str())
+            .increment(1);
         info!(%case_id, %event_id, outcome_id = %outcome.outcome_id, status = outcome.status.as_str(), "Published case outcome.");
     }
     let mut table = delivery.properties.headers().clone().unwrap_or_default();
     headers::put_str(&mut table, headers::ROUTING_KEY, routing_key);
-    let (queue, what) = match &d.next {
+    let (queue, what, counted): (String, &str, Box<dyn Fn() + Send>) = match &d.next {
         Next::Ack => return Settle::Ack,
         Next::Retry { after, state } | Next::FollowUp { after, state } => {
             headers::write_state(&mut table, state);
+            let kind = if matches!(d.next, Next::Retry { .. }) {
+                "retry"
+            } else {
+                "follow-up"
+            };
+            let tier = crate::amqp::topology::tier_label(*after);
             match shared.topology.tier_queue(*after) {
-                Some(q) => (q.to_owned(), "delay tier"),
+                Some(q) => (
+                    q.to_owned(),
+                    "delay tier",
+                    Box::new(move || {
+                        metrics::counter!("preauth_delayed_total", "kind" => kind, "tier" => tier.clone()).increment(1)
+                    }),
+                ),
                 None => {
                     error!(%case_id, %event_id, wait_s = after.as_secs(), "No delay tier for this wait; returning the delivery.");
                     return Settle::Requeue;
@@ -368,7 +404,14 @@ async fn carry_out(
         Next::Park { reason, detail } => {
             headers::put_str(&mut table, headers::REASON, reason.code());
             headers::put_str(&mut table, headers::DETAIL, detail);
-            (shared.topology.parking_queue.clone(), "parking queue")
+            let reason = reason.code();
+            (
+                shared.topology.parking_queue.clone(),
+                "parking queue",
+                Box::new(move || {
+                    metrics::counter!("preauth_parked_total", "reason" => reason).increment(1)
+                }),
+            )
         }
     };
     // Body untouched; properties kept; the wait or the reason in headers.
@@ -376,6 +419,7 @@ async fn carry_out(
     let publish = || publisher.publish("", &queue, &delivery.data, props.clone());
     match with_hold(shared, publisher, publish).await {
         Ok(()) => {
+            counted();
             info!(%case_id, %event_id, %queue, "Moved the case event to the {what}.");
             Settle::Ack
         }

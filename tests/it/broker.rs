@@ -185,6 +185,7 @@ impl Broker {
             ),
             ("PREAUTH__AMQP__TIMEOUT".into(), "5s".into()),
             ("PREAUTH__LOG__FORMAT".into(), "json".into()),
+            ("PREAUTH__OPS__LISTEN".into(), "127.0.0.1:0".into()),
         ]
     }
 
@@ -397,6 +398,23 @@ impl WorkerProcess {
 
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The ops endpoints' base URL, read from the worker's log.
+    pub async fn ops_url(&self) -> String {
+        assert!(
+            self.wait_for_log("Ops endpoints listening", Duration::from_secs(20))
+                .await,
+            "{}",
+            self.logs()
+        );
+        let logs = self.logs();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("Ops endpoints listening"))
+            .unwrap_or_default();
+        let v: Value = serde_json::from_str(line).expect("JSON log line");
+        format!("http://{}", v["addr"].as_str().expect("addr"))
     }
 
     /// Waits until the log contains `needle`.
