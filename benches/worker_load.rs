@@ -162,9 +162,9 @@ async fn run() {
         v["event_id"] = serde_json::Value::from(format!("bench-{i:07}"));
         v["case_id"] = serde_json::Value::from(format!("C-bench-{i:07}"));
         let body = serde_json::to_vec(&v).expect("json");
-        let now_ms = std::time::SystemTime::now()
+        let now_s = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
+            .map(|d| d.as_secs())
             .unwrap_or(0);
         confirms.push(
             ch.basic_publish(
