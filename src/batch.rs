@@ -293,7 +293,7 @@ async fn drive(
                 tokio::time::sleep(after).await;
                 state = s;
             }
-            Next::Park { reason, detail } => {
+            Next::Park { reason, detail, .. } => {
                 eprintln!(
                     "{}: cannot be answered ({}): {detail}",
                     item.label,

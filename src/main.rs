@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use preauth_worker::amqp::topology::Topology;
-use preauth_worker::amqp::worker;
+use preauth_worker::amqp::{parked, worker};
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
 use preauth_worker::health::Health;
@@ -53,6 +53,9 @@ enum Command {
         #[arg(long, default_value = "/")]
         vhost: String,
     },
+    /// Look at the parking queue, or send parked messages back to the work queue after a fix.
+    #[command(subcommand)]
+    Parked(ParkedCommand),
     /// Drive case events from files, folders or standard input to their outcomes, without a broker.
     Process {
         /// Files (one JSON object, a JSON array, or JSON lines), folders of *.json/*.jsonl, or `-`.
@@ -60,6 +63,33 @@ enum Command {
         /// Write outcome events (JSON lines) here instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ParkedCommand {
+    /// Show parked messages (reason, case, when, attempts) without removing them.
+    List {
+        /// Show at most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send parked messages back to the work queue with a fresh attempt count.
+    Replay {
+        /// Only the messages of this case.
+        #[arg(
+            long = "case",
+            value_name = "CASE_ID",
+            conflicts_with = "all",
+            required_unless_present = "all"
+        )]
+        case_id: Option<String>,
+        /// Every parked message.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -101,6 +131,7 @@ fn main() -> ExitCode {
         Command::Check { file, json } => run_check(&app, &file, json),
         Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
         Command::Run => runtime.block_on(run_worker(app)),
+        Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd)),
         Command::Topology { definitions, vhost } => {
             let topology = Topology::from_settings(&app.settings);
             let text = if definitions {
@@ -111,6 +142,65 @@ fn main() -> ExitCode {
             };
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
+    let result = match cmd {
+        ParkedCommand::List { limit, json } => {
+            parked::list(&app.settings, limit).await.map(|items| {
+                let mut out = String::new();
+                if !json {
+                    out.push_str(&format!(
+                        "{} parked message(s) in {}\n",
+                        items.len(),
+                        app.settings.topology.parking_queue
+                    ));
+                }
+                for i in &items {
+                    if json {
+                        out.push_str(&serde_json::to_string(i).unwrap_or_default());
+                        out.push('\n');
+                    } else {
+                        out.push_str(&format!(
+                            "{:<18} case {:<20} event {:<38} parked {:<26} attempts {:<3} {}\n",
+                            i.reason,
+                            i.case_id.as_deref().unwrap_or("-"),
+                            i.event_id.as_deref().unwrap_or("-"),
+                            i.parked_at.as_deref().unwrap_or("-"),
+                            i.attempts,
+                            i.detail
+                        ));
+                    }
+                }
+                out
+            })
+        }
+        ParkedCommand::Replay { case_id, all } => {
+            let selection = match (case_id, all) {
+                (Some(id), _) => parked::Selection::Case(id),
+                _ => parked::Selection::All,
+            };
+            parked::replay(&app.settings, &selection)
+                .await
+                .map(|items| {
+                    format!(
+                        "replayed {} message(s) to {}\n",
+                        items.len(),
+                        app.settings.topology.work_queue
+                    )
+                })
+        }
+    };
+    match result {
+        Ok(text) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            ExitCode::FAILURE
         }
     }
 }

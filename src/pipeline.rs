@@ -51,8 +51,13 @@ pub enum Next {
     Retry { after: Duration, state: CaseState },
     /// The payer pended the request: ask again after the wait, with this state.
     FollowUp { after: Duration, state: CaseState },
-    /// Move the message, untouched, to the parking queue with the reason.
-    Park { reason: ParkReason, detail: String },
+    /// Move the message, untouched, to the parking queue with the reason (and the case state,
+    /// when the case got that far).
+    Park {
+        reason: ParkReason,
+        detail: String,
+        state: Option<CaseState>,
+    },
 }
 
 /// The pipeline's verdict on one delivery.
@@ -315,6 +320,7 @@ impl Pipeline {
                             next: Next::Park {
                                 reason: ParkReason::RetriesExhausted,
                                 detail: format!("payer unavailable after {attempts} attempts"),
+                                state: Some(next_state),
                             },
                             ids: None,
                         }
@@ -600,7 +606,11 @@ fn park(ids: Option<(String, String)>, reason: ParkReason, detail: String) -> Di
     warn!(reason = reason.code(), %detail, "Message cannot be answered; parking it.");
     Disposition {
         outcomes: vec![],
-        next: Next::Park { reason, detail },
+        next: Next::Park {
+            reason,
+            detail,
+            state: None,
+        },
         ids,
     }
 }

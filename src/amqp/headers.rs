@@ -14,6 +14,8 @@ pub const FIRST_ATTEMPT_AT: &str = "x-preauth-first-attempt-at";
 pub const ROUTING_KEY: &str = "x-preauth-routing-key";
 pub const REASON: &str = "x-preauth-reason";
 pub const DETAIL: &str = "x-preauth-detail";
+/// When the worker parked the message (RFC 3339).
+pub const PARKED_AT: &str = "x-preauth-parked-at";
 /// Set by quorum queues on redelivery.
 pub const DELIVERY_COUNT: &str = "x-delivery-count";
 

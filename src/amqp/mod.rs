@@ -2,6 +2,7 @@
 //! loop, reconnection and graceful shutdown. The pipeline never sees a lapin type.
 
 pub mod headers;
+pub mod parked;
 pub mod publisher;
 pub mod topology;
 pub mod worker;

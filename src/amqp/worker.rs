@@ -295,6 +295,7 @@ async fn handle_delivery_inner(
             next: Next::Park {
                 reason: ParkReason::DeliveryLimit,
                 detail: format!("delivered {deliveries} times without being settled"),
+                state: None,
             },
             ids: None,
         }
@@ -317,6 +318,7 @@ async fn handle_delivery_inner(
                     next: Next::Park {
                         reason: ParkReason::HandlerPanic,
                         detail: "the handler panicked on this message".into(),
+                        state: None,
                     },
                     ids: None,
                 }
@@ -401,9 +403,21 @@ async fn carry_out(
                 }
             }
         }
-        Next::Park { reason, detail } => {
+        Next::Park {
+            reason,
+            detail,
+            state,
+        } => {
+            if let Some(state) = state {
+                headers::write_state(&mut table, state);
+            }
             headers::put_str(&mut table, headers::REASON, reason.code());
             headers::put_str(&mut table, headers::DETAIL, detail);
+            headers::put_str(
+                &mut table,
+                headers::PARKED_AT,
+                &chrono::Utc::now().to_rfc3339(),
+            );
             let reason = reason.code();
             (
                 shared.topology.parking_queue.clone(),

@@ -454,3 +454,151 @@ async fn a_message_delivered_too_many_times_is_parked_instead_of_looping() {
     drop(worker);
     b.cleanup().await;
 }
+
+/// Every patient value in a case event: names, birth date, member and group ids, note texts.
+fn patient_values(case: &Value) -> Vec<String> {
+    let mut out = vec![];
+    let p = &case["patient"];
+    for v in [
+        &p["family_name"],
+        &p["birth_date"],
+        &case["coverage"]["member_id"],
+        &case["coverage"]["group_number"],
+    ] {
+        if let Some(s) = v.as_str() {
+            out.push(s.to_owned());
+        }
+    }
+    for g in p["given_names"].as_array().into_iter().flatten() {
+        out.extend(g.as_str().map(str::to_owned));
+    }
+    for n in case["documentation"]["clinical_notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        out.extend(n["text"].as_str().map(str::to_owned));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_patient_data_reaches_the_logs_or_the_outcomes_even_at_debug_level() {
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&env_with(&b, &[("RUST_LOG", "debug")])).await;
+    let mut values = Vec::new();
+    for file in example_files() {
+        let case = read_json(&file);
+        values.extend(patient_values(&case));
+        b.publish_case(&case).await;
+    }
+    // A case that fails to decode on a patient field, and a parked one.
+    let mut bad = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
+    bad["event_id"] = "leak-bad-birth-date".into();
+    bad["patient"]["birth_date"] = "02/04/1979".into();
+    values.push("02/04/1979".into());
+    b.publish_case(&bad).await;
+    let n = example_files().len() + 1;
+    let got = b
+        .collect(Duration::from_secs(60), |g| count_terminal(g) >= n)
+        .await;
+    assert_eq!(count_terminal(&got), n);
+    let logs = worker.logs();
+    assert!(logs.contains("\"level\":\"DEBUG\""), "debug logging was on");
+    let outcomes: String = got.iter().map(|r| r.body.to_string()).collect();
+    values.sort();
+    values.dedup();
+    assert!(
+        values.len() > 40,
+        "the search covers every patient field: {}",
+        values.len()
+    );
+    for v in &values {
+        assert!(
+            !logs.contains(v.as_str()),
+            "patient value {v:?} leaked into the logs"
+        );
+        assert!(
+            !outcomes.contains(v.as_str()),
+            "patient value {v:?} leaked into an outcome"
+        );
+    }
+    drop(worker);
+    b.cleanup().await;
+}
+
+fn parked_cli(env: &[(String, String)], args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
+    cmd.arg("parked").args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("parked runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_a_fix() {
+    let mut b = Broker::new().await;
+    // A payer that never recovers: failed outcome, parked copy.
+    let mut worker = WorkerProcess::start_ready(&env_with(
+        &b,
+        &[("PREAUTH__PAYERS__DEFAULT__TRANSIENT_FAILURES", "1000")],
+    ))
+    .await;
+    let c = case(7, "replay");
+    b.publish_case(&c).await;
+    b.publish("case.submitted", b"garbage").await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got[0].body["status"], "failed");
+    worker.kill();
+    for _ in 0..50 {
+        if b.depth(&b.parking_queue()).await >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let env = b.env();
+    let listed: Vec<Value> = parked_cli(&env, &["list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let retried = listed
+        .iter()
+        .find(|i| i["reason"] == "retries-exhausted")
+        .expect("the failed case is parked");
+    assert_eq!(retried["case_id"], c["case_id"]);
+    assert!(retried["parked_at"].as_str().is_some());
+    assert!(retried["attempts"].as_u64().is_some_and(|a| a >= 3));
+    // Listing consumed nothing.
+    assert_eq!(b.depth(&b.parking_queue()).await, 2);
+    assert!(parked_cli(&env, &["list"]).contains("2 parked message(s)"));
+
+    // The payer is fixed: replay that case only.
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let case_id = c["case_id"].as_str().expect("case id");
+    assert!(parked_cli(&env, &["replay", "--case", case_id]).contains("replayed 1 message"));
+    let again = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(again[0].body["status"], "approved", "{}", worker.logs());
+    assert_eq!(
+        again[0].body["attempts"], 1,
+        "a replay starts a fresh attempt count"
+    );
+    assert_eq!(
+        b.depth(&b.parking_queue()).await,
+        1,
+        "the garbage message stays parked"
+    );
+    drop(worker);
+    b.cleanup().await;
+}

@@ -1,0 +1,167 @@
+//! `preauth-worker parked list|replay`: look at what was parked, and send it back to the work
+//! queue after a fix. Both hold what they read unacked and settle it only at the end, so an
+//! interrupted run leaves every message in the parking queue (a replayed one at worst twice,
+//! which the outcome ids make harmless).
+
+use std::time::Duration;
+
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Connection, ConnectionProperties};
+use serde::Serialize;
+
+use super::headers::{self, get_str, get_u32};
+use super::publisher::{moved_properties, Publisher};
+use super::{bounded, redact_url, AmqpError};
+use crate::config::Settings;
+
+/// One parked message, as `parked list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParkedInfo {
+    pub reason: String,
+    pub detail: String,
+    pub case_id: Option<String>,
+    pub event_id: Option<String>,
+    pub parked_at: Option<String>,
+    pub attempts: u32,
+    pub bytes: usize,
+}
+
+/// Which parked messages to replay.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    All,
+    Case(String),
+}
+
+async fn open(settings: &Settings) -> Result<(Connection, lapin::Channel), AmqpError> {
+    let t = settings.amqp.timeout;
+    let conn = match tokio::time::timeout(
+        t,
+        Connection::connect(&settings.amqp.url, ConnectionProperties::default()),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(source)) => {
+            return Err(AmqpError::Connect {
+                url: redact_url(&settings.amqp.url),
+                source,
+            })
+        }
+        Err(_) => {
+            return Err(AmqpError::Timeout {
+                what: "connecting".into(),
+                after: t,
+            })
+        }
+    };
+    let channel = bounded("opening a channel", t, conn.create_channel()).await?;
+    Ok((conn, channel))
+}
+
+fn info(delivery: &lapin::message::Delivery) -> ParkedInfo {
+    let h = delivery.properties.headers().as_ref();
+    let body: Option<serde_json::Value> = serde_json::from_slice(&delivery.data).ok();
+    let field = |k: &str| body.as_ref().and_then(|b| b[k].as_str()).map(str::to_owned);
+    ParkedInfo {
+        reason: get_str(h, headers::REASON).unwrap_or_else(|| "broker-dead-lettered".to_owned()),
+        detail: get_str(h, headers::DETAIL).unwrap_or_default(),
+        case_id: field("case_id"),
+        event_id: field("event_id"),
+        parked_at: get_str(h, headers::PARKED_AT),
+        attempts: get_u32(h, headers::ATTEMPTS).unwrap_or(0),
+        bytes: delivery.data.len(),
+    }
+}
+
+/// Lists up to `limit` parked messages without removing any.
+pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, AmqpError> {
+    let (conn, channel) = open(settings).await?;
+    let queue = settings.topology.parking_queue.as_str();
+    let mut out = Vec::new();
+    let mut tags = Vec::new();
+    while out.len() < limit {
+        let got = bounded(
+            "reading the parking queue",
+            settings.amqp.timeout,
+            channel.basic_get(ShortString::from(queue), BasicGetOptions { no_ack: false }),
+        )
+        .await?;
+        let Some(m) = got else { break };
+        out.push(info(&m.delivery));
+        tags.push(m.delivery.acker);
+    }
+    // Give every message back, in order: nothing is consumed by looking.
+    for acker in tags.iter().rev() {
+        let _ = acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            })
+            .await;
+    }
+    let _ = conn.close(200, ShortString::from("done")).await;
+    Ok(out)
+}
+
+/// Sends the selected parked messages back to the work queue (fresh state, original routing key)
+/// and removes them from the parking queue once the broker confirmed the copy. Returns how many.
+pub async fn replay(
+    settings: &Settings,
+    selection: &Selection,
+) -> Result<Vec<ParkedInfo>, AmqpError> {
+    let (conn, channel) = open(settings).await?;
+    let publisher = Publisher::open(&conn, settings.amqp.timeout).await?;
+    let queue = settings.topology.parking_queue.as_str();
+    let mut replayed = Vec::new();
+    let mut keep = Vec::new();
+    loop {
+        let got = bounded(
+            "reading the parking queue",
+            settings.amqp.timeout,
+            channel.basic_get(ShortString::from(queue), BasicGetOptions { no_ack: false }),
+        )
+        .await?;
+        let Some(m) = got else { break };
+        let d = m.delivery;
+        let i = info(&d);
+        let chosen = match selection {
+            Selection::All => true,
+            Selection::Case(id) => i.case_id.as_deref() == Some(id.as_str()),
+        };
+        if !chosen {
+            keep.push(d.acker);
+            continue;
+        }
+        // A fresh start: no attempt state, no parking reason; the original routing key stays so
+        // the kind check still applies.
+        let old = d.properties.headers().clone().unwrap_or_default();
+        let mut table = FieldTable::default();
+        if let Some(rk) = get_str(Some(&old), headers::ROUTING_KEY) {
+            headers::put_str(&mut table, headers::ROUTING_KEY, &rk);
+        }
+        let props = moved_properties(&d.properties, table);
+        publisher
+            .publish("", &settings.topology.work_queue, &d.data, props)
+            .await?;
+        bounded(
+            "removing the replayed message",
+            settings.amqp.timeout,
+            d.acker.ack(BasicAckOptions::default()),
+        )
+        .await?;
+        replayed.push(i);
+    }
+    for acker in keep.iter().rev() {
+        let _ = acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            })
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = conn.close(200, ShortString::from("done")).await;
+    Ok(replayed)
+}
