@@ -4,6 +4,7 @@ mod broker;
 mod support;
 
 mod check_command;
+mod docs;
 mod ops;
 mod process_command;
 mod schemas;
