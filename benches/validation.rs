@@ -7,6 +7,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 use preauth_worker::case::{decode, identify};
 use preauth_worker::codes::CodeTable;
+use preauth_worker::payer::pas::bundle::{parse_response, request_bundle, response_bundle};
+use preauth_worker::payer::simulator::{decide_review, ReviewCase};
+use preauth_worker::payer::Operation;
+use preauth_worker::pipeline::request_identifier;
 use preauth_worker::rules::{validate, Policies};
 
 fn bench(c: &mut Criterion) {
@@ -31,6 +35,33 @@ fn bench(c: &mut Criterion) {
     let case = decode(&id, Some("case.submitted")).expect("decodes");
     c.bench_function("validate only (one decoded case)", |b| {
         b.iter(|| black_box(validate(black_box(&case), &policy, &codes)))
+    });
+
+    // The PAS side: building the request bundle (to bytes) and parsing the payer's answer.
+    let request_id = request_identifier(&case.case_id, &case.event_id, case.kind);
+    c.bench_function("PAS request bundle built and serialized (one case)", |b| {
+        b.iter(|| {
+            let bundle = request_bundle(black_box(&case), &request_id, case.provider.npi.as_str());
+            black_box(serde_json::to_vec(&bundle).expect("json"))
+        })
+    });
+    let review = ReviewCase::from_case(&case);
+    let decision = decide_review(
+        &review,
+        &policy,
+        &codes,
+        &request_id,
+        Operation::Submit,
+        None,
+    )
+    .expect("decision");
+    let request = request_bundle(&case, &request_id, case.provider.npi.as_str());
+    let answer = serde_json::to_vec(&response_bundle(&request, &decision)).expect("json");
+    c.bench_function("PAS response bundle parsed (one answer)", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(black_box(&answer)).expect("json");
+            black_box(parse_response(&v).expect("parses"))
+        })
     });
 }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::codes::CodeTable;
 use crate::config::{Adapter, PayerSettings, Settings};
+use crate::payer::pas::auth::{Credentials, TokenSource};
+use crate::payer::pas::client::{PasPayer, PasSettings};
 use crate::payer::simulator::{SimulatedPayer, SimulatorSettings};
 use crate::payer::Payer;
 use crate::pipeline::{Clock, PayerDirectory, PayerRoute, Pipeline};
@@ -101,10 +103,77 @@ fn build_payer(
                 retry_after: s.retry_after,
             },
         ))),
-        Adapter::FhirPas => Err(StartupError::Adapter {
-            payer: id.to_owned(),
-            message: "the fhir-pas adapter is not part of this build yet; use \"simulated\""
-                .to_owned(),
-        }),
+        Adapter::FhirPas => build_pas(id, s),
     }
+}
+
+fn build_pas(id: &str, s: &PayerSettings) -> Result<Arc<dyn Payer>, StartupError> {
+    let err = |message: String| StartupError::Adapter {
+        payer: id.to_owned(),
+        message,
+    };
+    let timeout = s.timeout.unwrap_or(std::time::Duration::from_secs(20));
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))
+    };
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+        .user_agent(concat!("preauth-worker/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &s.ca_file {
+        for cert in reqwest::Certificate::from_pem_bundle(&read(path)?).map_err(|e| {
+            err(format!(
+                "ca_file {}: not PEM certificates: {e}",
+                path.display()
+            ))
+        })? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(path) = &s.client_identity_file {
+        let identity = reqwest::Identity::from_pem(&read(path)?).map_err(|e| {
+            err(format!(
+                "client_identity_file {}: needs a certificate and its key in PEM: {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.identity(identity);
+    }
+    let http = builder
+        .build()
+        .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
+    let auth = match (&s.token_url, &s.client_id) {
+        (Some(token_url), Some(client_id)) => {
+            let credentials = if let Some(var) = &s.client_secret_env {
+                Credentials::secret_from_env(client_id, var)
+            } else if let Some(path) = &s.client_secret_file {
+                Credentials::secret_from_file(client_id, path)
+            } else if let Some(path) = &s.private_key_file {
+                Credentials::private_key_from_file(client_id, path)
+            } else {
+                return Err(err("credentials missing".into()));
+            }
+            .map_err(|e| err(e.to_string()))?;
+            Some(Arc::new(TokenSource::new(
+                http.clone(),
+                token_url.clone(),
+                s.scope.clone(),
+                credentials,
+            )))
+        }
+        _ => None,
+    };
+    let base_url = s
+        .base_url
+        .clone()
+        .ok_or_else(|| err("base_url is required".into()))?;
+    Ok(Arc::new(PasPayer::new(
+        http,
+        PasSettings {
+            base_url,
+            timeout,
+            concurrency: s.concurrency.unwrap_or(16),
+            rate_per_second: s.rate_per_second,
+        },
+        auth,
+    )))
 }

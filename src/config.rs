@@ -189,6 +189,10 @@ pub struct PayerSettings {
     pub client_secret_file: Option<PathBuf>,
     /// fhir-pas: PEM private key for SMART Backend Services (signed JWT assertion).
     pub private_key_file: Option<PathBuf>,
+    /// fhir-pas: extra CA certificate(s) (PEM) trusted for this payer, besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// fhir-pas: client certificate and its private key (one PEM file) for mutual TLS.
+    pub client_identity_file: Option<PathBuf>,
 }
 
 fn default_policy() -> String {

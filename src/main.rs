@@ -11,6 +11,7 @@ use preauth_worker::amqp::{parked, worker};
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
 use preauth_worker::health::Health;
+use preauth_worker::payer::sim_server::{self, Scenario};
 use preauth_worker::{batch, check, ops, telemetry};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,8 @@ enum Command {
         #[arg(long, default_value = "/")]
         vhost: String,
     },
+    /// Serve a simulated payer that speaks Da Vinci PAS ($submit, $inquire, /token), deciding by a policy.
+    PayerSim(PayerSimArgs),
     /// Look at the parking queue, or send parked messages back to the work queue after a fix.
     #[command(subcommand)]
     Parked(ParkedCommand),
@@ -64,6 +67,43 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct PayerSimArgs {
+    /// Address to listen on (loopback unless you mean otherwise).
+    #[arg(long, default_value = "127.0.0.1:9470")]
+    listen: std::net::SocketAddr,
+    /// The payer policy to decide by.
+    #[arg(long, default_value = "default")]
+    policy: String,
+    /// Each answer takes this long ("0ms", "800ms", "2s").
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    latency: std::time::Duration,
+    /// Only the first N tries of each request are slow (0: every try).
+    #[arg(long, default_value_t = 0)]
+    slow_first: u32,
+    /// Answer 503 to the first N requests of each request identifier.
+    #[arg(long, default_value_t = 0)]
+    fail_first: u32,
+    /// Answer 429 to the first N requests of each request identifier.
+    #[arg(long, default_value_t = 0)]
+    throttle_first: u32,
+    /// Retry-After (seconds) sent with 429 and 503.
+    #[arg(long)]
+    retry_after: Option<u64>,
+    /// Answer 200 with a body that is not a PAS response.
+    #[arg(long)]
+    malformed: bool,
+    /// Answer 400 with an OperationOutcome.
+    #[arg(long)]
+    reject: bool,
+    /// Require bearer tokens from /token, really valid this long.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    token_lifetime: Option<std::time::Duration>,
+    /// A client the token endpoint accepts, as ID:SECRET (repeatable).
+    #[arg(long = "client", value_name = "ID:SECRET")]
+    clients: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -132,6 +172,7 @@ fn main() -> ExitCode {
         Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
         Command::Run => runtime.block_on(run_worker(app)),
         Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd)),
+        Command::PayerSim(args) => runtime.block_on(run_payer_sim(&app, args)),
         Command::Topology { definitions, vhost } => {
             let topology = Topology::from_settings(&app.settings);
             let text = if definitions {
@@ -142,6 +183,56 @@ fn main() -> ExitCode {
             };
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
+    let policy = match app.policies.get(&args.policy) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let clients = args
+        .clients
+        .iter()
+        .filter_map(|c| c.split_once(':').map(|(i, s)| (i.to_owned(), s.to_owned())))
+        .collect();
+    let scenario = Scenario {
+        latency: args.latency,
+        slow_first: args.slow_first,
+        fail_first: args.fail_first,
+        throttle_first: args.throttle_first,
+        retry_after_secs: args.retry_after,
+        malformed: args.malformed,
+        reject: args.reject,
+        token_lifetime: args.token_lifetime,
+        clients,
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("preauth-worker: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    match sim_server::start(listener, policy, Arc::clone(&app.codes), scenario) {
+        Ok(handle) => {
+            tracing::warn!(addr = %handle.addr, policy = %args.policy, "Payer simulator listening.");
+            eprintln!(
+                "payer-sim listening on {} (policy {})",
+                handle.base_url(),
+                args.policy
+            );
+            wait_for_signal().await;
+            handle.stop();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -212,20 +212,27 @@ pub struct PriorTreatment {
 impl PriorTreatment {
     /// True when the record says the treatment did not work or could not be continued.
     pub fn failed(&self) -> bool {
-        let r = self.result.trim().to_ascii_lowercase();
-        matches!(
-            r.as_str(),
-            "failed"
-                | "ineffective"
-                | "no-improvement"
-                | "no improvement"
-                | "intolerant"
-                | "not-tolerated"
-                | "not tolerated"
-                | "contraindicated"
-                | "worsened"
-        )
+        result_means_failure(&self.result)
     }
+}
+
+/// True when a prior treatment's recorded result says it did not work or could not be continued.
+/// Shared by [`PriorTreatment::failed`] and readers of the result as free text (the PAS payer
+/// simulator reads it back from a request bundle).
+pub fn result_means_failure(result: &str) -> bool {
+    let r = result.trim().to_ascii_lowercase();
+    matches!(
+        r.as_str(),
+        "failed"
+            | "ineffective"
+            | "no-improvement"
+            | "no improvement"
+            | "intolerant"
+            | "not-tolerated"
+            | "not tolerated"
+            | "contraindicated"
+            | "worsened"
+    )
 }
 
 #[derive(Debug, Clone)]

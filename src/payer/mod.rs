@@ -2,7 +2,7 @@
 //! place where payer errors are classified (transient, refused).
 
 pub mod pas;
-// pub mod sim_server;
+pub mod sim_server;
 pub mod simulator;
 
 use std::time::Duration;

@@ -332,11 +332,28 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     pub fn start(env: &[(String, String)]) -> Self {
+        Self::start_with_args(env, &[])
+    }
+
+    /// Starts a worker with extra arguments after `run` and waits until it consumes.
+    pub async fn start_ready_with_args(env: &[(String, String)], args: &[&str]) -> Self {
+        let w = Self::start_with_args(env, args);
+        assert!(
+            w.wait_for_log("Consuming case events.", Duration::from_secs(30))
+                .await,
+            "{}",
+            w.logs()
+        );
+        w
+    }
+
+    pub fn start_with_args(env: &[(String, String)], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("worker.log");
         let file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
         cmd.arg("run")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::from(file));
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PREAUTH__")) {

@@ -6,6 +6,7 @@ mod support;
 mod check_command;
 mod docs;
 mod ops;
+mod pas;
 mod process_command;
 mod schemas;
 mod unseen_cases;

@@ -1,0 +1,283 @@
+//! The PAS client: `POST [base]/Claim/$submit` and `$inquire` over HTTPS, with per-payer
+//! concurrency and rate limits, OAuth, and the one classification of HTTP answers: 2xx an answer,
+//! 408/429/5xx (but 501)/timeouts/connection errors transient, other 4xx refused.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use tokio::sync::Semaphore;
+use tracing::debug;
+
+use super::auth::TokenSource;
+use super::bundle::{inquiry_bundle, parse_response, request_bundle, ResponseError};
+use crate::case::Reason;
+use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
+
+/// The longest Retry-After the worker honours; a longer one is capped to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+/// Settings of one PAS endpoint.
+pub struct PasSettings {
+    pub base_url: String,
+    pub timeout: Duration,
+    pub concurrency: u32,
+    pub rate_per_second: Option<f64>,
+}
+
+/// A payer reached through its Da Vinci PAS API.
+pub struct PasPayer {
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
+    in_flight: Semaphore,
+    limiter: Option<DefaultDirectRateLimiter>,
+    auth: Option<Arc<TokenSource>>,
+}
+
+impl PasPayer {
+    pub fn new(
+        http: reqwest::Client,
+        settings: PasSettings,
+        auth: Option<Arc<TokenSource>>,
+    ) -> Self {
+        let limiter = settings
+            .rate_per_second
+            .filter(|r| *r > 0.0)
+            .and_then(|rate| {
+                let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))?.allow_burst(
+                    NonZeroU32::new(rate.ceil().max(1.0) as u32).unwrap_or(NonZeroU32::MIN),
+                );
+                Some(RateLimiter::direct(quota))
+            });
+        Self {
+            http,
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            timeout: settings.timeout,
+            in_flight: Semaphore::new(settings.concurrency.max(1) as usize),
+            limiter,
+            auth,
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+        retry_on_401: bool,
+    ) -> Result<reqwest::Response, PayerError> {
+        let url = format!("{}/{path}", self.base_url);
+        let mut request = self
+            .http
+            .post(&url)
+            .timeout(self.timeout)
+            .header(CONTENT_TYPE, FHIR_JSON)
+            .header(ACCEPT, FHIR_JSON)
+            .body(body.to_vec());
+        if let Some(auth) = &self.auth {
+            request = request.bearer_auth(auth.token().await?.expose_secret());
+        }
+        let response = request.send().await.map_err(|e| PayerError::Transient {
+            retry_after: None,
+            detail: if e.is_timeout() {
+                format!("no answer from {path} within {:?}", self.timeout)
+            } else {
+                format!("cannot reach the payer: {}", e.without_url())
+            },
+        })?;
+        if response.status() == StatusCode::UNAUTHORIZED && retry_on_401 {
+            if let Some(auth) = &self.auth {
+                // The token expired early or was revoked: fetch a new one, once.
+                auth.invalidate().await;
+                return Box::pin(self.post(path, body, false)).await;
+            }
+        }
+        Ok(response)
+    }
+}
+
+#[async_trait]
+impl Payer for PasPayer {
+    async fn send(&self, request: PayerRequest<'_>) -> Result<PayerResponse, PayerError> {
+        let case = request.case;
+        let submitter = case.provider.npi.as_str();
+        let (path, bundle) = match (request.operation, request.reference) {
+            (Operation::Inquire { round }, Some(reference)) => (
+                "Claim/$inquire",
+                inquiry_bundle(
+                    case,
+                    request.request_identifier,
+                    submitter,
+                    reference,
+                    round,
+                ),
+            ),
+            _ => (
+                "Claim/$submit",
+                request_bundle(case, request.request_identifier, submitter),
+            ),
+        };
+        // Serializing a Value cannot fail; the bytes are the same for every resend.
+        let body = serde_json::to_vec(&bundle).unwrap_or_default();
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| PayerError::Transient {
+                retry_after: None,
+                detail: "payer client is shutting down".to_owned(),
+            })?;
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let started = std::time::Instant::now();
+        let response = self.post(path, &body, true).await?;
+        let status = response.status();
+        debug!(%status, ms = started.elapsed().as_millis() as u64, path, "Payer answered.");
+        let retry_after = retry_after(response.headers(), SystemTime::now());
+        let text = response.bytes().await.map_err(|e| PayerError::Transient {
+            retry_after: None,
+            detail: format!("payer answer cut off: {}", e.without_url()),
+        })?;
+        let mut answer = classify(status, retry_after, &text)?;
+        // A payer that certifies a line without stating a quantity certifies what was asked.
+        for item in answer
+            .items
+            .iter_mut()
+            .filter(|i| i.action.certifies() && i.approved_units == 0)
+        {
+            let asked = usize::try_from(item.sequence)
+                .ok()
+                .and_then(|s| s.checked_sub(1))
+                .and_then(|i| case.service.procedures.get(i));
+            if let Some(p) = asked {
+                item.approved_units = p.units;
+            }
+        }
+        Ok(answer)
+    }
+
+    fn adapter(&self) -> &'static str {
+        "fhir-pas"
+    }
+}
+
+/// Turns an HTTP answer into a payer response or a classified error.
+pub fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Result<PayerResponse, PayerError> {
+    let code = status.as_u16();
+    if status.is_success() {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| PayerError::Refused {
+                detail: format!("payer answered {code} with a body that is not JSON"),
+                reasons: vec![Reason::worker(
+                    "malformed-response",
+                    "the payer's answer is not JSON",
+                )],
+            })?;
+        return parse_response(&value).map_err(|e| match e {
+            ResponseError::BusinessErrors(reasons) => PayerError::Refused {
+                detail: "payer rejected the request (business errors)".to_owned(),
+                reasons,
+            },
+            other => PayerError::Refused {
+                detail: other.to_string(),
+                reasons: vec![Reason::worker("malformed-response", other.to_string())],
+            },
+        });
+    }
+    if code == 408 || code == 429 || (status.is_server_error() && code != 501) {
+        return Err(PayerError::Transient {
+            retry_after,
+            detail: format!("payer answered {status}"),
+        });
+    }
+    // 4xx (and 501): resending cannot help. The OperationOutcome says why.
+    let why = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| parse_response(&v).err())
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "no OperationOutcome".to_owned());
+    Err(PayerError::Refused {
+        detail: format!("payer answered {status}: {why}"),
+        reasons: vec![Reason::worker(
+            &format!("http-{code}"),
+            format!("the payer refused the request ({status}): {why}"),
+        )],
+    })
+}
+
+/// Retry-After as delta-seconds or an HTTP-date, capped at `MAX_RETRY_AFTER`.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(v).expect("header"));
+        h
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_as_an_http_date_and_capped() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            retry_after(&headers("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(120));
+        assert_eq!(
+            retry_after(&headers(&later), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(retry_after(&headers("999999"), now), Some(MAX_RETRY_AFTER));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(60));
+        assert_eq!(retry_after(&headers(&past), now), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn http_answers_are_classified_once() {
+        let transient = |code: u16| {
+            classify(StatusCode::from_u16(code).expect("status"), None, b"")
+                .expect_err("error")
+                .is_transient()
+        };
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(transient(code), "{code} is transient");
+        }
+        for code in [400, 401, 403, 404, 409, 422, 501] {
+            assert!(!transient(code), "{code} is refused");
+        }
+    }
+
+    #[test]
+    fn a_success_that_is_not_json_is_refused_not_retried() {
+        let err = classify(StatusCode::OK, None, b"<html>").expect_err("malformed");
+        assert!(!err.is_transient());
+    }
+}

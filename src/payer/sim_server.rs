@@ -1,0 +1,498 @@
+//! `preauth-worker payer-sim`: an HTTP server that speaks Da Vinci PAS (`$submit`, `$inquire`, an
+//! OAuth token endpoint) and decides by the payer policy, exactly as the in-process simulator
+//! does. Scripted scenarios (slow answers, 5xx or 429 for the first tries, malformed answers,
+//! refusals, expiring tokens) serve tests and demos; every request is recorded by its request
+//! identifier so a test can check that a retried case reached the payer as one request.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::pas::bundle::{operation_outcome, response_bundle, review_from_bundle};
+use super::simulator::{decide_review, ReviewCase};
+use super::{Operation, PayerError};
+use crate::codes::CodeTable;
+use crate::rules::Policy;
+
+/// What the simulated payer does besides deciding.
+#[derive(Debug, Clone, Default)]
+pub struct Scenario {
+    /// Each answer takes this long (only the first `slow_first` tries of each request when that
+    /// is above zero).
+    pub latency: Duration,
+    /// Only the first N tries of each request identifier are slow.
+    pub slow_first: u32,
+    /// Answer 503 to the first N requests of each request identifier.
+    pub fail_first: u32,
+    /// Answer 429 with Retry-After to the first N requests of each request identifier.
+    pub throttle_first: u32,
+    /// The Retry-After (seconds) sent with 429 and 503.
+    pub retry_after_secs: Option<u64>,
+    /// Answer 200 with a body that is not a PAS response.
+    pub malformed: bool,
+    /// Answer 400 with an OperationOutcome.
+    pub reject: bool,
+    /// Require bearer tokens from `/token`, really valid this long (the token endpoint always
+    /// advertises 300 s, as a payer that revokes tokens early would).
+    pub token_lifetime: Option<Duration>,
+    /// Client credentials `/token` accepts with HTTP Basic (`client_assertion` JWTs are accepted
+    /// when their claims name a known client id).
+    pub clients: HashMap<String, String>,
+}
+
+/// One request the simulator saw.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Seen {
+    pub request_identifier: String,
+    pub operation: String,
+    pub status: u16,
+    /// Milliseconds since the server started.
+    pub at_ms: u64,
+}
+
+struct Pended {
+    review: ReviewCase,
+    request_identifier: String,
+    inquiries: u32,
+}
+
+struct SimState {
+    policy: Arc<Policy>,
+    codes: Arc<CodeTable>,
+    scenario: Scenario,
+    started: Instant,
+    seen: Mutex<Vec<Seen>>,
+    tries: Mutex<HashMap<String, u32>>,
+    pended: Mutex<HashMap<String, Pended>>,
+    tokens: Mutex<HashMap<String, SystemTime>>,
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    state: Arc<SimState>,
+    stop: CancellationToken,
+}
+
+impl SimHandle {
+    /// Every request seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Starts the simulator on `listener`.
+pub fn start(
+    listener: TcpListener,
+    policy: Arc<Policy>,
+    codes: Arc<CodeTable>,
+    scenario: Scenario,
+) -> std::io::Result<SimHandle> {
+    let addr = listener.local_addr()?;
+    let state = Arc::new(SimState {
+        policy,
+        codes,
+        scenario,
+        started: Instant::now(),
+        seen: Mutex::new(Vec::new()),
+        tries: Mutex::new(HashMap::new()),
+        pended: Mutex::new(HashMap::new()),
+        tokens: Mutex::new(HashMap::new()),
+    });
+    let app = Router::new()
+        .route("/Claim/$submit", post(submit))
+        .route("/Claim/$inquire", post(inquire))
+        .route("/token", post(token))
+        .route("/_sim/requests", get(requests))
+        .with_state(Arc::clone(&state));
+    let stop = CancellationToken::new();
+    let until = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(until.cancelled_owned())
+            .await;
+    });
+    Ok(SimHandle { addr, state, stop })
+}
+
+fn fhir(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (status, [("content-type", "application/fhir+json")], bytes).into_response()
+}
+
+impl SimState {
+    fn record(&self, request_identifier: &str, operation: &str, status: StatusCode) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(Seen {
+                request_identifier: request_identifier.to_owned(),
+                operation: operation.to_owned(),
+                status: status.as_u16(),
+                at_ms: self.started.elapsed().as_millis() as u64,
+            });
+        }
+    }
+
+    /// Sleeps the scripted latency for this try of this request. Slow tries are counted before
+    /// the sleep: a client that gives up drops the handler mid-sleep.
+    async fn delay(&self, request_identifier: &str) {
+        let s = &self.scenario;
+        if s.latency.is_zero() {
+            return;
+        }
+        let slow = s.slow_first == 0
+            || self
+                .tries
+                .lock()
+                .map(|mut t| {
+                    let n = t
+                        .entry(format!("slow\u{1f}{request_identifier}"))
+                        .or_insert(0);
+                    *n += 1;
+                    *n <= s.slow_first
+                })
+                .unwrap_or(true);
+        if slow {
+            tokio::time::sleep(s.latency).await;
+        }
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        if self.scenario.token_lifetime.is_none() {
+            return true;
+        }
+        let Some(token) = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        self.tokens
+            .lock()
+            .map(|t| t.get(token).is_some_and(|exp| SystemTime::now() < *exp))
+            .unwrap_or(false)
+    }
+
+    /// The scripted failure for this try of this request, if any.
+    fn scripted(&self, request_identifier: &str) -> Option<Response> {
+        let s = &self.scenario;
+        let n = {
+            let mut tries = self.tries.lock().ok()?;
+            let n = tries.entry(request_identifier.to_owned()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let retry_after = s.retry_after_secs.map(|r| r.to_string());
+        let with_retry_after = |status: StatusCode| {
+            let mut r = fhir(status, &operation_outcome("transient", "try again later"));
+            if let Some(v) = retry_after.as_deref().and_then(|v| v.parse().ok()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        };
+        if n <= s.throttle_first {
+            return Some(with_retry_after(StatusCode::TOO_MANY_REQUESTS));
+        }
+        if n <= s.throttle_first + s.fail_first {
+            return Some(with_retry_after(StatusCode::SERVICE_UNAVAILABLE));
+        }
+        if s.reject {
+            return Some(fhir(
+                StatusCode::BAD_REQUEST,
+                &operation_outcome("invalid", "request rejected by the payer"),
+            ));
+        }
+        if s.malformed {
+            return Some(
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/fhir+json")],
+                    "{\"resourceType\":\"Bundle\",\"entry\":[{}]",
+                )
+                    .into_response(),
+            );
+        }
+        None
+    }
+
+    fn answer(
+        &self,
+        request: &Value,
+        review: &ReviewCase,
+        request_identifier: &str,
+        operation: Operation,
+        reference: Option<&str>,
+    ) -> (StatusCode, Value) {
+        match decide_review(
+            review,
+            &self.policy,
+            &self.codes,
+            request_identifier,
+            operation,
+            reference,
+        ) {
+            Ok(response) => {
+                if response.overall() == super::Overall::Pended {
+                    if let (Some(r), Ok(mut pended)) =
+                        (response.reference.clone(), self.pended.lock())
+                    {
+                        pended.entry(r).or_insert(Pended {
+                            review: review.clone(),
+                            request_identifier: request_identifier.to_owned(),
+                            inquiries: 0,
+                        });
+                    }
+                }
+                (StatusCode::OK, response_bundle(request, &response))
+            }
+            Err(PayerError::Refused { reasons, detail }) => {
+                let code = reasons
+                    .first()
+                    .map(|r| r.code.clone())
+                    .unwrap_or_else(|| "invalid".into());
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    operation_outcome(&code, &detail),
+                )
+            }
+            Err(PayerError::Transient { detail, .. }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                operation_outcome("transient", &detail),
+            ),
+        }
+    }
+}
+
+fn identifier_of(bundle: &Value) -> String {
+    bundle["identifier"]["value"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(bundle) = serde_json::from_slice::<Value>(&body) else {
+        state.record("unparsable", "submit", StatusCode::BAD_REQUEST);
+        return fhir(
+            StatusCode::BAD_REQUEST,
+            &operation_outcome("structure", "body is not JSON"),
+        );
+    };
+    let id = identifier_of(&bundle);
+    state.delay(&id).await;
+    if !state.authorized(&headers) {
+        state.record(&id, "submit", StatusCode::UNAUTHORIZED);
+        return fhir(
+            StatusCode::UNAUTHORIZED,
+            &operation_outcome("login", "a valid bearer token is required"),
+        );
+    }
+    if let Some(r) = state.scripted(&id) {
+        state.record(&id, "submit", r.status());
+        return r;
+    }
+    let review = match review_from_bundle(&bundle) {
+        Ok(r) => r,
+        Err(why) => {
+            state.record(&id, "submit", StatusCode::BAD_REQUEST);
+            return fhir(StatusCode::BAD_REQUEST, &operation_outcome("invalid", &why));
+        }
+    };
+    let operation = if review.appeal {
+        Operation::Appeal
+    } else {
+        Operation::Submit
+    };
+    let (status, body) = state.answer(&bundle, &review, &id, operation, None);
+    state.record(&id, "submit", status);
+    fhir(status, &body)
+}
+
+/// The payer reference an inquiry names (administrationReferenceNumber on an item).
+fn inquiry_reference(bundle: &Value) -> Option<String> {
+    let claim = bundle["entry"]
+        .as_array()?
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "Claim")?;
+    claim["resource"]["item"]
+        .as_array()?
+        .iter()
+        .find_map(|item| {
+            item["extension"].as_array()?.iter().find_map(|x| {
+                x["url"]
+                    .as_str()
+                    .filter(|u| u.ends_with("extension-administrationReferenceNumber"))
+                    .and(x["valueString"].as_str())
+                    .map(str::to_owned)
+            })
+        })
+}
+
+async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(bundle) = serde_json::from_slice::<Value>(&body) else {
+        return fhir(
+            StatusCode::BAD_REQUEST,
+            &operation_outcome("structure", "body is not JSON"),
+        );
+    };
+    let id = identifier_of(&bundle);
+    state.delay(&id).await;
+    if !state.authorized(&headers) {
+        state.record(&id, "inquire", StatusCode::UNAUTHORIZED);
+        return fhir(
+            StatusCode::UNAUTHORIZED,
+            &operation_outcome("login", "a valid bearer token is required"),
+        );
+    }
+    let Some(reference) = inquiry_reference(&bundle) else {
+        state.record(&id, "inquire", StatusCode::BAD_REQUEST);
+        return fhir(
+            StatusCode::BAD_REQUEST,
+            &operation_outcome(
+                "required",
+                "the inquiry names no administrationReferenceNumber",
+            ),
+        );
+    };
+    let found = state.pended.lock().ok().and_then(|mut p| {
+        p.get_mut(&reference).map(|entry| {
+            entry.inquiries += 1;
+            (
+                entry.review.clone(),
+                entry.request_identifier.clone(),
+                entry.inquiries,
+            )
+        })
+    });
+    let Some((review, original, round)) = found else {
+        state.record(&id, "inquire", StatusCode::NOT_FOUND);
+        return fhir(
+            StatusCode::NOT_FOUND,
+            &operation_outcome("not-found", "no pended request with that reference"),
+        );
+    };
+    let (status, body) = state.answer(
+        &bundle,
+        &review,
+        &original,
+        Operation::Inquire { round },
+        Some(&reference),
+    );
+    state.record(&id, "inquire", status);
+    fhir(status, &body)
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: String,
+    client_assertion: Option<String>,
+}
+
+async fn token(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Response {
+    let bad = |error: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": error})),
+        )
+            .into_response()
+    };
+    if form.grant_type != "client_credentials" {
+        return bad("unsupported_grant_type");
+    }
+    let known = |id: &str| state.scenario.clients.contains_key(id);
+    let client_ok = if let Some(assertion) = &form.client_assertion {
+        // The simulator checks the assertion's claims, not its signature (it holds no JWKS).
+        use base64::Engine;
+        let claims: Option<Value> = assertion
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
+            .and_then(|raw| serde_json::from_slice(&raw).ok());
+        claims.is_some_and(|c| {
+            c["iss"] == c["sub"] && c["iss"].as_str().is_some_and(known) && c["jti"].is_string()
+        })
+    } else {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(b).ok()
+            })
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .and_then(|pair| {
+                pair.split_once(':')
+                    .map(|(i, s)| (i.to_owned(), s.to_owned()))
+            })
+            .is_some_and(|(id, secret)| state.scenario.clients.get(&id) == Some(&secret))
+    };
+    state.record(
+        "token",
+        "token",
+        if client_ok {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        },
+    );
+    if !client_ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let lifetime = state
+        .scenario
+        .token_lifetime
+        .unwrap_or(Duration::from_secs(300));
+    let advertised = 300;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    if let Ok(mut tokens) = state.tokens.lock() {
+        tokens.insert(token.clone(), SystemTime::now() + lifetime);
+    }
+    Json(serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": advertised})).into_response()
+}
+
+async fn requests(State(state): State<Arc<SimState>>) -> Json<Vec<Seen>> {
+    Json(state.seen.lock().map(|s| s.clone()).unwrap_or_default())
+}

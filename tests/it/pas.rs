@@ -1,0 +1,439 @@
+//! The PAS adapter over real HTTP against the payer simulator: decisions, retries, Retry-After,
+//! refusals, timeouts, token refresh; `process` and `run` reach a PAS endpoint by configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use preauth_worker::codes::CodeTable;
+use preauth_worker::payer::sim_server::{self, Scenario, Seen, SimHandle};
+use preauth_worker::rules::Policies;
+use serde_json::Value;
+
+use crate::broker::{count_terminal, Broker, WorkerProcess};
+use crate::support::{examples, outcomes, read_json, run, worker};
+
+async fn sim(policy: &str, scenario: Scenario) -> SimHandle {
+    let codes = Arc::new(CodeTable::embedded().expect("codes"));
+    let policies = Policies::load(&codes, None).expect("policies");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    sim_server::start(
+        listener,
+        policies.get(policy).expect("policy"),
+        codes,
+        scenario,
+    )
+    .expect("sim starts")
+}
+
+/// A config routing every payer to `default_sim` (and northwind-health to `strict_sim`).
+fn config(
+    dir: &tempfile::TempDir,
+    default_sim: &SimHandle,
+    strict_sim: Option<&SimHandle>,
+    extra: &str,
+) -> String {
+    let mut text = format!(
+        "[payers.default]\nadapter = \"fhir-pas\"\nbase_url = \"{}\"\ntimeout = \"1s\"\n{extra}\n",
+        default_sim.base_url()
+    );
+    if let Some(strict) = strict_sim {
+        text.push_str(&format!(
+            "[payers.northwind-health]\nadapter = \"fhir-pas\"\npolicy = \"strict-commercial\"\nbase_url = \"{}\"\ntimeout = \"1s\"\n",
+            strict.base_url()
+        ));
+    }
+    let path = dir.path().join("worker.toml");
+    std::fs::write(&path, text).expect("write config");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+const FAST: &[(&str, &str)] = &[
+    (
+        "PREAUTH__RETRY__DELAYS",
+        "[\"100ms\", \"100ms\", \"100ms\", \"3s\"]",
+    ),
+    ("PREAUTH__RETRY__IN_PROCESS_CALLS", "1"),
+    ("PREAUTH__FOLLOWUP__PENDED", "[\"200ms\", \"200ms\"]"),
+];
+
+fn process(config: &str, files: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
+    let mut args = vec!["process", "--config", config];
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| examples().join(f).to_str().expect("utf-8").to_owned())
+        .collect();
+    args.extend(paths.iter().map(String::as_str));
+    let out = run(worker(&args, &[FAST, env].concat()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    outcomes(&out.stdout)
+}
+
+fn by_identifier(seen: &[Seen]) -> BTreeMap<String, Vec<Seen>> {
+    let mut map: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
+    for s in seen.iter().filter(|s| s.operation != "token") {
+        map.entry(s.request_identifier.clone())
+            .or_default()
+            .push(s.clone());
+    }
+    map
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_gets_the_same_decision_over_pas_as_from_the_in_process_simulator() {
+    let default_sim = sim("default", Scenario::default()).await;
+    let strict_sim = sim("strict-commercial", Scenario::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(&dir, &default_sim, Some(&strict_sim), "");
+    let over_pas = process(&cfg, &["."], &[]);
+    let in_process = outcomes(
+        &run(worker(
+            &["process", examples().to_str().expect("utf-8")],
+            FAST,
+        ))
+        .stdout,
+    );
+    let summary = |o: &[Value]| -> BTreeSet<(String, String, String)> {
+        o.iter()
+            .map(|o| {
+                (
+                    o["event_id"].as_str().unwrap_or_default().to_owned(),
+                    o["status"].as_str().unwrap_or_default().to_owned(),
+                    o["payer"]["review_action"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&over_pas), summary(&in_process));
+    assert_eq!(over_pas.len(), in_process.len());
+    // Approved over PAS carries the payer's authorization and units.
+    let approved = over_pas
+        .iter()
+        .find(|o| o["case_id"] == "C-2026-000123")
+        .expect("example 01");
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["authorization"]["approved_units"], 1);
+    // Every request reached the payer once; the pended one was followed up with $inquire.
+    let seen = [default_sim.seen(), strict_sim.seen()].concat();
+    assert!(
+        seen.iter()
+            .any(|s| s.operation == "inquire" && s.status == 200),
+        "{seen:?}"
+    );
+    for (id, tries) in by_identifier(&seen) {
+        let submits = tries.iter().filter(|s| s.operation == "submit").count();
+        assert!(
+            submits <= 1,
+            "{id} reached the payer {submits} times: {tries:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_answering_503_three_times_is_retried_as_one_request_and_approves() {
+    let s = sim(
+        "default",
+        Scenario {
+            fail_first: 3,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = process(
+        &config(&dir, &s, None, ""),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["status"], "approved");
+    assert_eq!(got[0]["attempts"], 4);
+    let seen = by_identifier(&s.seen());
+    assert_eq!(
+        seen.len(),
+        1,
+        "one request identifier at the payer: {seen:?}"
+    );
+    let statuses: Vec<u16> = seen
+        .values()
+        .next()
+        .expect("one")
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(statuses, vec![503, 503, 503, 200]);
+    assert_eq!(
+        got[0]["payer"]["request_identifier"].as_str(),
+        seen.keys().next().map(String::as_str)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_from_a_429_is_honoured_before_the_next_try() {
+    let s = sim(
+        "default",
+        Scenario {
+            throttle_first: 1,
+            retry_after_secs: Some(2),
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = process(
+        &config(&dir, &s, None, ""),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    assert_eq!(got[0]["status"], "approved");
+    let seen = s.seen();
+    assert_eq!(
+        seen.iter().map(|s| s.status).collect::<Vec<_>>(),
+        vec![429, 200]
+    );
+    let gap = seen[1].at_ms - seen[0].at_ms;
+    assert!(
+        gap >= 2000,
+        "retried after {gap} ms, before the payer's Retry-After of 2 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_from_the_payer_fails_the_case_without_retrying() {
+    let s = sim(
+        "default",
+        Scenario {
+            reject: true,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = process(
+        &config(&dir, &s, None, ""),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    assert_eq!(got[0]["status"], "failed");
+    assert_eq!(got[0]["reasons"][0]["code"], "http-400");
+    assert_eq!(s.seen().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_answer_fails_the_case_with_the_reason() {
+    let s = sim(
+        "default",
+        Scenario {
+            malformed: true,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = process(
+        &config(&dir, &s, None, ""),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    assert_eq!(got[0]["status"], "failed");
+    assert_eq!(got[0]["reasons"][0]["code"], "malformed-response");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_that_times_out_is_retried_and_then_answers() {
+    let s = sim(
+        "default",
+        Scenario {
+            latency: Duration::from_millis(2500),
+            slow_first: 1,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = process(
+        &config(&dir, &s, None, ""),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    assert_eq!(got[0]["status"], "approved", "{got:?}");
+    assert_eq!(got[0]["attempts"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_once_and_the_request_goes_through() {
+    let clients = [("clinic".to_owned(), "s3cret".to_owned())]
+        .into_iter()
+        .collect();
+    let s = sim(
+        "default",
+        Scenario {
+            token_lifetime: Some(Duration::from_millis(150)),
+            clients,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "token_url = \"{}/token\"\nclient_id = \"clinic\"\nclient_secret_env = \"PREAUTH_TEST_PAYER_SECRET\"\n",
+        s.base_url()
+    );
+    // The excision pends, so its follow-up comes after the first token has expired.
+    let got = process(
+        &config(&dir, &s, None, &extra),
+        &["11-eyelid-excision-pended-approved.json"],
+        &[("PREAUTH_TEST_PAYER_SECRET", "s3cret")],
+    );
+    assert_eq!(
+        got.last().map(|o| o["status"].clone()),
+        Some(Value::from("approved")),
+        "{got:?}"
+    );
+    let seen = s.seen();
+    let statuses: Vec<(String, u16)> = seen
+        .iter()
+        .map(|s| (s.operation.clone(), s.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("token".into(), 200),
+            ("submit".into(), 200),
+            ("inquire".into(), 401),
+            ("token".into(), 200),
+            ("inquire".into(), 200)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_client_credentials_fail_the_case_and_never_print_the_secret() {
+    let clients = [("clinic".to_owned(), "s3cret".to_owned())]
+        .into_iter()
+        .collect();
+    let s = sim(
+        "default",
+        Scenario {
+            token_lifetime: Some(Duration::from_secs(60)),
+            clients,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = format!("token_url = \"{}/token\"\nclient_id = \"clinic\"\nclient_secret_env = \"PREAUTH_TEST_PAYER_SECRET\"\n", s.base_url());
+    let cfg = config(&dir, &s, None, &extra);
+    let file = examples().join("01-eyelid-margin-cornea-approved.json");
+    let out = run(worker(
+        &["process", "--config", &cfg, file.to_str().expect("utf-8")],
+        &[
+            FAST,
+            &[
+                ("PREAUTH_TEST_PAYER_SECRET", "wrong-password-123"),
+                ("RUST_LOG", "debug"),
+            ],
+        ]
+        .concat(),
+    ));
+    let got = outcomes(&out.stdout);
+    assert_eq!(got[0]["status"], "failed");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all.contains("wrong-password-123"),
+        "the secret was printed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reaches_a_pas_endpoint_by_configuration() {
+    let s = sim("default", Scenario::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(&dir, &s, None, "");
+    let mut b = Broker::new().await;
+    let mut env = b.env();
+    env.push(("PREAUTH__AMQP__URL".into(), crate::broker::URL.into()));
+    let mut cmd_env = env.clone();
+    cmd_env.retain(|(k, _)| !k.starts_with("PREAUTH__PAYERS"));
+    let worker = WorkerProcess::start_ready_with_args(&cmd_env, &["--config", &cfg]).await;
+    b.publish_case(&read_json(
+        &examples().join("01-eyelid-margin-cornea-approved.json"),
+    ))
+    .await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got[0].body["status"], "approved", "{}", worker.logs());
+    assert_eq!(s.seen().len(), 1);
+    drop(worker);
+    b.cleanup().await;
+}
+
+/// Every outgoing bundle checked by a third-party FHIR R4 validator (`fhir.resources` R4B models,
+/// plus the PAS rule layer in scripts/validate_fhir.py). scripts/test.sh installs it and sets
+/// PREAUTH_FHIR_PYTHON; CI must have it, a developer's plain `cargo test` may skip it.
+#[test]
+fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
+    let Ok(python) = std::env::var("PREAUTH_FHIR_PYTHON") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the FHIR validator: set PREAUTH_FHIR_PYTHON (scripts/test.sh does)"
+        );
+        eprintln!("skipped: PREAUTH_FHIR_PYTHON is not set (scripts/test.sh sets it)");
+        return;
+    };
+    use preauth_worker::case::{decode, identify};
+    use preauth_worker::payer::pas::bundle::{inquiry_bundle, request_bundle};
+    use preauth_worker::pipeline::request_identifier;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut n = 0;
+    for file in crate::support::example_files() {
+        let bytes = std::fs::read(&file).expect("example");
+        let case = decode(&identify(&bytes).expect("identified"), None).expect("decodes");
+        let id = request_identifier(&case.case_id, &case.event_id, case.kind);
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("name")
+            .to_owned();
+        let submit = request_bundle(&case, &id, case.provider.npi.as_str());
+        let inquire = inquiry_bundle(&case, &id, case.provider.npi.as_str(), "PA-00000001", 1);
+        std::fs::write(
+            dir.path().join(format!("{name}.submit.json")),
+            serde_json::to_vec_pretty(&submit).expect("json"),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join(format!("{name}.inquire.json")),
+            serde_json::to_vec_pretty(&inquire).expect("json"),
+        )
+        .expect("write");
+        n += 2;
+    }
+    let script = crate::support::root().join("scripts/validate_fhir.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .expect("validator runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&format!("{n} passed, 0 failed")), "{text}");
+}
