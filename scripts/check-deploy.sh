@@ -20,6 +20,10 @@ SCRATCH_VHOST=""
 SCRATCH_USER=""
 
 cleanup() {
+  # Something else (a broker test stopping the app) may have the node down for a moment.
+  if [ -n "$SCRATCH_USER$SCRATCH_VHOST" ]; then
+    rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1 || true
+  fi
   if [ -n "$SCRATCH_USER" ]; then
     rabbitmqctl -q delete_user "$SCRATCH_USER" >/dev/null 2>&1 || true
   fi

@@ -14,6 +14,13 @@ use broker::{count_terminal, terminal_by_event, Broker, WorkerProcess};
 use serde_json::Value;
 use support::{examples, read_json};
 
+async fn status(url: &str) -> u16 {
+    reqwest::get(url)
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
 fn rabbitmqctl(args: &[&str]) {
     let status = Command::new("rabbitmqctl")
         .args(args)
@@ -45,8 +52,26 @@ async fn a_broker_restart_mid_run_is_survived_without_restarting_the_worker_and_
         "the run ended before the restart"
     );
 
+    let ops = worker.ops_url().await;
+    assert_eq!(status(&format!("{ops}/readyz")).await, 200);
+
     rabbitmqctl(&["stop_app"]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // While the broker is away: not ready, but alive.
+    let mut not_ready = false;
+    for _ in 0..50 {
+        if status(&format!("{ops}/readyz")).await == 503 {
+            not_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(not_ready, "/readyz stayed 200 with the broker down");
+    assert_eq!(
+        status(&format!("{ops}/livez")).await,
+        200,
+        "/livez must not fail because the broker is down"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
     rabbitmqctl(&["start_app"]);
     rabbitmqctl(&["await_startup"]);
 
