@@ -312,10 +312,18 @@ async fn run_worker(app: App) -> ExitCode {
             None
         }
     };
+    let pipeline = Arc::new(app.pipeline);
+    let slot: ops::PublisherSlot = Arc::default();
+    let notifications = Arc::new(ops::Notifications {
+        pipeline: Arc::clone(&pipeline),
+        outcomes_exchange: app.settings.topology.outcomes_exchange.clone(),
+        publisher: Arc::clone(&slot),
+    });
     match ops::serve(
         app.settings.ops.listen,
         Arc::clone(&health),
         recorder,
+        Some(notifications),
         shutdown.clone(),
     )
     .await
@@ -329,7 +337,7 @@ async fn run_worker(app: App) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    match worker::run(Arc::new(app.pipeline), app.settings, health, shutdown).await {
+    match worker::run(pipeline, app.settings, health, shutdown, Some(slot)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("Cannot run: {e}");

@@ -382,36 +382,10 @@ impl Pipeline {
         };
         match response.overall() {
             Overall::Certified | Overall::PartlyCertified => {
-                let partial = response.overall() == Overall::PartlyCertified;
-                let approved_units = response
-                    .items
-                    .iter()
-                    .filter(|i| i.action.certifies())
-                    .map(|i| i.approved_units)
-                    .sum();
-                let mut o = self.outcome(
-                    case_id,
-                    event_id,
-                    Status::Approved,
-                    0,
-                    attempts,
-                    payer,
-                    if partial { reasons } else { vec![] },
-                    findings,
+                let o = self.approved(
+                    case_id, event_id, attempts, payer, &response, reasons, findings,
                 );
-                o.authorization = Some(Authorization {
-                    number: response
-                        .authorization_number
-                        .clone()
-                        .or(response.reference.clone())
-                        .unwrap_or_else(|| "not-required".to_owned()),
-                    valid_from: response.valid_from,
-                    valid_to: response.valid_to,
-                    approved_units,
-                    patient_responsibility: Some("deductible and copay still apply".to_owned()),
-                    partial,
-                });
-                info!(case_id = %case_id, event_id = %event_id, partial, attempts, "Case approved.");
+                info!(case_id = %case_id, event_id = %event_id, attempts, "Case approved.");
                 done(o)
             }
             Overall::NotCertified => {
@@ -557,6 +531,51 @@ impl Pipeline {
         }
     }
 
+    /// The `approved` outcome for a certification (in full, or in part: A2/A6 or some lines).
+    /// Also used for decisions that arrive by payer notification.
+    #[allow(clippy::too_many_arguments)]
+    pub fn approved(
+        &self,
+        case_id: &str,
+        event_id: &str,
+        attempts: u32,
+        payer: Option<PayerRef>,
+        response: &PayerResponse,
+        reasons: Vec<Reason>,
+        findings: Vec<Finding>,
+    ) -> Outcome {
+        let partial = response.overall() == Overall::PartlyCertified;
+        let approved_units = response
+            .items
+            .iter()
+            .filter(|i| i.action.certifies())
+            .map(|i| i.approved_units)
+            .sum();
+        let mut o = self.outcome(
+            case_id,
+            event_id,
+            Status::Approved,
+            0,
+            attempts,
+            payer,
+            if partial { reasons } else { vec![] },
+            findings,
+        );
+        o.authorization = Some(Authorization {
+            number: response
+                .authorization_number
+                .clone()
+                .or(response.reference.clone())
+                .unwrap_or_else(|| "not-required".to_owned()),
+            valid_from: response.valid_from,
+            valid_to: response.valid_to,
+            approved_units,
+            patient_responsibility: Some("deductible and copay still apply".to_owned()),
+            partial,
+        });
+        o
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn outcome(
         &self,
@@ -613,6 +632,11 @@ fn park(ids: Option<(String, String)>, reason: ParkReason, detail: String) -> Di
         },
         ids,
     }
+}
+
+/// The payer's reasons: the whole request's first, then each line's, without repeats.
+pub fn payer_reasons(response: &PayerResponse) -> Vec<Reason> {
+    collect_reasons(response)
 }
 
 /// The payer's reasons: the whole request's first, then each line's, without repeats.

@@ -33,6 +33,7 @@ enum SessionEnd {
 /// Everything a delivery handler needs, shared by all of them.
 struct Shared {
     pipeline: Arc<Pipeline>,
+    publisher_slot: Option<crate::ops::PublisherSlot>,
     topology: Topology,
     settings: Settings,
     health: Arc<Health>,
@@ -45,9 +46,11 @@ pub async fn run(
     settings: Settings,
     health: Arc<Health>,
     shutdown: CancellationToken,
+    publisher_slot: Option<crate::ops::PublisherSlot>,
 ) -> Result<(), AmqpError> {
     let shared = Arc::new(Shared {
         pipeline,
+        publisher_slot,
         topology: Topology::from_settings(&settings),
         settings,
         health,
@@ -147,6 +150,9 @@ async fn session(
     let setup = bounded("opening a channel", timeout, consume_conn.create_channel()).await?;
     shared.topology.declare(&setup, timeout).await?;
     let publisher = Publisher::open(&publish_conn, timeout).await?;
+    if let Some(slot) = &shared.publisher_slot {
+        *slot.write().await = Some(publisher.clone());
+    }
 
     let channel = bounded(
         "opening the consuming channel",
@@ -195,6 +201,9 @@ async fn session(
         }
     };
     shared.health.set_consuming(false);
+    if let Some(slot) = &shared.publisher_slot {
+        *slot.write().await = None;
+    }
 
     if let Ok(SessionEnd::Stopped) = &end {
         info!(

@@ -172,6 +172,82 @@ impl Parties {
     }
 }
 
+/// The identifier system of the worker's correlation identifier on the Claim: it names the case
+/// event (ids only, no patient data) so a payer's notification can be matched without state.
+pub const CORRELATION_SYSTEM: &str = "urn:preauth-worker:case-event";
+
+/// The Claim's second identifier: case id, event id and kind, as base64url of a small JSON.
+fn correlation_identifier(case: &CaseEvent) -> Value {
+    use base64::Engine;
+    let raw =
+        json!({"case_id": case.case_id, "event_id": case.event_id, "kind": case.kind.as_str()});
+    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.to_string());
+    json!({"system": CORRELATION_SYSTEM, "value": value})
+}
+
+/// What a correlation identifier names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    pub case_id: String,
+    pub event_id: String,
+    pub kind: crate::case::Kind,
+}
+
+/// Finds the worker's correlation identifier in a PAS response bundle: on the ClaimResponse
+/// (identifier or request.identifier) or on an echoed Claim.
+pub fn correlation(response: &Value) -> Option<Correlation> {
+    use base64::Engine;
+    let entries = array_of(response, "entry");
+    let mut candidates: Vec<&Value> = Vec::new();
+    for e in entries {
+        let r = &e["resource"];
+        candidates.extend(array_of(r, "identifier"));
+        if let Some(req) = r.get("request").and_then(|q| q.get("identifier")) {
+            candidates.push(req);
+        }
+    }
+    candidates.iter().find_map(|i| {
+        if str_of(i, "system") != Some(CORRELATION_SYSTEM) {
+            return None;
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(str_of(i, "value")?)
+            .ok()?;
+        let v: Value = serde_json::from_slice(&raw).ok()?;
+        let kind = match str_of(&v, "kind")? {
+            "submission" => crate::case::Kind::Submission,
+            "appeal" => crate::case::Kind::Appeal,
+            _ => return None,
+        };
+        Some(Correlation {
+            case_id: str_of(&v, "case_id")?.to_owned(),
+            event_id: str_of(&v, "event_id")?.to_owned(),
+            kind,
+        })
+    })
+}
+
+/// The PAS response bundle a rest-hook notification carries (a `history` Bundle whose entries
+/// are the SubscriptionStatus and the full-resource response), or the bundle itself when a
+/// response bundle was posted as it is.
+pub fn notification_response(notification: &Value) -> Option<&Value> {
+    let has_claim_response = |b: &Value| {
+        array_of(b, "entry")
+            .iter()
+            .any(|e| e["resource"]["resourceType"] == "ClaimResponse")
+    };
+    if str_of(notification, "resourceType") != Some("Bundle") {
+        return None;
+    }
+    if has_claim_response(notification) {
+        return Some(notification);
+    }
+    array_of(notification, "entry")
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| str_of(r, "resourceType") == Some("Bundle") && has_claim_response(r))
+}
+
 fn trn_system(submitter: &str) -> String {
     format!("urn:trnorg:{submitter}")
 }
@@ -321,7 +397,7 @@ fn claim_base(
     let mut claim = json!({
         "resourceType": "Claim",
         "meta": profile(claim_profile),
-        "identifier": [identifier],
+        "identifier": identifier,
         "status": "active",
         "type": concept(coding(CLAIM_TYPE_SYSTEM, "professional")),
         "use": "preauthorization",
@@ -626,7 +702,8 @@ pub fn request_bundle(case: &CaseEvent, request_identifier: &str, submitter: &st
     let (info, documents) = supporting_info(case, request_identifier, &parties);
     let diagnosis = diagnoses(case);
     let items = items(case, &sequences_of(&diagnosis), &sequences_of(&info), None);
-    let mut claim = claim_base(case, &parties, CLAIM_PROFILE, identifier.clone(), items);
+    let identifiers = json!([identifier.clone(), correlation_identifier(case)]);
+    let mut claim = claim_base(case, &parties, CLAIM_PROFILE, identifiers, items);
     put_array(&mut claim, "supportingInfo", info);
     put_array(&mut claim, "diagnosis", diagnosis);
 
@@ -666,7 +743,7 @@ pub fn inquiry_bundle(
         case,
         &parties,
         CLAIM_INQUIRY_PROFILE,
-        identifier.clone(),
+        json!([identifier.clone(), correlation_identifier(case)]),
         items,
     );
     let mut entries = vec![entry(&claim_url, claim)];
@@ -1065,7 +1142,10 @@ fn claim_response(
     let authorization_number = pre_auth_ref.clone().or(item_number);
     let payer_identifier = array_of(cr, "identifier")
         .iter()
-        .filter(|i| !str_of(i, "system").is_some_and(|s| s.starts_with("urn:trnorg:")))
+        .filter(|i| {
+            !str_of(i, "system")
+                .is_some_and(|s| s.starts_with("urn:trnorg:") || s == CORRELATION_SYSTEM)
+        })
         .find_map(|i| str_of(i, "value"))
         .map(str::to_owned);
     let claim_reference = extensions(cr, EXT_ADMINISTRATION_REFERENCE_NUMBER)
@@ -1263,6 +1343,7 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
 struct RequestEcho<'a> {
     bundle_identifier: Option<&'a Value>,
     claim_identifier: Option<&'a Value>,
+    claim_identifiers: &'a [Value],
     claim_type: Option<&'a Value>,
     patient: Option<&'a str>,
     insurer: Option<&'a str>,
@@ -1308,6 +1389,7 @@ impl<'a> RequestEcho<'a> {
         Self {
             bundle_identifier: request.get("identifier"),
             claim_identifier: claim.and_then(|c| array_of(c, "identifier").first()),
+            claim_identifiers: claim.map(|c| array_of(c, "identifier")).unwrap_or(&[]),
             claim_type: claim.and_then(|c| c.get("type")),
             patient,
             insurer,
@@ -1340,7 +1422,12 @@ impl<'a> RequestEcho<'a> {
             "outcome": outcome,
         });
         if let Some(id) = self.claim_identifier {
-            put(&mut cr, "identifier", json!([id]));
+            // Payers echo the request's identifiers: the TRN, and the worker's correlation one.
+            put(
+                &mut cr,
+                "identifier",
+                Value::Array(self.claim_identifiers.to_vec()),
+            );
             put(&mut cr, "request", json!({"identifier": id}));
         }
         for (key, url) in [
@@ -1766,7 +1853,8 @@ mod tests {
         let claim = claim_of(&bundle);
         let identifier = json!({"system": "urn:trnorg:9012345678", "value": "req-1"});
         assert_eq!(bundle["identifier"], identifier);
-        assert_eq!(claim["identifier"], json!([identifier]));
+        assert_eq!(claim["identifier"][0], identifier);
+        assert_eq!(claim["identifier"][1]["system"], CORRELATION_SYSTEM);
         assert_eq!(bundle["timestamp"], "2026-11-20T14:03:00Z");
         assert_eq!(claim["created"], "2026-11-20T14:03:00Z");
         assert_eq!(claim["status"], "active");
