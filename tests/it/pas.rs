@@ -540,3 +540,70 @@ async fn a_payer_notification_turns_a_pended_request_into_its_outcome_at_once() 
     drop(worker);
     b.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smart_backend_services_sign_a_client_assertion_with_the_configured_key() {
+    for (alg, gen) in [
+        (
+            "RS384",
+            vec![
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
+        ),
+        (
+            "ES384",
+            vec![
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+            ],
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("clinic-key.pem");
+        let status = std::process::Command::new("openssl")
+            .args(&gen)
+            .arg("-out")
+            .arg(&key)
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "{alg}: key generation");
+        let clients = [("clinic".to_owned(), String::new())].into_iter().collect();
+        let s = sim(
+            "default",
+            Scenario {
+                token_lifetime: Some(Duration::from_secs(60)),
+                clients,
+                ..Scenario::default()
+            },
+        )
+        .await;
+        let extra = format!(
+            "token_url = \"{}/token\"\nclient_id = \"clinic\"\nprivate_key_file = \"{}\"\n",
+            s.base_url(),
+            key.display()
+        );
+        let got = process(
+            &config(&dir, &s, None, &extra),
+            &["01-eyelid-margin-cornea-approved.json"],
+            &[],
+        );
+        assert_eq!(got[0]["status"], "approved", "{alg}: {got:?}");
+        let ops: Vec<(String, u16)> = s
+            .seen()
+            .iter()
+            .map(|x| (x.operation.clone(), x.status))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![("token".to_owned(), 200), ("submit".to_owned(), 200)],
+            "{alg}"
+        );
+    }
+}
