@@ -92,6 +92,9 @@ struct PayerSimArgs {
     /// Retry-After (seconds) sent with 429 and 503.
     #[arg(long)]
     retry_after: Option<u64>,
+    /// Answer this percentage of tries with 503 or 429 (stable per request and try).
+    #[arg(long, default_value_t = 0)]
+    flaky_percent: u8,
     /// Answer 200 with a body that is not a PAS response.
     #[arg(long)]
     malformed: bool,
@@ -206,6 +209,7 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
         fail_first: args.fail_first,
         throttle_first: args.throttle_first,
         retry_after_secs: args.retry_after,
+        flaky_percent: args.flaky_percent,
         malformed: args.malformed,
         reject: args.reject,
         token_lifetime: args.token_lifetime,

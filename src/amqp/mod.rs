@@ -66,8 +66,24 @@ fn classify(what: String, source: lapin::Error) -> AmqpError {
     }
 }
 
-/// The URL with its password masked, for logs and errors.
+/// The broker URLs, in order: `amqp.url` may list several nodes of a cluster, comma-separated;
+/// the worker tries the next one after a failed session.
+pub fn broker_urls(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+/// The URL (or comma-separated URLs) with passwords masked, for logs and errors.
 pub fn redact_url(url: &str) -> String {
+    if url.contains(',') {
+        return broker_urls(url)
+            .into_iter()
+            .map(redact_url)
+            .collect::<Vec<_>>()
+            .join(",");
+    }
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
@@ -107,6 +123,17 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact_url("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
+    }
+
+    #[test]
+    fn several_broker_urls_are_listed_in_order_and_redacted_each() {
+        let urls = "amqp://u:p1@a:5672/%2f, amqp://u:p2@b:5672/%2f";
+        assert_eq!(
+            broker_urls(urls),
+            vec!["amqp://u:p1@a:5672/%2f", "amqp://u:p2@b:5672/%2f"]
+        );
+        let shown = redact_url(urls);
+        assert!(!shown.contains("p1") && !shown.contains("p2"), "{shown}");
     }
 
     #[test]

@@ -36,9 +36,15 @@ pub enum Selection {
 
 async fn open(settings: &Settings) -> Result<(Connection, lapin::Channel), AmqpError> {
     let t = settings.amqp.timeout;
+    // The first listed node; any node of a cluster serves the parking queue.
+    let url = super::broker_urls(&settings.amqp.url)
+        .first()
+        .copied()
+        .unwrap_or_default()
+        .to_owned();
     let conn = match tokio::time::timeout(
         t,
-        Connection::connect(&settings.amqp.url, ConnectionProperties::default()),
+        Connection::connect(&url, ConnectionProperties::default()),
     )
     .await
     {

@@ -18,7 +18,7 @@ use tracing::{debug, error, info, warn};
 use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::topology::Topology;
-use super::{bounded, redact_url, with_heartbeat, AmqpError};
+use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError};
 use crate::case::ParkReason;
 use crate::config::Settings;
 use crate::health::Health;
@@ -32,6 +32,8 @@ enum SessionEnd {
 
 /// Everything a delivery handler needs, shared by all of them.
 struct Shared {
+    /// Which of the configured broker URLs the next session connects to.
+    node: std::sync::atomic::AtomicUsize,
     pipeline: Arc<Pipeline>,
     publisher_slot: Option<crate::ops::PublisherSlot>,
     topology: Topology,
@@ -49,6 +51,7 @@ pub async fn run(
     publisher_slot: Option<crate::ops::PublisherSlot>,
 ) -> Result<(), AmqpError> {
     let shared = Arc::new(Shared {
+        node: std::sync::atomic::AtomicUsize::new(0),
         pipeline,
         publisher_slot,
         topology: Topology::from_settings(&settings),
@@ -75,6 +78,9 @@ pub async fn run(
             }
             Err(e) => {
                 shared.health.set_connected(false);
+                shared
+                    .node
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match &e {
                     AmqpError::Connect { .. } | AmqpError::Timeout { .. } => error!(
                         url = %url,
@@ -96,7 +102,9 @@ pub async fn run(
 }
 
 async fn connect(shared: &Shared, name: &str) -> Result<Connection, AmqpError> {
-    let url = with_heartbeat(&shared.settings.amqp.url);
+    let urls = broker_urls(&shared.settings.amqp.url);
+    let pick = shared.node.load(std::sync::atomic::Ordering::Relaxed) % urls.len().max(1);
+    let url = with_heartbeat(urls.get(pick).copied().unwrap_or_default());
     let props =
         ConnectionProperties::default().with_connection_name(lapin::types::LongString::from(name));
     match tokio::time::timeout(

@@ -47,6 +47,9 @@ pub struct Scenario {
     /// Require bearer tokens from `/token`, really valid this long (the token endpoint always
     /// advertises 300 s, as a payer that revokes tokens early would).
     pub token_lifetime: Option<Duration>,
+    /// Answer this percentage of tries with 503 or 429 (chosen per request and try, the same
+    /// way every run: a stable hash, not a random generator).
+    pub flaky_percent: u8,
     /// Client credentials `/token` accepts with HTTP Basic (`client_assertion` JWTs are accepted
     /// when their claims name a known client id).
     pub clients: HashMap<String, String>,
@@ -220,6 +223,17 @@ impl SimState {
             }
             r
         };
+        if s.flaky_percent > 0 {
+            let h = stable_hash(&format!("{request_identifier}\u{1f}{n}"));
+            if h % 100 < u64::from(s.flaky_percent) {
+                let status = if h % 2 == 0 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::TOO_MANY_REQUESTS
+                };
+                return Some(with_retry_after(status));
+            }
+        }
         if n <= s.throttle_first {
             return Some(with_retry_after(StatusCode::TOO_MANY_REQUESTS));
         }
@@ -291,6 +305,13 @@ impl SimState {
             ),
         }
     }
+}
+
+/// FNV-1a: stable across runs and platforms.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn identifier_of(bundle: &Value) -> String {
