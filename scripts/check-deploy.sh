@@ -621,7 +621,8 @@ EOF
   fi
 
   # The worker declares its topology at start and stops if a queue exists with other arguments:
-  # run it on the imported vhost until it consumes; then SIGTERM must drain it and exit 0.
+  # run it on the imported vhost, as a user with only the permissions deploy/README.md documents,
+  # until it consumes; then SIGTERM must drain it and exit 0.
   out=$WORK/run.out
   if [ "$imported" -ne 1 ]; then
     skip "worker run on the imported topology" "the import failed"
@@ -629,7 +630,8 @@ EOF
     skip "worker run on the imported topology" "$WORKER_BIN_PROBLEM"
   elif ! { SCRATCH_USER="preauth-check-$$" \
     && rabbitmqctl -q add_user "$SCRATCH_USER" "$SCRATCH_PASS" \
-    && rabbitmqctl -q set_permissions -p "$SCRATCH_VHOST" "$SCRATCH_USER" '.*' '.*' '.*'; } >"$out" 2>&1; then
+    && rabbitmqctl -q set_permissions -p "$SCRATCH_VHOST" "$SCRATCH_USER" \
+      '^preauth\.' '^(preauth\..*|amq\.default)$' '^preauth\.'; } >"$out" 2>&1; then
     fail "worker run on the imported topology: cannot create a scratch user" "$out"
   else
     env -i PATH="$PATH" \
