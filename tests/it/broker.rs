@@ -40,6 +40,8 @@ pub struct Parked {
 
 pub struct Broker {
     pub prefix: String,
+    /// The broker this client (and, by default, the workers it configures) connects to.
+    pub url: String,
     conn: Connection,
     pub channel: Channel,
     outcome_queue: String,
@@ -56,6 +58,11 @@ fn header(props: &BasicProperties, key: &str) -> Option<String> {
 impl Broker {
     /// Connects and declares this test's outcomes exchange with a queue bound to every outcome.
     pub async fn new() -> Self {
+        Self::new_at(URL).await
+    }
+
+    /// As `new`, on the broker at `url`.
+    pub async fn new_at(url: &str) -> Self {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -63,13 +70,14 @@ impl Broker {
             .unwrap_or(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let prefix = format!("t{:x}{nanos:x}{n}", std::process::id());
-        let conn = Connection::connect(URL, ConnectionProperties::default())
+        let conn = Connection::connect(url, ConnectionProperties::default())
             .await
-            .expect("broker at 127.0.0.1:5672");
+            .expect("broker reachable");
         let channel = conn.create_channel().await.expect("channel");
         let mut b = Self {
             outcome_queue: format!("{prefix}.outcomes.collect"),
             prefix,
+            url: url.to_owned(),
             conn,
             channel,
         };
@@ -79,11 +87,17 @@ impl Broker {
         b
     }
 
+    /// Opens a new connection to `url` (another node of a cluster).
+    pub async fn reconnect_to(&mut self, url: &str) {
+        self.url = url.to_owned();
+        self.reconnect().await;
+    }
+
     /// Opens a new connection after the broker restarted (same names, same collecting queue).
     pub async fn reconnect(&mut self) {
         let mut last = None;
         for _ in 0..60 {
-            match Connection::connect(URL, ConnectionProperties::default()).await {
+            match Connection::connect(&self.url, ConnectionProperties::default()).await {
                 Ok(conn) => {
                     self.channel = conn.create_channel().await.expect("channel");
                     self.conn = conn;
@@ -163,7 +177,7 @@ impl Broker {
     /// Configuration for a worker using this test's names, with short waits.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
-            ("PREAUTH__AMQP__URL".into(), URL.into()),
+            ("PREAUTH__AMQP__URL".into(), self.url.clone()),
             (
                 "PREAUTH__TOPOLOGY__CASES_EXCHANGE".into(),
                 self.cases_exchange(),
