@@ -72,6 +72,8 @@ struct Pended {
 }
 
 struct SimState {
+    /// While set, every request is answered 503, as when the payer's API is down.
+    down: std::sync::atomic::AtomicBool,
     policy: Arc<Policy>,
     codes: Arc<CodeTable>,
     scenario: Scenario,
@@ -99,6 +101,13 @@ impl SimHandle {
             .unwrap_or_default()
     }
 
+    /// Takes the payer's API down (every request answered 503) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.state
+            .down
+            .store(down, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -123,6 +132,7 @@ pub fn start(
 ) -> std::io::Result<SimHandle> {
     let addr = listener.local_addr()?;
     let state = Arc::new(SimState {
+        down: std::sync::atomic::AtomicBool::new(false),
         policy,
         codes,
         scenario,
@@ -223,10 +233,16 @@ impl SimState {
             }
             r
         };
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(fhir(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &operation_outcome("transient", "payer API is down"),
+            ));
+        }
         if s.flaky_percent > 0 {
             let h = stable_hash(&format!("{request_identifier}\u{1f}{n}"));
             if h % 100 < u64::from(s.flaky_percent) {
-                let status = if h % 2 == 0 {
+                let status = if h.is_multiple_of(2) {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     StatusCode::TOO_MANY_REQUESTS
