@@ -30,14 +30,19 @@ stop_cluster
 rm -rf "$base"
 mkdir -p "$base"
 echo '[].' > "$base/enabled_plugins"
+# Debian's rabbitmq-server and rabbitmqctl switch to the rabbitmq user: it owns the node dirs.
+owner=$(id -u rabbitmq >/dev/null 2>&1 && echo rabbitmq || id -un)
 for i in 0 1 2; do
   n=${nodes[$i]}
   mkdir -p "$base/$n/mnesia" "$base/$n/log"
   printf 'listeners.tcp.default = %s\nloopback_users = none\n' "${ports[$i]}" > "$base/$n/rabbitmq.conf"
   echo '[].' > "$base/$n/advanced.config"
+  chown -R "$owner" "$base"
   env $(node_env "$i") rabbitmq-server -detached
 done
 for n in "${nodes[@]}"; do
+  # await_startup fails at once while the node has not registered with epmd yet.
+  for _ in $(seq 1 120); do ctl "$n" ping >/dev/null 2>&1 && break; sleep 1; done
   ctl "$n" await_startup --timeout 120 >/dev/null
 done
 for n in c2 c3; do
