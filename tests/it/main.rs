@@ -9,5 +9,6 @@ mod ops;
 mod pas;
 mod process_command;
 mod schemas;
+mod secrets;
 mod unseen_cases;
 mod worker;
