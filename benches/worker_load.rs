@@ -1,20 +1,27 @@
-//! Load benchmark: N case events through a real broker and the real worker process.
+//! Load benchmark: the broker's own ceiling, then the real worker, on the same broker, message
+//! size, queue type (quorum), persistence and prefetch.
 //!
-//! `cargo bench --bench worker_load` (or scripts/bench-worker.sh). Settings from the environment:
-//! BENCH_CASES (default 20000), BENCH_PREFETCH (64), BENCH_LATENCY_MS (simulated payer latency, 0),
-//! BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672/%2f). Prints cases/s, end-to-end latency
-//! percentiles, the worker's peak RSS and CPU seconds per 1,000 cases. Needs RabbitMQ.
+//! `cargo bench --bench worker_load` (scripts/bench.sh runs it and the `process` benchmark).
+//! Environment: BENCH_CASES (20000), BENCH_PREFETCH (128), BENCH_LATENCY_MS (200, the slow-payer
+//! run), BENCH_BACKLOG (100000, the memory run; 0 skips it), BENCH_AMQP_URL. Needs RabbitMQ.
+//!
+//! Each run pre-loads N case events into a quorum work queue, then starts the consumer and
+//! measures until N outcomes are confirmed and collected: cases/s, p50/p99 latency from the
+//! start of the drain to each outcome, the consumer's peak RSS and CPU seconds per 1,000 cases.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
-use lapin::types::{FieldTable, ShortString};
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use preauth_worker::amqp::topology::Topology;
+use preauth_worker::config::Settings;
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     std::env::var(key)
@@ -23,7 +30,14 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// Peak resident set (VmHWM) and CPU seconds (user + system) of a process, from /proc.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Peak resident set (VmHWM, KiB) and CPU seconds (user + system) of a process, from /proc.
 fn proc_stats(pid: u32) -> (u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm_kb = status
@@ -33,7 +47,6 @@ fn proc_stats(pid: u32) -> (u64, f64) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: f64 = fields
@@ -51,8 +64,349 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+/// One line of the results table.
+struct Figures {
+    name: String,
+    cases: usize,
+    per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    rss_mib: f64,
+    cpu_per_1000: f64,
+}
+
+/// Names and a channel for one run.
+struct Rig {
+    prefix: String,
+    topology: Topology,
+    settings_env: Vec<(String, String)>,
+    conn: Connection,
+    ch: Channel,
+}
+
+impl Rig {
+    async fn new(url: &str, tag: &str) -> Self {
+        let prefix = format!("bench{}{tag}", std::process::id());
+        let settings_env = vec![
+            ("PREAUTH__AMQP__URL".to_owned(), url.to_owned()),
+            (
+                "PREAUTH__TOPOLOGY__WORK_QUEUE".to_owned(),
+                format!("{prefix}.work"),
+            ),
+            (
+                "PREAUTH__TOPOLOGY__CASES_EXCHANGE".to_owned(),
+                format!("{prefix}.cases"),
+            ),
+            (
+                "PREAUTH__TOPOLOGY__OUTCOMES_EXCHANGE".to_owned(),
+                format!("{prefix}.outcomes"),
+            ),
+            (
+                "PREAUTH__TOPOLOGY__PARKING_QUEUE".to_owned(),
+                format!("{prefix}.dead"),
+            ),
+        ];
+        let settings = Settings::load_with_env(None, settings_env.clone()).expect("settings");
+        let topology = Topology::from_settings(&settings);
+        let conn = Connection::connect(url, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ is needed for this benchmark");
+        let ch = conn.create_channel().await.expect("channel");
+        // The worker's own topology (quorum work queue), declared up front so the backlog can
+        // be loaded before the consumer starts; plus a quorum queue collecting the outcomes.
+        topology
+            .declare(&ch, Duration::from_secs(10))
+            .await
+            .expect("topology");
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        ch.queue_declare(
+            ShortString::from(format!("{prefix}.collect")),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        )
+        .await
+        .expect("collect queue");
+        ch.queue_bind(
+            ShortString::from(format!("{prefix}.collect")),
+            ShortString::from(topology.outcomes_exchange.as_str()),
+            ShortString::from("outcome.#"),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind");
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        Self {
+            prefix,
+            topology,
+            settings_env,
+            conn,
+            ch,
+        }
+    }
+
+    /// Pre-loads `n` case events (the contract example with fresh ids), confirmed.
+    async fn load(&self, n: usize) {
+        let template: serde_json::Value = serde_json::from_str(include_str!(
+            "../examples/01-eyelid-margin-cornea-approved.json"
+        ))
+        .expect("example");
+        let mut confirms = Vec::with_capacity(1000);
+        for i in 0..n {
+            let mut v = template.clone();
+            v["event_id"] = serde_json::Value::from(format!("{}-{i:07}", self.prefix));
+            v["case_id"] = serde_json::Value::from(format!("C-{i:07}"));
+            let body = serde_json::to_vec(&v).expect("json");
+            confirms.push(
+                self.ch
+                    .basic_publish(
+                        ShortString::from(self.topology.cases_exchange.as_str()),
+                        ShortString::from("case.submitted"),
+                        BasicPublishOptions::default(),
+                        &body,
+                        BasicProperties::default().with_delivery_mode(2),
+                    )
+                    .await
+                    .expect("publish"),
+            );
+            if confirms.len() == 1000 {
+                for c in confirms.drain(..) {
+                    c.await.expect("confirm");
+                }
+            }
+        }
+        for c in confirms.drain(..) {
+            c.await.expect("confirm");
+        }
+    }
+
+    /// Collects `n` outcomes; returns each one's latency (ms) from the time in `sent` for its
+    /// event (the outcome's correlation id).
+    async fn collect(
+        &self,
+        n: usize,
+        sent: &std::collections::HashMap<String, i64>,
+        mut sample: impl FnMut(usize),
+    ) -> Vec<f64> {
+        let ch = self.conn.create_channel().await.expect("channel");
+        ch.basic_qos(1000, BasicQosOptions::default())
+            .await
+            .expect("qos");
+        let mut consumer = ch
+            .basic_consume(
+                ShortString::from(format!("{}.collect", self.prefix)),
+                ShortString::from("bench"),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        let mut latencies = Vec::with_capacity(n);
+        while latencies.len() < n {
+            match tokio::time::timeout(Duration::from_secs(60), consumer.next()).await {
+                Ok(Some(Ok(d))) => {
+                    let corr = d
+                        .properties
+                        .correlation_id()
+                        .as_ref()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default();
+                    let at = now_ms();
+                    latencies.push(sent.get(&corr).map(|s| (at - s) as f64).unwrap_or(0.0));
+                    let _ = d.acker.ack(BasicAckOptions::default()).await;
+                    sample(latencies.len());
+                }
+                _ => break,
+            }
+        }
+        latencies
+    }
+
+    /// The backlog is loaded before the consumer starts, so latency is measured from the start
+    /// of the drain: every event id maps to it.
+    fn drain_start(&self, n: usize, start_ms: i64) -> std::collections::HashMap<String, i64> {
+        (0..n)
+            .map(|i| (format!("{}-{i:07}", self.prefix), start_ms))
+            .collect()
+    }
+
+    async fn cleanup(self) {
+        let mut queues = vec![
+            format!("{}.collect", self.prefix),
+            self.topology.work_queue.clone(),
+            self.topology.parking_queue.clone(),
+        ];
+        queues.extend(self.topology.tiers.values().cloned());
+        for q in queues {
+            let _ = self
+                .ch
+                .queue_delete(ShortString::from(q.as_str()), QueueDeleteOptions::default())
+                .await;
+        }
+        for x in [
+            &self.topology.cases_exchange,
+            &self.topology.outcomes_exchange,
+        ] {
+            let _ = self
+                .ch
+                .exchange_delete(ShortString::from(x.as_str()), Default::default())
+                .await;
+        }
+        let _ = self.conn.close(200, ShortString::from("done")).await;
+    }
+}
+
+/// The ceiling: a bare lapin consume → publish-with-confirm → ack passthrough, in this process,
+/// with the worker's structure (separate connections, a task per delivery, prefetch-bounded).
+async fn passthrough(url: &str, n: usize, prefetch: u16) -> Figures {
+    let rig = Rig::new(url, "pt").await;
+    rig.load(n).await;
+    let consume_conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let publish_conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let pub_ch = publish_conn.create_channel().await.expect("channel");
+    pub_ch
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let ch = consume_conn.create_channel().await.expect("channel");
+    ch.basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .expect("qos");
+    let mut consumer = ch
+        .basic_consume(
+            ShortString::from(rig.topology.work_queue.as_str()),
+            ShortString::from("pt"),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let outcomes = Arc::new(rig.topology.outcomes_exchange.clone());
+    let start = now_ms();
+    let sent = rig.drain_start(n, start);
+    let started = Instant::now();
+    let cpu_before = proc_stats(std::process::id()).1;
+    let pump = tokio::spawn(async move {
+        let mut taken = 0;
+        while taken < n {
+            let Some(Ok(d)) = consumer.next().await else {
+                break;
+            };
+            taken += 1;
+            let pub_ch = pub_ch.clone();
+            let outcomes = Arc::clone(&outcomes);
+            tokio::spawn(async move {
+                let corr = {
+                    let v: serde_json::Value = serde_json::from_slice(&d.data).unwrap_or_default();
+                    v["event_id"].as_str().unwrap_or_default().to_owned()
+                };
+                let confirm = pub_ch
+                    .basic_publish(
+                        ShortString::from(outcomes.as_str()),
+                        ShortString::from("outcome.approved"),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..Default::default()
+                        },
+                        &d.data,
+                        BasicProperties::default()
+                            .with_delivery_mode(2)
+                            .with_correlation_id(ShortString::from(corr)),
+                    )
+                    .await
+                    .expect("publish");
+                let _ = confirm.await;
+                let _ = d.acker.ack(BasicAckOptions::default()).await;
+            });
+        }
+    });
+    let latencies = rig.collect(n, &sent, |_| {}).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = pump.await;
+    let (hwm, cpu) = proc_stats(std::process::id());
+    let mut sorted = latencies.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let _ = (
+        consume_conn.close(200, "done".into()).await,
+        publish_conn.close(200, "done".into()).await,
+    );
+    rig.cleanup().await;
+    Figures {
+        name: format!("passthrough ceiling (bare lapin, prefetch {prefetch})"),
+        cases: latencies.len(),
+        per_s: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&sorted, 0.5),
+        p99_ms: percentile(&sorted, 0.99),
+        // The passthrough shares this process with the loader and collector: its memory and CPU
+        // are not comparable, so they are reported as the whole bench process's.
+        rss_mib: hwm as f64 / 1024.0,
+        cpu_per_1000: (cpu - cpu_before) * 1000.0 / latencies.len().max(1) as f64,
+    }
+}
+
+/// The real worker process on the same setup, with a payer answering in `latency_ms`.
+async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) -> Figures {
+    let rig = Rig::new(url, tag).await;
+    rig.load(n).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
+    cmd.arg("run")
+        .env("PREAUTH__AMQP__PREFETCH", prefetch.to_string())
+        .env(
+            "PREAUTH__PAYERS__DEFAULT__LATENCY",
+            format!("{latency_ms}ms"),
+        )
+        .env("PREAUTH__LOG__LEVEL", "warn")
+        .env("PREAUTH__OPS__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in &rig.settings_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("worker");
+    let pid = child.id();
+    let start = now_ms();
+    let sent = rig.drain_start(n, start);
+    let started = Instant::now();
+    let mut peak = 0;
+    let latencies = rig
+        .collect(n, &sent, |seen| {
+            if seen.is_multiple_of(2000) {
+                peak = peak.max(proc_stats(pid).0);
+            }
+        })
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let (hwm, cpu) = proc_stats(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut sorted = latencies.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    rig.cleanup().await;
+    Figures {
+        name: format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),
+        cases: latencies.len(),
+        per_s: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&sorted, 0.5),
+        p99_ms: percentile(&sorted, 0.99),
+        rss_mib: peak.max(hwm) as f64 / 1024.0,
+        cpu_per_1000: cpu * 1000.0 / latencies.len().max(1) as f64,
+    }
 }
 
 fn main() {
@@ -69,224 +423,54 @@ fn main() {
 
 async fn run() {
     let n: usize = env_or("BENCH_CASES", 20_000);
-    let prefetch: u16 = env_or("BENCH_PREFETCH", 64);
-    let latency_ms: u64 = env_or("BENCH_LATENCY_MS", 0);
+    let prefetch: u16 = env_or("BENCH_PREFETCH", 128);
+    let slow_ms: u64 = env_or("BENCH_LATENCY_MS", 200);
+    let backlog: usize = env_or("BENCH_BACKLOG", 100_000);
     let url: String = env_or(
         "BENCH_AMQP_URL",
         "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
     );
-    let prefix = format!("bench{}", std::process::id());
-    let (cases_x, work_q, outcomes_x, dead_q, collect_q) = (
-        format!("{prefix}.cases"),
-        format!("{prefix}.work"),
-        format!("{prefix}.outcomes"),
-        format!("{prefix}.dead"),
-        format!("{prefix}.collect"),
-    );
 
-    let conn = Connection::connect(&url, ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ is needed for this benchmark");
-    let ch = conn.create_channel().await.expect("channel");
-    for x in [&cases_x, &outcomes_x] {
-        ch.exchange_declare(
-            ShortString::from(x.as_str()),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("exchange");
+    let mut rows = vec![passthrough(&url, n, prefetch).await];
+    rows.push(worker(&url, n, prefetch, 0, "w0").await);
+    let ceiling = rows[0].per_s;
+    // With a slow payer, throughput is bounded by in-flight / latency: size the run to ~20 s.
+    let slow_n = ((f64::from(prefetch) / (slow_ms.max(1) as f64 / 1000.0)) * 20.0) as usize;
+    rows.push(worker(&url, slow_n.clamp(1000, n), prefetch, slow_ms, "w200").await);
+    if backlog > 0 {
+        rows.push(worker(&url, backlog, prefetch, 0, "wbig").await);
     }
-    ch.queue_declare(
-        ShortString::from(collect_q.as_str()),
-        QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .expect("collect queue");
-    ch.queue_bind(
-        ShortString::from(collect_q.as_str()),
-        ShortString::from(outcomes_x.as_str()),
-        ShortString::from("outcome.#"),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("bind");
 
-    // Pre-load the backlog, then start the worker: it measures draining N queued cases.
-    let template: serde_json::Value = serde_json::from_str(include_str!(
-        "../examples/01-eyelid-margin-cornea-approved.json"
-    ))
-    .expect("example");
-    // The worker declares the work queue; declare it here with the same arguments first so the
-    // backlog can be loaded before the worker starts.
-    let settings = preauth_worker::config::Settings::load_with_env(
-        None,
-        vec![
-            ("PREAUTH__TOPOLOGY__WORK_QUEUE".to_owned(), work_q.clone()),
-            (
-                "PREAUTH__TOPOLOGY__CASES_EXCHANGE".to_owned(),
-                cases_x.clone(),
-            ),
-            (
-                "PREAUTH__TOPOLOGY__OUTCOMES_EXCHANGE".to_owned(),
-                outcomes_x.clone(),
-            ),
-            (
-                "PREAUTH__TOPOLOGY__PARKING_QUEUE".to_owned(),
-                dead_q.clone(),
-            ),
-        ],
-    )
-    .expect("settings");
-    let topology = preauth_worker::amqp::topology::Topology::from_settings(&settings);
-    topology
-        .declare(&ch, Duration::from_secs(10))
-        .await
-        .expect("declare topology");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
-    let started_publish = Instant::now();
-    let mut confirms = Vec::with_capacity(1000);
-    for i in 0..n {
-        let mut v = template.clone();
-        v["event_id"] = serde_json::Value::from(format!("bench-{i:07}"));
-        v["case_id"] = serde_json::Value::from(format!("C-bench-{i:07}"));
-        let body = serde_json::to_vec(&v).expect("json");
-        let now_s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        confirms.push(
-            ch.basic_publish(
-                ShortString::from(cases_x.as_str()),
-                ShortString::from("case.submitted"),
-                BasicPublishOptions::default(),
-                &body,
-                BasicProperties::default()
-                    .with_delivery_mode(2)
-                    .with_timestamp(now_s),
-            )
-            .await
-            .expect("publish"),
+    println!(
+        "\n{:<44} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "run", "cases", "cases/s", "p50 ms", "p99 ms", "peak MiB", "CPU s/1000"
+    );
+    for r in &rows {
+        println!(
+            "{:<44} {:>8} {:>9.0} {:>9.0} {:>9.0} {:>9.1} {:>11.3}",
+            r.name, r.cases, r.per_s, r.p50_ms, r.p99_ms, r.rss_mib, r.cpu_per_1000
         );
-        if confirms.len() == 1000 {
-            for c in confirms.drain(..) {
-                c.await.expect("confirm");
-            }
-        }
     }
-    for c in confirms.drain(..) {
-        c.await.expect("confirm");
-    }
-    eprintln!(
-        "loaded {n} cases in {:.1} s",
-        started_publish.elapsed().as_secs_f64()
-    );
-
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_preauth-worker"))
-        .arg("run")
-        .env("PREAUTH__AMQP__URL", &url)
-        .env("PREAUTH__TOPOLOGY__WORK_QUEUE", &work_q)
-        .env("PREAUTH__TOPOLOGY__CASES_EXCHANGE", &cases_x)
-        .env("PREAUTH__TOPOLOGY__OUTCOMES_EXCHANGE", &outcomes_x)
-        .env("PREAUTH__TOPOLOGY__PARKING_QUEUE", &dead_q)
-        .env("PREAUTH__AMQP__PREFETCH", prefetch.to_string())
-        .env(
-            "PREAUTH__PAYERS__DEFAULT__LATENCY",
-            format!("{latency_ms}ms"),
-        )
-        .env("PREAUTH__LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("worker");
-    let pid = worker.id();
-    let started = Instant::now();
-
-    let consume = conn.create_channel().await.expect("channel");
-    consume
-        .basic_qos(1000, BasicQosOptions::default())
-        .await
-        .expect("qos");
-    let mut consumer = consume
-        .basic_consume(
-            ShortString::from(collect_q.as_str()),
-            ShortString::from("bench"),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
-    let mut latencies = Vec::with_capacity(n);
-    let mut peak = (0, 0.0);
-    let mut seen = 0usize;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    use futures::StreamExt;
-    while seen < n && Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_secs(30), consumer.next()).await {
-            Ok(Some(Ok(d))) => {
-                seen += 1;
-                latencies.push(started.elapsed().as_secs_f64());
-                let _ = d.acker.ack(BasicAckOptions::default()).await;
-                if seen.is_multiple_of(1000) {
-                    peak = proc_stats(pid);
-                }
-            }
-            _ => break,
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let (hwm_kb, _) = peak;
-    let (hwm_end, cpu) = proc_stats(pid);
-    let _ = worker.kill();
-    let _ = worker.wait();
-    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-
+    let w0 = &rows[1];
+    let w200 = &rows[2];
+    let bound = f64::from(prefetch) / (slow_ms as f64 / 1000.0);
     println!(
-        "worker_load: cases={n} outcomes={seen} prefetch={prefetch} payer_latency_ms={latency_ms}"
+        "\nworker/ceiling at payer 0 ms: {:.0}% (target ≥ 80%)",
+        100.0 * w0.per_s / ceiling
     );
     println!(
-        "  throughput        {:>10.0} cases/s",
-        seen as f64 / elapsed
+        "payer {slow_ms} ms: {:.0} cases/s = {:.0}% of in-flight/latency = {:.0}/s, capped by the ceiling (target ≥ 90%)",
+        w200.per_s,
+        100.0 * w200.per_s / bound.min(ceiling),
+        bound
     );
-    println!("  drain time        {:>10.2} s", elapsed);
-    println!(
-        "  outcome at p50    {:>10.2} s after start (backlog drained in order)",
-        percentile(&latencies, 0.5)
-    );
-    println!(
-        "  worker peak RSS   {:>10.1} MiB",
-        hwm_kb.max(hwm_end) as f64 / 1024.0
-    );
-    println!(
-        "  worker CPU        {:>10.3} s per 1000 cases",
-        cpu * 1000.0 / seen.max(1) as f64
-    );
-
-    for q in [&collect_q, &work_q, &dead_q] {
-        let _ = ch
-            .queue_delete(ShortString::from(q.as_str()), QueueDeleteOptions::default())
-            .await;
+    if let Some(big) = rows.get(3) {
+        println!(
+            "peak RSS draining a {}-case backlog: {:.1} MiB (target < 48 MiB)",
+            big.cases, big.rss_mib
+        );
     }
-    for q in topology.tiers.values() {
-        let _ = ch
-            .queue_delete(ShortString::from(q.as_str()), QueueDeleteOptions::default())
-            .await;
+    for r in &rows {
+        assert!(r.cases > 0, "{}: no outcomes", r.name);
     }
-    for x in [&cases_x, &outcomes_x] {
-        let _ = ch
-            .exchange_delete(ShortString::from(x.as_str()), Default::default())
-            .await;
-    }
-    assert_eq!(seen, n, "not every case got its outcome");
 }
