@@ -55,6 +55,20 @@ log "cargo test"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 cargo test --lib --bins --tests 2>&1 | tee "$out"
+PREAUTH_WORKER="$PWD/target/debug/preauth-worker" bash scripts/check-deploy.sh
+
+log "cargo deny (licences, bans, sources; advisories where the database can be fetched)"
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked --quiet cargo-deny
+cargo deny --log-level error check licenses bans sources
+if ! timeout 120 cargo deny --log-level error check advisories 2>/tmp/preauth-deny-advisories.log; then
+  if grep -q "failed to fetch advisory database" /tmp/preauth-deny-advisories.log; then
+    echo "cargo deny advisories: the advisory database cannot be fetched from here (no network); not checked"
+  else
+    cat /tmp/preauth-deny-advisories.log >&2
+    exit 1
+  fi
+fi
+
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$out" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$out" | awk '{s+=$1} END {print s+0}')
 echo "tests: ${passed} passed, ${failed} failed"
