@@ -55,7 +55,7 @@ log "cargo test"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 cargo test --lib --bins --tests 2>&1 | tee "$out"
-PREAUTH_WORKER="$PWD/target/debug/preauth-worker" bash scripts/check-deploy.sh
+PREAUTH_WORKER="${CARGO_TARGET_DIR:-$PWD/target}/debug/preauth-worker" bash scripts/check-deploy.sh
 
 log "cargo deny (licences, bans, sources; advisories where the database can be fetched)"
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked --quiet cargo-deny
