@@ -141,21 +141,7 @@ impl Pipeline {
             Err(findings) => {
                 count_findings(&findings);
                 info!(case_id = %id.case_id, event_id = %id.event_id, findings = findings.len(), "Case rejected: it does not decode.");
-                let o = self.outcome(
-                    &id.case_id,
-                    &id.event_id,
-                    Status::Rejected,
-                    0,
-                    state.attempts,
-                    None,
-                    vec![],
-                    findings,
-                );
-                return Disposition {
-                    outcomes: vec![o],
-                    next: Next::Ack,
-                    ids,
-                };
+                return self.rejected(&id.case_id, &id.event_id, state, findings, ids);
             }
         };
         let Some(route) = self.payers.route(&case.coverage.payer_id) else {
@@ -187,21 +173,7 @@ impl Pipeline {
         count_findings(&findings);
         if has_errors(&findings) {
             info!(case_id = %case.case_id, event_id = %case.event_id, findings = findings.len(), "Case rejected by validation.");
-            let o = self.outcome(
-                &case.case_id,
-                &case.event_id,
-                Status::Rejected,
-                0,
-                state.attempts,
-                None,
-                vec![],
-                findings,
-            );
-            return Disposition {
-                outcomes: vec![o],
-                next: Next::Ack,
-                ids,
-            };
+            return self.rejected(&case.case_id, &case.event_id, state, findings, ids);
         }
         let mut disposition = self.submit(&case, route, state, findings).await;
         disposition.ids = ids;
@@ -528,6 +500,32 @@ impl Pipeline {
                     findings,
                 ))
             }
+        }
+    }
+
+    /// A `rejected` outcome carrying `findings`, then ack.
+    fn rejected(
+        &self,
+        case_id: &str,
+        event_id: &str,
+        state: &CaseState,
+        findings: Vec<Finding>,
+        ids: Option<(String, String)>,
+    ) -> Disposition {
+        let o = self.outcome(
+            case_id,
+            event_id,
+            Status::Rejected,
+            0,
+            state.attempts,
+            None,
+            vec![],
+            findings,
+        );
+        Disposition {
+            outcomes: vec![o],
+            next: Next::Ack,
+            ids,
         }
     }
 

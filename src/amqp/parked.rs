@@ -81,20 +81,31 @@ fn info(delivery: &lapin::message::Delivery) -> ParkedInfo {
     }
 }
 
+/// The next parked message, held unacked (it returns to the queue if this connection drops).
+async fn next_parked(
+    channel: &lapin::Channel,
+    settings: &Settings,
+) -> Result<Option<lapin::message::BasicGetMessage>, AmqpError> {
+    bounded(
+        "reading the parking queue",
+        settings.amqp.timeout,
+        channel.basic_get(
+            ShortString::from(settings.topology.parking_queue.as_str()),
+            BasicGetOptions { no_ack: false },
+        ),
+    )
+    .await
+}
+
 /// Lists up to `limit` parked messages without removing any.
 pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, AmqpError> {
     let (conn, channel) = open(settings).await?;
-    let queue = settings.topology.parking_queue.as_str();
     let mut out = Vec::new();
     let mut tags = Vec::new();
     while out.len() < limit {
-        let got = bounded(
-            "reading the parking queue",
-            settings.amqp.timeout,
-            channel.basic_get(ShortString::from(queue), BasicGetOptions { no_ack: false }),
-        )
-        .await?;
-        let Some(m) = got else { break };
+        let Some(m) = next_parked(&channel, settings).await? else {
+            break;
+        };
         out.push(info(&m.delivery));
         tags.push(m.delivery.acker);
     }
@@ -119,17 +130,12 @@ pub async fn replay(
 ) -> Result<Vec<ParkedInfo>, AmqpError> {
     let (conn, channel) = open(settings).await?;
     let publisher = Publisher::open(&conn, settings.amqp.timeout).await?;
-    let queue = settings.topology.parking_queue.as_str();
     let mut replayed = Vec::new();
     let mut keep = Vec::new();
     loop {
-        let got = bounded(
-            "reading the parking queue",
-            settings.amqp.timeout,
-            channel.basic_get(ShortString::from(queue), BasicGetOptions { no_ack: false }),
-        )
-        .await?;
-        let Some(m) = got else { break };
+        let Some(m) = next_parked(&channel, settings).await? else {
+            break;
+        };
         let d = m.delivery;
         let i = info(&d);
         let chosen = match selection {
