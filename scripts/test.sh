@@ -57,6 +57,9 @@ trap 'rm -f "$out"' EXIT
 cargo test --lib --bins --tests 2>&1 | tee "$out"
 PREAUTH_WORKER="${CARGO_TARGET_DIR:-$PWD/target}/debug/preauth-worker" bash scripts/check-deploy.sh
 
+log "fuzzing: every target for a bounded time (scripts/fuzz.sh N for longer)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+
 log "cargo deny (licences, bans, sources; advisories where the database can be fetched)"
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked --quiet cargo-deny
 cargo deny --log-level error check licenses bans sources

@@ -312,8 +312,12 @@ impl Settings {
             return bad("amqp.timeout: must be longer than zero".into());
         }
         // Everything that holds a delivery must end well before the broker's consumer timeout.
-        let hold =
-            self.amqp.publish_hold + self.in_process_retry().budget() + self.amqp.timeout * 4;
+        // Saturating: a configured wait near Duration::MAX must be refused, not overflow.
+        let hold = self
+            .amqp
+            .publish_hold
+            .saturating_add(self.in_process_retry().budget())
+            .saturating_add(self.amqp.timeout.saturating_mul(4));
         if hold >= BROKER_CONSUMER_TIMEOUT / 2 {
             return bad(format!(
                 "amqp.publish_hold: with the in-process retries a delivery could be held {}, over half the broker's 30-minute consumer timeout",

@@ -377,8 +377,12 @@ impl Pipeline {
                         findings,
                     );
                     o.appeal = Some(AppealRoute {
-                        deadline: response.decided_on
-                            + Days::days(i64::from(route.policy.appeal_window_days)),
+                        deadline: response
+                            .decided_on
+                            .checked_add_days(chrono::Days::new(u64::from(
+                                route.policy.appeal_window_days,
+                            )))
+                            .unwrap_or(chrono::NaiveDate::MAX),
                         required: appeal_packet(case),
                     });
                     info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied; an appeal is possible.");
@@ -445,8 +449,9 @@ impl Pipeline {
                             reasons,
                             findings,
                         );
-                        o.next_follow_up_at =
-                            Some(o.decided_at + Days::from_std(after).unwrap_or(Days::MAX));
+                        o.next_follow_up_at = Days::from_std(after)
+                            .ok()
+                            .and_then(|d| o.decided_at.checked_add_signed(d));
                         info!(case_id = %case_id, event_id = %event_id, followups, wait_s = after.as_secs(), "Payer pended the request; following up later.");
                         Disposition {
                             outcomes: vec![o],

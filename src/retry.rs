@@ -114,7 +114,9 @@ impl InProcessRetry {
     pub fn budget(&self) -> Duration {
         let retries = self.max_calls.saturating_sub(1);
         // Jitter adds at most one more delay's worth to each wait.
-        (self.max_delay.max(self.max_retry_after)) * retries * 2
+        (self.max_delay.max(self.max_retry_after))
+            .saturating_mul(retries)
+            .saturating_mul(2)
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Duration as Days;
 
 use super::{
     ItemDecision, Operation, Payer, PayerError, PayerRequest, PayerResponse, ReviewAction,
@@ -225,8 +224,9 @@ pub fn decide_review(
     if response.items.iter().any(|i| i.action.certifies()) {
         response.authorization_number = Some(format!("AUTH-{:06}", number % 1_000_000));
         response.valid_from = Some(decided_on);
-        response.valid_to =
-            Some(decided_on + Days::days(i64::from(policy.authorization_valid_days)));
+        response.valid_to = decided_on.checked_add_days(chrono::Days::new(u64::from(
+            policy.authorization_valid_days,
+        )));
     }
     Ok(response)
 }

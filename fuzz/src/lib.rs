@@ -1,0 +1,133 @@
+//! The code paths the fuzz targets drive, one function per target, named as the targets are.
+//!
+//! This file is shared: the fuzz crate exposes it as its library, and
+//! `tests/fuzz_regressions.rs` includes it with `#[path]`, so the regression tests and the
+//! fuzzer run exactly the same calls. It may use only `preauth_worker`, `serde_json` and `std`
+//! (what both crates have), and must not `unwrap` (the main crate's clippy lints apply to it).
+//!
+//! Every function here must return normally for every input. Any panic is a bug: one raised in
+//! the worker, or one of the `assert!`/`panic!`/`expect` calls below, which state properties the
+//! worker promises (a decoded case makes a request bundle that reads back; the shipped tables
+//! load).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use preauth_worker::codes::CodeTable;
+use preauth_worker::payer::pas::bundle;
+use preauth_worker::rules::{Policies, Policy};
+use serde_json::Value;
+
+/// The shipped code table and every shipped policy, built once per process.
+pub struct Rules {
+    pub codes: CodeTable,
+    pub policies: Vec<Arc<Policy>>,
+}
+
+static RULES: OnceLock<Rules> = OnceLock::new();
+
+pub fn rules() -> &'static Rules {
+    RULES.get_or_init(|| {
+        let codes = CodeTable::embedded().expect("the embedded code table loads");
+        let loaded = Policies::load(&codes, None).expect("the embedded policies load");
+        let policies = loaded
+            .names()
+            .iter()
+            .map(|name| loaded.get(name).expect("a listed policy is there"))
+            .collect();
+        Rules { codes, policies }
+    })
+}
+
+/// The routing key a `case_decode_validate` input selects with its first byte
+/// (`'0'` none, `'1'` `case.submitted`, `'2'` `case.appeal`, `'3'` an unknown key; modulo 4).
+pub fn routing_key(selector: u8) -> Option<&'static str> {
+    match selector % 4 {
+        0 => None,
+        1 => Some("case.submitted"),
+        2 => Some("case.appeal"),
+        _ => Some("case.garbage"),
+    }
+}
+
+/// Target `case_decode_validate`: first byte picks the routing key, the rest is the message
+/// body. identify → decode → validate under every policy → request_bundle → review_from_bundle.
+pub fn case_decode_validate(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let Ok(id) = preauth_worker::case::identify(body) else {
+        return;
+    };
+    let case = match preauth_worker::case::decode(&id, routing_key(selector)) {
+        Ok(case) => case,
+        Err(findings) => {
+            assert!(!findings.is_empty(), "decode failed without a finding");
+            return;
+        }
+    };
+    let rules = rules();
+    for policy in &rules.policies {
+        let findings = preauth_worker::rules::validate(&case, policy, &rules.codes);
+        let _ = preauth_worker::rules::has_errors(&findings);
+        let _ = preauth_worker::rules::documents_necessity(&case, policy);
+    }
+    let request = bundle::request_bundle(&case, "req-1", "1234567893");
+    if let Err(e) = bundle::review_from_bundle(&request) {
+        panic!("review_from_bundle rejects the request bundle of a decoded case: {e}");
+    }
+}
+
+/// Target `pas_response_parse`: a payer's answer or a rest-hook notification, as JSON.
+pub fn pas_response_parse(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    read_response(&value);
+    if let Some(inner) = bundle::notification_response(&value) {
+        read_response(inner);
+    }
+    let _ = bundle::review_from_bundle(&value);
+}
+
+fn read_response(value: &Value) {
+    let _ = bundle::correlation(value);
+    match bundle::parse_response(value) {
+        Ok(response) => {
+            let _ = response.overall();
+            let _ = response.summary_action();
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+static CONFIG_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// A file removed when dropped, so a panic while loading it leaves nothing behind.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Target `config_load`: the bytes as a configuration file (UTF-8 only), with no environment.
+pub fn config_load(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // One file per call: parallel fuzz jobs and parallel tests never share one.
+    let file = TempFile(std::env::temp_dir().join(format!(
+        "preauth-fuzz-config-{}-{}.toml",
+        std::process::id(),
+        CONFIG_FILES.fetch_add(1, Ordering::Relaxed)
+    )));
+    std::fs::write(&file.0, text).expect("write the config file");
+    if let Err(e) = preauth_worker::config::Settings::load_with_env(Some(&file.0), Vec::new()) {
+        let _ = e.to_string();
+    }
+}
