@@ -77,24 +77,27 @@ for t in "${targets[@]}"; do
     fi
     echo "Fuzzing $t for ${seconds}s ..." >&2
     status=0
-    cargo fuzz run --sanitizer "$sanitizer" --target-dir "$target_dir" "$t" "$corpus" -- \
+    # config_load writes its input to a file under the temp dir; keep those in the scratch dir
+    # (a crash aborts the process before the harness can remove its file).
+    mkdir -p "$scratch/tmp"
+    TMPDIR="$scratch/tmp" cargo fuzz run --sanitizer "$sanitizer" --target-dir "$target_dir" "$t" "$corpus" -- \
         -max_total_time="$seconds" \
         -timeout=25 \
         -print_final_stats=1 \
         "${dict[@]}" \
         -artifact_prefix="$artifacts/$t/" \
         >"$log" 2>&1 || status=$?
-    runs="$(grep -o '^stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)"
+    runs="$(grep -a -o '^stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)"
     if [ -z "$runs" ]; then
-        runs="$(grep -o '^Done [0-9]* runs' "$log" | grep -o '[0-9]\+' | tail -n 1 || true)"
+        runs="$(grep -a -o '^Done [0-9]* runs' "$log" | grep -o '[0-9]\+' | tail -n 1 || true)"
     fi
-    artifact="$(grep -o 'Test unit written to .*' "$log" | sed 's/^Test unit written to //' | tail -n 1 || true)"
+    artifact="$(grep -a -o 'Test unit written to .*' "$log" | sed 's/^Test unit written to //' | tail -n 1 || true)"
     if [ "$status" -eq 0 ] && [ -z "$artifact" ]; then
         echo "$t: OK (${runs:-0} runs)"
         passed=$((passed + 1))
     else
         echo "$t: CRASH ${artifact:-"(no artifact; exit $status, see $log)"}"
-        grep -m 1 -E "panicked at|ERROR: (AddressSanitizer|libFuzzer)" "$log" >&2 || true
+        grep -a -m 1 -A 1 -E "panicked at|ERROR: (AddressSanitizer|libFuzzer)" "$log" >&2 || true
         failed=$((failed + 1))
     fi
 done

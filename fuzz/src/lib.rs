@@ -106,7 +106,8 @@ fn read_response(value: &Value) {
 
 static CONFIG_FILES: AtomicU64 = AtomicU64::new(0);
 
-/// A file removed when dropped, so a panic while loading it leaves nothing behind.
+/// A file removed when dropped, so a panic that unwinds (as in the tests) leaves nothing behind.
+/// Under libFuzzer a panic aborts instead; scripts/fuzz.sh points TMPDIR at its scratch dir.
 struct TempFile(PathBuf);
 
 impl Drop for TempFile {
