@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
@@ -317,19 +317,20 @@ async fn handle_delivery_inner(
             ids: None,
         }
     } else {
-        // The pipeline runs in its own task so that a panic on one case is contained: the case
-        // is parked with the reason and the worker carries on.
-        let pipeline = Arc::clone(&shared.pipeline);
-        let body = delivery.data.clone();
-        let rk = routing_key.clone();
-        let st = state.clone();
-        match tokio::spawn(async move { pipeline.handle(&body, Some(&rk), &st).await }).await {
+        // A panic on one case is contained here: the case is parked with the reason and the
+        // worker carries on. (Caught in place rather than in a task of its own, so the body is
+        // not copied per message.)
+        let handled = std::panic::AssertUnwindSafe(shared.pipeline.handle(
+            &delivery.data,
+            Some(&routing_key),
+            &state,
+        ))
+        .catch_unwind()
+        .await;
+        match handled {
             Ok(d) => d,
-            Err(join) => {
-                error!(
-                    panic = join.is_panic(),
-                    "Case handler failed; parking the message."
-                );
+            Err(_) => {
+                error!("Case handler panicked; parking the message.");
                 Disposition {
                     outcomes: vec![],
                     next: Next::Park {
