@@ -14,13 +14,10 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker::{Broker, Received, WorkerProcess};
-use preauth_worker::codes::CodeTable;
-use preauth_worker::payer::sim_server::{self, Scenario, Seen, SimHandle};
-use preauth_worker::rules::Policies;
+use preauth_worker::payer::sim_server::{Scenario, Seen, SimHandle};
 use serde_json::Value;
 use support::{examples, read_json};
 
@@ -119,18 +116,7 @@ fn check(
 }
 
 async fn sim(scenario: Scenario) -> SimHandle {
-    let codes = Arc::new(CodeTable::embedded().expect("codes"));
-    let policies = Policies::load(&codes, None).expect("policies");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    sim_server::start(
-        listener,
-        policies.get("default").expect("policy"),
-        codes,
-        scenario,
-    )
-    .expect("sim")
+    support::payer_sim("default", scenario).await
 }
 
 /// A scenario's world: broker names, payer simulator, worker configuration.

@@ -290,6 +290,33 @@ impl Broker {
         out
     }
 
+    /// Takes parked messages until at least `at_least` arrived (or 10 s passed).
+    pub async fn wait_parked(&self, at_least: usize) -> Vec<Parked> {
+        let mut parked = Vec::new();
+        for _ in 0..100 {
+            parked.extend(self.parked().await);
+            if parked.len() >= at_least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        parked
+    }
+
+    /// Waits (up to 5 s) until `queue` holds `want` ready messages; returns the last count. The
+    /// quorum queue returns messages asynchronously after a consumer lets them go.
+    pub async fn wait_depth(&self, queue: &str, want: u32) -> u32 {
+        let mut depth = 0;
+        for _ in 0..50 {
+            depth = self.depth(queue).await;
+            if depth == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        depth
+    }
+
     /// Ready plus unacknowledged messages in a queue.
     pub async fn depth(&self, queue: &str) -> u32 {
         let ch = self.conn.create_channel().await.expect("channel");

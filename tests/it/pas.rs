@@ -2,11 +2,11 @@
 //! refusals, timeouts, token refresh; `process` and `run` reach a PAS endpoint by configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+
 use std::time::Duration;
 
 use preauth_worker::codes::CodeTable;
-use preauth_worker::payer::sim_server::{self, Scenario, Seen, SimHandle};
+use preauth_worker::payer::sim_server::{Scenario, Seen, SimHandle};
 use preauth_worker::rules::Policies;
 use serde_json::Value;
 
@@ -14,18 +14,7 @@ use crate::broker::{count_terminal, Broker, WorkerProcess};
 use crate::support::{examples, outcomes, read_json, run, worker};
 
 async fn sim(policy: &str, scenario: Scenario) -> SimHandle {
-    let codes = Arc::new(CodeTable::embedded().expect("codes"));
-    let policies = Policies::load(&codes, None).expect("policies");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    sim_server::start(
-        listener,
-        policies.get(policy).expect("policy"),
-        codes,
-        scenario,
-    )
-    .expect("sim starts")
+    crate::support::payer_sim(policy, scenario).await
 }
 
 /// A config routing every payer to `default_sim` (and northwind-health to `strict_sim`).

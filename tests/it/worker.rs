@@ -118,16 +118,12 @@ async fn a_poison_message_is_parked_with_its_reason_and_the_next_case_still_flow
     let wrong = &terminal["poison-wrong-key"][0].body;
     assert_eq!(wrong["status"], "rejected");
     assert_eq!(wrong["findings"][0]["rule"], "DEC-03");
-    let mut reasons = BTreeSet::new();
-    for _ in 0..50 {
-        for p in b.parked().await {
-            reasons.insert(p.reason.unwrap_or_default());
-        }
-        if reasons.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let reasons: BTreeSet<String> = b
+        .wait_parked(3)
+        .await
+        .into_iter()
+        .map(|p| p.reason.unwrap_or_default())
+        .collect();
     assert_eq!(
         reasons,
         BTreeSet::from([
@@ -146,14 +142,7 @@ async fn parked_messages_keep_their_body_untouched_with_a_detail_line() {
     let worker = WorkerProcess::start_ready(&b.env()).await;
     let body = b"[1, 2, 3]".to_vec();
     b.publish("case.submitted", &body).await;
-    let mut parked = Vec::new();
-    for _ in 0..100 {
-        parked = b.parked().await;
-        if !parked.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let parked = b.wait_parked(1).await;
     assert_eq!(parked.len(), 1, "{}", worker.logs());
     assert_eq!(parked[0].body, body);
     assert_eq!(parked[0].reason.as_deref(), Some("not-an-object"));
@@ -204,14 +193,7 @@ async fn a_payer_that_never_recovers_gives_a_failed_outcome_and_a_parked_copy() 
     assert_eq!(got.len(), 1, "{}", worker.logs());
     assert_eq!(got[0].body["status"], "failed");
     assert_eq!(got[0].body["reasons"][0]["code"], "retries-exhausted");
-    let mut parked = Vec::new();
-    for _ in 0..50 {
-        parked = b.parked().await;
-        if !parked.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let parked = b.wait_parked(1).await;
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].reason.as_deref(), Some("retries-exhausted"));
     let body: Value =
@@ -441,14 +423,7 @@ async fn a_message_delivered_too_many_times_is_parked_instead_of_looping() {
         )
         .await
         .expect("publish");
-    let mut parked = Vec::new();
-    for _ in 0..100 {
-        parked = b.parked().await;
-        if !parked.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let parked = b.wait_parked(1).await;
     assert_eq!(parked.len(), 1, "{}", worker.logs());
     assert_eq!(parked[0].reason.as_deref(), Some("delivery-limit"));
     drop(worker);
@@ -559,12 +534,7 @@ async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_
         .await;
     assert_eq!(got[0].body["status"], "failed");
     worker.kill();
-    for _ in 0..50 {
-        if b.depth(&b.parking_queue()).await >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    b.wait_depth(&b.parking_queue(), 2).await;
     let env = b.env();
     let listed: Vec<Value> = parked_cli(&env, &["list", "--json"])
         .lines()
@@ -580,14 +550,7 @@ async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_
     assert!(retried["attempts"].as_u64().is_some_and(|a| a >= 3));
     // Listing consumed nothing: both messages are back (the quorum queue returns them
     // asynchronously after the listing connection closes).
-    let mut depth = 0;
-    for _ in 0..50 {
-        depth = b.depth(&b.parking_queue()).await;
-        if depth == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let depth = b.wait_depth(&b.parking_queue(), 2).await;
     assert_eq!(depth, 2);
     assert!(parked_cli(&env, &["list"]).contains("2 parked message(s)"));
 
@@ -604,7 +567,7 @@ async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_
         "a replay starts a fresh attempt count"
     );
     assert_eq!(
-        b.depth(&b.parking_queue()).await,
+        b.wait_depth(&b.parking_queue(), 1).await,
         1,
         "the garbage message stays parked"
     );
