@@ -303,11 +303,11 @@ impl Broker {
         parked
     }
 
-    /// Waits (up to 5 s) until `queue` holds `want` ready messages; returns the last count. The
+    /// Waits (up to 10 s) until `queue` holds `want` ready messages; returns the last count. The
     /// quorum queue returns messages asynchronously after a consumer lets them go.
     pub async fn wait_depth(&self, queue: &str, want: u32) -> u32 {
         let mut depth = 0;
-        for _ in 0..50 {
+        for _ in 0..100 {
             depth = self.depth(queue).await;
             if depth == want {
                 break;

@@ -533,8 +533,15 @@ async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_
         .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
         .await;
     assert_eq!(got[0].body["status"], "failed");
+    // The failed outcome and the parked copy are two confirmed publishes; wait for the
+    // second before stopping the worker, or the kill can land between them.
+    assert_eq!(
+        b.wait_depth(&b.parking_queue(), 2).await,
+        2,
+        "{}",
+        worker.logs()
+    );
     worker.kill();
-    b.wait_depth(&b.parking_queue(), 2).await;
     let env = b.env();
     let listed: Vec<Value> = parked_cli(&env, &["list", "--json"])
         .lines()
