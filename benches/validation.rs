@@ -41,8 +41,9 @@ fn bench(c: &mut Criterion) {
     let request_id = request_identifier(&case.case_id, &case.event_id, case.kind);
     c.bench_function("PAS request bundle built and serialized (one case)", |b| {
         b.iter(|| {
-            let bundle = request_bundle(black_box(&case), &request_id, case.provider.npi.as_str());
-            black_box(serde_json::to_vec(&bundle).expect("json"))
+            black_box(
+                request_bundle(black_box(&case), &request_id, case.provider.npi.as_str()).to_json(),
+            )
         })
     });
     let review = ReviewCase::from_case(&case);
@@ -55,7 +56,7 @@ fn bench(c: &mut Criterion) {
         None,
     )
     .expect("decision");
-    let request = request_bundle(&case, &request_id, case.provider.npi.as_str());
+    let request = request_bundle(&case, &request_id, case.provider.npi.as_str()).to_value();
     let answer = serde_json::to_vec(&response_bundle(&request, &decision)).expect("json");
     c.bench_function("PAS response bundle parsed (one answer)", |b| {
         b.iter(|| {

@@ -73,7 +73,11 @@ pub fn case_decode_validate(data: &[u8]) {
         let _ = preauth_worker::rules::has_errors(&findings);
         let _ = preauth_worker::rules::documents_necessity(&case, policy);
     }
-    let request = bundle::request_bundle(&case, "req-1", "1234567893");
+    let bytes = bundle::request_bundle(&case, "req-1", "1234567893").to_json();
+    let request: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => panic!("the request bundle of a decoded case is not JSON: {e}"),
+    };
     if let Err(e) = bundle::review_from_bundle(&request) {
         panic!("review_from_bundle rejects the request bundle of a decoded case: {e}");
     }

@@ -459,7 +459,7 @@ async fn a_payer_notification_turns_a_pended_request_into_its_outcome_at_once() 
         .get("default")
         .expect("policy");
     let id = request_identifier(&case.case_id, &case.event_id, case.kind);
-    let request = request_bundle(&case, &id, case.provider.npi.as_str());
+    let request = request_bundle(&case, &id, case.provider.npi.as_str()).to_value();
     let reference = pended[0].body["payer"]["reference"]
         .as_str()
         .map(str::to_owned);

@@ -1,28 +1,21 @@
-//! PAS bundles as `serde_json::Value`: the `$submit` and `$inquire` requests the worker sends,
-//! the response it reads, and (for the payer simulator) the reading of a request and the writing
-//! of a response.
+//! PAS bundles as `serde_json::Value`: the response the worker reads, and, for the payer
+//! simulator, the reading of a request and the writing of a response. The requests the worker
+//! sends are typed and written straight to bytes: see [`super::request`] (re-exported here).
 //!
-//! Everything here is a pure function of its arguments. Request bundles take every identifier
-//! from the request identifier (UUID v5 under [`ID_NAMESPACE`]) and every date from the case
-//! event, so a resent request is byte-identical: serde_json's map sorts keys, and equal values
-//! serialize to equal bytes.
-//!
-//! Error messages name elements and codes, never values taken from the patient's record.
+//! Everything here is a pure function of its arguments. Error messages name elements and codes,
+//! never values taken from the patient's record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine as _;
-use chrono::{NaiveDate, SecondsFormat};
+use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
-use uuid::Uuid;
 
-use crate::case::{
-    result_means_failure, CaseEvent, Indication, Kind, Reason, Relationship, Urgency,
-};
+use super::request::seq;
+pub use super::request::{inquiry_bundle, request_bundle, PasRequest};
+use crate::case::{result_means_failure, Indication, Reason};
 use crate::codes::{ProcedureCode, ProcedureSystem};
 use crate::payer::simulator::{ReviewCase, ReviewLine};
 use crate::payer::{ItemDecision, PayerResponse, ReviewAction};
-use crate::pipeline::ID_NAMESPACE;
 
 macro_rules! pas_sd {
     ($name:literal) => {
@@ -33,85 +26,86 @@ macro_rules! pas_sd {
     };
 }
 
-const REQUEST_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-request-bundle");
-const INQUIRY_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-inquiry-request-bundle");
-const RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-response-bundle");
-const INQUIRY_RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-inquiry-response-bundle");
-const CLAIM_PROFILE: &str = pas_sd!("profile-claim");
-const CLAIM_INQUIRY_PROFILE: &str = pas_sd!("profile-claim-inquiry");
-const CLAIM_RESPONSE_PROFILE: &str = pas_sd!("profile-claimresponse");
-const BENEFICIARY_PROFILE: &str = pas_sd!("profile-beneficiary");
-const COVERAGE_PROFILE: &str = pas_sd!("profile-coverage");
-const INSURER_PROFILE: &str = pas_sd!("profile-insurer");
-const REQUESTOR_PROFILE: &str = pas_sd!("profile-requestor");
-const DOCUMENT_REFERENCE_PROFILE: &str = pas_sd!("profile-documentreference");
+pub(super) const REQUEST_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-request-bundle");
+pub(super) const INQUIRY_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-inquiry-request-bundle");
+pub(super) const RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-response-bundle");
+pub(super) const INQUIRY_RESPONSE_BUNDLE_PROFILE: &str =
+    pas_sd!("profile-pas-inquiry-response-bundle");
+pub(super) const CLAIM_PROFILE: &str = pas_sd!("profile-claim");
+pub(super) const CLAIM_INQUIRY_PROFILE: &str = pas_sd!("profile-claim-inquiry");
+pub(super) const CLAIM_RESPONSE_PROFILE: &str = pas_sd!("profile-claimresponse");
+pub(super) const BENEFICIARY_PROFILE: &str = pas_sd!("profile-beneficiary");
+pub(super) const COVERAGE_PROFILE: &str = pas_sd!("profile-coverage");
+pub(super) const INSURER_PROFILE: &str = pas_sd!("profile-insurer");
+pub(super) const REQUESTOR_PROFILE: &str = pas_sd!("profile-requestor");
+pub(super) const DOCUMENT_REFERENCE_PROFILE: &str = pas_sd!("profile-documentreference");
 
-const EXT_SERVICE_ITEM_REQUEST_TYPE: &str = pas_sd!("extension-serviceItemRequestType");
-const EXT_CERTIFICATION_TYPE: &str = pas_sd!("extension-certificationType");
-const EXT_CARE_TEAM_CLAIM_SCOPE: &str = pas_sd!("extension-careTeamClaimScope");
-const EXT_DOCUMENT_INFORMATION: &str = pas_sd!("extension-documentInformation");
-const EXT_ADMINISTRATION_REFERENCE_NUMBER: &str =
+pub(super) const EXT_SERVICE_ITEM_REQUEST_TYPE: &str = pas_sd!("extension-serviceItemRequestType");
+pub(super) const EXT_CERTIFICATION_TYPE: &str = pas_sd!("extension-certificationType");
+pub(super) const EXT_CARE_TEAM_CLAIM_SCOPE: &str = pas_sd!("extension-careTeamClaimScope");
+pub(super) const EXT_DOCUMENT_INFORMATION: &str = pas_sd!("extension-documentInformation");
+pub(super) const EXT_ADMINISTRATION_REFERENCE_NUMBER: &str =
     pas_sd!("extension-administrationReferenceNumber");
-const EXT_REVIEW_ACTION: &str = pas_sd!("extension-reviewAction");
-const EXT_REVIEW_ACTION_CODE: &str = pas_sd!("extension-reviewActionCode");
-const EXT_ITEM_PRE_AUTH_PERIOD: &str = pas_sd!("extension-itemPreAuthPeriod");
-const EXT_ERROR_PATH: &str = pas_sd!("extension-errorPath");
-const EXT_ERROR_ELEMENT: &str = pas_sd!("extension-errorElement");
+pub(super) const EXT_REVIEW_ACTION: &str = pas_sd!("extension-reviewAction");
+pub(super) const EXT_REVIEW_ACTION_CODE: &str = pas_sd!("extension-reviewActionCode");
+pub(super) const EXT_ITEM_PRE_AUTH_PERIOD: &str = pas_sd!("extension-itemPreAuthPeriod");
+pub(super) const EXT_ERROR_PATH: &str = pas_sd!("extension-errorPath");
+pub(super) const EXT_ERROR_ELEMENT: &str = pas_sd!("extension-errorElement");
 
-const PAS_TEMP_CODES: &str = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes";
-const CPT_SYSTEM: &str = "http://www.ama-assn.org/go/cpt";
-const HCPCS_SYSTEM: &str = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets";
-const ICD10CM_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
-const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
-const POS_SYSTEM: &str =
+pub(super) const PAS_TEMP_CODES: &str =
+    "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes";
+pub(super) const CPT_SYSTEM: &str = "http://www.ama-assn.org/go/cpt";
+pub(super) const HCPCS_SYSTEM: &str = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets";
+pub(super) const ICD10CM_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
+pub(super) const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
+pub(super) const POS_SYSTEM: &str =
     "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set";
-const NUCC_TAXONOMY_SYSTEM: &str = "http://nucc.org/provider-taxonomy";
-const LOINC_SYSTEM: &str = "http://loinc.org";
-const V2_0203_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
-const C4BB_IDENTIFIER_TYPE_SYSTEM: &str =
+pub(super) const NUCC_TAXONOMY_SYSTEM: &str = "http://nucc.org/provider-taxonomy";
+pub(super) const LOINC_SYSTEM: &str = "http://loinc.org";
+pub(super) const V2_0203_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+pub(super) const C4BB_IDENTIFIER_TYPE_SYSTEM: &str =
     "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType";
-const CLAIM_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/claim-type";
-const PROCESS_PRIORITY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/processpriority";
-const DIAGNOSIS_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype";
-const SUBSCRIBER_RELATIONSHIP_SYSTEM: &str =
+pub(super) const CLAIM_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/claim-type";
+pub(super) const PROCESS_PRIORITY_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/processpriority";
+pub(super) const DIAGNOSIS_TYPE_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/ex-diagnosistype";
+pub(super) const SUBSCRIBER_RELATIONSHIP_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/subscriber-relationship";
-const COVERAGE_CLASS_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/coverage-class";
-const ADJUDICATION_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/adjudication";
-const DOCUMENT_CATEGORY_SYSTEM: &str =
+pub(super) const COVERAGE_CLASS_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/coverage-class";
+pub(super) const ADJUDICATION_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/adjudication";
+pub(super) const DOCUMENT_CATEGORY_SYSTEM: &str =
     "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category";
-const X12_98_SYSTEM: &str = "https://codesystem.x12.org/005010/98";
-const X12_306_SYSTEM: &str = "https://codesystem.x12.org/005010/306";
-const X12_755_SYSTEM: &str = "https://codesystem.x12.org/005010/755";
-const X12_756_SYSTEM: &str = "https://codesystem.x12.org/005010/756";
-const X12_1069_SYSTEM: &str = "https://codesystem.x12.org/005010/1069";
-const X12_1322_SYSTEM: &str = "https://codesystem.x12.org/005010/1322";
-const X12_1365_SYSTEM: &str = "https://codesystem.x12.org/005010/1365";
-const X12_1525_SYSTEM: &str = "https://codesystem.x12.org/005010/1525";
+pub(super) const X12_98_SYSTEM: &str = "https://codesystem.x12.org/005010/98";
+pub(super) const X12_306_SYSTEM: &str = "https://codesystem.x12.org/005010/306";
+pub(super) const X12_755_SYSTEM: &str = "https://codesystem.x12.org/005010/755";
+pub(super) const X12_756_SYSTEM: &str = "https://codesystem.x12.org/005010/756";
+pub(super) const X12_1069_SYSTEM: &str = "https://codesystem.x12.org/005010/1069";
+pub(super) const X12_1322_SYSTEM: &str = "https://codesystem.x12.org/005010/1322";
+pub(super) const X12_1365_SYSTEM: &str = "https://codesystem.x12.org/005010/1365";
+pub(super) const X12_1525_SYSTEM: &str = "https://codesystem.x12.org/005010/1525";
 
 // Identifier systems of the worker's own: the member id and payer id systems are payer-specific
 // and unknown to the worker, so they are named under the worker's URN (as its reason codes are).
-const MEMBER_ID_SYSTEM_PREFIX: &str = "urn:preauth-worker:member-id:";
-const PAYER_ID_SYSTEM: &str = "urn:preauth-worker:payer-id";
+pub(super) const MEMBER_ID_SYSTEM_PREFIX: &str = "urn:preauth-worker:member-id:";
+pub(super) const PAYER_ID_SYSTEM: &str = "urn:preauth-worker:payer-id";
 
-const LOINC_PROGRESS_NOTE: &str = "11506-3";
-const LOINC_PHOTO: &str = "72170-4";
-const LOINC_LETTER: &str = "51852-2";
+pub(super) const LOINC_PROGRESS_NOTE: &str = "11506-3";
+pub(super) const LOINC_PHOTO: &str = "72170-4";
+pub(super) const LOINC_LETTER: &str = "51852-2";
 
-const INDICATIONS_PREFIX: &str = "Documented indications: ";
-const PRIOR_TREATMENT_PREFIX: &str = "Prior treatment: ";
-const APPEAL_PREFIX: &str = "Appeal of ";
-const ORIGINAL_REQUEST_PREFIX: &str = "Original request: ";
+pub(super) const INDICATIONS_PREFIX: &str = "Documented indications: ";
+pub(super) const PRIOR_TREATMENT_PREFIX: &str = "Prior treatment: ";
+pub(super) const APPEAL_PREFIX: &str = "Appeal of ";
+pub(super) const ORIGINAL_REQUEST_PREFIX: &str = "Original request: ";
 
-/// The `urn:uuid:` fullUrl of one resource of a request: a UUID v5 of the request identifier and
-/// the resource's role, so a resent request carries the same GUIDs and another request new ones.
-fn full_url(request_identifier: &str, role: &str) -> String {
-    let name = format!("pas\u{1f}{request_identifier}\u{1f}{role}");
-    format!("urn:uuid:{}", Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()))
-}
+// Building JSON values, for the answers the payer simulator writes. (The worker's own requests
+// are typed: see `super::request`.)
 
-/// 1-based sequence numbers (FHIR positiveInt).
-fn seq(index: usize) -> u32 {
-    u32::try_from(index + 1).unwrap_or(u32::MAX)
+/// The `urn:uuid:` fullUrl of one resource, as the requests name theirs.
+fn full_url(identifier: &str, role: &str) -> String {
+    super::request::full_url(identifier, role)
 }
 
 fn coding(system: &str, code: &str) -> Value {
@@ -153,37 +147,9 @@ fn put(map: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// The fullUrls of the resources every request of a case shares.
-struct Parties {
-    patient: String,
-    coverage: String,
-    insurer: String,
-    requestor: String,
-}
-
-impl Parties {
-    fn new(request_identifier: &str) -> Self {
-        Self {
-            patient: full_url(request_identifier, "patient"),
-            coverage: full_url(request_identifier, "coverage"),
-            insurer: full_url(request_identifier, "insurer"),
-            requestor: full_url(request_identifier, "requestor"),
-        }
-    }
-}
-
 /// The identifier system of the worker's correlation identifier on the Claim: it names the case
 /// event (ids only, no patient data) so a payer's notification can be matched without state.
 pub const CORRELATION_SYSTEM: &str = "urn:preauth-worker:case-event";
-
-/// The Claim's second identifier: case id, event id and kind, as base64url of a small JSON.
-fn correlation_identifier(case: &CaseEvent) -> Value {
-    use base64::Engine;
-    let raw =
-        json!({"case_id": case.case_id, "event_id": case.event_id, "kind": case.kind.as_str()});
-    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.to_string());
-    json!({"system": CORRELATION_SYSTEM, "value": value})
-}
 
 /// What a correlation identifier names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,516 +212,6 @@ pub fn notification_response(notification: &Value) -> Option<&Value> {
         .iter()
         .map(|e| &e["resource"])
         .find(|r| str_of(r, "resourceType") == Some("Bundle") && has_claim_response(r))
-}
-
-fn trn_system(submitter: &str) -> String {
-    format!("urn:trnorg:{submitter}")
-}
-
-/// `occurred_at` in RFC 3339, `Z` for UTC, seconds as the sender gave them.
-fn created(case: &CaseEvent) -> String {
-    case.occurred_at
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-fn relationship_codes(r: Relationship) -> (&'static str, &'static str) {
-    // FHIR subscriber-relationship code, X12 1069 individual relationship code.
-    match r {
-        Relationship::SelfInsured => ("self", "18"),
-        Relationship::Spouse => ("spouse", "01"),
-        Relationship::Child => ("child", "19"),
-        Relationship::Other => ("other", "G8"),
-    }
-}
-
-fn procedure_system_url(system: ProcedureSystem) -> &'static str {
-    match system {
-        ProcedureSystem::Cpt => CPT_SYSTEM,
-        ProcedureSystem::Hcpcs => HCPCS_SYSTEM,
-    }
-}
-
-fn member_identifier(case: &CaseEvent) -> Value {
-    json!({
-        "type": concept(coding(V2_0203_SYSTEM, "MB")),
-        "system": format!("{MEMBER_ID_SYSTEM_PREFIX}{}", case.coverage.payer_id),
-        "value": case.coverage.member_id,
-    })
-}
-
-/// Patient, Coverage, insurer and requestor entries, in that order.
-fn party_entries(case: &CaseEvent, p: &Parties) -> Vec<Value> {
-    let mut name = json!({"family": case.patient.family_name});
-    put_array(
-        &mut name,
-        "given",
-        case.patient
-            .given_names
-            .iter()
-            .map(|g| Value::String(g.clone()))
-            .collect(),
-    );
-    let patient = json!({
-        "resourceType": "Patient",
-        "meta": profile(BENEFICIARY_PROFILE),
-        "identifier": [member_identifier(case)],
-        "name": [name],
-        "gender": case.patient.sex.fhir_code(),
-        "birthDate": case.patient.birth_date.to_string(),
-    });
-
-    let (fhir_rel, x12_rel) = relationship_codes(case.coverage.relationship);
-    let mut coverage = json!({
-        "resourceType": "Coverage",
-        "meta": profile(COVERAGE_PROFILE),
-        "identifier": [member_identifier(case)],
-        "status": "active",
-        "beneficiary": reference(&p.patient),
-        "relationship": {"coding": [
-            coding(SUBSCRIBER_RELATIONSHIP_SYSTEM, fhir_rel),
-            coding(X12_1069_SYSTEM, x12_rel),
-        ]},
-        "payor": [reference(&p.insurer)],
-    });
-    // The case carries the member's own id only. It is the subscriber's id when the patient is
-    // the subscriber; for a dependant the subscriber's id is unknown, so it is left out.
-    if case.coverage.relationship == Relationship::SelfInsured {
-        put(
-            &mut coverage,
-            "subscriberId",
-            Value::String(case.coverage.member_id.clone()),
-        );
-    }
-    if let Some(group) = &case.coverage.group_number {
-        put(
-            &mut coverage,
-            "class",
-            json!([{
-                "type": concept(coding(COVERAGE_CLASS_SYSTEM, "group")),
-                "value": group,
-            }]),
-        );
-    }
-
-    let insurer = json!({
-        "resourceType": "Organization",
-        "meta": profile(INSURER_PROFILE),
-        "identifier": [{
-            "type": concept(coding(C4BB_IDENTIFIER_TYPE_SYSTEM, "payerid")),
-            "system": PAYER_ID_SYSTEM,
-            "value": case.coverage.payer_id,
-        }],
-        "active": true,
-        "type": [concept(coding_display(X12_98_SYSTEM, "PR", "Payer"))],
-        // The case names the payer by id only; the id stands in for the required name.
-        "name": case.coverage.payer_id,
-    });
-
-    let requestor = json!({
-        "resourceType": "Organization",
-        "meta": profile(REQUESTOR_PROFILE),
-        "identifier": [{"system": NPI_SYSTEM, "value": case.provider.npi.as_str()}],
-        "active": true,
-        "type": [concept(coding_display(X12_98_SYSTEM, "1P", "Provider"))],
-        "name": case.provider.name,
-    });
-
-    vec![
-        entry(&p.patient, patient),
-        entry(&p.coverage, coverage),
-        entry(&p.insurer, insurer),
-        entry(&p.requestor, requestor),
-    ]
-}
-
-/// The Claim elements a `$submit` and an `$inquire` Claim share.
-fn claim_base(
-    case: &CaseEvent,
-    p: &Parties,
-    claim_profile: &str,
-    identifier: Value,
-    items: Vec<Value>,
-) -> Value {
-    let priority = match case.urgency {
-        Urgency::Expedited => "stat",
-        Urgency::Standard => "normal",
-    };
-    let mut care_team = json!({
-        "extension": [{"url": EXT_CARE_TEAM_CLAIM_SCOPE, "valueBoolean": true}],
-        "sequence": 1,
-        "provider": reference(&p.requestor),
-    });
-    if let Some(taxonomy) = &case.provider.taxonomy {
-        // X12 PRV (provider taxonomy). With an Organization as the care-team member there is no
-        // PractitionerRole.specialty to carry it, so it rides in the care team's qualification.
-        put(
-            &mut care_team,
-            "qualification",
-            concept(coding(NUCC_TAXONOMY_SYSTEM, taxonomy)),
-        );
-    }
-    let mut claim = json!({
-        "resourceType": "Claim",
-        "meta": profile(claim_profile),
-        "identifier": identifier,
-        "status": "active",
-        "type": concept(coding(CLAIM_TYPE_SYSTEM, "professional")),
-        "use": "preauthorization",
-        "patient": reference(&p.patient),
-        "created": created(case),
-        "insurer": reference(&p.insurer),
-        "provider": reference(&p.requestor),
-        "priority": concept(coding(PROCESS_PRIORITY_SYSTEM, priority)),
-        "careTeam": [care_team],
-        "insurance": [{"sequence": 1, "focal": true, "coverage": reference(&p.coverage)}],
-    });
-    put_array(&mut claim, "item", items);
-    claim
-}
-
-/// One Claim.item per procedure, in procedure order.
-fn items(
-    case: &CaseEvent,
-    diagnosis_sequences: &[u32],
-    information_sequences: &[u32],
-    administration_reference: Option<&str>,
-) -> Vec<Value> {
-    let service = &case.service;
-    service
-        .procedures
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut extension = vec![
-                json!({
-                    "url": EXT_SERVICE_ITEM_REQUEST_TYPE,
-                    "valueCodeableConcept": concept(coding_display(
-                        X12_1525_SYSTEM, "HS", "Health Services Review")),
-                }),
-                // X12 1322 also has appeal codes (1 immediate, 2 standard); an appeal is sent as
-                // a new initial request carrying the appeal packet, as PAS has no appeal flow.
-                json!({
-                    "url": EXT_CERTIFICATION_TYPE,
-                    "valueCodeableConcept": concept(coding_display(X12_1322_SYSTEM, "I", "Initial")),
-                }),
-            ];
-            if let Some(r) = administration_reference {
-                extension.push(json!({"url": EXT_ADMINISTRATION_REFERENCE_NUMBER, "valueString": r}));
-            }
-            let mut item = json!({
-                "extension": extension,
-                "sequence": seq(i),
-                "careTeamSequence": [1],
-                "category": concept(coding_display(X12_1365_SYSTEM, "2", "Surgical")),
-                "productOrService": concept(coding(procedure_system_url(p.code.system()), p.code.as_str())),
-                "servicedDate": service.planned_date.to_string(),
-                "locationCodeableConcept": concept(coding(POS_SYSTEM, &service.place_of_service)),
-                "quantity": {"value": p.units},
-            });
-            // Anatomic modifiers such as E1-E4 are HCPCS Level II modifiers; they are sent under
-            // the CPT system as agreed for this mapping, since PAS lists only CPT for modifiers.
-            put_array(
-                &mut item,
-                "modifier",
-                p.modifiers
-                    .iter()
-                    .map(|m| concept(coding(CPT_SYSTEM, m.as_str())))
-                    .collect(),
-            );
-            put_array(
-                &mut item,
-                "diagnosisSequence",
-                diagnosis_sequences.iter().map(|s| json!(s)).collect(),
-            );
-            put_array(
-                &mut item,
-                "informationSequence",
-                information_sequences.iter().map(|s| json!(s)).collect(),
-            );
-            item
-        })
-        .collect()
-}
-
-/// Claim.diagnosis, the primary first (stable order otherwise).
-fn diagnoses(case: &CaseEvent) -> Vec<Value> {
-    let mut dx: Vec<_> = case.service.diagnoses.iter().collect();
-    dx.sort_by_key(|d| !d.primary);
-    dx.iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let mut v = json!({
-                "sequence": seq(i),
-                "diagnosisCodeableConcept": concept(coding(ICD10CM_SYSTEM, &d.code.dotted())),
-            });
-            if d.primary {
-                put(
-                    &mut v,
-                    "type",
-                    json!([concept(coding(DIAGNOSIS_TYPE_SYSTEM, "principal"))]),
-                );
-            }
-            v
-        })
-        .collect()
-}
-
-/// The X12 PWK-like document information every `additionalInformation` entry must carry.
-fn document_information(report_type: &str, display: &str) -> Value {
-    json!({
-        "url": EXT_DOCUMENT_INFORMATION,
-        "extension": [
-            {"url": "reportTypeCode",
-             "valueCodeableConcept": concept(coding_display(X12_755_SYSTEM, report_type, display))},
-            {"url": "transmissionMethod",
-             "valueCodeableConcept": concept(coding_display(X12_756_SYSTEM, "EL", "Electronically Only"))},
-        ],
-    })
-}
-
-fn document_reference(
-    case: &CaseEvent,
-    p: &Parties,
-    loinc: &str,
-    loinc_display: &str,
-    attachment: Value,
-) -> Value {
-    json!({
-        "resourceType": "DocumentReference",
-        "meta": profile(DOCUMENT_REFERENCE_PROFILE),
-        "status": "current",
-        "type": concept(coding_display(LOINC_SYSTEM, loinc, loinc_display)),
-        "category": [concept(coding_display(DOCUMENT_CATEGORY_SYSTEM, "clinical-note", "Clinical Note"))],
-        "subject": reference(&p.patient),
-        // DocumentReference.date is an R4 `instant` ("when this reference was created"): the
-        // request's own time. The document's date, a plain date, is in attachment.creation.
-        "date": created(case),
-        "content": [{"attachment": attachment}],
-    })
-}
-
-fn npi_reference(npi: &str) -> Value {
-    json!({"identifier": {"system": NPI_SYSTEM, "value": npi}})
-}
-
-/// A role label unique within the request: `note:<id>`, then `note:<id>#2`… should ids repeat.
-fn unique_role(seen: &mut BTreeMap<String, u32>, role: String) -> String {
-    let n = seen.entry(role.clone()).or_insert(0);
-    *n += 1;
-    if *n == 1 {
-        role
-    } else {
-        format!("{role}#{n}")
-    }
-}
-
-/// Claim.supportingInfo and the DocumentReference entries it points to.
-fn supporting_info(
-    case: &CaseEvent,
-    request_identifier: &str,
-    p: &Parties,
-) -> (Vec<Value>, Vec<Value>) {
-    let doc = &case.documentation;
-    let mut info = Vec::new();
-    let mut entries = Vec::new();
-    let mut roles = BTreeMap::new();
-    let mut add_document =
-        |info: &mut Vec<Value>, role: String, docinfo: Value, resource: Value| {
-            let url = full_url(request_identifier, &unique_role(&mut roles, role));
-            info.push(json!({
-                "extension": [docinfo],
-                "sequence": seq(info.len()),
-                "category": concept(coding(PAS_TEMP_CODES, "additionalInformation")),
-                "valueReference": reference(&url),
-            }));
-            entries.push(entry(&url, resource));
-        };
-
-    for note in &doc.clinical_notes {
-        let mut attachment = json!({
-            "contentType": "text/plain; charset=utf-8",
-            "creation": note.date.to_string(),
-            "title": note.id,
-        });
-        if !note.text.is_empty() {
-            put(
-                &mut attachment,
-                "data",
-                Value::String(base64::engine::general_purpose::STANDARD.encode(&note.text)),
-            );
-        }
-        let mut resource =
-            document_reference(case, p, LOINC_PROGRESS_NOTE, "Progress note", attachment);
-        if let Some(npi) = &note.author_npi {
-            put(
-                &mut resource,
-                "author",
-                json!([npi_reference(npi.as_str())]),
-            );
-        }
-        add_document(
-            &mut info,
-            format!("note:{}", note.id),
-            document_information("PY", "Physician's Report"),
-            resource,
-        );
-    }
-    for photo in &doc.photos {
-        // PAS wants the document inline (attachment.data; url is 0..0 in its DocumentReference
-        // profile), but the worker holds only the practice system's URI of the image, not its
-        // bytes. The URI is sent until the worker can fetch attachments.
-        let attachment = json!({
-            "contentType": photo.content_type,
-            "url": photo.uri,
-            "title": photo.id,
-            "creation": photo.taken_on.to_string(),
-        });
-        add_document(
-            &mut info,
-            format!("photo:{}", photo.id),
-            // X12 755 XP "Photograph" (the 2000E PWK01 list of the 278 request).
-            document_information("XP", "Photograph"),
-            document_reference(case, p, LOINC_PHOTO, "Photographic image", attachment),
-        );
-    }
-    // Appeals carry the letter; a submission that already has one sends it too (it is evidence,
-    // and the payer's review reads it either way).
-    if let Some(letter) = &doc.letter_of_medical_necessity {
-        // Same caveat as photos: a URI of the practice system, not inline data.
-        let attachment = json!({
-            "url": letter.uri,
-            "title": "Letter of medical necessity",
-            "creation": letter.signed_on.to_string(),
-        });
-        let mut resource = document_reference(case, p, LOINC_LETTER, "Letter", attachment);
-        put(
-            &mut resource,
-            "author",
-            json!([npi_reference(letter.signed_by_npi.as_str())]),
-        );
-        put(
-            &mut resource,
-            "authenticator",
-            npi_reference(letter.signed_by_npi.as_str()),
-        );
-        add_document(
-            &mut info,
-            "letter".to_owned(),
-            // A choice: X12 755 has no "letter of medical necessity" code; 03 "Report
-            // Justifying Treatment Beyond Utilization Guidelines" is the closest in meaning.
-            document_information(
-                "03",
-                "Report Justifying Treatment Beyond Utilization Guidelines",
-            ),
-            resource,
-        );
-    }
-
-    // What PAS has no element for travels as free-form messages (X12 MSG).
-    let mut messages = Vec::new();
-    if !doc.indications.is_empty() {
-        let words: Vec<&str> = doc.indications.iter().map(Indication::as_str).collect();
-        messages.push(format!("{INDICATIONS_PREFIX}{}", words.join("; ")));
-    }
-    for t in &doc.prior_treatments {
-        let to = t.to.map_or_else(|| "ongoing".to_owned(), |d| d.to_string());
-        messages.push(format!(
-            "{PRIOR_TREATMENT_PREFIX}{} from {} to {to}: {}",
-            t.treatment, t.from, t.result
-        ));
-    }
-    if case.kind == Kind::Appeal {
-        if let Some(a) = &case.appeal {
-            messages.push(format!(
-                "{APPEAL_PREFIX}{} denied {}: {}",
-                a.payer_reference, a.denied_on, a.denial_reason
-            ));
-            messages.push(format!("{ORIGINAL_REQUEST_PREFIX}{}", a.original_event_id));
-        }
-    }
-    for m in messages {
-        info.push(json!({
-            "sequence": seq(info.len()),
-            "category": concept(coding(PAS_TEMP_CODES, "freeFormMessage")),
-            "valueString": m,
-        }));
-    }
-    (info, entries)
-}
-
-fn sequences_of(values: &[Value]) -> Vec<u32> {
-    values
-        .iter()
-        .filter_map(|v| v.get("sequence").and_then(Value::as_u64))
-        .filter_map(|n| u32::try_from(n).ok())
-        .collect()
-}
-
-/// The `Claim/$submit` Bundle for a submission or an appeal (`case.kind` tells which).
-///
-/// `request_identifier` becomes the Claim and Bundle identifier value (the X12 TRN), under the
-/// system `urn:trnorg:<submitter>`. Deterministic: the same arguments give the same bytes.
-pub fn request_bundle(case: &CaseEvent, request_identifier: &str, submitter: &str) -> Value {
-    let parties = Parties::new(request_identifier);
-    let claim_url = full_url(request_identifier, "claim");
-    let identifier = json!({"system": trn_system(submitter), "value": request_identifier});
-    let (info, documents) = supporting_info(case, request_identifier, &parties);
-    let diagnosis = diagnoses(case);
-    let items = items(case, &sequences_of(&diagnosis), &sequences_of(&info), None);
-    let identifiers = json!([identifier.clone(), correlation_identifier(case)]);
-    let mut claim = claim_base(case, &parties, CLAIM_PROFILE, identifiers, items);
-    put_array(&mut claim, "supportingInfo", info);
-    put_array(&mut claim, "diagnosis", diagnosis);
-
-    let mut entries = vec![entry(&claim_url, claim)];
-    entries.extend(party_entries(case, &parties));
-    entries.extend(documents);
-    json!({
-        "resourceType": "Bundle",
-        "meta": profile(REQUEST_BUNDLE_PROFILE),
-        "identifier": identifier,
-        "type": "collection",
-        "timestamp": created(case),
-        "entry": entries,
-    })
-}
-
-/// The `Claim/$inquire` Bundle for the `round`-th follow-up of a pended request.
-///
-/// The inquiry Claim has its own identifier (`<request_identifier>-inq-<round>`) and names the
-/// same patient, payer, requestor and service lines; each line carries the payer's `reference`
-/// as `extension-administrationReferenceNumber` (X12 REF-NT). Diagnoses and documents are left
-/// out: an inquiry asks about a request, it does not repeat it. Patient, Coverage and
-/// Organizations keep the GUIDs of the original request (same resources).
-pub fn inquiry_bundle(
-    case: &CaseEvent,
-    request_identifier: &str,
-    submitter: &str,
-    reference: &str,
-    round: u32,
-) -> Value {
-    let inquiry_identifier = format!("{request_identifier}-inq-{round}");
-    let parties = Parties::new(request_identifier);
-    let claim_url = full_url(&inquiry_identifier, "claim");
-    let identifier = json!({"system": trn_system(submitter), "value": inquiry_identifier});
-    let items = items(case, &[], &[], Some(reference));
-    let claim = claim_base(
-        case,
-        &parties,
-        CLAIM_INQUIRY_PROFILE,
-        json!([identifier.clone(), correlation_identifier(case)]),
-        items,
-    );
-    let mut entries = vec![entry(&claim_url, claim)];
-    entries.extend(party_entries(case, &parties));
-    json!({
-        "resourceType": "Bundle",
-        "meta": profile(INQUIRY_BUNDLE_PROFILE),
-        "identifier": identifier,
-        "type": "collection",
-        "timestamp": created(case),
-        "entry": entries,
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1634,7 +1090,9 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::case::{decode, identify};
+    use base64::Engine as _;
+
+    use crate::case::{decode, identify, CaseEvent, Kind};
     use crate::codes::CodeTable;
     use crate::payer::simulator::{decide_review, X12_REASON_SYSTEM};
     use crate::payer::{Operation, Overall, PayerError};
@@ -1753,7 +1211,7 @@ mod tests {
     #[test]
     fn every_example_reads_back_as_the_review_case_it_came_from() {
         for (name, case, rid) in examples() {
-            let bundle = request_bundle(&case, &rid, SUBMITTER);
+            let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
             assert_eq!(
                 review_from_bundle(&bundle),
                 Ok(ReviewCase::from_case(&case)),
@@ -1768,7 +1226,7 @@ mod tests {
         let policies = Policies::load(&codes, None).expect("policies");
         let mut seen = BTreeSet::new();
         for (name, case, rid) in examples() {
-            let request = request_bundle(&case, &rid, SUBMITTER);
+            let request = request_bundle(&case, &rid, SUBMITTER).to_value();
             let review = review_from_bundle(&request).expect("review");
             let first = match case.kind {
                 Kind::Submission => Operation::Submit,
@@ -1815,6 +1273,50 @@ mod tests {
         assert!(seen.contains("Refused"), "{seen:?}");
     }
 
+    /// Fails on a null, an empty string, an empty array or an empty object anywhere: FHIR JSON
+    /// allows none of them.
+    fn assert_no_empty_values(v: &Value, path: &str) {
+        match v {
+            Value::Null => panic!("{path} is null"),
+            Value::String(s) => assert!(!s.is_empty(), "{path} is an empty string"),
+            Value::Array(a) => {
+                assert!(!a.is_empty(), "{path} is an empty array");
+                for (i, x) in a.iter().enumerate() {
+                    assert_no_empty_values(x, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Object(m) => {
+                assert!(!m.is_empty(), "{path} is an empty object");
+                for (k, x) in m {
+                    assert_no_empty_values(x, &format!("{path}.{k}"));
+                }
+            }
+            Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    #[test]
+    fn the_bytes_sent_name_each_resource_type_first_and_hold_no_empty_values() {
+        for (name, case, rid) in examples() {
+            let requests = [
+                request_bundle(&case, &rid, SUBMITTER),
+                inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1),
+            ];
+            for request in requests {
+                let bytes = request.to_json();
+                let text = std::str::from_utf8(&bytes).expect("UTF-8");
+                assert!(text.starts_with(r#"{"resourceType":"Bundle","#), "{name}");
+                let entries = text.matches(r#""resource":"#).count();
+                let typed_first = text.matches(r#""resource":{"resourceType":"#).count();
+                assert_eq!(entries, typed_first, "{name}");
+                let value: Value = serde_json::from_slice(&bytes).expect("JSON");
+                assert_eq!(value["entry"].as_array().map(Vec::len), Some(entries));
+                assert_eq!(value, request.to_value(), "{name}");
+                assert_no_empty_values(&value, &name);
+            }
+        }
+    }
+
     #[test]
     fn a_resent_request_is_byte_identical_and_another_request_is_not() {
         for (name, case, rid) in examples() {
@@ -1838,10 +1340,10 @@ mod tests {
     #[test]
     fn request_bundles_put_the_claim_first_and_resolve_every_reference_once() {
         for (name, case, rid) in examples() {
-            let bundle = request_bundle(&case, &rid, SUBMITTER);
+            let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
             assert_well_formed(&bundle, &name);
             assert_eq!(claim_of(&bundle)["resourceType"], "Claim");
-            let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1);
+            let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1).to_value();
             assert_well_formed(&inquiry, &format!("{name} inquiry"));
         }
     }
@@ -1849,7 +1351,7 @@ mod tests {
     #[test]
     fn the_claim_carries_the_pas_elements_the_brief_lists() {
         let case = decode_value(&base());
-        let bundle = request_bundle(&case, "req-1", SUBMITTER);
+        let bundle = request_bundle(&case, "req-1", SUBMITTER).to_value();
         let claim = claim_of(&bundle);
         let identifier = json!({"system": "urn:trnorg:9012345678", "value": "req-1"});
         assert_eq!(bundle["identifier"], identifier);
@@ -1929,7 +1431,7 @@ mod tests {
             {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
             {"code": "G0127", "system": "HCPCS", "units": 2}]);
         let case = decode_value(&v);
-        let bundle = request_bundle(&case, "req-2", SUBMITTER);
+        let bundle = request_bundle(&case, "req-2", SUBMITTER).to_value();
         let claim = claim_of(&bundle);
         assert_eq!(claim["priority"]["coding"][0]["code"], "stat");
         assert_eq!(claim["item"][1]["sequence"], 2);
@@ -1950,7 +1452,7 @@ mod tests {
             .into_iter()
             .find(|(n, _, _)| n.starts_with("08-"))
             .expect("example 08");
-        let bundle = request_bundle(&case, &rid, SUBMITTER);
+        let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
         assert_eq!(
             supporting_messages(&bundle),
             [
@@ -1986,7 +1488,7 @@ mod tests {
         v["documentation"]["letter_of_medical_necessity"] = json!(
             {"uri": "pm://attachments/LMN-9", "signed_by_npi": "1234567893", "signed_on": "2026-11-19"});
         let case = decode_value(&v);
-        let bundle = request_bundle(&case, "req-8", SUBMITTER);
+        let bundle = request_bundle(&case, "req-8", SUBMITTER).to_value();
         assert_well_formed(&bundle, "submission with a letter");
         let review = review_from_bundle(&bundle).expect("review");
         assert!(review.letter_of_medical_necessity && !review.appeal);
@@ -1999,7 +1501,7 @@ mod tests {
         let note = v["documentation"]["clinical_notes"][0].clone();
         v["documentation"]["clinical_notes"] = json!([note.clone(), note]);
         let case = decode_value(&v);
-        let bundle = request_bundle(&case, "req-3", SUBMITTER);
+        let bundle = request_bundle(&case, "req-3", SUBMITTER).to_value();
         assert_well_formed(&bundle, "repeated note ids");
         assert_eq!(
             review_from_bundle(&bundle).expect("review").clinical_notes,
@@ -2014,7 +1516,7 @@ mod tests {
         v["documentation"]["prior_treatments"][0]["result"] = json!("improved");
         v["documentation"]["indications"] = json!([]);
         let case = decode_value(&v);
-        let bundle = request_bundle(&case, "req-4", SUBMITTER);
+        let bundle = request_bundle(&case, "req-4", SUBMITTER).to_value();
         assert_eq!(
             supporting_messages(&bundle),
             ["Prior treatment: topical tretinoin 0.025% from 2026-08-01 to ongoing: improved"]
@@ -2031,7 +1533,7 @@ mod tests {
             {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
             {"code": "10040", "system": "CPT", "units": 1}]);
         let case = decode_value(&v);
-        let bundle = inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3);
+        let bundle = inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3).to_value();
         let claim = claim_of(&bundle);
         assert_eq!(claim["identifier"][0]["value"], "req-5-inq-3");
         assert_eq!(bundle["identifier"]["value"], "req-5-inq-3");
@@ -2047,7 +1549,7 @@ mod tests {
             assert_eq!(refs[0]["valueString"], "PA-12345678");
         }
         // Same patient resource, same GUID as in the original request.
-        let request = request_bundle(&case, "req-5", SUBMITTER);
+        let request = request_bundle(&case, "req-5", SUBMITTER).to_value();
         assert_eq!(claim["patient"], claim_of(&request)["patient"]);
         assert_ne!(
             bundle["entry"][0]["fullUrl"],
@@ -2341,7 +1843,7 @@ mod tests {
     #[test]
     fn a_request_without_what_the_payer_needs_is_refused_by_name() {
         let case = decode_value(&base());
-        let good = request_bundle(&case, "req-6", SUBMITTER);
+        let good = request_bundle(&case, "req-6", SUBMITTER).to_value();
 
         assert_eq!(
             review_from_bundle(&json!({"resourceType": "Bundle", "entry": []})),
@@ -2384,7 +1886,7 @@ mod tests {
         let policies = Policies::load(&codes, None).expect("policies");
         let policy = policies.get("default").expect("policy");
         let case = decode_value(&appeal_base());
-        let request = request_bundle(&case, "req-7", SUBMITTER);
+        let request = request_bundle(&case, "req-7", SUBMITTER).to_value();
         let review = review_from_bundle(&request).expect("review");
         let resp = decide_review(&review, &policy, &codes, "req-7", Operation::Appeal, None)
             .expect("decision");

@@ -15,7 +15,8 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::auth::TokenSource;
-use super::bundle::{inquiry_bundle, parse_response, request_bundle, ResponseError};
+use super::bundle::{parse_response, ResponseError};
+use super::request::{inquiry_bundle, request_bundle};
 use crate::case::Reason;
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
 
@@ -124,8 +125,8 @@ impl Payer for PasPayer {
                 request_bundle(case, request.request_identifier, submitter),
             ),
         };
-        // Serializing a Value cannot fail; the bytes are the same for every resend.
-        let body = serde_json::to_vec(&bundle).unwrap_or_default();
+        // The bytes are the same for every resend.
+        let body = bundle.to_json();
         let _permit = self
             .in_flight
             .acquire()
