@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench worker_load` (scripts/bench.sh runs it and the `process` benchmark).
 //! Environment: BENCH_CASES (20000), BENCH_PREFETCH (128), BENCH_LATENCY_MS (200, the slow-payer
-//! run), BENCH_BACKLOG (100000, the memory run; 0 skips it), BENCH_AMQP_URL. Needs RabbitMQ.
+//! run), BENCH_BACKLOG (100000, the memory run; 0 skips it), BENCH_AIOPIKA (1: also run the
+//! aio-pika passthrough of scripts/bench-aiopika.sh; 0 skips it), BENCH_AMQP_URL. Needs RabbitMQ.
 //!
 //! Each run pre-loads N case events into a quorum work queue, then starts the consumer and
 //! measures until N outcomes are confirmed and collected: cases/s, p50/p99 latency from the
@@ -409,6 +410,44 @@ async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) 
     }
 }
 
+/// The same passthrough in Python with aio-pika (scripts/bench-aiopika.sh, which sets up its own
+/// virtualenv), on the same broker, queue types, message and prefetch. `None` when it cannot run
+/// here (no Python or no package index): the table says so and the other runs go on.
+fn aiopika(url: &str, n: usize, prefetch: u16) -> Option<Figures> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench-aiopika.sh");
+    let out = Command::new(script)
+        .env("BENCH_FORMAT", "tsv")
+        .env("BENCH_CASES", n.to_string())
+        .env("BENCH_PREFETCH", prefetch.to_string())
+        .env("BENCH_AMQP_URL", url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output();
+    let text = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            eprintln!("aio-pika passthrough did not run ({})", o.status);
+            return None;
+        }
+        Err(e) => {
+            eprintln!("aio-pika passthrough did not run: {e}");
+            return None;
+        }
+    };
+    let line = text.lines().find(|l| l.starts_with("figures\t"))?;
+    let f: Vec<&str> = line.split('\t').collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    Some(Figures {
+        name: (*f.get(1)?).to_owned(),
+        cases: num(2)? as usize,
+        per_s: num(3)?,
+        p50_ms: num(4)?,
+        p99_ms: num(5)?,
+        rss_mib: num(6)?,
+        cpu_per_1000: num(7)?,
+    })
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: only run when benched.
     if !std::env::args().any(|a| a == "--bench") {
@@ -434,6 +473,11 @@ async fn run() {
     let mut rows = vec![passthrough(&url, n, prefetch).await];
     rows.push(worker(&url, n, prefetch, 0, "w0").await);
     let ceiling = rows[0].per_s;
+    let python = if env_or("BENCH_AIOPIKA", 1) == 1 {
+        aiopika(&url, n, prefetch)
+    } else {
+        None
+    };
     // With a slow payer, throughput is bounded by in-flight / latency: size the run to ~20 s.
     let slow_n = ((f64::from(prefetch) / (slow_ms.max(1) as f64 / 1000.0)) * 20.0) as usize;
     rows.push(worker(&url, slow_n.clamp(1000, n), prefetch, slow_ms, "w200").await);
@@ -445,7 +489,7 @@ async fn run() {
         "\n{:<44} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "run", "cases", "cases/s", "p50 ms", "p99 ms", "peak MiB", "CPU s/1000"
     );
-    for r in &rows {
+    for r in rows.iter().chain(&python) {
         println!(
             "{:<44} {:>8} {:>9.0} {:>9.0} {:>9.0} {:>9.1} {:>11.3}",
             r.name, r.cases, r.per_s, r.p50_ms, r.p99_ms, r.rss_mib, r.cpu_per_1000
@@ -464,6 +508,13 @@ async fn run() {
         100.0 * w200.per_s / bound.min(ceiling),
         bound
     );
+    match &python {
+        Some(p) => println!(
+            "worker at payer 0 ms / aio-pika passthrough: {:.1}x (target ≥ 3x)",
+            w0.per_s / p.per_s
+        ),
+        None => println!("worker / aio-pika passthrough: not measured (see above)"),
+    }
     if let Some(big) = rows.get(3) {
         println!(
             "peak RSS draining a {}-case backlog: {:.1} MiB (target < 48 MiB)",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Performance, in one command: criterion micro-benchmarks (validation, PAS bundle building and
 # parsing), the broker load benchmark (ceiling, worker at 0 ms and a slow payer, a 100,000-case
-# backlog), and `process` on 100,000 cases. Figures go to stdout; docs/performance.md explains them.
-# Environment: BENCH_CASES, BENCH_PREFETCH, BENCH_LATENCY_MS, BENCH_BACKLOG (see benches/worker_load.rs).
+# backlog, the aio-pika passthrough for comparison), and `process` on 100,000 cases. Figures go to
+# stdout; docs/performance.md explains them.
+# Environment: BENCH_CASES, BENCH_PREFETCH, BENCH_LATENCY_MS, BENCH_BACKLOG, BENCH_AIOPIKA (see
+# benches/worker_load.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { rabbitmq-server -detached; sleep 10; }
