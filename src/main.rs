@@ -107,6 +107,10 @@ struct PayerSimArgs {
     /// A client the token endpoint accepts, as ID:SECRET (repeatable).
     #[arg(long = "client", value_name = "ID:SECRET")]
     clients: Vec<String>,
+    /// A client that signs its assertions (SMART Backend Services), as ID=PUBLIC_KEY_PEM_FILE
+    /// (repeatable).
+    #[arg(long = "client-key", value_name = "ID=PEM_FILE")]
+    client_keys: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -203,6 +207,24 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
         .iter()
         .filter_map(|c| c.split_once(':').map(|(i, s)| (i.to_owned(), s.to_owned())))
         .collect();
+    let mut client_keys = std::collections::HashMap::new();
+    for entry in &args.client_keys {
+        let Some((id, path)) = entry.split_once('=') else {
+            eprintln!("preauth-worker: --client-key expects ID=PEM_FILE");
+            return ExitCode::from(EXIT_CONFIG);
+        };
+        match std::fs::read_to_string(path) {
+            Ok(pem) => {
+                client_keys.insert(id.to_owned(), pem);
+            }
+            Err(e) => {
+                eprintln!(
+                    "preauth-worker: cannot read the public key of client {id} ({path}): {e}"
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
     let scenario = Scenario {
         latency: args.latency,
         slow_first: args.slow_first,
@@ -214,6 +236,7 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
         reject: args.reject,
         token_lifetime: args.token_lifetime,
         clients,
+        client_keys,
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,

@@ -50,9 +50,13 @@ pub struct Scenario {
     /// Answer this percentage of tries with 503 or 429 (chosen per request and try, the same
     /// way every run: a stable hash, not a random generator).
     pub flaky_percent: u8,
-    /// Client credentials `/token` accepts with HTTP Basic (`client_assertion` JWTs are accepted
-    /// when their claims name a known client id).
+    /// Client credentials `/token` accepts with HTTP Basic: client id → secret.
     pub clients: HashMap<String, String>,
+    /// Public keys (PEM, RSA or EC) of the clients that authenticate with a signed client
+    /// assertion (SMART Backend Services): client id → key. An assertion is accepted only when
+    /// its RS384/ES384 signature verifies with the key registered for its issuer, it names this
+    /// token endpoint as its audience, and it has not expired.
+    pub client_keys: HashMap<String, String>,
 }
 
 /// One request the simulator saw.
@@ -455,6 +459,45 @@ struct TokenForm {
     client_assertion: Option<String>,
 }
 
+/// Verifies a SMART Backend Services client assertion: signed RS384 or ES384 by the key
+/// registered for its issuer, issuer = subject, this endpoint as audience, unexpired, with a jti.
+fn assertion_is_valid(assertion: &str, keys: &HashMap<String, String>, audience: &str) -> bool {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+        return false;
+    };
+    // Which key to verify with: the issuer named in the (not yet trusted) claims.
+    let issuer = assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
+        .and_then(|c| c["iss"].as_str().map(str::to_owned));
+    let Some((issuer, pem)) = issuer.and_then(|i| keys.get(&i).map(|k| (i, k))) else {
+        return false;
+    };
+    let key = match header.alg {
+        Algorithm::RS384 => DecodingKey::from_rsa_pem(pem.as_bytes()),
+        Algorithm::ES384 => DecodingKey::from_ec_pem(pem.as_bytes()),
+        _ => return false,
+    };
+    let Ok(key) = key else {
+        return false;
+    };
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[issuer.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    jsonwebtoken::decode::<Value>(assertion, &key, &validation).is_ok_and(|data| {
+        data.claims["sub"].as_str() == Some(issuer.as_str()) && data.claims["jti"].is_string()
+    })
+}
+
 async fn token(
     State(state): State<Arc<SimState>>,
     headers: HeaderMap,
@@ -470,22 +513,16 @@ async fn token(
     if form.grant_type != "client_credentials" {
         return bad("unsupported_grant_type");
     }
-    let known = |id: &str| state.scenario.clients.contains_key(id);
     let client_ok = if let Some(assertion) = &form.client_assertion {
-        // The simulator checks the assertion's claims, not its signature (it holds no JWKS).
-        use base64::Engine;
-        let claims: Option<Value> = assertion
-            .split('.')
-            .nth(1)
-            .and_then(|p| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(p)
-                    .ok()
-            })
-            .and_then(|raw| serde_json::from_slice(&raw).ok());
-        claims.is_some_and(|c| {
-            c["iss"] == c["sub"] && c["iss"].as_str().is_some_and(known) && c["jti"].is_string()
-        })
+        let host = headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assertion_is_valid(
+            assertion,
+            &state.scenario.client_keys,
+            &format!("http://{host}/token"),
+        )
     } else {
         headers
             .get("authorization")

@@ -532,43 +532,14 @@ async fn a_payer_notification_turns_a_pended_request_into_its_outcome_at_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smart_backend_services_sign_a_client_assertion_with_the_configured_key() {
-    for (alg, gen) in [
-        (
-            "RS384",
-            vec![
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-            ],
-        ),
-        (
-            "ES384",
-            vec![
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-384",
-            ],
-        ),
-    ] {
+    for alg in ["RS384", "ES384"] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let key = dir.path().join("clinic-key.pem");
-        let status = std::process::Command::new("openssl")
-            .args(&gen)
-            .arg("-out")
-            .arg(&key)
-            .status()
-            .expect("openssl runs");
-        assert!(status.success(), "{alg}: key generation");
-        let clients = [("clinic".to_owned(), String::new())].into_iter().collect();
+        let (key, public) = key_pair(&dir, alg, "clinic");
         let s = sim(
             "default",
             Scenario {
                 token_lifetime: Some(Duration::from_secs(60)),
-                clients,
+                client_keys: [("clinic".to_owned(), public)].into_iter().collect(),
                 ..Scenario::default()
             },
         )
@@ -595,4 +566,73 @@ async fn smart_backend_services_sign_a_client_assertion_with_the_configured_key(
             "{alg}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_assertion_signed_with_another_key_is_refused_and_the_case_fails() {
+    for alg in ["RS384", "ES384"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (key, _) = key_pair(&dir, alg, "clinic");
+        // The payer holds the public key of another key pair under the clinic's id.
+        let (_, registered) = key_pair(&dir, alg, "other");
+        let s = sim(
+            "default",
+            Scenario {
+                token_lifetime: Some(Duration::from_secs(60)),
+                client_keys: [("clinic".to_owned(), registered)].into_iter().collect(),
+                ..Scenario::default()
+            },
+        )
+        .await;
+        let extra = format!(
+            "token_url = \"{}/token\"\nclient_id = \"clinic\"\nprivate_key_file = \"{}\"\n",
+            s.base_url(),
+            key.display()
+        );
+        let got = process(
+            &config(&dir, &s, None, &extra),
+            &["01-eyelid-margin-cornea-approved.json"],
+            &[],
+        );
+        assert_eq!(got[0]["status"], "failed", "{alg}: {got:?}");
+        let ops: Vec<(String, u16)> = s
+            .seen()
+            .iter()
+            .map(|x| (x.operation.clone(), x.status))
+            .collect();
+        assert!(
+            !ops.is_empty()
+                && ops
+                    .iter()
+                    .all(|(op, status)| op == "token" && *status == 401),
+            "{alg}: no request may reach the payer without a token: {ops:?}"
+        );
+    }
+}
+
+/// A private key (PEM) for `alg` in `dir` and the text of its public key.
+fn key_pair(dir: &tempfile::TempDir, alg: &str, name: &str) -> (std::path::PathBuf, String) {
+    let gen: &[&str] = match alg {
+        "RS384" => &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        _ => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+    };
+    let key = dir.path().join(format!("{name}-key.pem"));
+    let public = dir.path().join(format!("{name}-public.pem"));
+    let status = std::process::Command::new("openssl")
+        .arg("genpkey")
+        .args(gen)
+        .arg("-out")
+        .arg(&key)
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "{alg}: key generation");
+    let status = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public)
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "{alg}: public key");
+    (key, std::fs::read_to_string(&public).expect("public key"))
 }
