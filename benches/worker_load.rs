@@ -80,6 +80,24 @@ struct Figures {
     cpu_per_1000: f64,
 }
 
+impl Figures {
+    /// A run's figures from each outcome's latency (ms), the drain's duration (s), the peak RSS
+    /// (KiB) and the CPU seconds spent.
+    fn of(name: String, mut latencies: Vec<f64>, elapsed: f64, peak_kib: u64, cpu: f64) -> Self {
+        latencies.sort_by(f64::total_cmp);
+        let cases = latencies.len();
+        Self {
+            name,
+            cases,
+            per_s: cases as f64 / elapsed,
+            p50_ms: percentile(&latencies, 0.5),
+            p99_ms: percentile(&latencies, 0.99),
+            rss_mib: peak_kib as f64 / 1024.0,
+            cpu_per_1000: cpu * 1000.0 / cases.max(1) as f64,
+        }
+    }
+}
+
 /// Names and a channel for one run.
 struct Rig {
     prefix: String,
@@ -342,24 +360,20 @@ async fn passthrough(url: &str, n: usize, prefetch: u16) -> Figures {
     let elapsed = started.elapsed().as_secs_f64();
     let _ = pump.await;
     let (hwm, cpu) = proc_stats(std::process::id());
-    let mut sorted = latencies.clone();
-    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let _ = (
         consume_conn.close(200, "done".into()).await,
         publish_conn.close(200, "done".into()).await,
     );
     rig.cleanup().await;
-    Figures {
-        name: format!("passthrough ceiling (bare lapin, prefetch {prefetch})"),
-        cases: latencies.len(),
-        per_s: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&sorted, 0.5),
-        p99_ms: percentile(&sorted, 0.99),
-        // The passthrough shares this process with the loader and collector: its memory and CPU
-        // are not comparable, so they are reported as the whole bench process's.
-        rss_mib: hwm as f64 / 1024.0,
-        cpu_per_1000: (cpu - cpu_before) * 1000.0 / latencies.len().max(1) as f64,
-    }
+    // The passthrough shares this process with the loader and collector: its memory and CPU are
+    // not comparable, so they are reported as the whole bench process's.
+    Figures::of(
+        format!("passthrough ceiling (bare lapin, prefetch {prefetch})"),
+        latencies,
+        elapsed,
+        hwm,
+        cpu - cpu_before,
+    )
 }
 
 /// The real worker process on the same setup, with a payer answering in `latency_ms`.
@@ -397,18 +411,14 @@ async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) 
     let (hwm, cpu) = proc_stats(pid);
     let _ = child.kill();
     let _ = child.wait();
-    let mut sorted = latencies.clone();
-    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     rig.cleanup().await;
-    Figures {
-        name: format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),
-        cases: latencies.len(),
-        per_s: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&sorted, 0.5),
-        p99_ms: percentile(&sorted, 0.99),
-        rss_mib: peak.max(hwm) as f64 / 1024.0,
-        cpu_per_1000: cpu * 1000.0 / latencies.len().max(1) as f64,
-    }
+    Figures::of(
+        format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),
+        latencies,
+        elapsed,
+        peak.max(hwm),
+        cpu,
+    )
 }
 
 /// The same passthrough in Python with aio-pika (scripts/bench-aiopika.sh, which sets up its own

@@ -530,36 +530,47 @@ async fn a_payer_notification_turns_a_pended_request_into_its_outcome_at_once() 
     b.cleanup().await;
 }
 
+/// Runs the approved example through a payer-sim that registers `registered` as the clinic's
+/// public key, the worker signing with `key`; returns the outcomes and what the payer saw.
+async fn with_signed_assertion(
+    dir: &tempfile::TempDir,
+    key: &std::path::Path,
+    registered: String,
+) -> (Vec<Value>, Vec<(String, u16)>) {
+    let s = sim(
+        "default",
+        Scenario {
+            token_lifetime: Some(Duration::from_secs(60)),
+            client_keys: [("clinic".to_owned(), registered)].into_iter().collect(),
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let extra = format!(
+        "token_url = \"{}/token\"\nclient_id = \"clinic\"\nprivate_key_file = \"{}\"\n",
+        s.base_url(),
+        key.display()
+    );
+    let got = process(
+        &config(dir, &s, None, &extra),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    let ops = s
+        .seen()
+        .iter()
+        .map(|x| (x.operation.clone(), x.status))
+        .collect();
+    (got, ops)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smart_backend_services_sign_a_client_assertion_with_the_configured_key() {
     for alg in ["RS384", "ES384"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let (key, public) = key_pair(&dir, alg, "clinic");
-        let s = sim(
-            "default",
-            Scenario {
-                token_lifetime: Some(Duration::from_secs(60)),
-                client_keys: [("clinic".to_owned(), public)].into_iter().collect(),
-                ..Scenario::default()
-            },
-        )
-        .await;
-        let extra = format!(
-            "token_url = \"{}/token\"\nclient_id = \"clinic\"\nprivate_key_file = \"{}\"\n",
-            s.base_url(),
-            key.display()
-        );
-        let got = process(
-            &config(&dir, &s, None, &extra),
-            &["01-eyelid-margin-cornea-approved.json"],
-            &[],
-        );
+        let (got, ops) = with_signed_assertion(&dir, &key, public).await;
         assert_eq!(got[0]["status"], "approved", "{alg}: {got:?}");
-        let ops: Vec<(String, u16)> = s
-            .seen()
-            .iter()
-            .map(|x| (x.operation.clone(), x.status))
-            .collect();
         assert_eq!(
             ops,
             vec![("token".to_owned(), 200), ("submit".to_owned(), 200)],
@@ -575,31 +586,8 @@ async fn a_client_assertion_signed_with_another_key_is_refused_and_the_case_fail
         let (key, _) = key_pair(&dir, alg, "clinic");
         // The payer holds the public key of another key pair under the clinic's id.
         let (_, registered) = key_pair(&dir, alg, "other");
-        let s = sim(
-            "default",
-            Scenario {
-                token_lifetime: Some(Duration::from_secs(60)),
-                client_keys: [("clinic".to_owned(), registered)].into_iter().collect(),
-                ..Scenario::default()
-            },
-        )
-        .await;
-        let extra = format!(
-            "token_url = \"{}/token\"\nclient_id = \"clinic\"\nprivate_key_file = \"{}\"\n",
-            s.base_url(),
-            key.display()
-        );
-        let got = process(
-            &config(&dir, &s, None, &extra),
-            &["01-eyelid-margin-cornea-approved.json"],
-            &[],
-        );
+        let (got, ops) = with_signed_assertion(&dir, &key, registered).await;
         assert_eq!(got[0]["status"], "failed", "{alg}: {got:?}");
-        let ops: Vec<(String, u16)> = s
-            .seen()
-            .iter()
-            .map(|x| (x.operation.clone(), x.status))
-            .collect();
         assert!(
             !ops.is_empty()
                 && ops
