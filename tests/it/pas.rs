@@ -17,6 +17,19 @@ async fn sim(policy: &str, scenario: Scenario) -> SimHandle {
     crate::support::payer_sim(policy, scenario).await
 }
 
+/// Drives the first example (an approvable eyelid case) through `process` against a payer-sim
+/// playing `scenario`; returns the simulator (for what it saw) and the outcomes.
+async fn first_example_through(scenario: Scenario) -> (SimHandle, Vec<Value>) {
+    let s = sim("default", scenario).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let got = process(
+        &config(&dir, &s, None, ""),
+        &["01-eyelid-margin-cornea-approved.json"],
+        &[],
+    );
+    (s, got)
+}
+
 /// A config routing every payer to `default_sim` (and northwind-health to `strict_sim`).
 fn config(
     dir: &tempfile::TempDir,
@@ -129,20 +142,11 @@ async fn every_example_gets_the_same_decision_over_pas_as_from_the_in_process_si
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_answering_503_three_times_is_retried_as_one_request_and_approves() {
-    let s = sim(
-        "default",
-        Scenario {
-            fail_first: 3,
-            ..Scenario::default()
-        },
-    )
+    let (s, got) = first_example_through(Scenario {
+        fail_first: 3,
+        ..Scenario::default()
+    })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let got = process(
-        &config(&dir, &s, None, ""),
-        &["01-eyelid-margin-cornea-approved.json"],
-        &[],
-    );
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["status"], "approved");
     assert_eq!(got[0]["attempts"], 4);
@@ -168,21 +172,12 @@ async fn a_payer_answering_503_three_times_is_retried_as_one_request_and_approve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_from_a_429_is_honoured_before_the_next_try() {
-    let s = sim(
-        "default",
-        Scenario {
-            throttle_first: 1,
-            retry_after_secs: Some(2),
-            ..Scenario::default()
-        },
-    )
+    let (s, got) = first_example_through(Scenario {
+        throttle_first: 1,
+        retry_after_secs: Some(2),
+        ..Scenario::default()
+    })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let got = process(
-        &config(&dir, &s, None, ""),
-        &["01-eyelid-margin-cornea-approved.json"],
-        &[],
-    );
     assert_eq!(got[0]["status"], "approved");
     let seen = s.seen();
     assert_eq!(
@@ -198,20 +193,11 @@ async fn retry_after_from_a_429_is_honoured_before_the_next_try() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_from_the_payer_fails_the_case_without_retrying() {
-    let s = sim(
-        "default",
-        Scenario {
-            reject: true,
-            ..Scenario::default()
-        },
-    )
+    let (s, got) = first_example_through(Scenario {
+        reject: true,
+        ..Scenario::default()
+    })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let got = process(
-        &config(&dir, &s, None, ""),
-        &["01-eyelid-margin-cornea-approved.json"],
-        &[],
-    );
     assert_eq!(got[0]["status"], "failed");
     assert_eq!(got[0]["reasons"][0]["code"], "http-400");
     assert_eq!(s.seen().len(), 1);
@@ -219,41 +205,23 @@ async fn a_400_from_the_payer_fails_the_case_without_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_answer_fails_the_case_with_the_reason() {
-    let s = sim(
-        "default",
-        Scenario {
-            malformed: true,
-            ..Scenario::default()
-        },
-    )
+    let (_sim, got) = first_example_through(Scenario {
+        malformed: true,
+        ..Scenario::default()
+    })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let got = process(
-        &config(&dir, &s, None, ""),
-        &["01-eyelid-margin-cornea-approved.json"],
-        &[],
-    );
     assert_eq!(got[0]["status"], "failed");
     assert_eq!(got[0]["reasons"][0]["code"], "malformed-response");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_that_times_out_is_retried_and_then_answers() {
-    let s = sim(
-        "default",
-        Scenario {
-            latency: Duration::from_millis(2500),
-            slow_first: 1,
-            ..Scenario::default()
-        },
-    )
+    let (_sim, got) = first_example_through(Scenario {
+        latency: Duration::from_millis(2500),
+        slow_first: 1,
+        ..Scenario::default()
+    })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let got = process(
-        &config(&dir, &s, None, ""),
-        &["01-eyelid-margin-cornea-approved.json"],
-        &[],
-    );
     assert_eq!(got[0]["status"], "approved", "{got:?}");
     assert_eq!(got[0]["attempts"], 2);
 }
