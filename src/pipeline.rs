@@ -42,6 +42,17 @@ pub fn outcome_id(case_id: &str, event_id: &str, status: Status, seq: u32) -> St
     Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
 }
 
+/// The id of an outcome published after an operator replayed the event `replays` times: each
+/// replay is a fresh attempt series whose outcomes have ids of their own, derived from the id
+/// the same outcome has without replays (0 replays gives that id back).
+pub fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
+    if replays == 0 {
+        return outcome_id.to_owned();
+    }
+    let name = format!("replay\u{1f}{outcome_id}\u{1f}{replays}");
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
 /// What the driver does after publishing the disposition's outcomes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
@@ -115,6 +126,22 @@ impl Pipeline {
     /// Handles one delivery: `routing_key` is the AMQP routing key when there is one, `state`
     /// what earlier deliveries of this event left in its headers.
     pub async fn handle(
+        &self,
+        body: &[u8],
+        routing_key: Option<&str>,
+        state: &CaseState,
+    ) -> Disposition {
+        let mut d = self.dispose(body, routing_key, state).await;
+        // Every outcome of this delivery ranks by the state it arrived with (never by what the
+        // delivery itself did), so a redelivery of the same message outranks it.
+        for o in &mut d.outcomes {
+            o.sequence = state.sequence();
+            o.outcome_id = replayed_outcome_id(&o.outcome_id, state.replays);
+        }
+        d
+    }
+
+    async fn dispose(
         &self,
         body: &[u8],
         routing_key: Option<&str>,
@@ -409,6 +436,8 @@ impl Pipeline {
                     followups,
                     reference: response.reference.clone().or(state.reference.clone()),
                     first_attempt_at: state.first_attempt_at,
+                    replays: state.replays,
+                    redeliveries: 0,
                 };
                 let clock = regulatory_clock(case.urgency);
                 let waited = state
@@ -604,6 +633,7 @@ impl Pipeline {
             findings,
             appeal: None,
             attempts,
+            sequence: 0,
             next_follow_up_at: None,
         }
     }
@@ -748,6 +778,7 @@ mod tests {
                 followups: 0,
                 reference: None,
                 first_attempt_at: Some(now.timestamp() - waited_hours * 3600),
+                ..CaseState::default()
             };
             let d = pipeline(now)
                 .handle(&excision(urgency), Some("case.submitted"), &state)
@@ -772,6 +803,68 @@ mod tests {
         assert_ne!(a, request_identifier("C-1", "e-1", Kind::Appeal));
         assert_ne!(a, request_identifier("C-1", "e-2", Kind::Submission));
         assert_ne!(a, request_identifier("C-2", "e-1", Kind::Submission));
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_outranks_the_delivery_it_repeats_and_a_replay_outranks_both() {
+        let now = Utc::now();
+        let p = pipeline(now);
+        let body = serde_json::to_vec(&base()).expect("json");
+        let at = |state: CaseState| {
+            let p = p.clone();
+            let body = body.clone();
+            async move {
+                let d = p.handle(&body, Some("case.submitted"), &state).await;
+                d.outcomes.last().cloned().expect("an outcome")
+            }
+        };
+        let first = at(CaseState::default()).await;
+        let redelivered = at(CaseState {
+            redeliveries: 1,
+            ..CaseState::default()
+        })
+        .await;
+        let later_step = at(CaseState {
+            attempts: 1,
+            ..CaseState::default()
+        })
+        .await;
+        let replayed = at(CaseState {
+            replays: 1,
+            ..CaseState::default()
+        })
+        .await;
+        assert_eq!(first.status, Status::Approved);
+        // Same decision, same id: consumers de-duplicate a redelivery.
+        assert_eq!(first.outcome_id, redelivered.outcome_id);
+        assert!(redelivered.sequence > first.sequence);
+        // Many redeliveries never outrank the next step of the event's life.
+        let many = CaseState {
+            redeliveries: 5_000,
+            ..CaseState::default()
+        };
+        assert!(many.sequence() < later_step.sequence);
+        assert!(later_step.sequence > redelivered.sequence);
+        // A replay is a new attempt series: after everything, with ids of its own.
+        let busiest = CaseState {
+            attempts: u32::MAX,
+            redeliveries: u32::MAX,
+            ..CaseState::default()
+        };
+        assert!(replayed.sequence > busiest.sequence());
+        assert_ne!(replayed.outcome_id, first.outcome_id);
+        assert_eq!(
+            replayed.outcome_id,
+            replayed_outcome_id(&first.outcome_id, 1)
+        );
+        // Every sequence stays exact in a JSON reader that uses doubles.
+        let most = CaseState {
+            attempts: u32::MAX,
+            redeliveries: u32::MAX,
+            replays: u32::MAX,
+            ..CaseState::default()
+        };
+        assert!(most.sequence() < (1u64 << 53));
     }
 
     #[test]

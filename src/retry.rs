@@ -21,7 +21,32 @@ pub struct CaseState {
     /// When the first payer call for this event was made (Unix seconds): the payer's
     /// regulatory decision clock runs from it.
     pub first_attempt_at: Option<i64>,
+    /// How many times an operator sent this event back from the parking queue
+    /// (`parked replay`). Each replay starts a fresh attempt series that ranks after the last.
+    #[serde(default)]
+    pub replays: u32,
+    /// How many times the broker delivered this very message before (after a worker stopped
+    /// without settling it). Read from the broker on each delivery, never carried forward.
+    #[serde(default, skip_serializing)]
+    pub redeliveries: u32,
 }
+
+impl CaseState {
+    /// The rank of an outcome published from a delivery in this state: later steps of one
+    /// event's life rank higher. See `Outcome::sequence`.
+    ///
+    /// A replay outranks everything before it; within one attempt series, a delivery made
+    /// after more payer calls outranks one made after fewer (calls only ever grow between
+    /// deliveries); and a redelivery of the same message outranks the delivery it repeats.
+    pub fn sequence(&self) -> u64 {
+        u64::from(self.replays.min(MAX_REPLAYS)) * 1_000_000_000
+            + u64::from(self.attempts.min(999_999)) * 1_000
+            + u64::from(self.redeliveries.min(999))
+    }
+}
+
+/// Replays counted in a sequence number (keeps it below 2^53, exact in every JSON reader).
+const MAX_REPLAYS: u32 = 9_000_000;
 
 /// A list of waits: the n-th entry is the wait before the (n+1)-th try.
 #[derive(Debug, Clone, PartialEq, Eq)]

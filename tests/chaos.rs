@@ -1,7 +1,9 @@
-//! Proof under fire: thousands of cases in flight while workers are killed, the broker restarts,
-//! pauses or raises a memory alarm, and the payer goes down or answers 429/5xx at random. Every
-//! scenario ends with the invariant check: each published event has exactly one terminal outcome
-//! (duplicates only with the same outcome id), no outcome for an event never published, and
+//! Proof under fire: thousands of cases in flight while workers are killed (also right between a
+//! confirmed terminal outcome and its ack), the broker restarts, pauses or raises a memory alarm,
+//! and the payer goes down or answers 429/5xx at random. Every scenario ends with the invariant
+//! check: each published event has a terminal outcome, and its outcomes keep the contract's rule
+//! (duplicates only under the same outcome id; only a `failed` is superseded, by an outcome with
+//! a higher sequence; the highest is terminal), no outcome for an event never published, and
 //! every payer request maps to one case.
 //!
 //! A binary of its own: the broker-wide faults must not hit other tests. `scripts/chaos.sh`
@@ -44,7 +46,10 @@ struct Row {
     cases: usize,
     terminal: usize,
     lost: usize,
-    dup_other_id: usize,
+    /// Events whose outcomes break the contract's ordering rule (see `check`).
+    conflicts: usize,
+    /// Events whose `failed` was superseded by a later decision (allowed, counted).
+    superseded: usize,
     unknown: usize,
     requests_per_case: f64,
     ids_per_case_max: usize,
@@ -55,11 +60,54 @@ struct Row {
 impl Row {
     fn ok(&self) -> bool {
         self.lost == 0
-            && self.dup_other_id == 0
+            && self.conflicts == 0
             && self.unknown == 0
             && self.terminal == self.cases
             && self.ids_per_case_max <= 1
     }
+}
+
+/// One outcome of an event, as the checker sees it.
+struct Seen1 {
+    status: String,
+    sequence: u64,
+}
+
+/// Whether one event's outcomes keep the contract's rule (docs/contract.md, section 5): an
+/// outcome id always carries the same status; the outcome with the highest sequence (the
+/// event's current state) is terminal, and no other distinct outcome shares its sequence; and
+/// every other terminal outcome is either that same one (a duplicate) or a `failed` it
+/// supersedes. Returns (conflict, superseded).
+fn judge(outcomes: &BTreeMap<String, Vec<Seen1>>) -> (bool, bool) {
+    let mut conflict = false;
+    for copies in outcomes.values() {
+        if copies.iter().any(|c| c.status != copies[0].status) {
+            conflict = true;
+        }
+    }
+    // Each distinct outcome at its highest sequence.
+    let distinct: Vec<(&String, &Seen1)> = outcomes
+        .iter()
+        .filter_map(|(id, copies)| copies.iter().max_by_key(|c| c.sequence).map(|c| (id, c)))
+        .collect();
+    let Some((top_id, top)) = distinct.iter().max_by_key(|(_, c)| c.sequence).copied() else {
+        return (true, false);
+    };
+    if top.status == "pended" {
+        conflict = true;
+    }
+    let mut superseded = false;
+    for (id, c) in &distinct {
+        if *id == top_id || c.status == "pended" {
+            continue;
+        }
+        if c.sequence == top.sequence || c.status != "failed" {
+            conflict = true;
+        } else {
+            superseded = true;
+        }
+    }
+    (conflict, superseded)
 }
 
 /// The invariant checker.
@@ -71,7 +119,7 @@ fn check(
     recover_s: f64,
     parked: usize,
 ) -> Row {
-    let mut terminal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut by_event: BTreeMap<String, BTreeMap<String, Vec<Seen1>>> = BTreeMap::new();
     let mut unknown = 0;
     for r in got {
         let event = r.body["event_id"].as_str().unwrap_or_default().to_owned();
@@ -79,18 +127,34 @@ fn check(
             unknown += 1;
             continue;
         }
-        if r.body["status"] != "pended" {
-            terminal
-                .entry(event)
-                .or_default()
-                .insert(r.body["outcome_id"].as_str().unwrap_or_default().to_owned());
-        }
+        by_event
+            .entry(event)
+            .or_default()
+            .entry(r.body["outcome_id"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(Seen1 {
+                status: r.body["status"].as_str().unwrap_or_default().to_owned(),
+                sequence: r.body["sequence"].as_u64().unwrap_or(0),
+            });
     }
+    let terminal = by_event
+        .values()
+        .filter(|o| o.values().flatten().any(|c| c.status != "pended"))
+        .count();
     let lost = published
         .iter()
-        .filter(|e| !terminal.contains_key(*e))
+        .filter(|e| {
+            !by_event
+                .get(*e)
+                .is_some_and(|o| o.values().flatten().any(|c| c.status != "pended"))
+        })
         .count();
-    let dup_other_id = terminal.values().filter(|ids| ids.len() > 1).count();
+    let (mut conflicts, mut superseded) = (0, 0);
+    for outcomes in by_event.values() {
+        let (c, s) = judge(outcomes);
+        conflicts += usize::from(c);
+        superseded += usize::from(s && !c);
+    }
     // Payer side: submits per request identifier, and request identifiers per case.
     let submits: Vec<&Seen> = seen.iter().filter(|s| s.operation == "submit").collect();
     let ids: BTreeSet<&str> = submits
@@ -104,9 +168,10 @@ fn check(
     Row {
         scenario,
         cases: published.len(),
-        terminal: terminal.len(),
+        terminal,
         lost,
-        dup_other_id,
+        conflicts,
+        superseded,
         unknown,
         requests_per_case,
         ids_per_case_max,
@@ -443,6 +508,64 @@ async fn poison_burst(n: usize) -> Row {
     row
 }
 
+/// The crash window between a confirmed terminal outcome and its ack, hit again and again: the
+/// payer answers 503 to the first two calls of every request, which is the whole first attempt
+/// series (one call in process, one delay tier), so every case first ends `failed`; each worker
+/// stops right after its 25th terminal outcome is confirmed, before the ack, and is restarted.
+/// The events caught in the window are delivered again, the payer now approves, and that
+/// decision supersedes the `failed`; the rest stay `failed` and parked. The checker holds every
+/// event to the contract's rule.
+async fn crash_after_terminal(n: usize) -> Row {
+    let mut w = World::new(
+        Scenario {
+            fail_first: 2,
+            ..Scenario::default()
+        },
+        &[
+            ("PREAUTH__RETRY__IN_PROCESS_CALLS", "1"),
+            ("PREAUTH__RETRY__DELAYS", "[\"500ms\"]"),
+            ("PREAUTH__AMQP__PREFETCH", "16"),
+            ("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "25"),
+        ],
+    )
+    .await;
+    let mut worker = w.worker().await;
+    w.publish(n, "crash").await;
+    let since = Instant::now();
+    let deadline = since + Duration::from_secs(300);
+    let mut restarts = 0;
+    let work_queue = w.b.work_queue();
+    while Instant::now() < deadline {
+        w.until(n, Duration::from_secs(1)).await;
+        if let Some(status) = worker.wait_exit(Duration::from_millis(1)) {
+            assert_eq!(
+                status.code(),
+                Some(preauth_worker::amqp::FAULT_EXIT_CODE),
+                "{}",
+                worker.logs()
+            );
+            restarts += 1;
+            worker = w.worker().await;
+            continue;
+        }
+        if w.terminal() >= n && w.b.counts(&work_queue).await == Some((0, 0)) {
+            break;
+        }
+    }
+    // What the last redeliveries published.
+    let more = w.b.collect(Duration::from_secs(2), |_| false).await;
+    w.got.extend(more);
+    drop(worker);
+    assert!(restarts > 0, "the fault point never fired");
+    let recover = since.elapsed().as_secs_f64();
+    let row = w.row("crash after terminal outcome", recover).await;
+    assert!(
+        row.superseded > 0,
+        "{restarts} crashes in the window, yet no failed outcome was superseded"
+    );
+    row
+}
+
 async fn memory_alarm(n: usize) -> Row {
     let mut w = World::new(
         Scenario {
@@ -588,18 +711,22 @@ async fn nothing_is_lost_or_duplicated_under_fire() {
     if want("term") {
         rows.push(sigterm_under_load(n).await);
     }
+    if want("crash") {
+        rows.push(crash_after_terminal(n).await);
+    }
     if let Ok(urls) = std::env::var("CHAOS_CLUSTER_URLS") {
         if want("cluster") {
             rows.push(cluster_leader_stopped(n, &urls).await);
         }
     }
     let mut table = format!(
-        "\n{:<32} {:>6} {:>9} {:>5} {:>10} {:>8} {:>14} {:>11} {:>7}\n",
+        "\n{:<32} {:>6} {:>9} {:>5} {:>9} {:>10} {:>8} {:>14} {:>11} {:>7}\n",
         "scenario",
         "cases",
         "terminal",
         "lost",
-        "dup≠id",
+        "conflicts",
+        "superseded",
         "unknown",
         "payer req/case",
         "recover (s)",
@@ -607,12 +734,13 @@ async fn nothing_is_lost_or_duplicated_under_fire() {
     );
     for r in &rows {
         table.push_str(&format!(
-            "{:<32} {:>6} {:>9} {:>5} {:>10} {:>8} {:>14.2} {:>11.1} {:>7}{}\n",
+            "{:<32} {:>6} {:>9} {:>5} {:>9} {:>10} {:>8} {:>14.2} {:>11.1} {:>7}{}\n",
             r.scenario,
             r.cases,
             r.terminal,
             r.lost,
-            r.dup_other_id,
+            r.conflicts,
+            r.superseded,
             r.unknown,
             r.requests_per_case,
             r.recover_s,
@@ -630,4 +758,40 @@ async fn nothing_is_lost_or_duplicated_under_fire() {
     let _ = std::fs::write("target/chaos-report.txt", &table);
     assert!(!rows.is_empty(), "CHAOS_ONLY matched no scenario");
     assert!(rows.iter().all(Row::ok), "{table}");
+}
+
+#[test]
+fn the_checker_allows_only_a_failed_to_be_superseded() {
+    let event = |outcomes: &[(&str, &str, u64)]| {
+        let mut map: BTreeMap<String, Vec<Seen1>> = BTreeMap::new();
+        for (id, status, sequence) in outcomes {
+            map.entry((*id).to_owned()).or_default().push(Seen1 {
+                status: (*status).to_owned(),
+                sequence: *sequence,
+            });
+        }
+        judge(&map)
+    };
+    // A redelivered decision under its own id: fine.
+    assert_eq!(
+        event(&[("a", "approved", 1000), ("a", "approved", 1001)]),
+        (false, false)
+    );
+    // A failed, then the payer's answer ranked after it: allowed, counted.
+    assert_eq!(
+        event(&[("f", "failed", 3000), ("a", "approved", 3001)]),
+        (false, true)
+    );
+    // A decision followed by a different one, or a failed ranked after the decision.
+    assert!(event(&[("d", "denied", 1000), ("a", "approved", 2000)]).0);
+    assert!(event(&[("a", "approved", 1000), ("f", "failed", 2000)]).0);
+    // Two different outcomes with the same rank, one id with two statuses, a pended last.
+    assert!(event(&[("f", "failed", 1000), ("a", "approved", 1000)]).0);
+    assert!(event(&[("a", "approved", 1000), ("a", "denied", 1001)]).0);
+    assert!(event(&[("a", "approved", 1000), ("p", "pended", 2000)]).0);
+    // Pended before the decision: fine.
+    assert_eq!(
+        event(&[("p", "pended", 0), ("a", "approved", 1000)]),
+        (false, false)
+    );
 }

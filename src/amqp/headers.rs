@@ -14,6 +14,8 @@ pub const FIRST_ATTEMPT_AT: &str = "x-preauth-first-attempt-at";
 pub const ROUTING_KEY: &str = "x-preauth-routing-key";
 pub const REASON: &str = "x-preauth-reason";
 pub const DETAIL: &str = "x-preauth-detail";
+/// How many times `parked replay` sent the event back to the work queue.
+pub const REPLAYS: &str = "x-preauth-replays";
 /// When the worker parked the message (RFC 3339).
 pub const PARKED_AT: &str = "x-preauth-parked-at";
 /// Set by quorum queues on redelivery.
@@ -50,6 +52,13 @@ pub fn get_str(table: Option<&FieldTable>, key: &str) -> Option<String> {
     }
 }
 
+/// A copy of `table` (empty when there is none) without `key`.
+pub fn without(table: Option<&FieldTable>, key: &str) -> FieldTable {
+    let mut map = table.map(|t| t.inner().clone()).unwrap_or_default();
+    map.remove(key);
+    FieldTable::from(map)
+}
+
 pub fn put_str(table: &mut FieldTable, key: &str, value: &str) {
     table.insert(
         ShortString::from(key),
@@ -72,6 +81,8 @@ pub fn read_state(headers: Option<&FieldTable>) -> CaseState {
         followups: get_u32(headers, FOLLOWUPS).unwrap_or(0),
         reference: get_str(headers, REFERENCE),
         first_attempt_at: get_str(headers, FIRST_ATTEMPT_AT).and_then(|s| s.parse().ok()),
+        replays: get_u32(headers, REPLAYS).unwrap_or(0),
+        redeliveries: get_u32(headers, DELIVERY_COUNT).unwrap_or(0),
     }
 }
 
@@ -80,6 +91,9 @@ pub fn write_state(headers: &mut FieldTable, state: &CaseState) {
     put_u32(headers, ATTEMPTS, state.attempts);
     put_u32(headers, RETRIES, state.retries);
     put_u32(headers, FOLLOWUPS, state.followups);
+    if state.replays > 0 {
+        put_u32(headers, REPLAYS, state.replays);
+    }
     if let Some(reference) = &state.reference {
         put_str(headers, REFERENCE, reference);
     }
@@ -100,6 +114,8 @@ mod tests {
             followups: 1,
             reference: Some("PA-123".into()),
             first_attempt_at: Some(1_795_000_000),
+            replays: 2,
+            redeliveries: 0,
         };
         let mut table = FieldTable::default();
         write_state(&mut table, &state);

@@ -7,6 +7,8 @@ pub mod publisher;
 pub mod topology;
 pub mod worker;
 
+pub use worker::FAULT_EXIT_CODE;
+
 use std::future::Future;
 use std::time::Duration;
 

@@ -153,6 +153,10 @@ pub async fn replay(
         if let Some(rk) = get_str(Some(&old), headers::ROUTING_KEY) {
             headers::put_str(&mut table, headers::ROUTING_KEY, &rk);
         }
+        // The replay count survives: the new attempt series ranks after everything published
+        // for the event before (its outcomes carry a higher sequence and ids of their own).
+        let replays = get_u32(Some(&old), headers::REPLAYS).unwrap_or(0);
+        headers::put_u32(&mut table, headers::REPLAYS, replays.saturating_add(1));
         let props = moved_properties(&d.properties, table);
         publisher
             .publish("", &settings.topology.work_queue, &d.data, props)

@@ -39,7 +39,53 @@ struct Shared {
     topology: Topology,
     settings: Settings,
     health: Arc<Health>,
+    fault: FaultPoint,
 }
+
+/// A fault-injection point for the crash window between a confirmed terminal outcome and the
+/// ack of the delivery that produced it. Debug builds only (tests and the chaos suite):
+/// `PREAUTH_FAULT_EXIT_AFTER_TERMINAL=N` makes the process exit, without acking, right after
+/// the N-th terminal outcome it published was confirmed (and its parked copy, if any).
+struct FaultPoint {
+    remaining: Option<std::sync::atomic::AtomicU32>,
+}
+
+impl FaultPoint {
+    const VAR: &'static str = "PREAUTH_FAULT_EXIT_AFTER_TERMINAL";
+
+    fn from_env() -> Self {
+        let remaining = if cfg!(debug_assertions) {
+            std::env::var(Self::VAR)
+                .ok()
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|n| *n > 0)
+                .map(std::sync::atomic::AtomicU32::new)
+        } else {
+            None
+        };
+        if remaining.is_some() {
+            warn!(
+                "Fault injection is on ({}): this worker exits before acking a terminal outcome.",
+                Self::VAR
+            );
+        }
+        Self { remaining }
+    }
+
+    /// Called once the delivery's terminal outcome is confirmed and before its ack.
+    fn terminal_outcome_published(&self, case_id: &str, event_id: &str) {
+        let Some(remaining) = &self.remaining else {
+            return;
+        };
+        if remaining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            error!(%case_id, %event_id, "Fault injection: exiting after the terminal outcome was confirmed, before the ack.");
+            std::process::exit(FAULT_EXIT_CODE);
+        }
+    }
+}
+
+/// The exit status of a worker stopped by the fault-injection point.
+pub const FAULT_EXIT_CODE: i32 = 86;
 
 /// Runs the worker until `shutdown` is cancelled. Returns an error only for problems a
 /// reconnect cannot fix (a queue declared with other arguments).
@@ -57,6 +103,7 @@ pub async fn run(
         topology: Topology::from_settings(&settings),
         settings,
         health,
+        fault: FaultPoint::from_env(),
     });
     let url = redact_url(&shared.settings.amqp.url);
     let mut backoff = Duration::from_secs(1);
@@ -346,6 +393,10 @@ async fn handle_delivery_inner(
 
     let settle = carry_out(shared, publisher, &delivery, &routing_key, &disposition).await;
     let ids = disposition.ids.clone().unwrap_or_default();
+    if matches!(settle, Settle::Ack) && disposition.outcomes.iter().any(|o| o.status.is_terminal())
+    {
+        shared.fault.terminal_outcome_published(&ids.0, &ids.1);
+    }
     match settle {
         Settle::Ack => match bounded(
             "acking",
@@ -395,7 +446,8 @@ async fn carry_out(
             .increment(1);
         info!(%case_id, %event_id, outcome_id = %outcome.outcome_id, status = outcome.status.as_str(), "Published case outcome.");
     }
-    let mut table = delivery.properties.headers().clone().unwrap_or_default();
+    // The copy is a new message: the broker's count of this one's deliveries does not carry over.
+    let mut table = headers::without(delivery.properties.headers().as_ref(), DELIVERY_COUNT);
     headers::put_str(&mut table, headers::ROUTING_KEY, routing_key);
     let (queue, what, counted): (String, &str, Box<dyn Fn() + Send>) = match &d.next {
         Next::Ack => return Settle::Ack,

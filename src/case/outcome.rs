@@ -170,6 +170,12 @@ pub struct Outcome {
     pub appeal: Option<AppealRoute>,
     /// Payer submissions made for this event so far.
     pub attempts: u32,
+    /// Orders the outcomes of one case event: of two outcomes for the same `event_id`, the one
+    /// with the higher sequence is the later word. Only a `failed` is ever followed by a
+    /// different terminal outcome (after an operator replay, or when a worker stopped between
+    /// publishing and settling the event); see the contract, section 5.
+    #[serde(default)]
+    pub sequence: u64,
     /// For `pended`: when the worker will ask the payer again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_follow_up_at: Option<DateTime<Utc>>,

@@ -317,6 +317,59 @@ impl Broker {
         depth
     }
 
+    /// Ready and unacknowledged messages in `queue`, as the broker counts them (rabbitmqctl: a
+    /// passive declare reports ready messages only, so it cannot tell whether an ack arrived).
+    pub async fn counts(&self, queue: &str) -> Option<(u64, u64)> {
+        let vhost = self.vhost();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("rabbitmqctl")
+                .args([
+                    "list_queues",
+                    "-q",
+                    "--no-table-headers",
+                    "-p",
+                    vhost.as_str(),
+                    "name",
+                    "messages_ready",
+                    "messages_unacknowledged",
+                ])
+                .output()
+        })
+        .await
+        .expect("rabbitmqctl task")
+        .expect("rabbitmqctl runs (scripts/test.sh installs RabbitMQ)");
+        String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+            let mut f = l.split_whitespace();
+            if f.next()? != queue {
+                return None;
+            }
+            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+    }
+
+    /// Waits (up to 20 s) until the broker holds nothing of `queue`, neither ready nor
+    /// unacknowledged: every delivery from it was settled. Call it before stopping a worker
+    /// whose work is meant to be done, or the stop can land between an outcome and its ack.
+    pub async fn wait_settled(&self, queue: &str) -> (u64, u64) {
+        let mut last = (u64::MAX, u64::MAX);
+        for _ in 0..100 {
+            last = self.counts(queue).await.unwrap_or(last);
+            if last == (0, 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        last
+    }
+
+    fn vhost(&self) -> String {
+        let tail = self.url.rsplit('/').next().unwrap_or_default();
+        match tail {
+            "" | "%2f" | "%2F" => "/".to_owned(),
+            v => v.replace("%2f", "/").replace("%2F", "/"),
+        }
+    }
+
     /// Ready plus unacknowledged messages in a queue.
     pub async fn depth(&self, queue: &str) -> u32 {
         let ch = self.conn.create_channel().await.expect("channel");
@@ -502,6 +555,22 @@ pub fn terminal_by_event(got: &[Received]) -> BTreeMap<String, Vec<Received>> {
         map.entry(r.body["event_id"].as_str().unwrap_or_default().to_owned())
             .or_default()
             .push(r.clone());
+    }
+    map
+}
+
+/// Each event's current state by the contract's rule: its outcome with the highest `sequence`.
+pub fn current_state(got: &[Received]) -> BTreeMap<String, Received> {
+    let mut map: BTreeMap<String, Received> = BTreeMap::new();
+    for r in got {
+        let event = r.body["event_id"].as_str().unwrap_or_default().to_owned();
+        let seq = r.body["sequence"].as_u64().unwrap_or(0);
+        match map.get(&event) {
+            Some(have) if have.body["sequence"].as_u64().unwrap_or(0) >= seq => {}
+            _ => {
+                map.insert(event, r.clone());
+            }
+        }
     }
     map
 }

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::broker::{count_terminal, terminal_by_event, Broker, WorkerProcess};
-use crate::support::{example_files, examples, read_json};
+use preauth_worker::amqp::FAULT_EXIT_CODE;
+use preauth_worker::payer::sim_server::{Scenario, SimHandle};
+
+use crate::broker::{count_terminal, current_state, terminal_by_event, Broker, WorkerProcess};
+use crate::support::{example_files, examples, payer_sim, read_json};
 
 fn env_with(b: &Broker, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = b.env();
@@ -533,8 +536,15 @@ async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_
         .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
         .await;
     assert_eq!(got[0].body["status"], "failed");
-    // The failed outcome and the parked copy are two confirmed publishes; wait for the
-    // second before stopping the worker, or the kill can land between them.
+    // The failed outcome, the parked copy and the ack are three steps; the kill must come after
+    // the broker has the ack (nothing of the work queue left, ready or unacked), or it lands in
+    // the window and the event is delivered again (which a test of its own covers).
+    assert_eq!(
+        b.wait_settled(&b.work_queue()).await,
+        (0, 0),
+        "{}",
+        worker.logs()
+    );
     assert_eq!(
         b.wait_depth(&b.parking_queue(), 2).await,
         2,
@@ -573,11 +583,143 @@ async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_
         again[0].body["attempts"], 1,
         "a replay starts a fresh attempt count"
     );
+    // The replay supersedes the failed outcome: a higher sequence and an id of its own.
+    assert!(again[0].body["sequence"].as_u64() > got[0].body["sequence"].as_u64());
+    assert_ne!(again[0].body["outcome_id"], got[0].body["outcome_id"]);
     assert_eq!(
         b.wait_depth(&b.parking_queue(), 1).await,
         1,
         "the garbage message stays parked"
     );
+    drop(worker);
+    b.cleanup().await;
+}
+
+/// A worker configuration whose only payer is `sim`, over real HTTP.
+fn sim_config(dir: &tempfile::TempDir, sim: &SimHandle) -> String {
+    let path = dir.path().join("worker.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[payers.default]\nadapter = \"fhir-pas\"\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
+            sim.base_url()
+        ),
+    )
+    .expect("write config");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+/// Waits for a worker stopped by the fault-injection point and checks that it was.
+async fn wait_fault_exit(worker: &mut WorkerProcess) {
+    let mut status = None;
+    for _ in 0..600 {
+        status = worker.wait_exit(Duration::from_millis(1));
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(FAULT_EXIT_CODE),
+        "the worker did not stop at the fault point: {}",
+        worker.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_outcome_redelivered_after_a_crash_is_superseded_by_the_payers_later_answer() {
+    let mut b = Broker::new().await;
+    // The payer (real HTTP) answers 503 to the first three calls for each request, the whole
+    // first attempt series (one call in process, then two delay tiers), and approves the fourth.
+    let sim = payer_sim(
+        "default",
+        Scenario {
+            fail_first: 3,
+            ..Scenario::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = sim_config(&dir, &sim);
+    let faulty = env_with(&b, &[("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "1")]);
+    let mut worker = WorkerProcess::start_ready_with_args(&faulty, &["--config", &cfg]).await;
+    let c = case(1, "supersede");
+    b.publish_case(&c).await;
+    // The worker publishes `failed` and parks a copy, both confirmed, then stops before its ack.
+    wait_fault_exit(&mut worker).await;
+    let first = b
+        .collect(Duration::from_secs(10), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(first.len(), 1, "{}", worker.logs());
+    assert_eq!(first[0].body["status"], "failed");
+    assert_eq!(first[0].body["reasons"][0]["code"], "retries-exhausted");
+    assert_eq!(b.wait_parked(1).await.len(), 1, "the failed case is parked");
+    // The crash landed in the window: the event was never settled, so the broker has it again.
+    assert_eq!(b.wait_depth(&b.work_queue(), 1).await, 1);
+
+    // The next worker gets the event again; the payer now answers, and that answer goes out.
+    let worker = WorkerProcess::start_ready_with_args(&b.env(), &["--config", &cfg]).await;
+    let second = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(second.len(), 1, "{}", worker.logs());
+    let (failed, approved) = (&first[0].body, &second[0].body);
+    assert_eq!(approved["status"], "approved", "{}", worker.logs());
+    assert_ne!(approved["outcome_id"], failed["outcome_id"]);
+    assert!(
+        approved["sequence"].as_u64() > failed["sequence"].as_u64(),
+        "the later answer must outrank the failed outcome: {failed} then {approved}"
+    );
+    assert_eq!(
+        approved["payer"]["request_identifier"], failed["payer"]["request_identifier"],
+        "the same request, sent again"
+    );
+    // A consumer applying the contract's rule ends at the payer's answer.
+    let all = [first, second].concat();
+    let state = current_state(&all);
+    let event = c["event_id"].as_str().expect("event id");
+    assert_eq!(state[event].body["status"], "approved");
+    // Settled this time, and the payer saw one request identifier for all four calls.
+    assert_eq!(b.wait_settled(&b.work_queue()).await, (0, 0));
+    let seen = sim.seen();
+    let ids: BTreeSet<&str> = seen.iter().map(|s| s.request_identifier.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{seen:?}");
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_redelivered_after_a_crash_keeps_its_outcome_id() {
+    let mut b = Broker::new().await;
+    let faulty = env_with(&b, &[("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "1")]);
+    let mut worker = WorkerProcess::start_ready(&faulty).await;
+    let c = case(2, "decided");
+    b.publish_case(&c).await;
+    wait_fault_exit(&mut worker).await;
+    let first = b
+        .collect(Duration::from_secs(10), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(first.len(), 1, "{}", worker.logs());
+    assert_eq!(first[0].body["status"], "approved");
+    assert_eq!(b.wait_depth(&b.work_queue(), 1).await, 1, "not settled");
+
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let second = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(second.len(), 1, "{}", worker.logs());
+    // The same decision under the same id (a consumer de-duplicates it), ranked later.
+    assert_eq!(second[0].body["status"], "approved");
+    assert_eq!(second[0].body["outcome_id"], first[0].body["outcome_id"]);
+    assert_eq!(second[0].message_id, first[0].message_id);
+    assert!(second[0].body["sequence"].as_u64() > first[0].body["sequence"].as_u64());
+    assert_eq!(
+        second[0].body["authorization"], first[0].body["authorization"],
+        "the same decision"
+    );
+    assert_eq!(b.wait_settled(&b.work_queue()).await, (0, 0));
     drop(worker);
     b.cleanup().await;
 }
