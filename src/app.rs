@@ -13,6 +13,7 @@ use crate::payer::Payer;
 use crate::pipeline::{Clock, PayerDirectory, PayerRoute, Pipeline};
 use crate::retry::Schedule;
 use crate::rules::Policies;
+use crate::security::DeploymentKey;
 
 /// Why the worker cannot start with these settings.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,8 @@ pub enum StartupError {
     },
     #[error("payers.{payer}.adapter: {message}")]
     Adapter { payer: String, message: String },
+    #[error(transparent)]
+    Key(#[from] crate::security::KeyError),
 }
 
 /// What the commands share.
@@ -36,6 +39,8 @@ pub struct App {
     pub codes: Arc<CodeTable>,
     pub policies: Policies,
     pub pipeline: Pipeline,
+    /// The deployment key (`security.key_file`, else the local one).
+    pub key: DeploymentKey,
 }
 
 impl App {
@@ -45,6 +50,7 @@ impl App {
     }
 
     pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let key = DeploymentKey::resolve(settings.security.key_file.as_deref())?;
         let codes = Arc::new(match &settings.rules.code_table {
             Some(path) => CodeTable::from_file(path)?,
             None => CodeTable::embedded()?,
@@ -59,7 +65,7 @@ impl App {
                     source,
                 }
             })?;
-            let payer = build_payer(id, payer_settings, &codes)?;
+            let payer = build_payer(id, payer_settings, &codes, &key)?;
             let route = PayerRoute {
                 name: id.clone(),
                 payer,
@@ -85,6 +91,7 @@ impl App {
             codes,
             policies,
             pipeline,
+            key,
         })
     }
 }
@@ -93,6 +100,7 @@ fn build_payer(
     id: &str,
     s: &PayerSettings,
     codes: &Arc<CodeTable>,
+    key: &DeploymentKey,
 ) -> Result<Arc<dyn Payer>, StartupError> {
     match s.adapter {
         Adapter::Simulated => Ok(Arc::new(SimulatedPayer::new(
@@ -103,11 +111,15 @@ fn build_payer(
                 retry_after: s.retry_after,
             },
         ))),
-        Adapter::FhirPas => build_pas(id, s),
+        Adapter::FhirPas => build_pas(id, s, key),
     }
 }
 
-fn build_pas(id: &str, s: &PayerSettings) -> Result<Arc<dyn Payer>, StartupError> {
+fn build_pas(
+    id: &str,
+    s: &PayerSettings,
+    key: &DeploymentKey,
+) -> Result<Arc<dyn Payer>, StartupError> {
     let err = |message: String| StartupError::Adapter {
         payer: id.to_owned(),
         message,
@@ -116,7 +128,10 @@ fn build_pas(id: &str, s: &PayerSettings) -> Result<Arc<dyn Payer>, StartupError
     let read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))
     };
+    // No redirects: a 307/308 would re-send the request body (patient data) to another host.
     let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(!s.allow_insecure_http)
         .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
         .user_agent(concat!("preauth-worker/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &s.ca_file {
@@ -173,6 +188,12 @@ fn build_pas(id: &str, s: &PayerSettings) -> Result<Arc<dyn Payer>, StartupError
             timeout,
             concurrency: s.concurrency.unwrap_or(16),
             rate_per_second: s.rate_per_second,
+            max_response_bytes: s.max_response_bytes,
+            // Only a payer that notifies needs the token that lets its notifications be matched.
+            correlation: s
+                .notification_credential_file
+                .is_some()
+                .then(|| (id.to_owned(), key.clone())),
         },
         auth,
     )))

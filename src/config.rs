@@ -32,6 +32,43 @@ pub struct Settings {
     pub rules: RulesSettings,
     #[serde(default)]
     pub payers: BTreeMap<String, PayerSettings>,
+    #[serde(default)]
+    pub security: SecuritySettings,
+    #[serde(default)]
+    pub notifications: NotificationSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// The deployment key (a file of at least 32 random bytes), the same for every worker and
+    /// for `parked replay`: it authenticates the case state the worker carries in headers and the
+    /// correlation token on payer requests. Unset: a key kept in the local state folder.
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Address of the PAS rest-hook notification listener (`POST /pas/notify/{payer}`). Unset:
+    /// no listener. Only payers with `notification_credential_file` are accepted on it.
+    pub listen: Option<SocketAddr>,
+    /// Largest notification body accepted.
+    #[serde(default = "default_notification_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            max_body_bytes: default_notification_bytes(),
+        }
+    }
+}
+
+fn default_notification_bytes() -> usize {
+    1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -193,6 +230,21 @@ pub struct PayerSettings {
     pub ca_file: Option<PathBuf>,
     /// fhir-pas: client certificate and its private key (one PEM file) for mutual TLS.
     pub client_identity_file: Option<PathBuf>,
+    /// fhir-pas: allow `http://` base and token URLs (patient data and the client secret in
+    /// clear). For tests and a payer simulator on loopback only.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// fhir-pas: largest payer response body read, in bytes.
+    #[serde(default = "default_response_bytes")]
+    pub max_response_bytes: usize,
+    /// fhir-pas: a file holding the credential this payer's notifications must present in their
+    /// `Authorization` header (the header value the worker registers in the PAS Subscription's
+    /// channel). Set: notifications from this payer are accepted on `notifications.listen`.
+    pub notification_credential_file: Option<PathBuf>,
+}
+
+fn default_response_bytes() -> usize {
+    8 * 1024 * 1024
 }
 
 fn default_policy() -> String {
@@ -269,7 +321,7 @@ impl Settings {
             })?;
             let user: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
                 path: path.display().to_string(),
-                message: e.to_string(),
+                message: toml_error(&text, &e),
             })?;
             // A file that declares its payers means exactly those payers.
             if user.contains_key("payers") {
@@ -307,6 +359,21 @@ impl Settings {
         }
         if self.amqp.delivery_limit < 2 {
             return bad("amqp.delivery_limit: must be at least 2".into());
+        }
+        // A broker URL that does not parse would be retried forever; say so now, without
+        // printing it (it may hold a password).
+        for (i, url) in crate::amqp::broker_urls(&self.amqp.url).iter().enumerate() {
+            let scheme_ok = url.starts_with("amqp://") || url.starts_with("amqps://");
+            if !scheme_ok || url.parse::<lapin::uri::AMQPUri>().is_err() {
+                return bad(format!(
+                    "amqp.url: broker URL {} of {} is not an amqp:// or amqps:// URL like amqps://USER:PASSWORD@HOST:5671/VHOST (not shown: it may hold a password)",
+                    i + 1,
+                    crate::amqp::broker_urls(&self.amqp.url).len()
+                ));
+            }
+        }
+        if crate::amqp::broker_urls(&self.amqp.url).is_empty() {
+            return bad("amqp.url: no broker URL given".into());
         }
         if self.amqp.timeout.is_zero() {
             return bad("amqp.timeout: must be longer than zero".into());
@@ -352,6 +419,35 @@ impl Settings {
                     "payers.{id}.base_url: required for adapter \"fhir-pas\""
                 ));
             }
+            for (key, url) in [
+                ("base_url", &payer.base_url),
+                ("token_url", &payer.token_url),
+            ] {
+                let Some(url) = url else { continue };
+                let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+                match scheme.as_deref() {
+                    Some("https") => {}
+                    Some("http") if payer.allow_insecure_http => {}
+                    Some("http") => {
+                        return bad(format!(
+                            "payers.{id}.{key}: http:// sends patient data and credentials in clear; use https://, or set payers.{id}.allow_insecure_http = true for a simulator on loopback"
+                        ))
+                    }
+                    _ => {
+                        return bad(format!(
+                            "payers.{id}.{key}: not an https:// URL"
+                        ))
+                    }
+                }
+            }
+            if payer.max_response_bytes < 1024 {
+                return bad(format!(
+                    "payers.{id}.max_response_bytes: must be at least 1024"
+                ));
+            }
+        }
+        if self.notifications.max_body_bytes < 1024 {
+            return bad("notifications.max_body_bytes: must be at least 1024".into());
         }
         Ok(())
     }
@@ -363,6 +459,19 @@ impl Settings {
             ..crate::retry::InProcessRetry::default()
         }
     }
+}
+
+/// A TOML syntax error as its place and what is wrong, without the offending line itself (it
+/// may hold a password).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let place = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    let message = e.message().lines().next().unwrap_or("not valid TOML");
+    format!("{}{message} (TOML syntax)", place.unwrap_or_default())
 }
 
 /// figment errors can chain; one line each, key path first.
@@ -481,6 +590,59 @@ mod tests {
             .expect_err("base_url")
             .to_string();
         assert!(err.contains("payers.x.base_url"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_its_place_but_never_prints_the_line() {
+        let err = load(
+            Some("[amqp]\nprefetch = 8\nurl = \"amqp://guest:PASSMARK@host\n"),
+            &[],
+        )
+        .expect_err("unterminated string")
+        .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(!err.contains("PASSMARK"), "{err}");
+    }
+
+    #[test]
+    fn a_broker_url_that_does_not_parse_is_refused_without_showing_it() {
+        for url in [
+            "amqp//guest:PASSMARK@127.0.0.1:5672/%2f",
+            "http://guest:PASSMARK@h",
+            "guest:PASSMARK",
+        ] {
+            let err = load(None, &[("PREAUTH__AMQP__URL", url)])
+                .expect_err("bad url")
+                .to_string();
+            assert!(err.contains("amqp.url"), "{err}");
+            assert!(!err.contains("PASSMARK"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_payer_over_http_needs_the_explicit_opt_in() {
+        let err = load(
+            Some("[payers.x]\nadapter = \"fhir-pas\"\nbase_url = \"http://payer.example/fhir\"\n"),
+            &[],
+        )
+        .expect_err("http")
+        .to_string();
+        assert!(
+            err.contains("payers.x.base_url") && err.contains("allow_insecure_http"),
+            "{err}"
+        );
+        let err = load(
+            Some("[payers.x]\nadapter = \"fhir-pas\"\nbase_url = \"https://p.example\"\ntoken_url = \"http://p.example/token\"\n"),
+            &[],
+        )
+        .expect_err("http token url")
+        .to_string();
+        assert!(err.contains("payers.x.token_url"), "{err}");
+        load(
+            Some("[payers.x]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"http://127.0.0.1:9470\"\n"),
+            &[],
+        )
+        .expect("the opt-in allows it");
     }
 
     #[test]

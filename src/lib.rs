@@ -11,6 +11,8 @@
 //! - [`config`]: layered settings; [`app`]: start-up wiring shared by the binary and the tests.
 //! - [`amqp`]: topology, confirmed publishing, the consumer loop (`run`); [`health`]: readiness.
 //! - [`batch`]: the `process` driver; [`check`]: the `check` command.
+//! - [`security`]: the deployment key that authenticates the worker's own headers and tokens;
+//!   [`http`]: the bounded HTTP listener every server of the worker uses.
 
 pub mod amqp;
 pub mod app;
@@ -20,9 +22,12 @@ pub mod check;
 pub mod codes;
 pub mod config;
 pub mod health;
+pub mod http;
+pub mod notify;
 pub mod ops;
 pub mod payer;
 pub mod pipeline;
 pub mod retry;
 pub mod rules;
+pub mod security;
 pub mod telemetry;

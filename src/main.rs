@@ -104,8 +104,9 @@ struct PayerSimArgs {
     /// Require bearer tokens from /token, really valid this long.
     #[arg(long, value_parser = humantime::parse_duration)]
     token_lifetime: Option<std::time::Duration>,
-    /// A client the token endpoint accepts, as ID:SECRET (repeatable).
-    #[arg(long = "client", value_name = "ID:SECRET")]
+    /// A client the token endpoint accepts, as ID=SECRET_FILE: its secret is read from that file
+    /// (never from the command line, which every local user can read). Repeatable.
+    #[arg(long = "client", value_name = "ID=SECRET_FILE")]
     clients: Vec<String>,
     /// A client that signs its assertions (SMART Backend Services), as ID=PUBLIC_KEY_PEM_FILE
     /// (repeatable).
@@ -202,11 +203,29 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let clients = args
-        .clients
-        .iter()
-        .filter_map(|c| c.split_once(':').map(|(i, s)| (i.to_owned(), s.to_owned())))
-        .collect();
+    let mut clients = std::collections::HashMap::new();
+    for entry in &args.clients {
+        let Some((id, path)) = entry.split_once('=') else {
+            eprintln!("preauth-worker: --client expects ID=SECRET_FILE (the secret is read from the file)");
+            return ExitCode::from(EXIT_CONFIG);
+        };
+        match std::fs::read_to_string(path) {
+            Ok(secret) if !secret.trim().is_empty() => {
+                clients.insert(
+                    id.to_owned(),
+                    secret.trim_end_matches(['\r', '\n']).to_owned(),
+                );
+            }
+            Ok(_) => {
+                eprintln!("preauth-worker: --client {id}: the secret file {path} is empty");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            Err(e) => {
+                eprintln!("preauth-worker: --client {id}: cannot read the secret file {path}: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
     let mut client_keys = std::collections::HashMap::new();
     for entry in &args.client_keys {
         let Some((id, path)) = entry.split_once('=') else {
@@ -300,7 +319,7 @@ async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
                 (Some(id), _) => parked::Selection::Case(id),
                 _ => parked::Selection::All,
             };
-            parked::replay(&app.settings, &selection)
+            parked::replay(&app.settings, &app.key, &selection)
                 .await
                 .map(|items| {
                     format!(
@@ -340,17 +359,10 @@ async fn run_worker(app: App) -> ExitCode {
         }
     };
     let pipeline = Arc::new(app.pipeline);
-    let slot: ops::PublisherSlot = Arc::default();
-    let notifications = Arc::new(ops::Notifications {
-        pipeline: Arc::clone(&pipeline),
-        outcomes_exchange: app.settings.topology.outcomes_exchange.clone(),
-        publisher: Arc::clone(&slot),
-    });
     match ops::serve(
         app.settings.ops.listen,
         Arc::clone(&health),
         recorder,
-        Some(notifications),
         shutdown.clone(),
     )
     .await
@@ -364,7 +376,46 @@ async fn run_worker(app: App) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    match worker::run(pipeline, app.settings, health, shutdown, Some(slot)).await {
+    if let Some(listen) = app.settings.notifications.listen {
+        let credentials = match preauth_worker::notify::load_credentials(&app.settings) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("preauth-worker: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        if credentials.is_empty() {
+            tracing::warn!("notifications.listen is set but no payer has notification_credential_file: every notification will be refused.");
+        }
+        let router =
+            preauth_worker::notify::router(Arc::new(preauth_worker::notify::Notifications {
+                key: app.key.clone(),
+                credentials,
+            }));
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("preauth-worker: notifications.listen {listen}: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        let addr = listener.local_addr().ok();
+        preauth_worker::http::serve(
+            listener,
+            router,
+            preauth_worker::http::Limits::notifications(app.settings.notifications.max_body_bytes),
+            shutdown.clone(),
+        );
+        if let Some(addr) = addr {
+            tracing::info!(%addr, "Payer notifications listening (POST /pas/notify/{{payer}}).");
+        }
+    }
+    match &app.key.origin {
+        preauth_worker::security::KeyOrigin::Configured(_) => {}
+        preauth_worker::security::KeyOrigin::Local(path) => tracing::warn!(path = %path.display(), "No security.key_file: using this machine's local deployment key. Workers on other machines need the same key configured."),
+        preauth_worker::security::KeyOrigin::Ephemeral => tracing::warn!("No security.key_file and no local state folder: the deployment key lives for this process only; cases in delay tiers restart their attempt count after a restart."),
+    }
+    match worker::run(pipeline, app.settings, health, shutdown, app.key).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("Cannot run: {e}");

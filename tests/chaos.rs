@@ -205,7 +205,7 @@ impl World {
         let sim = sim(scenario).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("worker.toml");
-        std::fs::write(&cfg, format!("[payers.default]\nadapter = \"fhir-pas\"\nbase_url = \"{}\"\ntimeout = \"2s\"\nconcurrency = 64\n", sim.base_url())).expect("config");
+        std::fs::write(&cfg, format!("[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\nconcurrency = 64\n", sim.base_url())).expect("config");
         let mut env = b.env();
         env.retain(|(k, _)| {
             !k.starts_with("PREAUTH__RETRY") && !k.starts_with("PREAUTH__FOLLOWUP")

@@ -98,7 +98,7 @@ fn every_pas_response_parse_seed_runs_without_a_panic_and_the_responses_parse() 
                 assert!(parse_response(&value).is_err(), "{name}");
             }
             _ => {
-                // A notification is read through the bundle it carries, as the ops port does.
+                // A notification is read through the bundle it carries, as the notification listener does.
                 let response = notification_response(&value).unwrap_or(&value);
                 parse_response(response).unwrap_or_else(|e| panic!("{name} no longer parses: {e}"));
             }
@@ -110,8 +110,8 @@ fn every_pas_response_parse_seed_runs_without_a_panic_and_the_responses_parse() 
         .expect("the notification seed");
     let notification: serde_json::Value = serde_json::from_slice(notification).expect("JSON");
     let inner = notification_response(&notification).expect("the notification's bundle");
-    let c = correlation(inner).expect("the notification names its case");
-    assert_eq!(c.case_id, "C-2026-000123");
+    let c = correlation(inner).expect("the notification carries a correlation token");
+    assert_eq!(c.request_identifier, "3f1d2c4e-8a0b-5c6d-9e7f-a1b2c3d4e5f6");
     parse_response(inner).expect("the notification's bundle parses");
 }
 

@@ -1,9 +1,15 @@
 //! The headers the worker carries on a case event between deliveries: its retry and follow-up
 //! state, the routing key it first arrived with, and the parking reason.
+//!
+//! The state headers are reserved: the worker tags them (HMAC under the deployment key, bound
+//! to the message body) and reads them back only when the tag verifies. A case publisher's own
+//! copy of any of them is ignored, so no publisher can force an `$inquire`, shorten a payer's
+//! regulatory clock, skip attempts or pose as a replay.
 
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
 use crate::retry::CaseState;
+use crate::security::{digest, DeploymentKey, Purpose};
 
 pub const ATTEMPTS: &str = "x-preauth-attempts";
 pub const RETRIES: &str = "x-preauth-retries";
@@ -18,8 +24,23 @@ pub const DETAIL: &str = "x-preauth-detail";
 pub const REPLAYS: &str = "x-preauth-replays";
 /// When the worker parked the message (RFC 3339).
 pub const PARKED_AT: &str = "x-preauth-parked-at";
-/// Set by quorum queues on redelivery.
+/// Set by quorum queues on redelivery (and only trusted on a delivery the broker flags as
+/// redelivered: a publisher can set it on a first delivery).
 pub const DELIVERY_COUNT: &str = "x-delivery-count";
+/// The tag over the state headers, the routing key header and the body.
+pub const STATE_TAG: &str = "x-preauth-state-tag";
+
+/// The headers only the worker may set, each ignored unless [`STATE_TAG`] verifies.
+pub const RESERVED: [&str; 8] = [
+    ATTEMPTS,
+    RETRIES,
+    FOLLOWUPS,
+    REFERENCE,
+    FIRST_ATTEMPT_AT,
+    REPLAYS,
+    ROUTING_KEY,
+    STATE_TAG,
+];
 
 /// Reads a header as an unsigned number, whatever integer type the sender used.
 pub fn get_u32(table: Option<&FieldTable>, key: &str) -> Option<u32> {
@@ -73,38 +94,119 @@ pub fn put_u32(table: &mut FieldTable, key: &str, value: u32) {
     );
 }
 
-/// The case state carried in `headers` (defaults when absent or unreadable: a first delivery).
-pub fn read_state(headers: Option<&FieldTable>) -> CaseState {
-    CaseState {
+/// What an earlier delivery left in the headers, as far as it can be trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// The case state (a first delivery's when nothing verified).
+    pub state: CaseState,
+    /// The routing key the event first arrived with, when the worker recorded it.
+    pub routing_key: Option<String>,
+    /// Reserved headers were present but their tag did not verify: they were ignored.
+    pub rejected: bool,
+}
+
+/// The bytes the state tag covers, each part length-prefixed by the tag itself.
+fn tagged_parts(state: &CaseState, routing_key: Option<&str>, body: &[u8]) -> Vec<Vec<u8>> {
+    let opt = |v: Option<String>| match v {
+        Some(v) => format!("+{v}"),
+        None => "-".to_owned(),
+    };
+    vec![
+        state.attempts.to_string().into_bytes(),
+        state.retries.to_string().into_bytes(),
+        state.followups.to_string().into_bytes(),
+        opt(state.reference.clone()).into_bytes(),
+        opt(state.first_attempt_at.map(|t| t.to_string())).into_bytes(),
+        state.replays.to_string().into_bytes(),
+        opt(routing_key.map(str::to_owned)).into_bytes(),
+        digest(body),
+    ]
+}
+
+fn tag(key: &DeploymentKey, state: &CaseState, routing_key: Option<&str>, body: &[u8]) -> String {
+    let parts = tagged_parts(state, routing_key, body);
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    key.tag(Purpose::CaseState, &refs)
+}
+
+/// Reads the state an earlier delivery of this body left in `headers`. Reserved headers count
+/// only when their tag verifies under `key` for this very body; otherwise the delivery is read
+/// as a first one. The broker's redelivery count is not read here (see [`DELIVERY_COUNT`]).
+pub fn read_carried(headers: Option<&FieldTable>, body: &[u8], key: &DeploymentKey) -> Carried {
+    let present = headers.is_some_and(|h| RESERVED.iter().any(|k| h.contains_key(k)));
+    if !present {
+        return Carried::default();
+    }
+    let state = CaseState {
         attempts: get_u32(headers, ATTEMPTS).unwrap_or(0),
         retries: get_u32(headers, RETRIES).unwrap_or(0),
         followups: get_u32(headers, FOLLOWUPS).unwrap_or(0),
         reference: get_str(headers, REFERENCE),
         first_attempt_at: get_str(headers, FIRST_ATTEMPT_AT).and_then(|s| s.parse().ok()),
         replays: get_u32(headers, REPLAYS).unwrap_or(0),
-        redeliveries: get_u32(headers, DELIVERY_COUNT).unwrap_or(0),
+        redeliveries: 0,
+    };
+    let routing_key = get_str(headers, ROUTING_KEY);
+    let verified = get_str(headers, STATE_TAG).is_some_and(|t| {
+        let parts = tagged_parts(&state, routing_key.as_deref(), body);
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        key.verify(Purpose::CaseState, &refs, &t)
+    });
+    if verified {
+        Carried {
+            state,
+            routing_key,
+            rejected: false,
+        }
+    } else {
+        Carried {
+            rejected: true,
+            ..Carried::default()
+        }
     }
 }
 
-/// Writes the case state into `headers`, replacing what was there.
-pub fn write_state(headers: &mut FieldTable, state: &CaseState) {
+/// Writes the case state and the routing key into `headers`, replacing every reserved header
+/// that was there, and tags them for this body.
+pub fn write_state(
+    headers: &mut FieldTable,
+    state: &CaseState,
+    routing_key: &str,
+    body: &[u8],
+    key: &DeploymentKey,
+) {
+    let mut map = headers.inner().clone();
+    for k in RESERVED {
+        map.remove(k);
+    }
+    *headers = FieldTable::from(map);
     put_u32(headers, ATTEMPTS, state.attempts);
     put_u32(headers, RETRIES, state.retries);
     put_u32(headers, FOLLOWUPS, state.followups);
-    if state.replays > 0 {
-        put_u32(headers, REPLAYS, state.replays);
-    }
     if let Some(reference) = &state.reference {
         put_str(headers, REFERENCE, reference);
     }
     if let Some(at) = state.first_attempt_at {
         put_str(headers, FIRST_ATTEMPT_AT, &at.to_string());
     }
+    if state.replays > 0 {
+        put_u32(headers, REPLAYS, state.replays);
+    }
+    put_str(headers, ROUTING_KEY, routing_key);
+    put_str(
+        headers,
+        STATE_TAG,
+        &tag(key, state, Some(routing_key), body),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(b: u8) -> DeploymentKey {
+        DeploymentKey::from_bytes(&[b; 32], crate::security::KeyOrigin::Ephemeral).expect("key")
+    }
 
     #[test]
     fn case_state_survives_a_round_trip_through_headers() {
@@ -118,17 +220,46 @@ mod tests {
             redeliveries: 0,
         };
         let mut table = FieldTable::default();
-        write_state(&mut table, &state);
-        assert_eq!(read_state(Some(&table)), state);
+        write_state(&mut table, &state, "case.appeal", b"body", &key(1));
+        let carried = read_carried(Some(&table), b"body", &key(1));
+        assert_eq!(carried.state, state);
+        assert_eq!(carried.routing_key.as_deref(), Some("case.appeal"));
+        assert!(!carried.rejected);
     }
 
     #[test]
-    fn missing_or_odd_headers_read_as_a_first_delivery() {
-        assert_eq!(read_state(None), CaseState::default());
+    fn state_headers_a_publisher_forged_or_copied_are_ignored() {
+        let state = CaseState {
+            attempts: 9,
+            followups: 3,
+            reference: Some("PA-1".into()),
+            first_attempt_at: Some(0),
+            ..CaseState::default()
+        };
+        // Untagged, as a publisher would send them.
+        let mut forged = FieldTable::default();
+        put_u32(&mut forged, FOLLOWUPS, 3);
+        put_str(&mut forged, REFERENCE, "PA-1");
+        put_str(&mut forged, FIRST_ATTEMPT_AT, "0");
+        let carried = read_carried(Some(&forged), b"body", &key(1));
+        assert_eq!(carried.state, CaseState::default());
+        assert!(carried.rejected);
+        // Tagged under another key, or for another body, or altered after tagging.
         let mut table = FieldTable::default();
-        table.insert(ATTEMPTS.into(), AMQPValue::Boolean(true));
-        table.insert(RETRIES.into(), AMQPValue::LongInt(-3));
-        assert_eq!(read_state(Some(&table)), CaseState::default());
+        write_state(&mut table, &state, "case.submitted", b"body", &key(2));
+        assert!(read_carried(Some(&table), b"body", &key(1)).rejected);
+        let mut table = FieldTable::default();
+        write_state(&mut table, &state, "case.submitted", b"other body", &key(1));
+        assert!(read_carried(Some(&table), b"body", &key(1)).rejected);
+        let mut table = FieldTable::default();
+        write_state(&mut table, &state, "case.submitted", b"body", &key(1));
+        put_u32(&mut table, ATTEMPTS, 1);
+        assert_eq!(
+            read_carried(Some(&table), b"body", &key(1)).state,
+            CaseState::default()
+        );
+        // No reserved header at all: a first delivery, nothing rejected.
+        assert_eq!(read_carried(None, b"body", &key(1)), Carried::default());
     }
 
     #[test]

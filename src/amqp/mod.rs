@@ -86,20 +86,20 @@ pub fn redact_url(url: &str) -> String {
             .collect::<Vec<_>>()
             .join(",");
     }
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    // Whatever the URL's shape (even one that does not parse), everything between the start of
+    // the user information and the last `@` after its first `:` is the password.
+    let Some(at) = url.rfind('@') else {
+        return url.to_owned();
+    };
+    let head = &url[..at];
+    let start = head
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| head.rfind('/').map(|i| i + 1))
+        .unwrap_or(0);
+    match head[start..].find(':') {
+        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -125,6 +125,20 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact_url("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
+        // Malformed URLs too: the password never shows, whatever else is wrong.
+        for bad in [
+            "amqp//guest:PASSMARK@127.0.0.1:5672/%2f",
+            "guest:PASSMARK@127.0.0.1",
+            "amqp:/guest:PASSMARK@host",
+            "amqp://guest:PASS@MARK@host",
+            "http://u:PASSMARK@h/x",
+        ] {
+            let shown = redact_url(bad);
+            assert!(
+                !shown.contains("PASSMARK") && !shown.contains("MARK@host"),
+                "{bad} -> {shown}"
+            );
+        }
     }
 
     #[test]

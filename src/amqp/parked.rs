@@ -126,6 +126,7 @@ pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, 
 /// and removes them from the parking queue once the broker confirmed the copy. Returns how many.
 pub async fn replay(
     settings: &Settings,
+    key: &crate::security::DeploymentKey,
     selection: &Selection,
 ) -> Result<Vec<ParkedInfo>, AmqpError> {
     let (conn, channel) = open(settings).await?;
@@ -149,14 +150,21 @@ pub async fn replay(
         // A fresh start: no attempt state, no parking reason; the original routing key stays so
         // the kind check still applies.
         let old = d.properties.headers().clone().unwrap_or_default();
-        let mut table = FieldTable::default();
-        if let Some(rk) = get_str(Some(&old), headers::ROUTING_KEY) {
-            headers::put_str(&mut table, headers::ROUTING_KEY, &rk);
-        }
+        let carried = headers::read_carried(Some(&old), &d.data, key);
+        // A message parked without state (it could not be identified) kept the routing key it
+        // arrived with, untagged: good enough for the kind check, which is all it serves.
+        let routing_key = carried
+            .routing_key
+            .or_else(|| get_str(Some(&old), headers::ROUTING_KEY))
+            .unwrap_or_else(|| d.routing_key.as_str().to_owned());
         // The replay count survives: the new attempt series ranks after everything published
         // for the event before (its outcomes carry a higher sequence and ids of their own).
-        let replays = get_u32(Some(&old), headers::REPLAYS).unwrap_or(0);
-        headers::put_u32(&mut table, headers::REPLAYS, replays.saturating_add(1));
+        let fresh = crate::retry::CaseState {
+            replays: carried.state.replays.saturating_add(1),
+            ..crate::retry::CaseState::default()
+        };
+        let mut table = FieldTable::default();
+        headers::write_state(&mut table, &fresh, &routing_key, &d.data, key);
         let props = moved_properties(&d.properties, table);
         publisher
             .publish("", &settings.topology.work_queue, &d.data, props)

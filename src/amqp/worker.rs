@@ -35,7 +35,7 @@ struct Shared {
     /// Which of the configured broker URLs the next session connects to.
     node: std::sync::atomic::AtomicUsize,
     pipeline: Arc<Pipeline>,
-    publisher_slot: Option<crate::ops::PublisherSlot>,
+    key: crate::security::DeploymentKey,
     topology: Topology,
     settings: Settings,
     health: Arc<Health>,
@@ -94,12 +94,12 @@ pub async fn run(
     settings: Settings,
     health: Arc<Health>,
     shutdown: CancellationToken,
-    publisher_slot: Option<crate::ops::PublisherSlot>,
+    key: crate::security::DeploymentKey,
 ) -> Result<(), AmqpError> {
     let shared = Arc::new(Shared {
         node: std::sync::atomic::AtomicUsize::new(0),
         pipeline,
-        publisher_slot,
+        key,
         topology: Topology::from_settings(&settings),
         settings,
         health,
@@ -205,9 +205,6 @@ async fn session(
     let setup = bounded("opening a channel", timeout, consume_conn.create_channel()).await?;
     shared.topology.declare(&setup, timeout).await?;
     let publisher = Publisher::open(&publish_conn, timeout).await?;
-    if let Some(slot) = &shared.publisher_slot {
-        *slot.write().await = Some(publisher.clone());
-    }
 
     let channel = bounded(
         "opening the consuming channel",
@@ -256,9 +253,6 @@ async fn session(
         }
     };
     shared.health.set_consuming(false);
-    if let Some(slot) = &shared.publisher_slot {
-        *slot.write().await = None;
-    }
 
     if let Ok(SessionEnd::Stopped) = &end {
         info!(
@@ -348,10 +342,25 @@ async fn handle_delivery_inner(
         }
     }
     let hdrs = props.headers().as_ref();
-    let state = headers::read_state(hdrs);
-    let routing_key = headers::get_str(hdrs, headers::ROUTING_KEY)
+    let carried = headers::read_carried(hdrs, &delivery.data, &shared.key);
+    if carried.rejected {
+        metrics::counter!("preauth_state_headers_rejected_total").increment(1);
+        debug!("Reserved x-preauth headers without a valid tag were ignored.");
+    }
+    let routing_key = carried
+        .routing_key
         .unwrap_or_else(|| delivery.routing_key.as_str().to_owned());
-    let deliveries = headers::get_u32(hdrs, DELIVERY_COUNT).unwrap_or(0);
+    // The broker's count only means something on a delivery it flags as a redelivery; on a
+    // first delivery the header can only have come from the publisher.
+    let deliveries = if delivery.redelivered {
+        headers::get_u32(hdrs, DELIVERY_COUNT).unwrap_or(1)
+    } else {
+        0
+    };
+    let state = crate::retry::CaseState {
+        redeliveries: deliveries,
+        ..carried.state
+    };
 
     let disposition = if deliveries >= shared.settings.amqp.delivery_limit {
         Disposition {
@@ -448,11 +457,12 @@ async fn carry_out(
     }
     // The copy is a new message: the broker's count of this one's deliveries does not carry over.
     let mut table = headers::without(delivery.properties.headers().as_ref(), DELIVERY_COUNT);
-    headers::put_str(&mut table, headers::ROUTING_KEY, routing_key);
+    let key = &shared.key;
+    let body = &delivery.data;
     let (queue, what, counted): (String, &str, Box<dyn Fn() + Send>) = match &d.next {
         Next::Ack => return Settle::Ack,
         Next::Retry { after, state } | Next::FollowUp { after, state } => {
-            headers::write_state(&mut table, state);
+            headers::write_state(&mut table, state, routing_key, body, key);
             let kind = if matches!(d.next, Next::Retry { .. }) {
                 "retry"
             } else {
@@ -478,8 +488,9 @@ async fn carry_out(
             detail,
             state,
         } => {
-            if let Some(state) = state {
-                headers::write_state(&mut table, state);
+            match state {
+                Some(state) => headers::write_state(&mut table, state, routing_key, body, key),
+                None => headers::put_str(&mut table, headers::ROUTING_KEY, routing_key),
             }
             headers::put_str(&mut table, headers::REASON, reason.code());
             headers::put_str(&mut table, headers::DETAIL, detail);

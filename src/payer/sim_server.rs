@@ -128,6 +128,16 @@ impl Drop for SimHandle {
 }
 
 /// Starts the simulator on `listener`.
+/// The simulator's listener bounds: request bundles up to 16 MiB (inline attachments), a
+/// request answered within its scripted latency plus a margin.
+pub const SIM_LIMITS: crate::http::Limits = crate::http::Limits {
+    header_read: std::time::Duration::from_secs(5),
+    request: std::time::Duration::from_secs(120),
+    max_body: 16 * 1024 * 1024,
+    max_connections: 512,
+    connection_life: std::time::Duration::from_secs(300),
+};
+
 pub fn start(
     listener: TcpListener,
     policy: Arc<Policy>,
@@ -153,12 +163,7 @@ pub fn start(
         .route("/_sim/requests", get(requests))
         .with_state(Arc::clone(&state));
     let stop = CancellationToken::new();
-    let until = stop.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(until.cancelled_owned())
-            .await;
-    });
+    crate::http::serve(listener, app, SIM_LIMITS, stop.clone());
     Ok(SimHandle { addr, state, stop })
 }
 

@@ -221,6 +221,25 @@ impl Broker {
         confirm.await.expect("publish settles");
     }
 
+    /// Publishes a case event with headers of the publisher's choosing.
+    pub async fn publish_with_headers(&self, routing_key: &str, body: &[u8], headers: FieldTable) {
+        let confirm = self
+            .channel
+            .basic_publish(
+                ShortString::from(self.cases_exchange().as_str()),
+                ShortString::from(routing_key),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type(ShortString::from("application/json"))
+                    .with_headers(headers),
+            )
+            .await
+            .expect("publish");
+        confirm.await.expect("publish settles");
+    }
+
     /// Publishes an example file with the routing key its kind calls for.
     pub async fn publish_case(&self, case: &Value) {
         let key = if case["kind"] == "appeal" {
@@ -526,6 +545,33 @@ impl WorkerProcess {
             .unwrap_or_default();
         let v: Value = serde_json::from_str(line).expect("JSON log line");
         format!("http://{}", v["addr"].as_str().expect("addr"))
+    }
+
+    /// The notification listener's base URL, read from the worker's log.
+    pub async fn notify_url(&self) -> String {
+        assert!(
+            self.wait_for_log("Payer notifications listening", Duration::from_secs(20))
+                .await,
+            "{}",
+            self.logs()
+        );
+        let logs = self.logs();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("Payer notifications listening"))
+            .unwrap_or_default();
+        let v: Value = serde_json::from_str(line).expect("JSON log line");
+        format!("http://{}", v["addr"].as_str().expect("addr"))
+    }
+
+    /// Peak resident memory of the process (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Waits until the log contains `needle`.

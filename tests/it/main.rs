@@ -10,5 +10,6 @@ mod pas;
 mod process_command;
 mod schemas;
 mod secrets;
+mod trust;
 mod unseen_cases;
 mod worker;

@@ -17,7 +17,7 @@ fn help_topology_errors_and_logs_never_show_a_payer_secret() {
     std::fs::write(
         &config,
         format!(
-            "[payers.default]\nadapter = \"fhir-pas\"\nbase_url = \"http://127.0.0.1:9\"\ntimeout = \"200ms\"\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"clinic\"\nclient_secret_file = \"{}\"\n",
+            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"http://127.0.0.1:9\"\ntimeout = \"200ms\"\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"clinic\"\nclient_secret_file = \"{}\"\n",
             secret_file.display()
         ),
     )

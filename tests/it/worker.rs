@@ -406,29 +406,75 @@ async fn an_unreachable_broker_is_named_with_what_to_do_and_retried_until_shutdo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_delivered_too_many_times_is_parked_instead_of_looping() {
-    let b = Broker::new().await;
+    let mut b = Broker::new().await;
+    // A worker that never settles: it stops after publishing each terminal outcome, before the
+    // ack, so the broker delivers the case again and again, counting.
+    let looping = env_with(
+        &b,
+        &[
+            ("PREAUTH__AMQP__DELIVERY_LIMIT", "3"),
+            ("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "1"),
+        ],
+    );
+    let mut parked = Vec::new();
+    let mut logs = String::new();
+    for round in 0..6 {
+        let mut worker = WorkerProcess::start_ready(&looping).await;
+        if round == 0 {
+            // Once the worker has declared the topology, so the case is routed.
+            b.publish_case(&case(1, "loop")).await;
+        }
+        for _ in 0..100 {
+            if worker.wait_exit(Duration::from_millis(1)).is_some() {
+                break;
+            }
+            parked.extend(b.parked().await);
+            if !parked.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        logs.push_str(&worker.logs());
+        if !parked.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(parked.len(), 1, "{logs}");
+    assert_eq!(parked[0].reason.as_deref(), Some("delivery-limit"));
+    // Three deliveries answered (the same decision, the same id), the fourth parked.
+    let got = b.collect(Duration::from_secs(5), |g| g.len() >= 3).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    let ids: BTreeSet<&str> = got
+        .iter()
+        .filter_map(|o| o.body["outcome_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(b.wait_settled(&b.work_queue()).await, (0, 0));
+    b.cleanup().await;
+}
+
+/// A first delivery that claims to be a redelivery (a publisher's own `x-delivery-count`) is
+/// handled as what it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_count_set_by_the_publisher_is_ignored() {
+    let mut b = Broker::new().await;
     let worker =
         WorkerProcess::start_ready(&env_with(&b, &[("PREAUTH__AMQP__DELIVERY_LIMIT", "3")])).await;
-    // As the quorum queue marks a message it has delivered three times already.
     let mut headers = lapin::types::FieldTable::default();
     headers.insert(
         "x-delivery-count".into(),
-        lapin::types::AMQPValue::LongLongInt(3),
+        lapin::types::AMQPValue::LongLongInt(30),
     );
-    let body = serde_json::to_vec(&case(1, "loop")).expect("json");
-    b.channel
-        .basic_publish(
-            "".into(),
-            lapin::types::ShortString::from(b.work_queue().as_str()),
-            Default::default(),
-            &body,
-            lapin::BasicProperties::default().with_headers(headers),
-        )
-        .await
-        .expect("publish");
-    let parked = b.wait_parked(1).await;
-    assert_eq!(parked.len(), 1, "{}", worker.logs());
-    assert_eq!(parked[0].reason.as_deref(), Some("delivery-limit"));
+    let body = serde_json::to_vec(&case(2, "forged-count")).expect("json");
+    b.publish_with_headers("case.submitted", &body, headers)
+        .await;
+    let got = b
+        .collect(Duration::from_secs(20), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got.len(), 1, "{}", worker.logs());
+    assert_eq!(got[0].body["status"], "approved");
+    assert_eq!(got[0].body["sequence"], 0);
+    assert!(b.parked().await.is_empty());
     drop(worker);
     b.cleanup().await;
 }
@@ -601,7 +647,7 @@ fn sim_config(dir: &tempfile::TempDir, sim: &SimHandle) -> String {
     std::fs::write(
         &path,
         format!(
-            "[payers.default]\nadapter = \"fhir-pas\"\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
+            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
             sim.base_url()
         ),
     )

@@ -2,6 +2,9 @@
 //! Services (a signed JWT client assertion, RS384 or ES384). The token is cached until shortly
 //! before it expires. Secrets come from files or environment variables and are never printed.
 
+/// The largest token endpoint answer read.
+const TOKEN_RESPONSE_LIMIT: usize = 64 * 1024;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -242,20 +245,28 @@ impl TokenSource {
         }
         if !status.is_success() {
             // The body of an OAuth error names the error (invalid_client …); it holds no secret.
-            let body = response.text().await.unwrap_or_default();
-            let error = serde_json::from_str::<serde_json::Value>(&body)
+            let body = super::client::read_bounded(response, TOKEN_RESPONSE_LIMIT)
+                .await
+                .unwrap_or_default();
+            // Only an OAuth error code (RFC 6749: a short ASCII token) is repeated.
+            let error = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .filter(|e| {
+                    e.len() <= 40 && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
                 .unwrap_or_default();
             return Err(PayerError::Refused {
                 detail: format!("token endpoint refused the credentials ({status} {error})"),
                 reasons: vec![],
             });
         }
-        let parsed: TokenResponse = response.json().await.map_err(|_| PayerError::Transient {
-            retry_after: None,
-            detail: "token endpoint answered without a token".to_owned(),
-        })?;
+        let body = super::client::read_bounded(response, TOKEN_RESPONSE_LIMIT).await?;
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|_| PayerError::Transient {
+                retry_after: None,
+                detail: "token endpoint answered without a token".to_owned(),
+            })?;
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
         Ok(Cached {
             token: SecretString::from(parsed.access_token),

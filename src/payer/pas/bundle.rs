@@ -147,22 +147,46 @@ fn put(map: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// The identifier system of the worker's correlation identifier on the Claim: it names the case
-/// event (ids only, no patient data) so a payer's notification can be matched without state.
-pub const CORRELATION_SYSTEM: &str = "urn:preauth-worker:case-event";
+/// The identifier system of the worker's correlation token on the Claim: the request identifier
+/// and a tag under the deployment key, so a payer's notification can be matched and checked
+/// without state (see [`crate::security`]).
+pub const CORRELATION_SYSTEM: &str = "urn:preauth-worker:correlation";
 
-/// What a correlation identifier names.
+/// A correlation token as found in a payer's bundle: not yet verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Correlation {
-    pub case_id: String,
-    pub event_id: String,
-    pub kind: crate::case::Kind,
+    pub request_identifier: String,
+    pub tag: String,
 }
 
-/// Finds the worker's correlation identifier in a PAS response bundle: on the ClaimResponse
-/// (identifier or request.identifier) or on an echoed Claim.
+impl Correlation {
+    /// The token for `request_identifier` sent to `payer_id`: `<request identifier>.<tag>`.
+    pub fn token(
+        key: &crate::security::DeploymentKey,
+        payer_id: &str,
+        request_identifier: &str,
+    ) -> String {
+        let tag = key.tag(
+            crate::security::Purpose::Correlation,
+            &[payer_id.as_bytes(), request_identifier.as_bytes()],
+        );
+        format!("{request_identifier}.{tag}")
+    }
+
+    /// Whether this token was made under `key` for a request sent to `payer_id`.
+    pub fn verify(&self, key: &crate::security::DeploymentKey, payer_id: &str) -> bool {
+        key.verify(
+            crate::security::Purpose::Correlation,
+            &[payer_id.as_bytes(), self.request_identifier.as_bytes()],
+            &self.tag,
+        )
+    }
+}
+
+/// Finds the worker's correlation token in a PAS response bundle: on the ClaimResponse
+/// (identifier or request.identifier) or on an echoed Claim. Bounded: a value longer than
+/// 200 characters or holding anything but the token's characters is no token.
 pub fn correlation(response: &Value) -> Option<Correlation> {
-    use base64::Engine;
     let entries = array_of(response, "entry");
     let mut candidates: Vec<&Value> = Vec::new();
     for e in entries {
@@ -176,19 +200,15 @@ pub fn correlation(response: &Value) -> Option<Correlation> {
         if str_of(i, "system") != Some(CORRELATION_SYSTEM) {
             return None;
         }
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(str_of(i, "value")?)
-            .ok()?;
-        let v: Value = serde_json::from_slice(&raw).ok()?;
-        let kind = match str_of(&v, "kind")? {
-            "submission" => crate::case::Kind::Submission,
-            "appeal" => crate::case::Kind::Appeal,
-            _ => return None,
-        };
-        Some(Correlation {
-            case_id: str_of(&v, "case_id")?.to_owned(),
-            event_id: str_of(&v, "event_id")?.to_owned(),
-            kind,
+        let value = str_of(i, "value")?;
+        let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if value.len() > 200 || !value.chars().all(token_char) {
+            return None;
+        }
+        let (request_identifier, tag) = value.rsplit_once('.')?;
+        (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
+            request_identifier: request_identifier.to_owned(),
+            tag: tag.to_owned(),
         })
     })
 }
@@ -376,7 +396,7 @@ fn outcome_text(oo: &Value) -> String {
                 .iter()
                 .chain(array_of(issue, "location"))
                 .filter_map(Value::as_str)
-                .filter(|p| p.len() <= 200)
+                .filter(|p| p.len() <= 200 && p.chars().all(|c| c.is_ascii_graphic() || c == ' '))
                 .collect();
             if !places.is_empty() {
                 s.push_str(&format!(" at {}", places.join(", ")));
@@ -1356,7 +1376,11 @@ mod tests {
         let identifier = json!({"system": "urn:trnorg:9012345678", "value": "req-1"});
         assert_eq!(bundle["identifier"], identifier);
         assert_eq!(claim["identifier"][0], identifier);
-        assert_eq!(claim["identifier"][1]["system"], CORRELATION_SYSTEM);
+        assert_eq!(
+            claim["identifier"].as_array().map(Vec::len),
+            Some(1),
+            "no correlation token unless the payer takes notifications"
+        );
         assert_eq!(bundle["timestamp"], "2026-11-20T14:03:00Z");
         assert_eq!(claim["created"], "2026-11-20T14:03:00Z");
         assert_eq!(claim["status"], "active");

@@ -15,10 +15,91 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::auth::TokenSource;
-use super::bundle::{parse_response, ResponseError};
+use super::bundle::{parse_response, Correlation, ResponseError};
 use super::request::{inquiry_bundle, request_bundle};
 use crate::case::Reason;
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
+
+/// Reads a response body of at most `limit` bytes, chunk by chunk: a larger one (announced or
+/// not) is dropped unread past the limit and reported as a transient failure.
+pub async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, PayerError> {
+    let too_large = || PayerError::Transient {
+        retry_after: None,
+        detail: format!("payer answer larger than {limit} bytes (payers.<id>.max_response_bytes)"),
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(PayerError::Transient {
+                    retry_after: None,
+                    detail: format!("payer answer cut off: {}", e.without_url()),
+                })
+            }
+        }
+    }
+}
+
+/// Identifiers a payer gives (reference, authorization number, reason codes): what fits in an
+/// X12 REF segment, printable ASCII only.
+const MAX_PAYER_ID_CHARS: usize = 50;
+/// A payer's reason or note text.
+const MAX_PAYER_TEXT_CHARS: usize = 1000;
+
+/// Holds a parsed answer to the same bounds as inbound case fields: identifiers short and
+/// printable, texts bounded and free of control characters. A payer that breaks them gets the
+/// answer refused as malformed; nothing of the offending value is repeated.
+fn within_bounds(answer: PayerResponse) -> Result<PayerResponse, ResponseError> {
+    let id_ok = |v: &str| {
+        !v.is_empty()
+            && v.chars().count() <= MAX_PAYER_ID_CHARS
+            && v.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+    };
+    let text_ok = |v: &str| {
+        v.chars().count() <= MAX_PAYER_TEXT_CHARS
+            && !v.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+    };
+    let reason_ok = |r: &Reason| {
+        id_ok(&r.code)
+            && text_ok(&r.text)
+            && r.system
+                .as_deref()
+                .is_none_or(|s| s.len() <= 200 && id_ok(s))
+    };
+    let bad = |what: &str| Err(ResponseError::Malformed(format!("{what} is out of bounds")));
+    if answer.reference.as_deref().is_some_and(|v| !id_ok(v)) {
+        return bad("the payer's reference");
+    }
+    if answer
+        .authorization_number
+        .as_deref()
+        .is_some_and(|v| !id_ok(v))
+    {
+        return bad("the authorization number");
+    }
+    if answer.items.len() > 1000 {
+        return bad("the number of lines");
+    }
+    if !answer.reasons.iter().all(reason_ok)
+        || !answer.items.iter().all(|i| i.reasons.iter().all(reason_ok))
+    {
+        return bad("a reason");
+    }
+    Ok(answer)
+}
 
 /// The longest Retry-After the worker honours; a longer one is capped to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -31,6 +112,11 @@ pub struct PasSettings {
     pub timeout: Duration,
     pub concurrency: u32,
     pub rate_per_second: Option<f64>,
+    /// Largest response body read; a larger one is a transient failure, never read whole.
+    pub max_response_bytes: usize,
+    /// The payer id and the deployment key, for the correlation token on each request, when
+    /// the payer sends notifications.
+    pub correlation: Option<(String, crate::security::DeploymentKey)>,
 }
 
 /// A payer reached through its Da Vinci PAS API.
@@ -41,6 +127,8 @@ pub struct PasPayer {
     in_flight: Semaphore,
     limiter: Option<DefaultDirectRateLimiter>,
     auth: Option<Arc<TokenSource>>,
+    max_response_bytes: usize,
+    correlation: Option<(String, crate::security::DeploymentKey)>,
 }
 
 impl PasPayer {
@@ -65,6 +153,8 @@ impl PasPayer {
             in_flight: Semaphore::new(settings.concurrency.max(1) as usize),
             limiter,
             auth,
+            max_response_bytes: settings.max_response_bytes,
+            correlation: settings.correlation,
         }
     }
 
@@ -125,8 +215,12 @@ impl Payer for PasPayer {
                 request_bundle(case, request.request_identifier, submitter),
             ),
         };
+        let token = self
+            .correlation
+            .as_ref()
+            .map(|(payer, key)| Correlation::token(key, payer, request.request_identifier));
         // The bytes are the same for every resend.
-        let body = bundle.to_json();
+        let body = bundle.with_correlation(token).to_json();
         let _permit = self
             .in_flight
             .acquire()
@@ -143,10 +237,7 @@ impl Payer for PasPayer {
         let status = response.status();
         debug!(%status, ms = started.elapsed().as_millis() as u64, path, "Payer answered.");
         let retry_after = retry_after(response.headers(), SystemTime::now());
-        let text = response.bytes().await.map_err(|e| PayerError::Transient {
-            retry_after: None,
-            detail: format!("payer answer cut off: {}", e.without_url()),
-        })?;
+        let text = read_bounded(response, self.max_response_bytes).await?;
         let mut answer = classify(status, retry_after, &text)?;
         // A payer that certifies a line without stating a quantity certifies what was asked.
         for item in answer
@@ -186,16 +277,18 @@ pub fn classify(
                     "the payer's answer is not JSON",
                 )],
             })?;
-        return parse_response(&value).map_err(|e| match e {
-            ResponseError::BusinessErrors(reasons) => PayerError::Refused {
-                detail: "payer rejected the request (business errors)".to_owned(),
-                reasons,
-            },
-            other => PayerError::Refused {
-                detail: other.to_string(),
-                reasons: vec![Reason::worker("malformed-response", other.to_string())],
-            },
-        });
+        return parse_response(&value)
+            .and_then(within_bounds)
+            .map_err(|e| match e {
+                ResponseError::BusinessErrors(reasons) => PayerError::Refused {
+                    detail: "payer rejected the request (business errors)".to_owned(),
+                    reasons,
+                },
+                other => PayerError::Refused {
+                    detail: other.to_string(),
+                    reasons: vec![Reason::worker("malformed-response", other.to_string())],
+                },
+            });
     }
     if code == 408 || code == 429 || (status.is_server_error() && code != 501) {
         return Err(PayerError::Transient {

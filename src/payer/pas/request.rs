@@ -13,8 +13,7 @@
 use std::fmt;
 
 use base64::display::Base64Display;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{NaiveDate, SecondsFormat};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -328,7 +327,7 @@ struct Organization<'a> {
 struct Claim<'a> {
     resource_type: &'static str,
     meta: Meta<'a>,
-    identifier: [Identifier<'a>; 2],
+    identifier: Vec<Identifier<'a>>,
     status: &'static str,
     #[serde(rename = "type")]
     kind: Concept<'a>,
@@ -489,7 +488,9 @@ pub struct PasRequest<'a> {
     /// The Claim and Bundle identifier value (the X12 TRN).
     identifier: String,
     trn_system: String,
-    correlation: String,
+    /// The authenticated correlation token (see `crate::security`), when the payer is set up
+    /// for notifications; a second Claim identifier under `CORRELATION_SYSTEM`.
+    correlation: Option<String>,
     created: String,
     claim_url: Urn,
     parties: Parties,
@@ -501,6 +502,12 @@ pub struct PasRequest<'a> {
 
 impl PasRequest<'_> {
     /// The request as JSON bytes: what is sent, the same for every resend.
+    /// Adds the authenticated correlation token a payer echoes in its notifications.
+    pub fn with_correlation(mut self, token: Option<String>) -> Self {
+        self.correlation = token;
+        self
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 * 1024);
         // Writing these types into a Vec cannot fail: every key is a string and every value a
@@ -541,23 +548,6 @@ fn trn_system(submitter: &str) -> String {
 fn created(case: &CaseEvent) -> String {
     case.occurred_at
         .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-/// The Claim's second identifier: case id, event id and kind, as base64url of a small JSON.
-fn correlation_value(case: &CaseEvent) -> String {
-    #[derive(Serialize)]
-    struct Raw<'a> {
-        case_id: &'a str,
-        event_id: &'a str,
-        kind: &'a str,
-    }
-    let raw = serde_json::to_vec(&Raw {
-        case_id: &case.case_id,
-        event_id: &case.event_id,
-        kind: case.kind.as_str(),
-    })
-    .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(raw)
 }
 
 /// The fullUrls of a submission's documents: `note:<id>`, `photo:<id>`, `letter`, with `#2`, `#3`…
@@ -655,7 +645,7 @@ pub fn request_bundle<'a>(
         claim_profile: CLAIM_PROFILE,
         identifier: request_identifier.to_owned(),
         trn_system: trn_system(submitter),
-        correlation: correlation_value(case),
+        correlation: None,
         created: created(case),
         claim_url: Urn::of(request_identifier, "claim"),
         parties: Parties::new(request_identifier),
@@ -690,7 +680,7 @@ pub fn inquiry_bundle<'a>(
         claim_url: Urn::of(&identifier, "claim"),
         identifier,
         trn_system: trn_system(submitter),
-        correlation: correlation_value(case),
+        correlation: None,
         created: created(case),
         parties: Parties::new(request_identifier),
         evidence: None,
@@ -861,14 +851,13 @@ impl<'a> PasRequest<'a> {
         Claim {
             resource_type: "Claim",
             meta: meta(self.claim_profile),
-            identifier: [
-                self.trn(),
-                Identifier {
+            identifier: std::iter::once(self.trn())
+                .chain(self.correlation.as_deref().map(|value| Identifier {
                     kind: None,
                     system: CORRELATION_SYSTEM,
-                    value: &self.correlation,
-                },
-            ],
+                    value,
+                }))
+                .collect(),
             status: "active",
             kind: concept(CLAIM_TYPE_SYSTEM, "professional"),
             purpose: "preauthorization",

@@ -1,0 +1,220 @@
+//! The payer notification listener (`notifications.listen`, off unless configured):
+//! `POST /pas/notify/{payer}` takes PAS rest-hook notifications (R4 Subscriptions Backport).
+//!
+//! A notification is a hint, never a decision: nothing it carries is published. What reaches
+//! the outcomes exchange is only ever the payer's answer to the worker's own request (the
+//! submission, or the `$inquire` of a scheduled follow-up), so a forged notification can change
+//! no case. Checks, cheapest first, each answered with a FHIR OperationOutcome:
+//! 1. the payer in the path is configured by name with a notification credential (404);
+//! 2. no browser sent it: a request with an `Origin` header is refused (403);
+//! 3. the `Authorization` header is that payer's credential, compared in constant time (401);
+//! 4. the body is FHIR JSON (`application/fhir+json`) within `notifications.max_body_bytes`
+//!    (415, 413) and parses (400);
+//! 5. handshakes and heartbeats are acknowledged (200); an event notification must carry a
+//!    correlation token made under the deployment key for this payer (422).
+//!
+//! The listener is bounded like every other ([`crate::http`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::payer::pas::bundle::{correlation, notification_response, operation_outcome};
+use crate::security::{same_secret, DeploymentKey};
+
+/// What the listener knows: the deployment key and, by payer id, the credential its
+/// notifications must present.
+pub struct Notifications {
+    pub key: DeploymentKey,
+    pub credentials: HashMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifications")
+            .field("payers", &self.credentials.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The notification router (mounted by the listener and by tests).
+pub fn router(n: Arc<Notifications>) -> Router {
+    Router::new()
+        .route("/pas/notify/{payer}", axum::routing::post(notify))
+        .with_state(n)
+}
+
+fn answer(status: StatusCode, severity: &str, code: &str, text: &str) -> Response {
+    let mut outcome = operation_outcome(code, text);
+    outcome["issue"][0]["severity"] = Value::from(severity);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/fhir+json")],
+        outcome.to_string(),
+    )
+        .into_response()
+}
+
+fn refused(
+    payer: &str,
+    result: &'static str,
+    status: StatusCode,
+    code: &str,
+    text: &str,
+) -> Response {
+    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result)
+        .increment(1);
+    warn!(payer, result, "Payer notification refused.");
+    answer(status, "error", code, text)
+}
+
+async fn notify(
+    State(n): State<Arc<Notifications>>,
+    Path(payer): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A metric label from the path must come from the configuration, never from the client.
+    let Some((payer, credential)) = n.credentials.get_key_value(payer.as_str()) else {
+        return refused(
+            "unknown",
+            "unknown-payer",
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no payer of that name takes notifications here",
+        );
+    };
+    let payer = payer.as_str();
+    if headers.contains_key(header::ORIGIN) {
+        return refused(
+            payer,
+            "browser",
+            StatusCode::FORBIDDEN,
+            "security",
+            "notifications are accepted from payer servers only",
+        );
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !same_secret(presented, credential.expose_secret().as_bytes()) {
+        return refused(
+            payer,
+            "unauthenticated",
+            StatusCode::UNAUTHORIZED,
+            "login",
+            "the Authorization header is not this payer's notification credential",
+        );
+    }
+    let fhir_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/fhir+json"));
+    if !fhir_json {
+        return refused(
+            payer,
+            "content-type",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            "send application/fhir+json",
+        );
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return refused(
+            payer,
+            "not-json",
+            StatusCode::BAD_REQUEST,
+            "structure",
+            "the notification is not JSON",
+        );
+    };
+    let kind = notification_type(&value);
+    if matches!(kind, Some("handshake" | "heartbeat")) {
+        metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => "handshake").increment(1);
+        return answer(StatusCode::OK, "information", "informational", "received");
+    }
+    let Some(token) = notification_response(&value).and_then(correlation) else {
+        return refused(
+            payer,
+            "no-token",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-found",
+            "the notification carries no correlation token of this worker",
+        );
+    };
+    if !token.verify(&n.key, payer) {
+        return refused(
+            payer,
+            "bad-token",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "security",
+            "the correlation token does not verify for this payer",
+        );
+    }
+    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => "accepted").increment(1);
+    info!(
+        payer,
+        request_identifier = %token.request_identifier,
+        "Payer notification received; the decision is published from the payer's answer to the worker's own inquiry."
+    );
+    answer(
+        StatusCode::OK,
+        "information",
+        "informational",
+        "received; the worker asks the payer for the decision",
+    )
+}
+
+/// The SubscriptionStatus `type` of a notification bundle (`handshake`, `heartbeat`,
+/// `event-notification`, …), from the Backport's Parameters or an R5-style SubscriptionStatus.
+fn notification_type(bundle: &Value) -> Option<&str> {
+    let first = bundle.get("entry")?.as_array()?.first()?.get("resource")?;
+    match first.get("resourceType")?.as_str()? {
+        "SubscriptionStatus" => first.get("type")?.as_str(),
+        "Parameters" => first
+            .get("parameter")?
+            .as_array()?
+            .iter()
+            .find(|p| p.get("name").and_then(Value::as_str) == Some("type"))?
+            .get("valueCode")?
+            .as_str(),
+        _ => None,
+    }
+}
+
+/// Reads each notifying payer's credential file; the error names the key.
+pub fn load_credentials(
+    settings: &crate::config::Settings,
+) -> Result<HashMap<String, SecretString>, String> {
+    let mut out = HashMap::new();
+    for (id, payer) in &settings.payers {
+        let Some(path) = &payer.notification_credential_file else {
+            continue;
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "payers.{id}.notification_credential_file {}: {e}",
+                path.display()
+            )
+        })?;
+        let value = text.trim_end_matches(['\r', '\n']);
+        if value.len() < 16 || value.chars().any(char::is_control) {
+            return Err(format!(
+                "payers.{id}.notification_credential_file {}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
+                path.display()
+            ));
+        }
+        out.insert(id.clone(), SecretString::from(value.to_owned()));
+    }
+    Ok(out)
+}

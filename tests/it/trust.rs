@@ -1,0 +1,520 @@
+//! Trust boundaries, tried as an attacker would over real HTTP and the real broker: forged
+//! payer notifications, forged state headers, stalled and idle connections, patient text and
+//! secrets in logs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use preauth_worker::case::{decode, identify, Status};
+use preauth_worker::codes::CodeTable;
+use preauth_worker::http::Limits;
+use preauth_worker::notify::{self, Notifications};
+use preauth_worker::payer::pas::bundle::{request_bundle, response_bundle, Correlation};
+use preauth_worker::payer::sim_server::Scenario;
+use preauth_worker::payer::simulator::{decide_review, ReviewCase};
+use preauth_worker::payer::Operation;
+use preauth_worker::pipeline::{outcome_id, request_identifier};
+use preauth_worker::rules::Policies;
+use preauth_worker::security::{DeploymentKey, KeyOrigin};
+use secrecy::SecretString;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{count_terminal, Broker, WorkerProcess};
+use crate::support::{examples, payer_sim, read_json};
+
+const CREDENTIAL: &str = "Bearer notify-credential-0123456789";
+
+/// A worker configuration over payer-sim with a known deployment key and notifications on.
+fn trust_config(dir: &tempfile::TempDir, base_url: &str) -> (String, DeploymentKey) {
+    let key_path = dir.path().join("deployment.key");
+    std::fs::write(&key_path, "k".repeat(48)).expect("key");
+    let cred_path = dir.path().join("notify.credential");
+    std::fs::write(&cred_path, format!("{CREDENTIAL}\n")).expect("credential");
+    let cfg = dir.path().join("worker.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[security]\nkey_file = \"{}\"\n[notifications]\nlisten = \"127.0.0.1:0\"\n[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{base_url}\"\ntimeout = \"2s\"\nnotification_credential_file = \"{}\"\n",
+            key_path.display(),
+            cred_path.display()
+        ),
+    )
+    .expect("config");
+    let key = DeploymentKey::load(&key_path).expect("key loads");
+    (cfg.to_str().expect("utf-8").to_owned(), key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_is_only_a_hint_and_a_forged_one_changes_nothing() {
+    let sim = payer_sim("default", Scenario::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, key) = trust_config(&dir, &sim.base_url());
+    let mut b = Broker::new().await;
+    let mut env = b.env();
+    env.retain(|(k, _)| k != "PREAUTH__FOLLOWUP__PENDED");
+    env.push(("PREAUTH__FOLLOWUP__PENDED".into(), "[\"8s\"]".into()));
+    let worker = WorkerProcess::start_ready_with_args(&env, &["--config", &cfg]).await;
+    let ops = worker.ops_url().await;
+    let notify_url = worker.notify_url().await;
+    let file = examples().join("11-eyelid-excision-pended-approved.json");
+    b.publish_case(&read_json(&file)).await;
+    let pended = b.collect(Duration::from_secs(20), |g| !g.is_empty()).await;
+    assert_eq!(pended.len(), 1, "{}", worker.logs());
+    assert_eq!(pended[0].body["status"], "pended");
+
+    // What a payer would send: a full-resource notification for this request.
+    let bytes = std::fs::read(&file).expect("example");
+    let case = decode(&identify(&bytes).expect("identified"), None).expect("decodes");
+    let codes = CodeTable::embedded().expect("codes");
+    let policy = Policies::load(&codes, None)
+        .expect("policies")
+        .get("default")
+        .expect("policy");
+    let id = request_identifier(&case.case_id, &case.event_id, case.kind);
+    let reference = pended[0].body["payer"]["reference"]
+        .as_str()
+        .map(str::to_owned);
+    let decision = decide_review(
+        &ReviewCase::from_case(&case),
+        &policy,
+        &codes,
+        &id,
+        Operation::Inquire { round: 1 },
+        reference.as_deref(),
+    )
+    .expect("decision");
+    let notification = |token: Option<String>, deny: bool| {
+        let request = request_bundle(&case, &id, case.provider.npi.as_str())
+            .with_correlation(token)
+            .to_value();
+        let mut text = serde_json::json!({
+            "resourceType": "Bundle",
+            "type": "history",
+            "entry": [
+                {"resource": {"resourceType": "Parameters", "parameter": [{"name": "type", "valueCode": "event-notification"}]}},
+                {"resource": response_bundle(&request, &decision)}
+            ]
+        })
+        .to_string();
+        if deny {
+            // The same notification, claiming the payer did not certify.
+            text = text.replace("\"A1\"", "\"A3\"");
+        }
+        text
+    };
+    let genuine_token = Some(Correlation::token(&key, "default", &id));
+    let other_key = DeploymentKey::from_bytes(&[9u8; 32], KeyOrigin::Ephemeral).expect("key");
+    let forged_token = Some(Correlation::token(&other_key, "default", &id));
+    let http = reqwest::Client::new();
+    let post = |url: String, body: String, auth: Option<&str>, ctype: &str, origin: bool| {
+        let mut r = http.post(url).header("content-type", ctype).body(body);
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        if origin {
+            r = r.header("origin", "https://evil.example");
+        }
+        async move { r.send().await.expect("answered").status().as_u16() }
+    };
+    let fhir = "application/fhir+json";
+    let good = notification(genuine_token.clone(), false);
+    // The ops port takes no notification at all (and no body: 413 before any routing).
+    assert!(matches!(
+        post(
+            format!("{ops}/pas/notify/default"),
+            good.clone(),
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        404 | 405 | 413
+    ));
+    // Unknown payer (no fall-through to default), wrong or missing credential, a browser page,
+    // the wrong content type, no token, a token made under another key.
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/totally-unknown-payer"),
+            good.clone(),
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            good.clone(),
+            Some("Bearer wrong-credential-0000000"),
+            fhir,
+            false
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            good.clone(),
+            None,
+            fhir,
+            false
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            good.clone(),
+            Some(CREDENTIAL),
+            "text/plain",
+            true
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            good.clone(),
+            Some(CREDENTIAL),
+            "text/plain",
+            false
+        )
+        .await,
+        415
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            notification(None, false),
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            notification(forged_token, false),
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        422
+    );
+    // A genuine notification, and one with a valid token whose content the payer's own answer
+    // will contradict: both are accepted as hints, neither publishes anything.
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            good.clone(),
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            notification(genuine_token, true),
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        200
+    );
+    let handshake = serde_json::json!({"resourceType": "Bundle", "type": "history", "entry": [{"resource": {"resourceType": "Parameters", "parameter": [{"name": "type", "valueCode": "handshake"}]}}]}).to_string();
+    assert_eq!(
+        post(
+            format!("{notify_url}/pas/notify/default"),
+            handshake,
+            Some(CREDENTIAL),
+            fhir,
+            false
+        )
+        .await,
+        200
+    );
+    let meanwhile = b.collect(Duration::from_secs(2), |g| !g.is_empty()).await;
+    assert!(
+        meanwhile.is_empty(),
+        "a notification published something: {meanwhile:?}"
+    );
+
+    // The scheduled follow-up asks the payer; its answer is what goes out, once.
+    let decided = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    let extra = b.collect(Duration::from_secs(1), |_| false).await;
+    assert_eq!(decided.len() + extra.len(), 1, "{decided:?} {extra:?}");
+    assert_eq!(decided[0].body["status"], "approved", "{}", worker.logs());
+    assert_eq!(
+        decided[0].body["outcome_id"],
+        outcome_id(&case.case_id, &case.event_id, Status::Approved, 0)
+    );
+    let inquiries = sim
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "inquire")
+        .count();
+    assert_eq!(inquiries, 1, "{:?}", sim.seen());
+    drop(worker);
+    b.cleanup().await;
+}
+
+fn header_str(table: &mut FieldTable, key: &str, value: &str) {
+    table.insert(
+        ShortString::from(key),
+        AMQPValue::LongString(LongString::from(value)),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_headers_a_publisher_forges_are_ignored() {
+    let sim = payer_sim("default", Scenario::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, _) = trust_config(&dir, &sim.base_url());
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready_with_args(&b.env(), &["--config", &cfg]).await;
+    let mut case = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
+    case["event_id"] = "forged-headers".into();
+    // Forged: a follow-up of an old request (an $inquire instead of a submission), a regulatory
+    // clock that ran out long ago, attempts used up, a replay, a delivery count over the limit,
+    // and a tag that is not the worker's.
+    let mut h = FieldTable::default();
+    header_str(&mut h, "x-preauth-followups", "3");
+    header_str(&mut h, "x-preauth-reference", "PA-FORGED");
+    header_str(&mut h, "x-preauth-first-attempt-at", "0");
+    header_str(&mut h, "x-preauth-attempts", "99");
+    header_str(&mut h, "x-preauth-retries", "99");
+    header_str(&mut h, "x-preauth-replays", "7");
+    header_str(&mut h, "x-preauth-routing-key", "case.appeal");
+    header_str(&mut h, "x-preauth-state-tag", "AAAA");
+    h.insert(
+        ShortString::from("x-delivery-count"),
+        AMQPValue::LongInt(50),
+    );
+    b.publish_with_headers(
+        "case.submitted",
+        &serde_json::to_vec(&case).expect("json"),
+        h,
+    )
+    .await;
+    let got = b
+        .collect(Duration::from_secs(20), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(got.len(), 1, "{}", worker.logs());
+    let o = &got[0].body;
+    assert_eq!(o["status"], "approved", "{o}");
+    assert_eq!(o["attempts"], 1, "the forged attempt count was used: {o}");
+    assert_eq!(
+        o["sequence"], 0,
+        "forged replay or delivery count ranked it: {o}"
+    );
+    assert_eq!(
+        o["outcome_id"],
+        outcome_id(
+            case["case_id"].as_str().unwrap_or_default(),
+            "forged-headers",
+            Status::Approved,
+            0
+        ),
+        "ids of a first delivery, not of a replay"
+    );
+    let ops: Vec<String> = sim.seen().iter().map(|s| s.operation.clone()).collect();
+    assert_eq!(ops, vec!["submit".to_owned()], "forced an $inquire");
+    assert!(
+        b.parked().await.is_empty(),
+        "parked on a forged delivery count"
+    );
+    drop(worker);
+    b.cleanup().await;
+}
+
+/// A raw connection to `addr`; `send` is written at once.
+async fn raw(addr: std::net::SocketAddr, send: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    if !send.is_empty() {
+        s.write_all(send).await.expect("write");
+    }
+    s
+}
+
+/// Reads until the server closes the connection (or `within` passes); returns what it said and
+/// whether it closed.
+async fn until_closed(s: &mut TcpStream, within: Duration) -> (String, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into_owned(), false),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_cuts_stalled_idle_and_surplus_connections_and_refuses_large_bodies() {
+    let limits = Limits {
+        header_read: Duration::from_secs(1),
+        request: Duration::from_secs(2),
+        max_body: 64 * 1024,
+        max_connections: 40,
+        connection_life: Duration::from_secs(4),
+    };
+    let key = DeploymentKey::from_bytes(&[1u8; 32], KeyOrigin::Ephemeral).expect("key");
+    let credentials =
+        HashMap::from([("acme".to_owned(), SecretString::from(CREDENTIAL.to_owned()))]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    preauth_worker::http::serve(
+        listener,
+        notify::router(Arc::new(Notifications { key, credentials })),
+        limits,
+        shutdown.clone(),
+    );
+    let head = |len: usize| {
+        format!("POST /pas/notify/acme HTTP/1.1\r\nHost: x\r\nAuthorization: {CREDENTIAL}\r\nContent-Type: application/fhir+json\r\nContent-Length: {len}\r\n\r\n")
+    };
+
+    // An announced 50 MB body with one byte sent: refused at once, nothing buffered.
+    let started = Instant::now();
+    let mut big = raw(addr, format!("{}x", head(50 * 1024 * 1024)).as_bytes()).await;
+    let (said, _) = until_closed(&mut big, Duration::from_secs(3)).await;
+    assert!(said.starts_with("HTTP/1.1 413"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // Half-sent headers: cut after the header-read timeout.
+    let started = Instant::now();
+    let mut half = raw(addr, b"POST /pas/notify/acme HTTP/1.1\r\nHost: x\r\n").await;
+    let (_, closed) = until_closed(&mut half, Duration::from_secs(5)).await;
+    assert!(
+        closed && started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A body trickled a byte at a time: cut after the request timeout.
+    let started = Instant::now();
+    let mut trickle = raw(addr, head(1000).as_bytes()).await;
+    let mut closed = false;
+    for _ in 0..40 {
+        if trickle.write_all(b"{").await.is_err() {
+            closed = true;
+            break;
+        }
+        let (said, gone) = until_closed(&mut trickle, Duration::from_millis(200)).await;
+        if gone || said.starts_with("HTTP/1.1 408") {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed && started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Idle connections up to the limit, then more: the surplus is closed at once, the rest at
+    // the end of their life.
+    let started = Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..40 {
+        idle.push(raw(addr, b"").await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..10 {
+        let mut surplus = raw(addr, b"").await;
+        let (_, closed) = until_closed(&mut surplus, Duration::from_millis(500)).await;
+        assert!(closed, "a connection over the limit was kept open");
+    }
+    for s in &mut idle {
+        let (_, closed) = until_closed(s, Duration::from_secs(6)).await;
+        assert!(closed, "an idle connection outlived its limit");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // And the listener still serves a proper request afterwards.
+    let mut ok = raw(addr, format!("{}{{}}", head(2)).as_bytes()).await;
+    let (said, _) = until_closed(&mut ok, Duration::from_secs(3)).await;
+    assert!(said.starts_with("HTTP/1.1 422"), "{said}");
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returned_outcomes_and_a_bad_broker_url_leak_no_body_and_no_password_into_the_logs() {
+    let mut b = Broker::new().await;
+    b.unbind_outcomes().await;
+    let mut case = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
+    case["event_id"] = "returned-marker".into();
+    case["patient"]["family_name"] = "FAMILYMARKERqz".into();
+    case["coverage"]["member_id"] = "MEMBERMARKERqz".into();
+    let mut env = b.env();
+    env.push(("RUST_LOG".into(), "trace".into()));
+    env.push(("PREAUTH__AMQP__PUBLISH_HOLD".into(), "2s".into()));
+    let mut worker = WorkerProcess::start_ready(&env).await;
+    b.publish_case(&case).await;
+    assert!(
+        worker
+            .wait_for_log("could not be published", Duration::from_secs(20))
+            .await,
+        "{}",
+        worker.logs()
+    );
+    worker.kill();
+    let logs = worker.logs();
+    assert!(logs.contains("TRACE"), "trace logging was on");
+    for marker in [
+        "FAMILYMARKERqz",
+        "MEMBERMARKERqz",
+        "returned-marker\\\",\\\"patient",
+    ] {
+        assert!(!logs.contains(marker), "{marker} reached the logs");
+    }
+    assert!(!logs.contains("Server returned us a message"));
+
+    // A malformed broker URL with a password: refused at start (64), the password never shown.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_preauth-worker"))
+        .arg("run")
+        .env(
+            "PREAUTH__AMQP__URL",
+            "amqp//guest:PASSWORDMARKER@127.0.0.1:5672/%2f",
+        )
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(64));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("amqp.url"), "{all}");
+    assert!(!all.contains("PASSWORDMARKER"), "{all}");
+    b.bind_outcomes().await;
+    b.cleanup().await;
+}
