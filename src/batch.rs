@@ -113,7 +113,7 @@ fn split_source(
             }
             Err(e) => problems.push(InputProblem {
                 label: label.to_owned(),
-                message: format!("not a valid JSON array: {e}"),
+                message: format!("not a valid JSON array: {}", crate::case::json_error(&e)),
             }),
         }
         return;
@@ -302,5 +302,30 @@ async fn drive(
                 return Some((item.label.clone(), reason.code().to_owned()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_json_array_is_reported_without_its_text() {
+        let mut items = Vec::new();
+        let mut problems = Vec::new();
+        split_source(
+            "cases.json",
+            br#"[{"family_name": "Petrovskaya"} {"x": 1}]"#,
+            &mut items,
+            &mut problems,
+        );
+        assert!(items.is_empty());
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].message.starts_with("not a valid JSON array: "),
+            "{:?}",
+            problems[0]
+        );
+        assert!(!problems[0].message.contains("Petrov"), "{:?}", problems[0]);
     }
 }

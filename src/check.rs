@@ -103,13 +103,12 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
         }
     };
     let Some(route) = pipeline.payers.route(&case.coverage.payer_id) else {
+        // The payer id matched no configured payer, so it is an unchecked input value: the
+        // path names it, the message does not repeat it.
         report.findings.push(Finding::error(
             "CFG-01",
             "coverage.payer_id",
-            format!(
-                "payer {:?} is not configured and there is no default payer",
-                case.coverage.payer_id
-            ),
+            "this payer is not configured and there is no default payer",
         ));
         return report;
     };
@@ -117,4 +116,40 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
     report.findings = validate(&case, &route.policy, &pipeline.codes);
     report.submittable = !has_errors(&report.findings);
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::codes::CodeTable;
+    use crate::pipeline::PayerDirectory;
+    use crate::retry::{InProcessRetry, Schedule};
+    use crate::rules::testing::base;
+
+    #[test]
+    fn an_unconfigured_payer_is_reported_without_repeating_its_id() {
+        let pipeline = Pipeline {
+            codes: Arc::new(CodeTable::embedded().expect("codes")),
+            payers: PayerDirectory::default(),
+            retry: Schedule::new(vec![Duration::from_secs(5)]),
+            followup: Schedule::new(vec![Duration::from_secs(5)]),
+            in_process: InProcessRetry::none(),
+            max_message_bytes: 1 << 20,
+            clock: Arc::new(chrono::Utc::now),
+        };
+        let mut v = base();
+        v["coverage"]["payer_id"] = serde_json::json!("ivan-petrov-health");
+        let report = check(&pipeline, &serde_json::to_vec(&v).expect("json"));
+        assert_eq!(report.findings.len(), 1, "{report:?}");
+        let f = &report.findings[0];
+        assert_eq!(
+            (f.rule.as_str(), f.path.as_str()),
+            ("CFG-01", "coverage.payer_id")
+        );
+        assert!(!f.message.contains("ivan"), "{f:?}");
+        assert!(!report.render().contains("ivan"), "{}", report.render());
+    }
 }

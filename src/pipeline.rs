@@ -172,13 +172,12 @@ impl Pipeline {
             }
         };
         let Some(route) = self.payers.route(&case.coverage.payer_id) else {
-            warn!(case_id = %case.case_id, event_id = %case.event_id, payer_id = %case.coverage.payer_id, "Payer is not configured.");
+            // The payer id matched no configured payer: an unchecked input value, so neither the
+            // log line nor the reason repeats it (the case and event ids find the case).
+            warn!(case_id = %case.case_id, event_id = %case.event_id, "Payer is not configured.");
             let reasons = vec![Reason::worker(
                 "payer-not-configured",
-                format!(
-                    "payer {:?} is not configured and there is no default payer",
-                    case.coverage.payer_id
-                ),
+                "the case's coverage.payer_id names no configured payer and there is no default payer",
             )];
             let o = self.outcome(
                 &case.case_id,
@@ -729,6 +728,24 @@ mod tests {
             max_message_bytes: 1 << 20,
             clock: Arc::new(move || now),
         }
+    }
+
+    #[tokio::test]
+    async fn an_unconfigured_payer_fails_the_case_without_repeating_its_id() {
+        let mut p = pipeline(Utc::now());
+        p.payers = PayerDirectory::default();
+        let mut v = base();
+        v["coverage"]["payer_id"] = serde_json::json!("ivan-petrov-health");
+        let body = serde_json::to_vec(&v).expect("json");
+        let d = p
+            .handle(&body, Some("case.submitted"), &CaseState::default())
+            .await;
+        assert_eq!(d.outcomes.len(), 1);
+        let o = &d.outcomes[0];
+        assert_eq!(o.status, Status::Failed);
+        assert_eq!(o.reasons[0].code, "payer-not-configured");
+        let text = serde_json::to_string(o).expect("json");
+        assert!(!text.contains("ivan"), "{text}");
     }
 
     fn excision(urgency: &str) -> Vec<u8> {

@@ -2,8 +2,11 @@
 //! `decode` (every field, every problem reported with its path; never a panic).
 //!
 //! Serde's derive stops at the first error; staff correcting a case want all of them at once, so
-//! the fields are read here from a `serde_json::Value`, one finding per problem. Messages never
-//! repeat a patient value: they say what was expected, and echo codes only.
+//! the fields are read here from a `serde_json::Value`, one finding per problem.
+//!
+//! Messages never repeat an input value, not even a slice of it: a value that failed to parse is
+//! described by what was expected and its length, never shown. They are built from fixed text,
+//! enumeration names and numbers only.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::{Map, Value};
@@ -13,7 +16,7 @@ use super::{
     Lesions, Letter, Patient, Photo, PriorTreatment, Procedure, Provider, Relationship, Service,
     Sex, Urgency, CASE_SCHEMA_V1,
 };
-use crate::codes::{CodeError, Icd10Cm, Modifier, Npi, ProcedureCode, ProcedureSystem};
+use crate::codes::{Icd10Cm, Modifier, Npi, ProcedureCode, ProcedureSystem};
 
 /// Longest identifier accepted for `event_id` and `case_id`.
 const MAX_ID_LEN: usize = 128;
@@ -66,8 +69,7 @@ pub struct Identified {
 pub fn identify(bytes: &[u8]) -> Result<Identified, Unidentifiable> {
     let body: Value = serde_json::from_slice(bytes).map_err(|e| Unidentifiable {
         reason: ParkReason::NotJson,
-        // serde_json's message names the line and column, never the content.
-        detail: format!("body is not JSON: {e}"),
+        detail: format!("body is not JSON: {}", json_error(&e)),
     })?;
     let Some(map) = body.as_object() else {
         return Err(Unidentifiable {
@@ -106,6 +108,27 @@ fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str
             }
         }
         Some(_) => Err("is not a string"),
+    }
+}
+
+/// What is wrong with a JSON text, by category and position only. serde_json's own message is not
+/// used: for some errors it quotes the input.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax => "a syntax error",
+        Category::Eof => "the text ends before the JSON value does",
+        Category::Data => "a value of the wrong type",
+        Category::Io => "a read error",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+/// The length of a refused value, for messages that must not show it.
+fn length(text: &str) -> String {
+    match text.chars().count() {
+        1 => "the value given has 1 character".to_owned(),
+        n => format!("the value given has {n} characters"),
     }
 }
 
@@ -196,12 +219,11 @@ impl Decoder {
 
         match m.get("schema") {
             Some(Value::String(s)) if s == CASE_SCHEMA_V1 => {}
-            Some(Value::String(s)) => {
-                let shown: String = s.chars().take(40).collect();
+            Some(Value::String(_)) => {
                 self.error_rule(
                     rule::SCHEMA,
                     "schema",
-                    format!("unsupported schema {shown:?}: this worker accepts {CASE_SCHEMA_V1:?}"),
+                    format!("unsupported schema: this worker accepts {CASE_SCHEMA_V1:?} only"),
                 );
                 // Another schema's fields mean other things: decoding them as v1 would only
                 // add noise to the one finding that matters.
@@ -219,12 +241,19 @@ impl Decoder {
         );
         if let (Some(kind), Some(key)) = (kind, routing_key) {
             if key != kind.routing_key() {
-                let shown: String = key.chars().take(60).collect();
+                // The routing key is named only when it is one of the contract's own.
+                let arrived = [Kind::Submission, Kind::Appeal]
+                    .into_iter()
+                    .find(|k| k.routing_key() == key)
+                    .map_or_else(
+                        || "a routing key that is not one of the contract's".to_owned(),
+                        |k| format!("routing key {:?}", k.routing_key()),
+                    );
                 self.error_rule(
                     rule::ROUTING,
                     "kind",
                     format!(
-                        "kind {:?} arrived with routing key {shown:?}; expected {:?}",
+                        "kind {:?} arrived with {arrived}; expected {:?}",
                         kind.as_str(),
                         kind.routing_key()
                     ),
@@ -430,11 +459,10 @@ impl Decoder {
             (Some(system), Some(text)) => match ProcedureCode::parse(system, &text) {
                 Ok(code) => Some(code),
                 Err(e) => {
-                    let shown: String = text.chars().take(12).collect();
                     self.error_rule(
                         rule::CPT_FORMAT,
                         &join(path, "code"),
-                        format!("{shown:?}: {e}"),
+                        format!("{e}; {}", length(&text)),
                     );
                     None
                 }
@@ -447,12 +475,10 @@ impl Decoder {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     let p = format!("{path}.modifiers[{i}]");
-                    match item.as_str().map(Modifier::parse) {
-                        Some(Ok(modifier)) => out.push(modifier),
-                        Some(Err(e)) => {
-                            let shown: String =
-                                item.as_str().unwrap_or_default().chars().take(8).collect();
-                            self.error_rule(rule::MOD_FORMAT, &p, format!("{shown:?}: {e}"));
+                    match item.as_str().map(|text| (text, Modifier::parse(text))) {
+                        Some((_, Ok(modifier))) => out.push(modifier),
+                        Some((text, Err(e))) => {
+                            self.error_rule(rule::MOD_FORMAT, &p, format!("{e}; {}", length(text)));
                         }
                         None => self.error_rule(rule::MOD_FORMAT, &p, "expected a string"),
                     }
@@ -487,11 +513,10 @@ impl Decoder {
             .and_then(|text| match Icd10Cm::parse(&text) {
                 Ok(code) => Some(code),
                 Err(e) => {
-                    let shown: String = text.chars().take(12).collect();
                     self.error_rule(
                         rule::ICD_FORMAT,
                         &join(path, "code"),
-                        format!("{shown:?}: {e}"),
+                        format!("{e}; {}", length(&text)),
                     );
                     None
                 }
@@ -898,10 +923,7 @@ impl Decoder {
         let text = self.string(m, path, key)?;
         match Npi::parse(&text) {
             Ok(npi) => Some(npi),
-            Err(e @ (CodeError::NpiFormat | CodeError::NpiCheckDigit)) => {
-                self.error_rule(rule::NPI_FORMAT, &join(path, key), e.to_string());
-                None
-            }
+            // `CodeError` messages are fixed text: they say what was expected, never the value.
             Err(e) => {
                 self.error_rule(rule::NPI_FORMAT, &join(path, key), e.to_string());
                 None
@@ -1042,6 +1064,85 @@ mod tests {
         for f in &findings {
             assert!(!f.message.contains("1979"), "{f:?}");
             assert!(!f.message.contains("42"), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_code_is_reported_with_its_length_but_never_its_value() {
+        let mut v = minimal();
+        v["service"]["procedures"][0]["code"] = json!("ivan petrov 1950");
+        v["service"]["procedures"][0]["modifiers"] = json!(["E4", "ivan"]);
+        v["service"]["diagnoses"][0]["code"] = json!("IVAN-05-17");
+        let findings = decode_value(v, None).expect_err("rejected");
+        let got: Vec<(&str, &str, &str)> = findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.path.as_str(), f.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "FMT-CPT-01",
+                    "service.procedures[0].code",
+                    "expected a CPT code (5 digits, or 4 digits followed by F, T or U); the value given has 16 characters"
+                ),
+                (
+                    "FMT-MOD-01",
+                    "service.procedures[0].modifiers[1]",
+                    "expected a two-character modifier (letters or digits); the value given has 4 characters"
+                ),
+                (
+                    "FMT-ICD-01",
+                    "service.diagnoses[0].code",
+                    "expected an ICD-10-CM code (letter, digit, letter or digit, then up to 4 more, dot optional after the third); the value given has 10 characters"
+                ),
+            ]
+        );
+        for f in &findings {
+            let text = format!("{} {}", f.path, f.message).to_lowercase();
+            for part in ["ivan", "petrov", "1950", "05-17"] {
+                assert!(!text.contains(part), "{part} in {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_foreign_schema_is_reported_without_its_name() {
+        let mut v = minimal();
+        v["schema"] = json!("patient ivan petrov");
+        let findings = decode_value(v, None).expect_err("rejected");
+        assert_eq!(paths(&findings), vec!["DEC-02|schema"]);
+        assert_eq!(
+            findings[0].message,
+            "unsupported schema: this worker accepts \"preauth.case.v1\" only"
+        );
+    }
+
+    #[test]
+    fn a_routing_key_is_named_only_when_it_is_one_of_the_contracts() {
+        let findings = decode_value(minimal(), Some("case.appeal")).expect_err("rejected");
+        assert_eq!(
+            findings[0].message,
+            "kind \"submission\" arrived with routing key \"case.appeal\"; expected \"case.submitted\""
+        );
+        let findings = decode_value(minimal(), Some("case.ivan-petrov")).expect_err("rejected");
+        assert_eq!(paths(&findings), vec!["DEC-03|kind"]);
+        assert!(!findings[0].message.contains("ivan"), "{:?}", findings[0]);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_described_by_its_position_only() {
+        for body in [
+            &br#"{"note": "ivan petrov" "dob": 1950}"#[..],
+            br#"{"note": "ivan petrov"#,
+            br#"{"note": "ivan petrov\q"}"#,
+            br#"["ivan petrov"] x"#,
+        ] {
+            let err = identify(body).expect_err("not JSON");
+            assert_eq!(err.reason, ParkReason::NotJson);
+            assert!(err.detail.starts_with("body is not JSON: "), "{err:?}");
+            assert!(err.detail.contains("line 1 column"), "{err:?}");
+            assert!(!err.detail.contains("ivan"), "{err:?}");
         }
     }
 

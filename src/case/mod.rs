@@ -4,7 +4,7 @@
 mod decode;
 mod outcome;
 
-pub use decode::{decode, identify, Identified, ParkReason, Unidentifiable};
+pub use decode::{decode, identify, json_error, Identified, ParkReason, Unidentifiable};
 pub use outcome::{
     AppealRoute, Authorization, Finding, Outcome, PayerRef, Reason, Severity, Status,
     OUTCOME_SCHEMA_V1,
@@ -346,5 +346,16 @@ impl Indication {
             self,
             Self::Cosmetic | Self::EmotionalDistress | Self::MakeupTrapping
         )
+    }
+
+    /// The vocabulary word, or `None` for a word outside it: the form messages may quote.
+    pub fn known_word(&self) -> Option<&'static str> {
+        match self {
+            Self::Unknown(_) => None,
+            known => Self::VOCABULARY
+                .iter()
+                .copied()
+                .find(|w| *w == known.as_str()),
+        }
     }
 }

@@ -1,4 +1,7 @@
 //! Coding rules: procedure and diagnosis codes, units, modifiers, lesion count and size.
+//!
+//! Messages name codes that passed parsing (CPT/HCPCS, ICD-10-CM) and modifiers on the code
+//! table's allow-list, never a modifier off it and never the free-text lesion site.
 
 use std::collections::HashSet;
 
@@ -81,10 +84,12 @@ fn procedures(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Ve
 
         for (j, m) in p.modifiers.iter().enumerate() {
             if !codes.modifier_allowed(m) {
+                // Two characters of anything alphanumeric parse as a modifier: one off the
+                // allow-list is not a known code, so it is not repeated.
                 out.push(Finding::error(
                     "FMT-MOD-01",
                     &format!("{path}.modifiers[{j}]"),
-                    format!("modifier {m} is not one this procedure family uses"),
+                    "this modifier is not one this procedure family uses",
                 ));
             }
         }
@@ -664,6 +669,45 @@ mod tests {
                 absent: &["MOD-02", "FMT-MOD-01"],
             },
         ]);
+    }
+
+    #[test]
+    fn a_modifier_off_the_allow_list_is_reported_without_its_value() {
+        let mut v = base();
+        set(
+            &mut v,
+            "/service/procedures/0/modifiers",
+            json!(["E4", "JD"]),
+        );
+        let f = findings(&v, "default");
+        let bad: Vec<_> = f.iter().filter(|x| x.rule == "FMT-MOD-01").collect();
+        assert_eq!(bad.len(), 1, "{f:?}");
+        assert_eq!(bad[0].path, "service.procedures[0].modifiers[1]");
+        assert_eq!(
+            bad[0].message,
+            "this modifier is not one this procedure family uses"
+        );
+    }
+
+    #[test]
+    fn messages_name_validated_codes_but_never_the_lesion_site() {
+        let mut v = base();
+        set(
+            &mut v,
+            "/service/lesions/site",
+            json!("Ivan Petrov's right cheek"),
+        );
+        set(&mut v, "/service/lesions/max_size_mm", json!(12.0));
+        let f = findings(&v, "default");
+        assert!(f.iter().any(|x| x.rule == "COD-04"), "{f:?}");
+        for x in &f {
+            assert!(!x.message.contains("Ivan"), "{x:?}");
+            assert!(!x.message.contains("cheek"), "{x:?}");
+        }
+        assert!(
+            f.iter().any(|x| x.message.contains("67850")),
+            "validated codes are named: {f:?}"
+        );
     }
 
     #[test]

@@ -1,4 +1,7 @@
 //! Documentation rules: medical necessity, clinical notes, photographs, prior treatments, dates.
+//!
+//! Messages never quote the case's free text: an indication is named only when it is a word of
+//! the contract's vocabulary, and a note, a site or a treatment is never quoted at all.
 
 use chrono::{Duration, NaiveDate};
 
@@ -79,6 +82,13 @@ fn evidence_words(indication: &Indication) -> &'static [&'static str] {
     }
 }
 
+/// How a message names an indication: its vocabulary word, never a word from outside it.
+fn word(indication: &Indication) -> &'static str {
+    indication
+        .known_word()
+        .unwrap_or("a word outside the vocabulary")
+}
+
 /// Vague words that do not establish necessity without objective findings.
 const VAGUE: &[&str] = &["irritated", "irritation", "irritating", "bothersome"];
 
@@ -116,7 +126,7 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
     let appearance: Vec<&str> = indications
         .iter()
         .filter(|i| i.is_appearance_only())
-        .map(Indication::as_str)
+        .map(word)
         .collect();
 
     if !covered {
@@ -154,23 +164,21 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
     for (i, ind) in indications.iter().enumerate() {
         let path = format!("documentation.indications[{i}]");
         match ind {
-            Indication::Unknown(word) if VAGUE.contains(&word.as_str()) => out.push(Finding::warning(
+            Indication::Unknown(w) if VAGUE.contains(&w.as_str()) => out.push(Finding::warning(
                 "NEC-03",
                 &path,
                 "irritation alone does not establish necessity: document objective findings (erythema, edema, bleeding, pain)",
             )),
-            Indication::Unknown(word) => {
-                let shown: String = word.chars().take(40).collect();
-                out.push(Finding::warning(
-                    "NEC-06",
-                    &path,
-                    format!("{shown:?} is not in the indication vocabulary; it does not count toward necessity"),
-                ));
-            }
+            // The word itself is free text: the path says which one it is.
+            Indication::Unknown(_) => out.push(Finding::warning(
+                "NEC-06",
+                &path,
+                "this word is not in the indication vocabulary; it does not count toward necessity",
+            )),
             known if !known.is_appearance_only() && !policy.covers(known) => out.push(Finding::warning(
                 "NEC-07",
                 &path,
-                format!("payer policy {:?} does not accept {} as an indication", policy.name, known.as_str()),
+                format!("payer policy {:?} does not accept {} as an indication", policy.name, word(known)),
             )),
             _ => {}
         }
@@ -209,7 +217,7 @@ fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findi
                 &format!("documentation.indications[{i}]"),
                 format!(
                     "no clinical note mentions {}: a reviewer will look for it in the notes",
-                    ind.as_str()
+                    word(ind)
                 ),
             ));
         }
@@ -257,7 +265,7 @@ fn supporting_diagnoses(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding
             &format!("documentation.indications[{i}]"),
             format!(
                 "no secondary diagnosis supports {} (for example {})",
-                ind.as_str(),
+                word(ind),
                 supporting_prefixes(ind)[0]
             ),
         ));
@@ -511,6 +519,46 @@ mod tests {
         assert_lacks(&v, "default", "NEC-01");
         let v = with("/documentation/indications", json!(["irritated"]));
         assert_has(&v, "default", "NEC-01:E");
+    }
+
+    #[test]
+    fn an_indication_outside_the_vocabulary_is_reported_without_the_word() {
+        // The published outcome that carried "patient ivan petrov dob 1950-05-17 membe".
+        let v = with(
+            "/documentation/indications",
+            json!([
+                "pain",
+                "patient ivan petrov dob 1950-05-17 member id ACM1234"
+            ]),
+        );
+        let f = findings(&v, "default");
+        let nec06: Vec<_> = f.iter().filter(|x| x.rule == "NEC-06").collect();
+        assert_eq!(nec06.len(), 1, "{f:?}");
+        assert_eq!(nec06[0].path, "documentation.indications[1]");
+        assert_eq!(
+            nec06[0].message,
+            "this word is not in the indication vocabulary; it does not count toward necessity"
+        );
+        for x in &f {
+            let text = x.message.to_lowercase();
+            for part in ["ivan", "petrov", "1950", "acm1234", "patient i"] {
+                assert!(!text.contains(part), "{part} in {x:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn indications_are_named_in_messages_by_their_vocabulary_word_only() {
+        let v = with(
+            "/documentation/indications",
+            json!(["Change-In-Appearance", "  Cosmetic ", "crusting"]),
+        );
+        let f = findings(&v, "strict-commercial");
+        let nec07 = f.iter().find(|x| x.rule == "NEC-07").expect("NEC-07");
+        assert!(nec07.message.contains("change-in-appearance"), "{nec07:?}");
+        let nec04 = f.iter().find(|x| x.rule == "NEC-04").expect("NEC-04");
+        assert!(nec04.message.contains("(cosmetic)"), "{nec04:?}");
+        assert!(f.iter().all(|x| !x.message.contains("crusting")), "{f:?}");
     }
 
     #[test]
