@@ -16,10 +16,20 @@ use crate::pipeline::{Next, Pipeline};
 use crate::retry::CaseState;
 
 /// One case event to process, with where it came from (`file:line` or `file#index`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InputItem {
     pub label: String,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for InputItem {
+    /// The label and the body's length: the body is a whole case event.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputItem")
+            .field("label", &self.label)
+            .field("body", &crate::case::redact::RedactedBytes(self.body.len()))
+            .finish()
+    }
 }
 
 /// A problem with the input that is not a case (an unreadable file, a line that is not JSON).
@@ -327,5 +337,19 @@ mod tests {
             problems[0]
         );
         assert!(!problems[0].message.contains("Petrov"), "{:?}", problems[0]);
+    }
+
+    #[test]
+    fn an_input_item_prints_its_label_and_length_only_in_debug_output() {
+        let item = InputItem {
+            label: "cases.jsonl:3".into(),
+            body: br#"{"family_name": "Petrovskaya"}"#.to_vec(),
+        };
+        let shown = format!("{item:?}");
+        assert!(
+            shown.contains("cases.jsonl:3") && shown.contains("<30 bytes>"),
+            "{shown}"
+        );
+        assert!(!shown.contains("Petrov"), "{shown}");
     }
 }

@@ -58,11 +58,22 @@ pub struct Unidentifiable {
 }
 
 /// A message that can be answered: a JSON object with usable `event_id` and `case_id`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Identified {
     pub event_id: String,
     pub case_id: String,
     pub body: Value,
+}
+
+impl std::fmt::Debug for Identified {
+    /// The ids only: the body is the whole case event.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identified")
+            .field("event_id", &self.event_id)
+            .field("case_id", &self.case_id)
+            .field("body", &super::redact::Redacted)
+            .finish()
+    }
 }
 
 /// Parses the bytes and finds the identifiers. Anything that fails here is parked, not answered.
@@ -1144,6 +1155,17 @@ mod tests {
             assert!(err.detail.contains("line 1 column"), "{err:?}");
             assert!(!err.detail.contains("ivan"), "{err:?}");
         }
+    }
+
+    #[test]
+    fn identified_debug_shows_the_ids_but_not_the_body() {
+        let mut v = minimal();
+        v["patient"]["family_name"] = json!("Petrov");
+        let bytes = serde_json::to_vec(&v).expect("serialize");
+        let id = identify(&bytes).expect("identifiable");
+        let shown = format!("{id:?} {id:#?}");
+        assert!(shown.contains("C-1") && shown.contains("e-1"), "{shown}");
+        assert!(!shown.contains("Petrov"), "{shown}");
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The message contract with practice-management systems: the case event (inbound) and the
 //! outcome event (outbound), with decoding that never panics and names every problem it finds.
+//!
+//! The case types hold patient data, so their `Debug` output is written by hand: ids, validated
+//! codes, the event's enumerations and counts are shown, everything else is `<redacted>`.
 
 mod decode;
 mod outcome;
+pub(crate) mod redact;
 
 pub use decode::{decode, identify, json_error, Identified, ParkReason, Unidentifiable};
 pub use outcome::{
@@ -10,9 +14,12 @@ pub use outcome::{
     OUTCOME_SCHEMA_V1,
 };
 
+use std::fmt;
+
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use crate::codes::{Icd10Cm, Modifier, Npi, ProcedureCode};
+use redact::{redacted_option, Redacted, RedactedList};
 
 /// The schema name of version 1 case events.
 pub const CASE_SCHEMA_V1: &str = "preauth.case.v1";
@@ -100,7 +107,7 @@ impl Relationship {
 }
 
 /// A pre-authorization case event (`preauth.case.v1`), fully decoded.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CaseEvent {
     pub event_id: String,
     pub case_id: String,
@@ -123,7 +130,25 @@ impl CaseEvent {
     }
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for CaseEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaseEvent")
+            .field("event_id", &self.event_id)
+            .field("case_id", &self.case_id)
+            .field("kind", &self.kind)
+            .field("occurred_at", &Redacted)
+            .field("urgency", &self.urgency)
+            .field("patient", &self.patient)
+            .field("coverage", &self.coverage)
+            .field("provider", &self.provider)
+            .field("service", &self.service)
+            .field("documentation", &self.documentation)
+            .field("appeal", &self.appeal)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Patient {
     pub id: String,
     pub family_name: String,
@@ -132,7 +157,21 @@ pub struct Patient {
     pub sex: Sex,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for Patient {
+    /// Everything about the patient is redacted, the record id included (a medical record
+    /// number identifies the patient as surely as the name).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Patient")
+            .field("id", &Redacted)
+            .field("family_name", &Redacted)
+            .field("given_names", &RedactedList(self.given_names.len()))
+            .field("birth_date", &Redacted)
+            .field("sex", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Coverage {
     pub payer_id: String,
     pub member_id: String,
@@ -140,14 +179,35 @@ pub struct Coverage {
     pub relationship: Relationship,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coverage")
+            .field("payer_id", &self.payer_id)
+            .field("member_id", &Redacted)
+            .field("group_number", &redacted_option(&self.group_number))
+            .field("relationship", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Provider {
     pub npi: Npi,
     pub name: String,
     pub taxonomy: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("npi", &self.npi)
+            .field("name", &Redacted)
+            .field("taxonomy", &redacted_option(&self.taxonomy))
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Service {
     pub planned_date: NaiveDate,
     pub place_of_service: String,
@@ -156,6 +216,19 @@ pub struct Service {
     pub lesions: Option<Lesions>,
 }
 
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("planned_date", &Redacted)
+            .field("place_of_service", &self.place_of_service)
+            .field("procedures", &self.procedures)
+            .field("diagnoses", &self.diagnoses)
+            .field("lesions", &self.lesions)
+            .finish()
+    }
+}
+
+/// Validated codes and a count only: the derived `Debug` shows nothing but them.
 #[derive(Debug, Clone)]
 pub struct Procedure {
     pub code: ProcedureCode,
@@ -163,19 +236,31 @@ pub struct Procedure {
     pub units: u32,
 }
 
+/// A validated code and a flag: the derived `Debug` shows nothing but them.
 #[derive(Debug, Clone)]
 pub struct Diagnosis {
     pub code: Icd10Cm,
     pub primary: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Lesions {
     pub count: u32,
     pub max_size_mm: f64,
     pub site: String,
 }
 
+impl fmt::Debug for Lesions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lesions")
+            .field("count", &self.count)
+            .field("max_size_mm", &self.max_size_mm)
+            .field("site", &Redacted)
+            .finish()
+    }
+}
+
+/// Every part has a redacting `Debug` of its own, so the derived one redacts too.
 #[derive(Debug, Clone, Default)]
 pub struct Documentation {
     pub indications: Vec<Indication>,
@@ -185,7 +270,7 @@ pub struct Documentation {
     pub letter_of_medical_necessity: Option<Letter>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClinicalNote {
     pub id: String,
     pub date: NaiveDate,
@@ -193,7 +278,18 @@ pub struct ClinicalNote {
     pub text: String,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for ClinicalNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClinicalNote")
+            .field("id", &self.id)
+            .field("date", &Redacted)
+            .field("author_npi", &self.author_npi)
+            .field("text", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Photo {
     pub id: String,
     pub taken_on: NaiveDate,
@@ -201,7 +297,18 @@ pub struct Photo {
     pub content_type: String,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for Photo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Photo")
+            .field("id", &self.id)
+            .field("taken_on", &Redacted)
+            .field("uri", &Redacted)
+            .field("content_type", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct PriorTreatment {
     pub treatment: String,
     pub from: NaiveDate,
@@ -213,6 +320,19 @@ impl PriorTreatment {
     /// True when the record says the treatment did not work or could not be continued.
     pub fn failed(&self) -> bool {
         result_means_failure(&self.result)
+    }
+}
+
+impl fmt::Debug for PriorTreatment {
+    /// The free-text result is shown only as what the rules read from it (`failed`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PriorTreatment")
+            .field("treatment", &Redacted)
+            .field("from", &Redacted)
+            .field("to", &redacted_option(&self.to))
+            .field("result", &Redacted)
+            .field("failed", &self.failed())
+            .finish()
     }
 }
 
@@ -235,14 +355,24 @@ pub fn result_means_failure(result: &str) -> bool {
     )
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Letter {
     pub uri: String,
     pub signed_by_npi: Npi,
     pub signed_on: NaiveDate,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for Letter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Letter")
+            .field("uri", &Redacted)
+            .field("signed_by_npi", &self.signed_by_npi)
+            .field("signed_on", &Redacted)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Appeal {
     pub original_event_id: String,
     pub payer_reference: String,
@@ -250,8 +380,19 @@ pub struct Appeal {
     pub denial_reason: String,
 }
 
+impl fmt::Debug for Appeal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Appeal")
+            .field("original_event_id", &self.original_event_id)
+            .field("payer_reference", &self.payer_reference)
+            .field("denied_on", &Redacted)
+            .field("denial_reason", &Redacted)
+            .finish()
+    }
+}
+
 /// A documented medical-necessity finding, from the contract's vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Indication {
     Bleeding,
     Itching,
@@ -357,5 +498,149 @@ impl Indication {
                 .copied()
                 .find(|w| *w == known.as_str()),
         }
+    }
+}
+
+impl fmt::Debug for Indication {
+    /// A vocabulary word is shown; a word outside it is free text and is not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.known_word() {
+            Some(word) => f.write_str(word),
+            None => f.debug_tuple("Unknown").field(&Redacted).finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A case event with a distinct value in every field that holds patient data.
+    fn full_case() -> CaseEvent {
+        let v = json!({
+            "schema": "preauth.case.v1",
+            "event_id": "evt-5f0e-4a8e",
+            "case_id": "C-2026-424242",
+            "kind": "appeal",
+            "occurred_at": "2026-12-01T09:15:00Z",
+            "urgency": "expedited",
+            "patient": {"id": "MRN-778899", "family_name": "Petrovskaya",
+                        "given_names": ["Ivanka", "Mariya"], "birth_date": "1950-05-17",
+                        "sex": "female"},
+            "coverage": {"payer_id": "acme-health", "member_id": "ACM555666777",
+                         "group_number": "GRP-ZEBRA", "relationship": "spouse"},
+            "provider": {"npi": "1234567893", "name": "Lakeside Oculoplastics",
+                         "taxonomy": "207W00000X"},
+            "service": {
+                "planned_date": "2026-12-19",
+                "place_of_service": "22",
+                "procedures": [{"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1}],
+                "diagnoses": [{"code": "H02.822", "primary": true}, {"code": "H57.11"}],
+                "lesions": {"count": 3, "max_size_mm": 2.5, "site": "lower lid by the old scar"}
+            },
+            "documentation": {
+                "indications": ["pain", "she says it looks odd"],
+                "clinical_notes": [{"id": "N-1", "date": "2026-11-18", "author_npi": "1234567893",
+                    "text": "Mrs Petrovskaya reports pain on blinking"}],
+                "photos": [{"id": "IMG-1", "taken_on": "2026-11-16",
+                    "uri": "pm://attachments/petrovskaya-face.jpg", "content_type": "image/x-portrait"}],
+                "prior_treatments": [{"treatment": "tretinoin cream nightly", "from": "2026-08-03",
+                    "to": "2026-10-29", "result": "no improvement"}],
+                "letter_of_medical_necessity": {"uri": "pm://attachments/lmn-petrovskaya.pdf",
+                    "signed_by_npi": "1234567893", "signed_on": "2026-11-27"}
+            },
+            "appeal": {"original_event_id": "evt-0001", "payer_reference": "PA-98765",
+                       "denied_on": "2026-11-24", "denial_reason": "reviewer felt the lesion was cosmetic"}
+        });
+        let bytes = serde_json::to_vec(&v).expect("serialize");
+        let id = identify(&bytes).expect("identifiable");
+        decode(&id, Some("case.appeal")).unwrap_or_else(|f| panic!("does not decode: {f:?}"))
+    }
+
+    #[test]
+    fn a_case_event_prints_ids_and_codes_but_no_patient_value_in_debug_output() {
+        let case = full_case();
+        for shown in [format!("{case:?}"), format!("{case:#?}")] {
+            for patient_value in [
+                "2026-12-01",
+                "09:15",
+                "MRN-778899",
+                "Petrovskaya",
+                "Ivanka",
+                "Mariya",
+                "1950",
+                "05-17",
+                "Female",
+                "ACM555666777",
+                "GRP-ZEBRA",
+                "Spouse",
+                "Lakeside",
+                "207W00000X",
+                "2026-12-19",
+                "old scar",
+                "looks odd",
+                "2026-11-18",
+                "blinking",
+                "2026-11-16",
+                "petrovskaya-face",
+                "x-portrait",
+                "tretinoin",
+                "2026-08-03",
+                "2026-10-29",
+                "no improvement",
+                "lmn-petrovskaya",
+                "2026-11-27",
+                "2026-11-24",
+                "cosmetic",
+            ] {
+                assert!(
+                    !shown.contains(patient_value),
+                    "{patient_value:?} in the debug output:\n{shown}"
+                );
+            }
+            for shown_value in [
+                "C-2026-424242",
+                "evt-5f0e-4a8e",
+                "Appeal",
+                "Expedited",
+                "acme-health",
+                "1234567893",
+                "67850",
+                "E4",
+                "H02822",
+                "H5711",
+                "\"22\"",
+                "count: 3",
+                "pain",
+                "Unknown(",
+                "N-1",
+                "IMG-1",
+                "failed: true",
+                "evt-0001",
+                "PA-98765",
+                "<2 redacted>",
+            ] {
+                assert!(
+                    shown.contains(shown_value),
+                    "{shown_value:?} missing from the debug output:\n{shown}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_indication_outside_the_vocabulary_is_not_shown_in_debug_output() {
+        assert_eq!(format!("{:?}", Indication::parse("Pain")), "pain");
+        assert_eq!(
+            format!("{:?}", Indication::parse("ivan petrov dob 1950-05-17")),
+            "Unknown(<redacted>)"
+        );
+        assert_eq!(Indication::parse("ivan").known_word(), None);
+        assert_eq!(
+            Indication::parse("restricts-vision").known_word(),
+            Some("restricts-vision")
+        );
     }
 }

@@ -25,7 +25,7 @@ pub enum Operation {
 }
 
 /// One request to a payer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct PayerRequest<'a> {
     pub case: &'a CaseEvent,
     pub policy: &'a Policy,
@@ -36,6 +36,22 @@ pub struct PayerRequest<'a> {
     pub reference: Option<&'a str>,
     /// Which submission attempt this is for the event (1 for the first).
     pub attempt: u32,
+}
+
+impl std::fmt::Debug for PayerRequest<'_> {
+    /// Ids, the operation and the policy's name: the case itself (patient data) is left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayerRequest")
+            .field("case_id", &self.case.case_id)
+            .field("event_id", &self.case.event_id)
+            .field("kind", &self.case.kind)
+            .field("policy", &self.policy.name)
+            .field("request_identifier", &self.request_identifier)
+            .field("operation", &self.operation)
+            .field("reference", &self.reference)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The X12 306 review action, per item.

@@ -85,7 +85,7 @@ fn stable_number(request_identifier: &str) -> u64 {
 /// What a payer sees of a request: the facts its reviewers decide on. Built from the case event
 /// in process, or read back from a PAS request bundle by the PAS payer simulator, so both decide
 /// alike.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ReviewCase {
     pub appeal: bool,
     pub member_id: String,
@@ -98,6 +98,26 @@ pub struct ReviewCase {
     /// Prior treatments, each `true` when it failed.
     pub prior_treatments: Vec<bool>,
     pub letter_of_medical_necessity: bool,
+}
+
+impl std::fmt::Debug for ReviewCase {
+    /// Codes, indications and counts; the member id is redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReviewCase")
+            .field("appeal", &self.appeal)
+            .field("member_id", &crate::case::redact::Redacted)
+            .field("requested_on", &crate::case::redact::Redacted)
+            .field("procedures", &self.procedures)
+            .field("indications", &self.indications)
+            .field("clinical_notes", &self.clinical_notes)
+            .field("photos", &self.photos)
+            .field("prior_treatments", &self.prior_treatments)
+            .field(
+                "letter_of_medical_necessity",
+                &self.letter_of_medical_necessity,
+            )
+            .finish()
+    }
 }
 
 /// One requested service line.
@@ -311,6 +331,43 @@ mod tests {
             attempt: 1,
         };
         decide(&req, &codes)
+    }
+
+    #[test]
+    fn requests_and_review_cases_print_no_member_id_in_debug_output() {
+        let codes = CodeTable::embedded().expect("codes");
+        let policies = Policies::load(&codes, None).expect("policies");
+        let policy = policies.get("default").expect("policy");
+        let mut v = base();
+        v["coverage"]["member_id"] = json!("ACM987654321");
+        v["patient"]["family_name"] = json!("Petrovskaya");
+        v["documentation"]["indications"] = json!(["pain", "ivan's own words"]);
+        let case = decode_value(&v);
+        let req = PayerRequest {
+            case: &case,
+            policy: &policy,
+            request_identifier: "req-1",
+            operation: Operation::Submit,
+            reference: None,
+            attempt: 1,
+        };
+        let review = ReviewCase::from_case(&case);
+        for shown in [
+            format!("{req:?}"),
+            format!("{req:#?}"),
+            format!("{review:?}"),
+            format!("{review:#?}"),
+        ] {
+            for value in ["ACM987654321", "Petrovskaya", "ivan", "2026-11-20"] {
+                assert!(!shown.contains(value), "{value} in {shown}");
+            }
+        }
+        let shown = format!("{req:?}");
+        assert!(
+            shown.contains("C-2026-000123") && shown.contains("req-1"),
+            "{shown}"
+        );
+        assert!(format!("{review:?}").contains("67850"));
     }
 
     #[test]
