@@ -33,6 +33,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# A scratch deployment key (32 random bytes) for the checks that need one.
+head -c 32 /dev/urandom >"$WORK/deployment.key"
 
 passed=0 failed=0 skipped=0
 pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
@@ -139,8 +141,10 @@ EOF
   [ -n "$WORKER_BIN" ] && [ -x "$WORKER_BIN" ]
 }
 
-# Runs the worker binary with a clean environment (no PREAUTH__* overrides from the caller).
-worker() { env -i PATH="$PATH" ACME_CLIENT_SECRET=check-deploy-placeholder "$WORKER_BIN" "$@"; }
+# Runs the worker binary with a clean environment (no PREAUTH__* overrides from the caller), plus
+# WORKER_ENV (a scratch deployment key, once the build knows security.key_file).
+WORKER_ENV=()
+worker() { env -i PATH="$PATH" ACME_CLIENT_SECRET=check-deploy-placeholder "${WORKER_ENV[@]}" "$WORKER_BIN" "$@"; }
 
 echo "Checking deployment files in $DEPLOY"
 ensure_venv || PY=""
@@ -200,13 +204,79 @@ else
 fi
 
 # --- compose -------------------------------------------------------------------------------------
+# `config -q` with the two variables compose.yaml requires (placeholder values), then without each
+# of them, which must fail: the file holds no password and no key. The resolved configuration is
+# then held to the hardening every service must have.
 out=$WORK/compose.out
+compose_env=(RABBITMQ_PASSWORD=check-deploy-placeholder "PREAUTH_KEY_FILE=$WORK/deployment.key")
 if ensure_compose; then
-  if (cd "$DEPLOY" && "${COMPOSE[@]}" -f compose.yaml config -q) >"$out" 2>&1 \
+  if (cd "$DEPLOY" && env "${compose_env[@]}" "${COMPOSE[@]}" -f compose.yaml config -q) >"$out" 2>&1 \
     && [ -f "$DEPLOY/config/worker.toml" ]; then
     pass "compose.yaml: ${COMPOSE[*]} config -q"
   else
     fail "compose.yaml: ${COMPOSE[*]} config -q" "$out"
+  fi
+  out=$WORK/compose-hardening.out
+  : >"$out"
+  for required in RABBITMQ_PASSWORD PREAUTH_KEY_FILE; do
+    without=()
+    for kv in "${compose_env[@]}"; do [ "${kv%%=*}" = "$required" ] || without+=("$kv"); done
+    if (cd "$DEPLOY" && env -u "$required" "${without[@]}" "${COMPOSE[@]}" -f compose.yaml config -q) \
+      >/dev/null 2>&1; then
+      echo "compose.yaml resolves without $required: it must be required (\${$required:?...})" >>"$out"
+    fi
+  done
+  if [ -n "$PY" ] && (cd "$DEPLOY" && env "${compose_env[@]}" "${COMPOSE[@]}" -f compose.yaml config) \
+    >"$WORK/compose-resolved.yaml" 2>>"$out" \
+    && "$PY" - "$WORK/compose-resolved.yaml" "$DEPLOY/compose.yaml" "$DEPLOY/config/worker.toml" \
+      >>"$out" 2>&1 <<'EOF' && [ ! -s "$out" ]; then
+import re, sys, tomllib, yaml
+resolved = yaml.safe_load(open(sys.argv[1]))
+raw = open(sys.argv[2]).read()
+problems = []
+if re.search(r"\bguest\b", raw):
+    problems.append("compose.yaml mentions the guest user")
+for m in re.finditer(r"://([^:/@\s\"']+):([^@\s\"']+)@", raw):
+    if not m.group(2).startswith("${"):
+        problems.append(f"a URL with a literal password: {m.group(0)}")
+for m in re.finditer(r"RABBITMQ_DEFAULT_PASS:\s*(\S.*)", raw):
+    if not m.group(1).strip("\"'").startswith("${"):
+        problems.append("RABBITMQ_DEFAULT_PASS is a literal, not taken from the environment")
+for name, svc in resolved["services"].items():
+    if svc.get("read_only") is not True:
+        problems.append(f"{name}: read_only is not true")
+    if "ALL" not in (svc.get("cap_drop") or []):
+        problems.append(f"{name}: cap_drop does not contain ALL")
+    if "no-new-privileges:true" not in (svc.get("security_opt") or []):
+        problems.append(f"{name}: security_opt lacks no-new-privileges:true")
+    limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    if not svc.get("mem_limit") and not limits.get("memory"):
+        problems.append(f"{name}: no memory limit (mem_limit or deploy.resources.limits.memory)")
+    if not svc.get("tmpfs"):
+        problems.append(f"{name}: no tmpfs for what it writes (its root file system is read-only)")
+    for port in svc.get("ports") or []:
+        if isinstance(port, dict):  # Compose v2: long syntax
+            host_ip = port.get("host_ip")
+        else:  # Compose v1: HOST_IP:PUBLISHED:TARGET[/PROTOCOL]
+            host_ip = str(port).split(":")[0] if str(port).count(":") == 2 else None
+        if host_ip != "127.0.0.1":
+            problems.append(f"{name}: port {port} is not published on 127.0.0.1 only")
+worker = resolved["services"]["worker"]
+targets = [str(p.get("target")) if isinstance(p, dict) else str(p).split(":")[-1].split("/")[0]
+           for p in worker.get("ports") or []]
+if "9464" not in targets:
+    problems.append("worker: the ops port 9464 is not published")
+key_file = tomllib.load(open(sys.argv[3], "rb")).get("security", {}).get("key_file")
+mounted = {"/run/secrets/" + (s.get("target") or s["source"]) if isinstance(s, dict) else "/run/secrets/" + s
+           for s in worker.get("secrets") or []}
+if key_file not in mounted:
+    problems.append(f"config/worker.toml: security.key_file {key_file} is not a secret compose mounts {sorted(mounted)}")
+if problems:
+    print("\n".join(problems))
+EOF
+    pass "compose.yaml: read-only, cap_drop ALL, no-new-privileges, memory limit, tmpfs (every service); ports on 127.0.0.1; password and key from the environment"
+  else
+    fail "compose.yaml: hardening" "$out"
   fi
 else
   echo "neither 'docker compose' nor docker-compose is available, and apt-get could not install it" >"$out"
@@ -214,9 +284,45 @@ else
 fi
 
 # --- worker configuration files (the binary's own loader) ---------------------------------------
+# The notification listener ([notifications]) and the deployment key ([security]) are being added
+# to the worker; a build without them refuses a file that declares them. A section the build does
+# not know is found by asking it to load a file declaring only that section; a configuration file
+# that declares one is then loaded without it, and the check is a SKIP that says so, not a PASS.
+# Once the build knows both, the whole file is loaded, with security.key_file pointed at a scratch
+# key (the configured path is one on the machine the worker runs on).
+PENDING_SECTIONS=()
+knows_section() { # section
+  printf '[%s]\n' "$1" >"$WORK/probe.toml"
+  worker --config "$WORK/probe.toml" topology >/dev/null 2>"$WORK/probe.out" || true
+  ! grep -q "unknown field: found \`$1\`" "$WORK/probe.out"
+}
 check_config() { # label file
-  local label=$1 file=$2 out=$WORK/config.out
+  local label=$1 file=$2 out=$WORK/config.out section
+  local pending=()
   if [ -z "$WORKER_BIN" ]; then skip "$label" "$WORKER_BIN_PROBLEM"; return; fi
+  for section in "${PENDING_SECTIONS[@]}"; do
+    if grep -Eq "^[[:space:]]*\[$section[].]" "$file"; then pending+=("$section"); fi
+  done
+  if [ "${#pending[@]}" -gt 0 ]; then
+    python3 - "$file" "$WORK/config-rest.toml" "${pending[@]}" <<'EOF'
+import re, sys
+src, dst, drop = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+kept, dropping = [], False
+for line in open(src):
+    m = re.match(r"\s*\[\[?\s*([A-Za-z0-9_-]+)", line)
+    if m:
+        dropping = m.group(1) in drop
+    if not dropping:
+        kept.append(line)
+open(dst, "w").write("".join(kept))
+EOF
+    if worker --config "$WORK/config-rest.toml" topology >/dev/null 2>"$out"; then
+      skip "$label" "this build does not know [${pending[*]}] yet; without those sections the file loads with preauth-worker --config"
+    else
+      fail "$label: preauth-worker --config (without [${pending[*]}], which this build does not know)" "$out"
+    fi
+    return
+  fi
   if worker --config "$file" topology >/dev/null 2>"$out"; then
     pass "$label: loads with preauth-worker --config"
   elif grep -q "is not part of this build yet" "$out"; then
@@ -227,6 +333,12 @@ check_config() { # label file
   fi
 }
 ensure_worker_binary || true
+if [ -n "$WORKER_BIN" ]; then
+  for section in notifications security; do
+    knows_section "$section" || PENDING_SECTIONS+=("$section")
+  done
+  if knows_section security; then WORKER_ENV+=("PREAUTH__SECURITY__KEY_FILE=$WORK/deployment.key"); fi
+fi
 check_config "config/worker.toml" "$DEPLOY/config/worker.toml"
 if [ -n "$PY" ] && "$PY" -c '
 import sys, yaml
@@ -239,7 +351,7 @@ else
 fi
 
 # --- Kubernetes: core manifests ------------------------------------------------------------------
-for f in namespace configmap secret-example deployment pdb; do
+for f in namespace configmap secret-example deployment pdb service networkpolicy ingress-notifications; do
   out=$WORK/k8s-$f.out
   ok=1
   for v in $K8S_VERSIONS; do
@@ -254,6 +366,157 @@ for f in namespace configmap secret-example deployment pdb; do
     fail "kubernetes/$f.yaml: kubernetes-validate --strict (k8s $K8S_VERSIONS)" "$out"
   fi
 done
+
+# --- Kubernetes: ports, Secrets and network policy agree -----------------------------------------
+# kubernetes-validate checks each object alone. This checks what they say about each other: the
+# Deployment's two ports (ops for probes and metrics only, notifications separate) against the
+# ConfigMap's listen addresses, the Service, the Ingress and the NetworkPolicies (ops from the
+# monitoring namespace only, notifications from the ingress controller's only, egress DNS, 5671
+# and 443 only, default deny); every Secret and key the Deployment uses against
+# secret-example.yaml; security.key_file against the Secret mounted there; amqps:// for the broker.
+out=$WORK/k8s-refs.out
+if [ -n "$PY" ] && "$PY" - "$DEPLOY/kubernetes" >"$out" 2>&1 <<'EOF'; then
+import sys, tomllib, yaml
+d = sys.argv[1]
+def docs(name):
+    return [x for x in yaml.safe_load_all(open(f"{d}/{name}")) if x]
+deployment = docs("deployment.yaml")[0]
+pod = deployment["spec"]["template"]
+labels = pod["metadata"]["labels"]
+container = pod["spec"]["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+worker_toml = tomllib.loads(docs("configmap.yaml")[0]["data"]["worker.toml"])
+secrets = {s["metadata"]["name"]: set((s.get("stringData") or {}) | (s.get("data") or {}))
+           for s in docs("secret-example.yaml")}
+problems = []
+def selects(selector):
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+def port_number(p):
+    return ports.get(p) if isinstance(p, str) else p
+
+# The two ports.
+if ports.get("ops") != 9464:
+    problems.append(f"the Deployment's port `ops` is {ports.get('ops')}, expected 9464")
+if "notifications" not in ports:
+    problems.append("the Deployment has no port named `notifications`")
+elif ports["notifications"] == ports.get("ops"):
+    problems.append("notifications and ops share a port")
+listen = (worker_toml.get("notifications") or {}).get("listen")
+if listen is None or int(listen.rsplit(":", 1)[1]) != ports.get("notifications"):
+    problems.append(f"ConfigMap notifications.listen {listen!r} is not the container port `notifications` ({ports.get('notifications')})")
+ops_listen = (worker_toml.get("ops") or {}).get("listen")
+if ops_listen is not None and int(ops_listen.rsplit(":", 1)[1]) != ports.get("ops"):
+    problems.append(f"ConfigMap ops.listen {ops_listen!r} is not the container port `ops`")
+for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    get = (container.get(probe) or {}).get("httpGet") or {}
+    if port_number(get.get("port")) != ports.get("ops") or get.get("path") not in ("/livez", "/readyz"):
+        problems.append(f"{probe} is not /livez or /readyz on the ops port")
+annotations = pod["metadata"].get("annotations") or {}
+if annotations.get("prometheus.io/port") not in (None, str(ports.get("ops"))):
+    problems.append("prometheus.io/port is not the ops port")
+
+# Secrets: every reference names a Secret and key of secret-example.yaml.
+for env in container.get("env", []):
+    ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+    if ref and ref.get("key") not in secrets.get(ref["name"], set()):
+        problems.append(f"env {env['name']} reads {ref['name']}/{ref['key']}, which secret-example.yaml does not define")
+volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+mounts = {}
+for m in container.get("volumeMounts", []):
+    v = volumes.get(m["name"])
+    if v is None:
+        problems.append(f"volumeMount {m['name']} names no volume")
+        continue
+    if "secret" in v:
+        name = v["secret"]["secretName"]
+        if name not in secrets:
+            problems.append(f"volume {m['name']} mounts Secret {name}, which secret-example.yaml does not define")
+        items = v["secret"].get("items")
+        files = {i["path"]: i["key"] for i in items} if items else {k: k for k in secrets.get(name, ())}
+        for path, key in files.items():
+            if key not in secrets.get(name, set()):
+                problems.append(f"volume {m['name']} maps key {key}, which Secret {name} does not have")
+            mounts[f"{m['mountPath'].rstrip('/')}/{path}"] = (name, v["secret"].get("defaultMode"))
+        if not m.get("readOnly"):
+            problems.append(f"Secret volume {m['name']} is not mounted read-only")
+key_file = (worker_toml.get("security") or {}).get("key_file")
+if key_file not in mounts:
+    problems.append(f"security.key_file {key_file!r} is not a file of a mounted Secret ({sorted(mounts)})")
+else:
+    name, mode = mounts[key_file]
+    fs_group = (pod["spec"].get("securityContext") or {}).get("fsGroup")
+    if mode is None or mode & 0o007 or not fs_group:
+        problems.append(f"the key file's Secret {name} is readable beyond the worker (defaultMode {mode!r}, fsGroup {fs_group!r})")
+
+# The broker over TLS.
+url = next(iter((s.get("stringData") or {}).get("url", "") for s in docs("secret-example.yaml")
+                if s["metadata"]["name"] == "preauth-amqp"), "")
+if not url.startswith("amqps://") or ":5671/" not in url:
+    problems.append(f"the example broker URL is not amqps:// on 5671: {url}")
+
+# Service and Ingress: the notifications port only.
+service = docs("service.yaml")[0]
+if not selects({"matchLabels": service["spec"]["selector"]}):
+    problems.append("the Service does not select the worker's pods")
+svc_ports = {p["name"]: p for p in service["spec"]["ports"]}
+for p in service["spec"]["ports"]:
+    if port_number(p.get("targetPort", p["port"])) != ports.get("notifications"):
+        problems.append(f"Service port {p['name']} targets {p.get('targetPort')}, not the notifications port")
+for ing in docs("ingress-notifications.yaml"):
+    for rule in ing["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            b = path["backend"]["service"]
+            if b["name"] != service["metadata"]["name"]:
+                problems.append(f"Ingress backend {b['name']} is not the Service {service['metadata']['name']}")
+            port = b["port"].get("name") or b["port"].get("number")
+            if port not in svc_ports and port not in {p["port"] for p in svc_ports.values()}:
+                problems.append(f"Ingress backend port {port} is not a port of the Service")
+    if not ing["spec"].get("tls"):
+        problems.append("the Ingress has no TLS")
+
+# Network policies.
+policies = docs("networkpolicy.yaml")
+if not any(p["spec"]["podSelector"] == {} and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+           and not p["spec"].get("ingress") and not p["spec"].get("egress") for p in policies):
+    problems.append("no default-deny policy (podSelector {}, Ingress and Egress, no rules)")
+allowed_in, allowed_out = {}, set()
+for p in policies:
+    spec = p["spec"]
+    if spec["podSelector"] != {} and not selects(spec["podSelector"]):
+        problems.append(f"NetworkPolicy {p['metadata']['name']} selects no worker pod")
+    for rule in spec.get("ingress") or []:
+        sources = []
+        for f in rule.get("from") or [{}]:
+            if set(f) - {"namespaceSelector", "podSelector"} or "namespaceSelector" not in f:
+                problems.append(f"{p['metadata']['name']}: an ingress source other than a namespace: {f}")
+            sources.append(((f.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name"))
+        if not rule.get("ports"):
+            problems.append(f"{p['metadata']['name']}: an ingress rule without ports")
+        for port in rule.get("ports") or []:
+            n = port_number(port.get("port"))
+            if n is None:
+                problems.append(f"{p['metadata']['name']}: port {port.get('port')} is not a port of the Deployment")
+            allowed_in.setdefault(n, set()).update(sources)
+    for rule in spec.get("egress") or []:
+        for port in rule.get("ports") or [{"port": "any"}]:
+            allowed_out.add((port.get("port"), port.get("protocol", "TCP")))
+if allowed_in.get(ports.get("ops")) != {"monitoring"}:
+    problems.append(f"the ops port is open to {allowed_in.get(ports.get('ops'))}, expected the monitoring namespace only")
+if allowed_in.get(ports.get("notifications")) != {"ingress-nginx"}:
+    problems.append(f"the notifications port is open to {allowed_in.get(ports.get('notifications'))}, expected the ingress-nginx namespace only")
+if set(allowed_in) - {ports.get("ops"), ports.get("notifications")}:
+    problems.append(f"other ports are open: {set(allowed_in) - {ports.get('ops'), ports.get('notifications')}}")
+if allowed_out != {(53, "UDP"), (53, "TCP"), (5671, "TCP"), (443, "TCP")}:
+    problems.append(f"egress allows {sorted(map(str, allowed_out))}, expected DNS (53 UDP/TCP), 5671/TCP and 443/TCP only")
+print("\n".join(problems) if problems else
+      f"ops {ports['ops']} from monitoring, notifications {ports['notifications']} from ingress-nginx, "
+      f"egress {len(allowed_out)} ports, key file {key_file}")
+sys.exit(1 if problems else 0)
+EOF
+  pass "kubernetes: ports, Secrets, key file and network policies agree ($(tail -n 1 "$out"))"
+else
+  fail "kubernetes: ports, Secrets, key file and network policies agree" "$out"
+fi
 
 # --- Kubernetes: KEDA ----------------------------------------------------------------------------
 # kubernetes-validate knows only the built-in kinds, not KEDA's CRDs. ScaledObject and
@@ -533,6 +796,78 @@ else
   fail "grafana/preauth-worker.json" "$out"
 fi
 
+# --- RabbitMQ configuration ---------------------------------------------------------------------
+# rabbitmq.conf (a production broker: amqps only, max_message_size) and compose.conf (the local
+# stack) are translated by cuttlefish with the schemas of the installed RabbitMQ, as the broker does
+# at boot: an unknown key or a bad value fails. The certificate paths are pointed at empty scratch
+# files first, since the schema requires them to exist. Then: max_message_size is set in both, the
+# same, and above the worker's amqp.max_message_bytes (shipped default and the deployments'), and
+# rabbitmq.conf listens for AMQP on TLS (5671) only.
+out=$WORK/rabbitmq-conf.out
+RMQ_PLUGINS=$(ls -d /usr/lib/rabbitmq/lib/rabbitmq_server-*/plugins 2>/dev/null | tail -n 1 || true)
+if [ -z "$RMQ_PLUGINS" ] || ! command -v erl >/dev/null 2>&1; then
+  skip "rabbitmq/rabbitmq.conf, rabbitmq/compose.conf" "RabbitMQ (its schemas and erl) is not installed (scripts/test.sh installs it)"
+else
+  mkdir -p "$WORK/rmq"
+  : >"$out"
+  rmq_ok=1
+  for conf in rabbitmq.conf compose.conf; do
+    sed -E "s#(= *)/etc/rabbitmq/tls/([A-Za-z0-9._-]+)#\1$WORK/rmq/\2#" "$DEPLOY/rabbitmq/$conf" >"$WORK/rmq/$conf"
+    { grep -Eo "$WORK/rmq/[A-Za-z0-9._-]+" "$WORK/rmq/$conf" || true; } | sort -u | xargs -r touch
+    if ! (cd "$WORK/rmq" && erl -noshell -pa "$RMQ_PLUGINS"/*/ebin -eval '
+      [Plugins, Conf] = init:get_plain_arguments(),
+      Schema = cuttlefish_schema:files(filelib:wildcard(Plugins ++ "/*/priv/schema/*.schema")),
+      case cuttlefish_generator:map(Schema, cuttlefish_conf:files([Conf])) of
+        {error, Phase, Errors} -> io:format("~s: ~p~n~p~n", [Conf, Phase, Errors]), halt(1);
+        Config ->
+          Rabbit = proplists:get_value(rabbit, Config, []),
+          io:format("~s max_message_size=~p tcp=~w ssl=~w~n",
+                    [Conf, proplists:get_value(max_message_size, Rabbit),
+                     proplists:get_value(tcp_listeners, Rabbit), proplists:get_value(ssl_listeners, Rabbit)]),
+          halt(0)
+      end.' -extra "$RMQ_PLUGINS" "$conf") >>"$out" 2>&1; then
+      rmq_ok=0
+    fi
+  done
+  if [ "$rmq_ok" -eq 1 ] && python3 - "$out" "$ROOT/config/default.toml" "$DEPLOY/config/worker.toml" \
+    "$WORK/configmap-worker.toml" >>"$out" 2>&1 <<'EOF'; then
+import re, sys, tomllib
+lines = {m.group(1): m for m in re.finditer(r"^(\S+) max_message_size=(\S+) tcp=(\S+) ssl=(\S+)$", open(sys.argv[1]).read(), re.M)}
+problems = []
+sizes = {}
+for conf in ("rabbitmq.conf", "compose.conf"):
+    m = lines.get(conf)
+    if m is None or m.group(2) == "undefined":
+        problems.append(f"{conf} does not set max_message_size")
+    else:
+        sizes[conf] = int(m.group(2))
+if len(set(sizes.values())) > 1:
+    problems.append(f"max_message_size differs: {sizes}")
+worker_max = {}
+for path in sys.argv[2:]:
+    try:
+        v = tomllib.load(open(path, "rb")).get("amqp", {}).get("max_message_bytes")
+    except FileNotFoundError:
+        continue
+    if v is not None:
+        worker_max[path.rsplit("/", 1)[-1]] = v
+for conf, size in sizes.items():
+    for where, v in worker_max.items():
+        if size <= v:
+            problems.append(f"{conf} max_message_size {size} is not above amqp.max_message_bytes {v} ({where})")
+m = lines.get("rabbitmq.conf")
+if m and (m.group(3) != "[]" or "5671" not in m.group(4)):
+    problems.append(f"rabbitmq.conf listens on tcp={m.group(3)} ssl={m.group(4)}: expected TLS on 5671 only")
+print("\n".join(problems) if problems else
+      f"max_message_size {max(sizes.values())} > amqp.max_message_bytes {max(worker_max.values())}; AMQP on TLS 5671 only")
+sys.exit(1 if problems else 0)
+EOF
+    pass "rabbitmq/rabbitmq.conf, compose.conf: RabbitMQ's schema (cuttlefish, $(basename "$(dirname "$RMQ_PLUGINS")")); $(tail -n 1 "$out")"
+  else
+    fail "rabbitmq/rabbitmq.conf, compose.conf" "$out"
+  fi
+fi
+
 # --- RabbitMQ definitions ------------------------------------------------------------------------
 out=$WORK/defs.out
 if [ -z "$WORKER_BIN" ]; then
@@ -634,7 +969,7 @@ EOF
       '^preauth\.' '^(preauth\..*|amq\.default)$' '^preauth\.'; } >"$out" 2>&1; then
     fail "worker run on the imported topology: cannot create a scratch user" "$out"
   else
-    env -i PATH="$PATH" \
+    env -i PATH="$PATH" "${WORKER_ENV[@]}" \
       PREAUTH__AMQP__URL="amqp://$SCRATCH_USER:$SCRATCH_PASS@127.0.0.1:5672/$SCRATCH_VHOST" \
       PREAUTH__OPS__LISTEN=127.0.0.1:0 PREAUTH__LOG__FORMAT=json \
       "$WORKER_BIN" run >"$out" 2>&1 &
