@@ -66,16 +66,35 @@ async fn open(settings: &Settings) -> Result<(Connection, lapin::Channel), AmqpE
     Ok((conn, channel))
 }
 
+/// What `parked list` shows of a message. Only what the worker itself wrote is shown as it is;
+/// ids come from the body only when they pass the checks the worker identifies a case by, and a
+/// reason or detail header a publisher could have set (on a message the broker dead-lettered)
+/// is shown only when it is one of the worker's own reason codes, the detail bounded.
 fn info(delivery: &lapin::message::Delivery) -> ParkedInfo {
     let h = delivery.properties.headers().as_ref();
-    let body: Option<serde_json::Value> = serde_json::from_slice(&delivery.data).ok();
-    let field = |k: &str| body.as_ref().and_then(|b| b[k].as_str()).map(str::to_owned);
+    let ids = crate::case::identify(&delivery.data).ok();
+    let reason = get_str(h, headers::REASON).and_then(|r| {
+        crate::case::ParkReason::ALL
+            .iter()
+            .find(|k| k.code() == r)
+            .map(|k| k.code().to_owned())
+    });
+    let detail = match &reason {
+        Some(_) => get_str(h, headers::DETAIL)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect(),
+        None => String::new(),
+    };
     ParkedInfo {
-        reason: get_str(h, headers::REASON).unwrap_or_else(|| "broker-dead-lettered".to_owned()),
-        detail: get_str(h, headers::DETAIL).unwrap_or_default(),
-        case_id: field("case_id"),
-        event_id: field("event_id"),
-        parked_at: get_str(h, headers::PARKED_AT),
+        reason: reason.unwrap_or_else(|| "broker-dead-lettered".to_owned()),
+        detail,
+        case_id: ids.as_ref().map(|i| i.case_id.clone()),
+        event_id: ids.as_ref().map(|i| i.event_id.clone()),
+        parked_at: get_str(h, headers::PARKED_AT)
+            .filter(|t| t.len() <= 40 && chrono::DateTime::parse_from_rfc3339(t).is_ok()),
         attempts: get_u32(h, headers::ATTEMPTS).unwrap_or(0),
         bytes: delivery.data.len(),
     }

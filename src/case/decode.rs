@@ -35,6 +35,18 @@ pub enum ParkReason {
 }
 
 impl ParkReason {
+    /// Every reason the worker parks for.
+    pub const ALL: [ParkReason; 8] = [
+        ParkReason::NotJson,
+        ParkReason::NotAnObject,
+        ParkReason::NoEventId,
+        ParkReason::NoCaseId,
+        ParkReason::TooLarge,
+        ParkReason::RetriesExhausted,
+        ParkReason::DeliveryLimit,
+        ParkReason::HandlerPanic,
+    ];
+
     /// The short code carried in the `x-preauth-reason` header.
     pub fn code(self) -> &'static str {
         match self {
