@@ -181,27 +181,36 @@ fn local_key_path() -> Option<PathBuf> {
     Some(base.join("preauth-worker").join("deployment.key"))
 }
 
+/// Creates the key file whole or not at all: written under a name of this process's own, then
+/// linked into place (a link never replaces a file: when another process made one first, that
+/// one is used), so no reader ever sees a half-written key.
 fn create_key_file(path: &Path) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    let Some(dir) = path.parent() else {
+        return Err(std::io::Error::other("the key path has no folder"));
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut nonce = [0u8; 9];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| std::io::Error::other("no randomness"))?;
+    let tmp = dir.join(format!(".deployment.key.{}", URL_SAFE_NO_PAD.encode(nonce)));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(path) {
-        Ok(mut f) => {
-            f.write_all(URL_SAFE_NO_PAD.encode(random_bytes()).as_bytes())?;
-            f.write_all(b"\n")
-        }
-        // Another process made it first: use that one.
+    let written = options.open(&tmp).and_then(|mut f| {
+        f.write_all(URL_SAFE_NO_PAD.encode(random_bytes()).as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
+        other => other,
+    });
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 #[cfg(test)]
@@ -238,6 +247,29 @@ mod tests {
         );
         assert!(!err.contains("short\n"));
         std::fs::write(&path, [b'x'; 40]).expect("write");
+        assert!(DeploymentKey::load(&path).is_ok());
+    }
+
+    #[test]
+    fn processes_starting_together_share_one_whole_local_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state/preauth-worker/deployment.key");
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    create_key_file(&path).expect("created or found");
+                    std::fs::read(&path).expect("readable")
+                })
+            })
+            .collect();
+        let keys: Vec<Vec<u8>> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        assert!(keys
+            .iter()
+            .all(|k| k == &keys[0] && k.len() > MIN_KEY_BYTES));
         assert!(DeploymentKey::load(&path).is_ok());
     }
 

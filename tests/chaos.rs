@@ -453,7 +453,15 @@ async fn broker_paused(n: usize) -> Row {
 }
 
 async fn payer_down(n: usize) -> Row {
-    let mut w = World::new(Scenario::default(), &[]).await;
+    // Answers take 100 ms, so the outage lands while most cases are still to be sent.
+    let mut w = World::new(
+        Scenario {
+            latency: Duration::from_millis(100),
+            ..Scenario::default()
+        },
+        &[],
+    )
+    .await;
     let worker = w.worker().await;
     w.publish(n, "down").await;
     w.until(n / 4, Duration::from_secs(60)).await;
@@ -463,6 +471,11 @@ async fn payer_down(n: usize) -> Row {
     let since = Instant::now();
     let recover = w.finish(since, Duration::from_secs(240)).await;
     drop(worker);
+    let refused = w.sim.seen().iter().filter(|s| s.status == 503).count();
+    assert!(
+        refused > 0,
+        "the outage hit no request: the scenario proved nothing"
+    );
     w.row("payer down, then back", recover).await
 }
 
