@@ -532,33 +532,25 @@ impl WorkerProcess {
 
     /// The ops endpoints' base URL, read from the worker's log.
     pub async fn ops_url(&self) -> String {
-        assert!(
-            self.wait_for_log("Ops endpoints listening", Duration::from_secs(20))
-                .await,
-            "{}",
-            self.logs()
-        );
-        let logs = self.logs();
-        let line = logs
-            .lines()
-            .find(|l| l.contains("Ops endpoints listening"))
-            .unwrap_or_default();
-        let v: Value = serde_json::from_str(line).expect("JSON log line");
-        format!("http://{}", v["addr"].as_str().expect("addr"))
+        self.listening_url("Ops endpoints listening").await
     }
 
     /// The notification listener's base URL, read from the worker's log.
     pub async fn notify_url(&self) -> String {
+        self.listening_url("Payer notifications listening").await
+    }
+
+    /// The `addr` of the JSON log line that contains `message`, as an http:// base URL.
+    async fn listening_url(&self, message: &str) -> String {
         assert!(
-            self.wait_for_log("Payer notifications listening", Duration::from_secs(20))
-                .await,
+            self.wait_for_log(message, Duration::from_secs(20)).await,
             "{}",
             self.logs()
         );
         let logs = self.logs();
         let line = logs
             .lines()
-            .find(|l| l.contains("Payer notifications listening"))
+            .find(|l| l.contains(message))
             .unwrap_or_default();
         let v: Value = serde_json::from_str(line).expect("JSON log line");
         format!("http://{}", v["addr"].as_str().expect("addr"))

@@ -8,7 +8,9 @@ use serde_json::Value;
 use preauth_worker::amqp::FAULT_EXIT_CODE;
 use preauth_worker::payer::sim_server::{Scenario, SimHandle};
 
-use crate::broker::{count_terminal, current_state, terminal_by_event, Broker, WorkerProcess};
+use crate::broker::{
+    count_terminal, current_state, terminal_by_event, Broker, Received, WorkerProcess,
+};
 use crate::support::{example_files, examples, payer_sim, read_json};
 
 fn env_with(b: &Broker, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -673,6 +675,32 @@ async fn wait_fault_exit(worker: &mut WorkerProcess) {
     );
 }
 
+/// Publishes `c` to a worker (started with `args`) that stops right after its first terminal
+/// outcome is confirmed, before the ack; returns that outcome, with the event back in the work
+/// queue. Then starts a worker without the fault and returns what it publishes for the event.
+async fn crash_in_the_window(
+    b: &mut Broker,
+    c: &Value,
+    args: &[&str],
+) -> (Received, Received, WorkerProcess) {
+    let faulty = env_with(b, &[("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "1")]);
+    let mut worker = WorkerProcess::start_ready_with_args(&faulty, args).await;
+    b.publish_case(c).await;
+    wait_fault_exit(&mut worker).await;
+    let first = b
+        .collect(Duration::from_secs(10), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(first.len(), 1, "{}", worker.logs());
+    // The crash landed in the window: the event was never settled, so the broker has it again.
+    assert_eq!(b.wait_depth(&b.work_queue(), 1).await, 1, "not settled");
+    let next = WorkerProcess::start_ready_with_args(&b.env(), args).await;
+    let second = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(second.len(), 1, "{}", next.logs());
+    (first[0].clone(), second[0].clone(), next)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_outcome_redelivered_after_a_crash_is_superseded_by_the_payers_later_answer() {
     let mut b = Broker::new().await;
@@ -688,29 +716,14 @@ async fn a_failed_outcome_redelivered_after_a_crash_is_superseded_by_the_payers_
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = sim_config(&dir, &sim);
-    let faulty = env_with(&b, &[("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "1")]);
-    let mut worker = WorkerProcess::start_ready_with_args(&faulty, &["--config", &cfg]).await;
     let c = case(1, "supersede");
-    b.publish_case(&c).await;
-    // The worker publishes `failed` and parks a copy, both confirmed, then stops before its ack.
-    wait_fault_exit(&mut worker).await;
-    let first = b
-        .collect(Duration::from_secs(10), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(first.len(), 1, "{}", worker.logs());
-    assert_eq!(first[0].body["status"], "failed");
-    assert_eq!(first[0].body["reasons"][0]["code"], "retries-exhausted");
+    // The worker publishes `failed` and parks a copy, both confirmed, then stops before its ack;
+    // the next worker gets the event again, the payer now answers, and that answer goes out.
+    let (first, second, worker) = crash_in_the_window(&mut b, &c, &["--config", &cfg]).await;
+    assert_eq!(first.body["status"], "failed");
+    assert_eq!(first.body["reasons"][0]["code"], "retries-exhausted");
     assert_eq!(b.wait_parked(1).await.len(), 1, "the failed case is parked");
-    // The crash landed in the window: the event was never settled, so the broker has it again.
-    assert_eq!(b.wait_depth(&b.work_queue(), 1).await, 1);
-
-    // The next worker gets the event again; the payer now answers, and that answer goes out.
-    let worker = WorkerProcess::start_ready_with_args(&b.env(), &["--config", &cfg]).await;
-    let second = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(second.len(), 1, "{}", worker.logs());
-    let (failed, approved) = (&first[0].body, &second[0].body);
+    let (failed, approved) = (&first.body, &second.body);
     assert_eq!(approved["status"], "approved", "{}", worker.logs());
     assert_ne!(approved["outcome_id"], failed["outcome_id"]);
     assert!(
@@ -722,8 +735,7 @@ async fn a_failed_outcome_redelivered_after_a_crash_is_superseded_by_the_payers_
         "the same request, sent again"
     );
     // A consumer applying the contract's rule ends at the payer's answer.
-    let all = [first, second].concat();
-    let state = current_state(&all);
+    let state = current_state(&[first.clone(), second.clone()]);
     let event = c["event_id"].as_str().expect("event id");
     assert_eq!(state[event].body["status"], "approved");
     // Settled this time, and the payer saw one request identifier for all four calls.
@@ -739,30 +751,15 @@ async fn a_failed_outcome_redelivered_after_a_crash_is_superseded_by_the_payers_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_redelivered_after_a_crash_keeps_its_outcome_id() {
     let mut b = Broker::new().await;
-    let faulty = env_with(&b, &[("PREAUTH_FAULT_EXIT_AFTER_TERMINAL", "1")]);
-    let mut worker = WorkerProcess::start_ready(&faulty).await;
-    let c = case(2, "decided");
-    b.publish_case(&c).await;
-    wait_fault_exit(&mut worker).await;
-    let first = b
-        .collect(Duration::from_secs(10), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(first.len(), 1, "{}", worker.logs());
-    assert_eq!(first[0].body["status"], "approved");
-    assert_eq!(b.wait_depth(&b.work_queue(), 1).await, 1, "not settled");
-
-    let worker = WorkerProcess::start_ready(&b.env()).await;
-    let second = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(second.len(), 1, "{}", worker.logs());
+    let (first, second, worker) = crash_in_the_window(&mut b, &case(2, "decided"), &[]).await;
+    assert_eq!(first.body["status"], "approved");
     // The same decision under the same id (a consumer de-duplicates it), ranked later.
-    assert_eq!(second[0].body["status"], "approved");
-    assert_eq!(second[0].body["outcome_id"], first[0].body["outcome_id"]);
-    assert_eq!(second[0].message_id, first[0].message_id);
-    assert!(second[0].body["sequence"].as_u64() > first[0].body["sequence"].as_u64());
+    assert_eq!(second.body["status"], "approved");
+    assert_eq!(second.body["outcome_id"], first.body["outcome_id"]);
+    assert_eq!(second.message_id, first.message_id);
+    assert!(second.body["sequence"].as_u64() > first.body["sequence"].as_u64());
     assert_eq!(
-        second[0].body["authorization"], first[0].body["authorization"],
+        second.body["authorization"], first.body["authorization"],
         "the same decision"
     );
     assert_eq!(b.wait_settled(&b.work_queue()).await, (0, 0));
