@@ -14,6 +14,9 @@
 //! A marker is found case-insensitively and by its first six characters (`zq0000`), so an upper-
 //! or lower-cased copy of a value, or a slice of it, counts as a leak too.
 
+#[path = "it/support.rs"]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,26 +45,14 @@ adapter = "simulated"
 policy = "strict-commercial"
 "#;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
+/// Every example case event file (at least ten of them).
 fn example_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
-        .expect("examples/")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = support::example_files();
     assert!(files.len() >= 10, "only {} example files", files.len());
     files
 }
 
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use support::read_json;
 
 fn name_of(path: &Path) -> String {
     path.file_stem()

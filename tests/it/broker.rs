@@ -205,20 +205,8 @@ impl Broker {
 
     /// Publishes a case event to this test's cases exchange.
     pub async fn publish(&self, routing_key: &str, body: &[u8]) {
-        let confirm = self
-            .channel
-            .basic_publish(
-                ShortString::from(self.cases_exchange().as_str()),
-                ShortString::from(routing_key),
-                BasicPublishOptions::default(),
-                body,
-                BasicProperties::default()
-                    .with_delivery_mode(2)
-                    .with_content_type(ShortString::from("application/json")),
-            )
-            .await
-            .expect("publish");
-        confirm.await.expect("publish settles");
+        self.publish_with_headers(routing_key, body, FieldTable::default())
+            .await;
     }
 
     /// Publishes a case event with headers of the publisher's choosing.
