@@ -41,13 +41,14 @@ impl Limits {
         connection_life: Duration::from_secs(60),
     };
 
-    /// Payer notifications: bodies up to `max_body`, a few payers.
+    /// Payer notifications: bodies up to `max_body`, a few payers. At most 32 bodies are read at
+    /// once, so what stalled senders can hold is 32 × `max_body` (32 MiB at the default).
     pub fn notifications(max_body: usize) -> Limits {
         Limits {
             header_read: Duration::from_secs(5),
             request: Duration::from_secs(15),
             max_body,
-            max_connections: 128,
+            max_connections: 32,
             connection_life: Duration::from_secs(60),
         }
     }

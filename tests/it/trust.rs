@@ -517,3 +517,45 @@ async fn returned_outcomes_and_a_bad_broker_url_leak_no_body_and_no_password_int
     b.bind_outcomes().await;
     b.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_notification_bodies_hold_bounded_memory_in_the_worker() {
+    let sim = payer_sim("default", Scenario::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, _) = trust_config(&dir, &sim.base_url());
+    let b = Broker::new().await;
+    let worker = WorkerProcess::start_ready_with_args(&b.env(), &["--config", &cfg]).await;
+    let notify_url = worker.notify_url().await;
+    let addr: std::net::SocketAddr = notify_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let before = worker.peak_rss_kib();
+    // 60 senders each announce 1,000,000 bytes (under the 1 MiB limit), send 990,000 and stall.
+    let body = vec![b'x'; 990_000];
+    let mut held = Vec::new();
+    for _ in 0..60 {
+        let head = format!("POST /pas/notify/default HTTP/1.1\r\nHost: x\r\nAuthorization: {CREDENTIAL}\r\nContent-Type: application/fhir+json\r\nContent-Length: 1000000\r\n\r\n");
+        let mut s = raw(addr, head.as_bytes()).await;
+        // A refused connection (over the limit) fails its write; that is the point.
+        let _ = tokio::time::timeout(Duration::from_secs(2), s.write_all(&body)).await;
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let peak = worker.peak_rss_kib();
+    eprintln!("worker peak RSS: {before} KiB before, {peak} KiB with 60 stalled ~1 MB bodies");
+    // 32 connections at most, each under 1 MiB of body: well under 64 MiB more than before.
+    assert!(
+        peak < before + 64 * 1024,
+        "peak RSS went from {before} KiB to {peak} KiB"
+    );
+    // And the stalled ones are cut when the request time is up.
+    let started = Instant::now();
+    for s in &mut held {
+        let (_, closed) = until_closed(s, Duration::from_secs(20)).await;
+        assert!(closed, "a stalled body was kept past the request timeout");
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(worker);
+    b.cleanup().await;
+}
