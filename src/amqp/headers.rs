@@ -73,6 +73,18 @@ pub fn get_str(table: Option<&FieldTable>, key: &str) -> Option<String> {
     }
 }
 
+/// The reason of the broker's latest dead-lettering of a message (`rejected`, `expired`,
+/// `maxlen`, `delivery_limit`), from its `x-death` header.
+pub fn dead_letter_reason(table: Option<&FieldTable>) -> Option<String> {
+    let AMQPValue::FieldArray(deaths) = table?.inner().get("x-death")? else {
+        return None;
+    };
+    let AMQPValue::FieldTable(latest) = deaths.as_slice().first()? else {
+        return None;
+    };
+    get_str(Some(latest), "reason")
+}
+
 /// A copy of `table` (empty when there is none) without `key`.
 pub fn without(table: Option<&FieldTable>, key: &str) -> FieldTable {
     let mut map = table.map(|t| t.inner().clone()).unwrap_or_default();

@@ -70,8 +70,22 @@ async fn open(settings: &Settings) -> Result<(Connection, lapin::Channel), AmqpE
 /// ids come from the body only when they pass the checks the worker identifies a case by, and a
 /// reason or detail header a publisher could have set (on a message the broker dead-lettered)
 /// is shown only when it is one of the worker's own reason codes, the detail bounded.
-fn info(delivery: &lapin::message::Delivery) -> ParkedInfo {
+fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> ParkedInfo {
     let h = delivery.properties.headers().as_ref();
+    let bytes = delivery.data.len();
+    // An oversized message is rejected by the worker and moved by the broker: its reason is
+    // its size, with the broker's record that it was rejected.
+    if bytes > max_message_bytes && headers::dead_letter_reason(h).as_deref() == Some("rejected") {
+        return ParkedInfo {
+            reason: crate::case::ParkReason::TooLarge.code().to_owned(),
+            detail: format!("body is {bytes} bytes; the limit is {max_message_bytes}"),
+            case_id: None,
+            event_id: None,
+            parked_at: None,
+            attempts: 0,
+            bytes,
+        };
+    }
     let ids = crate::case::identify(&delivery.data).ok();
     let reason = get_str(h, headers::REASON).and_then(|r| {
         crate::case::ParkReason::ALL
@@ -96,7 +110,7 @@ fn info(delivery: &lapin::message::Delivery) -> ParkedInfo {
         parked_at: get_str(h, headers::PARKED_AT)
             .filter(|t| t.len() <= 40 && chrono::DateTime::parse_from_rfc3339(t).is_ok()),
         attempts: get_u32(h, headers::ATTEMPTS).unwrap_or(0),
-        bytes: delivery.data.len(),
+        bytes,
     }
 }
 
@@ -125,7 +139,7 @@ pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, 
         let Some(m) = next_parked(&channel, settings).await? else {
             break;
         };
-        out.push(info(&m.delivery));
+        out.push(info(&m.delivery, settings.amqp.max_message_bytes));
         tags.push(m.delivery.acker);
     }
     // Give every message back, in order: nothing is consumed by looking.
@@ -157,7 +171,7 @@ pub async fn replay(
             break;
         };
         let d = m.delivery;
-        let i = info(&d);
+        let i = info(&d, settings.amqp.max_message_bytes);
         let chosen = match selection {
             Selection::All => true,
             Selection::Case(id) => i.case_id.as_deref() == Some(id.as_str()),

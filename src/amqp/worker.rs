@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties, Event};
@@ -313,6 +314,9 @@ enum Settle {
     Ack,
     /// Not acked: back to the queue (the broker redelivers it).
     Requeue,
+    /// Rejected without requeue: the work queue dead-letters it to the parking queue, so the
+    /// worker never sends the body back through itself (oversized messages).
+    DeadLetter,
 }
 
 async fn handle_delivery(
@@ -431,6 +435,27 @@ async fn handle_delivery_inner(
             )
             .await;
         }
+        Settle::DeadLetter => {
+            match bounded(
+                "rejecting the delivery",
+                shared.settings.amqp.timeout,
+                delivery.acker.reject(BasicRejectOptions { requeue: false }),
+            )
+            .await
+            {
+                Ok(_) => {
+                    metrics::counter!("preauth_parked_total", "reason" => ParkReason::TooLarge.code())
+                        .increment(1);
+                    info!(
+                        bytes = delivery.data.len(),
+                        "Rejected an oversized message; the broker moves it to the parking queue."
+                    );
+                }
+                Err(e) => warn!(
+                    "Could not reject an oversized message ({e}); it will be delivered again."
+                ),
+            }
+        }
     }
 }
 
@@ -483,6 +508,12 @@ async fn carry_out(
                 }
             }
         }
+        // Too large to be worth a copy: the broker moves it itself (`parked list` names the
+        // reason from the size and the broker's `x-death` record).
+        Next::Park {
+            reason: ParkReason::TooLarge,
+            ..
+        } => return Settle::DeadLetter,
         Next::Park {
             reason,
             detail,

@@ -123,11 +123,22 @@ async fn a_poison_message_is_parked_with_its_reason_and_the_next_case_still_flow
     let wrong = &terminal["poison-wrong-key"][0].body;
     assert_eq!(wrong["status"], "rejected");
     assert_eq!(wrong["findings"][0]["rule"], "DEC-03");
-    let reasons: BTreeSet<String> = b
-        .wait_parked(3)
-        .await
-        .into_iter()
-        .map(|p| p.reason.unwrap_or_default())
+    // What an operator sees: the oversized one was rejected to the broker, which moved it
+    // (the worker sent no copy of it), and is named by its size.
+    assert_eq!(
+        b.wait_depth(&b.parking_queue(), 3).await,
+        3,
+        "{}",
+        worker.logs()
+    );
+    let env = env_with(&b, &[("PREAUTH__AMQP__MAX_MESSAGE_BYTES", "4096")]);
+    let listed: Vec<Value> = parked_cli(&env, &["list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let reasons: BTreeSet<String> = listed
+        .iter()
+        .map(|p| p["reason"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(
         reasons,
@@ -135,8 +146,14 @@ async fn a_poison_message_is_parked_with_its_reason_and_the_next_case_still_flow
             "not-json".to_owned(),
             "no-case-id".to_owned(),
             "too-large".to_owned()
-        ])
+        ]),
+        "{listed:?}"
     );
+    let large = listed
+        .iter()
+        .find(|p| p["reason"] == "too-large")
+        .expect("listed");
+    assert_eq!(large["detail"], "body is 10000 bytes; the limit is 4096");
     drop(worker);
     b.cleanup().await;
 }
