@@ -559,3 +559,100 @@ async fn stalled_notification_bodies_hold_bounded_memory_in_the_worker() {
     drop(worker);
     b.cleanup().await;
 }
+
+/// Sets the broker's `max_message_size` for the life of the guard, then puts it back.
+struct BrokerMaxMessageSize(String);
+
+impl BrokerMaxMessageSize {
+    fn set(bytes: u64) -> Self {
+        let eval = |expr: String| {
+            std::process::Command::new("rabbitmqctl")
+                .args(["eval", &expr])
+                .output()
+                .expect("rabbitmqctl runs")
+        };
+        let before = String::from_utf8_lossy(
+            &eval("application:get_env(rabbit, max_message_size).".into()).stdout,
+        )
+        .trim()
+        .trim_start_matches("{ok,")
+        .trim_end_matches('}')
+        .to_owned();
+        let out = eval(format!(
+            "application:set_env(rabbit, max_message_size, {bytes})."
+        ));
+        assert!(out.status.success(), "{out:?}");
+        Self(before)
+    }
+}
+
+impl Drop for BrokerMaxMessageSize {
+    fn drop(&mut self) {
+        let restore = if self.0.chars().all(|c| c.is_ascii_digit()) && !self.0.is_empty() {
+            self.0.clone()
+        } else {
+            "134217728".to_owned()
+        };
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args([
+                "eval",
+                &format!("application:set_env(rabbit, max_message_size, {restore})."),
+            ])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_broker_limit_deployed_huge_messages_never_reach_the_worker_and_large_ones_are_parked_by_the_broker(
+) {
+    // deploy/rabbitmq/rabbitmq.conf: max_message_size = 2 MiB, above amqp.max_message_bytes.
+    let _limit = BrokerMaxMessageSize::set(2 * 1024 * 1024);
+    let b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let before = worker.peak_rss_kib();
+    // Three 40 MB messages: the broker refuses each at publish; the sender is told.
+    for _ in 0..3 {
+        let (conn, channel) = {
+            let conn = lapin::Connection::connect(&b.url, lapin::ConnectionProperties::default())
+                .await
+                .expect("connect");
+            let channel = conn.create_channel().await.expect("channel");
+            (conn, channel)
+        };
+        let sent = channel
+            .basic_publish(
+                ShortString::from(b.cases_exchange().as_str()),
+                ShortString::from("case.submitted"),
+                lapin::options::BasicPublishOptions::default(),
+                &vec![b'x'; 40 * 1024 * 1024],
+                lapin::BasicProperties::default(),
+            )
+            .await;
+        let refused = match sent {
+            Err(_) => true,
+            Ok(confirm) => confirm.await.is_err() || !channel.status().connected(),
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            refused || !channel.status().connected(),
+            "the broker took a 40 MB message"
+        );
+        let _ = conn.close(200, ShortString::from("done")).await;
+    }
+    // Three 1.5 MB messages, over the worker's 1 MiB: rejected unread, moved by the broker.
+    for _ in 0..3 {
+        b.publish("case.submitted", &vec![b'x'; 1_500_000]).await;
+    }
+    assert_eq!(
+        b.wait_depth(&b.parking_queue(), 3).await,
+        3,
+        "{}",
+        worker.logs()
+    );
+    let peak = worker.peak_rss_kib();
+    eprintln!("worker peak RSS: {before} KiB at start, {peak} KiB after 3 x 40 MB refused and 3 x 1.5 MB parked");
+    assert!(peak < before + 32 * 1024, "{before} KiB -> {peak} KiB");
+    assert_eq!(b.depth(&b.work_queue()).await, 0);
+    drop(worker);
+    b.cleanup().await;
+}
