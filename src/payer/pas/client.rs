@@ -57,7 +57,9 @@ pub async fn read_bounded(
 /// X12 REF segment, printable ASCII only.
 const MAX_PAYER_ID_CHARS: usize = 50;
 /// A payer's reason or note text.
-const MAX_PAYER_TEXT_CHARS: usize = 1000;
+const MAX_PAYER_TEXT_CHARS: usize = 4000;
+/// A code system URI.
+const MAX_SYSTEM_CHARS: usize = 255;
 
 /// Holds a parsed answer to the same bounds as inbound case fields: identifiers short and
 /// printable, texts bounded and free of control characters. A payer that breaks them gets the
@@ -75,9 +77,9 @@ fn within_bounds(answer: PayerResponse) -> Result<PayerResponse, ResponseError> 
     let reason_ok = |r: &Reason| {
         id_ok(&r.code)
             && text_ok(&r.text)
-            && r.system
-                .as_deref()
-                .is_none_or(|s| s.len() <= 200 && id_ok(s))
+            && r.system.as_deref().is_none_or(|s| {
+                s.len() <= MAX_SYSTEM_CHARS && s.chars().all(|c| c.is_ascii_graphic())
+            })
     };
     let bad = |what: &str| Err(ResponseError::Malformed(format!("{what} is out of bounds")));
     if answer.reference.as_deref().is_some_and(|v| !id_ok(v)) {
@@ -326,6 +328,41 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn payer_answers_are_held_to_bounds_that_fit_real_payers() {
+        use super::within_bounds;
+        use crate::case::Reason;
+        use crate::payer::PayerResponse;
+        let ok = |reasons: Vec<Reason>, reference: Option<&str>| {
+            within_bounds(PayerResponse {
+                reference: reference.map(str::to_owned),
+                items: vec![],
+                authorization_number: None,
+                valid_from: None,
+                valid_to: None,
+                reasons,
+                decided_on: chrono::NaiveDate::default(),
+            })
+            .is_ok()
+        };
+        let reason = |system: &str, text: &str| Reason {
+            code: "A1".into(),
+            system: Some(system.into()),
+            text: text.into(),
+        };
+        let long_system = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASSupportingInfoType";
+        assert!(ok(
+            vec![reason(long_system, "a note\nover two lines")],
+            Some("PA-98765")
+        ));
+        assert!(ok(vec![reason(long_system, &"n".repeat(4000))], None));
+        assert!(!ok(vec![reason(long_system, &"n".repeat(4001))], None));
+        assert!(!ok(vec![reason(long_system, "bell \u{7}")], None));
+        assert!(!ok(vec![reason("sys tem", "x")], None));
+        assert!(!ok(vec![], Some(&"9".repeat(1_900_000))));
+        assert!(!ok(vec![], Some("PA-1\u{0}")));
+    }
+
     use super::*;
     use reqwest::header::HeaderValue;
 
