@@ -299,7 +299,10 @@ async fn drive(
         }
         match d.next {
             Next::Ack => return None,
-            Next::Retry { after, state: s } | Next::FollowUp { after, state: s } => {
+            Next::Retry { after, state: s }
+            | Next::FollowUp {
+                after, state: s, ..
+            } => {
                 tokio::time::sleep(after).await;
                 state = s;
             }

@@ -449,6 +449,21 @@ impl Settings {
         if self.notifications.max_body_bytes < 1024 {
             return bad("notifications.max_body_bytes: must be at least 1024".into());
         }
+        let longest = crate::amqp::topology::LONGEST_AWAITING_WAIT;
+        let notifying = self
+            .payers
+            .iter()
+            .find(|(_, p)| p.notification_credential_file.is_some());
+        if let (Some((id, _)), Some(wait)) = (
+            notifying,
+            self.followup.pended.iter().find(|w| **w > longest),
+        ) {
+            return bad(format!(
+                "followup.pended: a wait of {}s is longer than {} days, the most a pended request of a notifying payer (payers.{id}) can wait in its awaiting queue",
+                wait.as_secs(),
+                longest.as_secs() / 86_400
+            ));
+        }
         Ok(())
     }
 
@@ -643,6 +658,31 @@ mod tests {
             &[],
         )
         .expect("the opt-in allows it");
+    }
+
+    #[test]
+    fn a_notifying_payer_caps_follow_up_waits_at_seven_days() {
+        let payer = "[payers.x]\nadapter = \"fhir-pas\"\nbase_url = \"https://p.example\"\nnotification_credential_file = \"/run/secrets/x\"\n";
+        let err = load(
+            Some(&format!("[followup]\npended = [\"1h\", \"8d\"]\n{payer}")),
+            &[],
+        )
+        .expect_err("8 days")
+        .to_string();
+        assert!(
+            err.contains("followup.pended") && err.contains("payers.x"),
+            "{err}"
+        );
+        load(
+            Some(&format!("[followup]\npended = [\"1h\", \"7d\"]\n{payer}")),
+            &[],
+        )
+        .expect("7 days fits");
+        load(
+            Some("[followup]\npended = [\"8d\"]\n[payers.x]\nadapter = \"fhir-pas\"\nbase_url = \"https://p.example\"\n"),
+            &[],
+        )
+        .expect("a payer that does not notify waits in the delay tiers, which have no cap");
     }
 
     #[test]

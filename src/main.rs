@@ -376,6 +376,7 @@ async fn run_worker(app: App) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
+    let mut nudges = None;
     if let Some(listen) = app.settings.notifications.listen {
         let credentials = match preauth_worker::notify::load_credentials(&app.settings) {
             Ok(c) => c,
@@ -387,10 +388,13 @@ async fn run_worker(app: App) -> ExitCode {
         if credentials.is_empty() {
             tracing::warn!("notifications.listen is set but no payer has notification_credential_file: every notification will be refused.");
         }
+        let (nudge, receiver) = tokio::sync::mpsc::channel(preauth_worker::notify::PENDING_NUDGES);
+        nudges = Some(receiver);
         let router =
             preauth_worker::notify::router(Arc::new(preauth_worker::notify::Notifications {
                 key: app.key.clone(),
                 credentials,
+                nudge: Some(nudge),
             }));
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
@@ -415,7 +419,7 @@ async fn run_worker(app: App) -> ExitCode {
         preauth_worker::security::KeyOrigin::Local(path) => tracing::warn!(path = %path.display(), "No security.key_file: using this machine's local deployment key. Workers on other machines need the same key configured."),
         preauth_worker::security::KeyOrigin::Ephemeral => tracing::warn!("No security.key_file and no local state folder: the deployment key lives for this process only; cases in delay tiers restart their attempt count after a restart."),
     }
-    match worker::run(pipeline, app.settings, health, shutdown, app.key).await {
+    match worker::run(pipeline, app.settings, health, shutdown, app.key, nudges).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("Cannot run: {e}");

@@ -1,10 +1,14 @@
 //! The payer notification listener (`notifications.listen`, off unless configured):
 //! `POST /pas/notify/{payer}` takes PAS rest-hook notifications (R4 Subscriptions Backport).
 //!
-//! A notification is a hint, never a decision: nothing it carries is published. What reaches
-//! the outcomes exchange is only ever the payer's answer to the worker's own request (the
-//! submission, or the `$inquire` of a scheduled follow-up), so a forged notification can change
-//! no case. Checks, cheapest first, each answered with a FHIR OperationOutcome:
+//! A notification is a hint, never a decision: nothing it carries is published. A verified one
+//! brings the pended request's scheduled follow-up forward (the worker moves the request's
+//! waiting copy from its awaiting queue to the work queue, see
+//! [`crate::amqp::topology::Topology::awaiting_queue`]); what reaches the outcomes exchange is
+//! only ever the payer's answer to the worker's own `$inquire`, through the follow-up's code
+//! path, with its outcome id. A forged notification can change no case; a replayed genuine one
+//! can at most make the worker ask the payer one round early. Checks, cheapest first, each
+//! answered with a FHIR OperationOutcome:
 //! 1. the payer in the path is configured by name with a notification credential (404);
 //! 2. no browser sent it: a request with an `Origin` header is refused (403);
 //! 3. the `Authorization` header is that payer's credential, compared in constant time (401);
@@ -35,7 +39,13 @@ use crate::security::{same_secret, DeploymentKey};
 pub struct Notifications {
     pub key: DeploymentKey,
     pub credentials: HashMap<String, SecretString>,
+    /// Where verified notifications go (the request identifier): the worker's AMQP session.
+    pub nudge: Option<tokio::sync::mpsc::Sender<String>>,
 }
+
+/// How many verified notifications may wait for the worker's AMQP session; more are dropped
+/// (their follow-ups run when their waits end).
+pub const PENDING_NUDGES: usize = 1024;
 
 impl std::fmt::Debug for Notifications {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -161,11 +171,20 @@ async fn notify(
             "the correlation token does not verify for this payer",
         );
     }
-    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => "accepted").increment(1);
+    let result = match n
+        .nudge
+        .as_ref()
+        .map(|tx| tx.try_send(token.request_identifier.clone()))
+    {
+        Some(Ok(())) => "accepted",
+        Some(Err(_)) | None => "dropped",
+    };
+    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result).increment(1);
     info!(
         payer,
         request_identifier = %token.request_identifier,
-        "Payer notification received; the decision is published from the payer's answer to the worker's own inquiry."
+        result,
+        "Payer notification received; the follow-up asks the payer now, and publishes its answer."
     );
     answer(
         StatusCode::OK,

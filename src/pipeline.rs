@@ -60,8 +60,14 @@ pub enum Next {
     Ack,
     /// A transient payer failure: try again after the wait, with this state.
     Retry { after: Duration, state: CaseState },
-    /// The payer pended the request: ask again after the wait, with this state.
-    FollowUp { after: Duration, state: CaseState },
+    /// The payer pended the request: ask again after the wait, with this state. `awaiting` is
+    /// the request identifier when the payer sends notifications: the copy then waits in that
+    /// request's own queue, from which a verified notification can bring it back sooner.
+    FollowUp {
+        after: Duration,
+        state: CaseState,
+        awaiting: Option<String>,
+    },
     /// Move the message, untouched, to the parking queue with the reason (and the case state,
     /// when the case got that far).
     Park {
@@ -486,6 +492,10 @@ impl Pipeline {
                             next: Next::FollowUp {
                                 after,
                                 state: next_state,
+                                awaiting: route
+                                    .payer
+                                    .notifies()
+                                    .then(|| request_identifier(case_id, event_id, case.kind)),
                             },
                             ids: None,
                         }
@@ -769,7 +779,7 @@ mod tests {
             .await;
         assert_eq!(d.outcomes[0].status, Status::Pended);
         match d.next {
-            Next::FollowUp { after, state } => {
+            Next::FollowUp { after, state, .. } => {
                 assert_eq!(after, Duration::from_secs(3600));
                 assert_eq!(state.followups, 1);
                 assert_eq!(state.first_attempt_at, Some(now.timestamp()));

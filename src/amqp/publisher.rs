@@ -128,14 +128,68 @@ impl Publisher {
         }
     }
 
+    /// Declares a queue the worker creates as it goes (a request's awaiting queue).
+    pub async fn declare(&self, queue: &super::topology::QueueSpec) -> Result<(), AmqpError> {
+        super::topology::Topology::declare_queue(&self.channel, queue, self.timeout).await
+    }
+
     /// True while the channel can be used.
     pub fn usable(&self) -> bool {
         self.channel.status().connected()
     }
 }
 
-/// Properties of a message being moved (to a delay tier or the parking queue): the original
-/// ones, with `headers` in place of the original headers.
+/// Properties of a message being moved (to a delay tier, an awaiting queue, back to the work
+/// queue or to the parking queue): the original ones, with `headers` in place of the original
+/// headers, persistent, and without `expiration` (a wait is the worker's to set, never the
+/// publisher's) or `user-id` (the broker checks it against the connection's user, which is the
+/// worker's, not the publisher's).
 pub fn moved_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
-    original.clone().with_headers(headers).with_delivery_mode(2)
+    let mut p = BasicProperties::default()
+        .with_headers(headers)
+        .with_delivery_mode(2);
+    macro_rules! keep {
+        ($($get:ident => $set:ident),* $(,)?) => {
+            $(if let Some(v) = original.$get() {
+                p = p.$set(v.clone());
+            })*
+        };
+    }
+    keep!(
+        content_type => with_content_type,
+        content_encoding => with_content_encoding,
+        priority => with_priority,
+        correlation_id => with_correlation_id,
+        reply_to => with_reply_to,
+        message_id => with_message_id,
+        timestamp => with_timestamp,
+        kind => with_type,
+        app_id => with_app_id,
+        cluster_id => with_cluster_id,
+    );
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_message_keeps_its_properties_but_not_the_publishers_expiration_or_user() {
+        let original = BasicProperties::default()
+            .with_message_id(ShortString::from("m-1"))
+            .with_content_type(ShortString::from("application/json"))
+            .with_type(ShortString::from("case.v1"))
+            .with_timestamp(1_700_000_000)
+            .with_expiration(ShortString::from("1"))
+            .with_user_id(ShortString::from("pms-publisher"))
+            .with_delivery_mode(1);
+        let moved = moved_properties(&original, FieldTable::default());
+        assert_eq!(moved.message_id().as_ref().map(|s| s.as_str()), Some("m-1"));
+        assert_eq!(moved.kind().as_ref().map(|s| s.as_str()), Some("case.v1"));
+        assert_eq!(moved.timestamp(), &Some(1_700_000_000));
+        assert_eq!(moved.delivery_mode(), &Some(2));
+        assert_eq!(moved.expiration(), &None);
+        assert_eq!(moved.user_id(), &None);
+    }
 }

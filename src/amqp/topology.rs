@@ -70,6 +70,14 @@ pub struct Topology {
     pub broker_delivery_limit: u32,
 }
 
+/// How long the broker keeps an awaiting queue after its last use (declare, publish, get). It
+/// must outlast the longest follow-up wait of a notifying payer ([`LONGEST_AWAITING_WAIT`]), or
+/// the broker would delete the queue with the copy still in it.
+pub const AWAITING_QUEUE_EXPIRES: Duration = Duration::from_secs(8 * 86_400);
+
+/// The longest `followup.pended` wait allowed when a payer sends notifications.
+pub const LONGEST_AWAITING_WAIT: Duration = Duration::from_secs(7 * 86_400);
+
 /// A short, stable name for a wait: 500ms, 5s, 30m, 2h, 1d.
 pub fn tier_label(d: Duration) -> String {
     let ms = d.as_millis();
@@ -107,6 +115,62 @@ impl Topology {
             tiers,
             broker_delivery_limit: s.amqp.delivery_limit + 5,
         }
+    }
+
+    /// The queue where the pended copy of one request waits for its follow-up, when its payer
+    /// sends notifications: `<work queue>.awaiting.<request identifier>`. The copy carries its
+    /// wait as a per-message TTL and is dead-lettered to the work queue when it expires, like a
+    /// delay tier; a verified notification takes it out sooner. One quorum queue per pended
+    /// request of a notifying payer, deleted by the broker [`AWAITING_QUEUE_EXPIRES`] after its
+    /// last use. `None` for an identifier that is not the worker's (a UUID).
+    pub fn awaiting_queue(&self, request_identifier: &str) -> Option<QueueSpec> {
+        let ours = request_identifier.len() == 36
+            && request_identifier
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'-');
+        ours.then(|| QueueSpec {
+            name: format!("{}.awaiting.{request_identifier}", self.work_queue),
+            args: vec![
+                ("x-queue-type", Arg::Str("quorum".into())),
+                (
+                    "x-expires",
+                    Arg::Int(i64::try_from(AWAITING_QUEUE_EXPIRES.as_millis()).unwrap_or(i64::MAX)),
+                ),
+                ("x-dead-letter-exchange", Arg::Str(String::new())),
+                (
+                    "x-dead-letter-routing-key",
+                    Arg::Str(self.work_queue.clone()),
+                ),
+                ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
+                ("x-overflow", Arg::Str("reject-publish".into())),
+            ],
+            purpose: format!(
+                "a pended request's follow-up: back to {} when its wait ends or a notification comes",
+                self.work_queue
+            ),
+        })
+    }
+
+    /// Declares one queue, idempotently.
+    pub async fn declare_queue(
+        channel: &Channel,
+        q: &QueueSpec,
+        timeout: Duration,
+    ) -> Result<(), AmqpError> {
+        bounded(
+            format!("declaring queue {}", q.name),
+            timeout,
+            channel.queue_declare(
+                ShortString::from(q.name.as_str()),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                q.field_table(),
+            ),
+        )
+        .await?;
+        Ok(())
     }
 
     /// The queue that holds messages for `wait`.
@@ -188,19 +252,7 @@ impl Topology {
             .await?;
         }
         for q in self.queues() {
-            bounded(
-                format!("declaring queue {}", q.name),
-                timeout,
-                channel.queue_declare(
-                    ShortString::from(q.name.as_str()),
-                    QueueDeclareOptions {
-                        durable: true,
-                        ..Default::default()
-                    },
-                    q.field_table(),
-                ),
-            )
-            .await?;
+            Self::declare_queue(channel, &q, timeout).await?;
         }
         bounded(
             format!("binding {} to {}", self.work_queue, self.cases_exchange),
@@ -249,6 +301,12 @@ impl Topology {
             "binding  {} -> {} (case.*)\n",
             self.cases_exchange, self.work_queue
         ));
+        s.push_str(&format!(
+            "queues   {}.awaiting.<request id>  declared as requests of notifying payers are pended (quorum, x-expires {} days, dead-letter to {})\n",
+            self.work_queue,
+            AWAITING_QUEUE_EXPIRES.as_secs() / 86_400,
+            self.work_queue
+        ));
         s
     }
 
@@ -290,6 +348,24 @@ mod tests {
         assert_eq!(tier_label(Duration::from_secs(1800)), "30m");
         assert_eq!(tier_label(Duration::from_secs(7200)), "2h");
         assert_eq!(tier_label(Duration::from_secs(86_400)), "1d");
+    }
+
+    #[test]
+    fn an_awaiting_queue_is_named_only_for_the_workers_own_request_identifiers() {
+        let t = Topology::from_settings(&settings());
+        let id = "0b6a1c9e-2f4d-5a3b-8c7d-1e2f3a4b5c6d";
+        let q = t.awaiting_queue(id).expect("a uuid");
+        assert_eq!(q.name, format!("preauth.cases.work.awaiting.{id}"));
+        assert!(q.args.iter().any(|(k, v)| *k == "x-dead-letter-routing-key"
+            && matches!(v, Arg::Str(s) if s == "preauth.cases.work")));
+        for bad in [
+            "",
+            "../preauth.cases.dead",
+            &"a".repeat(300),
+            "0b6a1c9e-2f4d-5a3b-8c7d-1e2f3a4b5c6d.x",
+        ] {
+            assert!(t.awaiting_queue(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    BasicRejectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
+    BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties, Event};
@@ -41,6 +41,8 @@ struct Shared {
     settings: Settings,
     health: Arc<Health>,
     fault: FaultPoint,
+    /// Request identifiers of verified payer notifications (notifications on only).
+    nudges: tokio::sync::Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
 }
 
 /// A fault-injection point for the crash window between a confirmed terminal outcome and the
@@ -89,13 +91,16 @@ impl FaultPoint {
 pub const FAULT_EXIT_CODE: i32 = 86;
 
 /// Runs the worker until `shutdown` is cancelled. Returns an error only for problems a
-/// reconnect cannot fix (a queue declared with other arguments).
+/// reconnect cannot fix (a queue declared with other arguments). `nudges` carries the request
+/// identifiers of verified payer notifications (see [`crate::notify`]): each brings that
+/// request's follow-up forward.
 pub async fn run(
     pipeline: Arc<Pipeline>,
     settings: Settings,
     health: Arc<Health>,
     shutdown: CancellationToken,
     key: crate::security::DeploymentKey,
+    nudges: Option<tokio::sync::mpsc::Receiver<String>>,
 ) -> Result<(), AmqpError> {
     let shared = Arc::new(Shared {
         node: std::sync::atomic::AtomicUsize::new(0),
@@ -105,6 +110,7 @@ pub async fn run(
         settings,
         health,
         fault: FaultPoint::from_env(),
+        nudges: tokio::sync::Mutex::new(nudges),
     });
     let url = redact_url(&shared.settings.amqp.url);
     let mut backoff = Duration::from_secs(1);
@@ -183,7 +189,7 @@ async fn session(
 ) -> Result<SessionEnd, AmqpError> {
     let timeout = shared.settings.amqp.timeout;
     let consume_conn = connect(shared, "preauth-worker consume").await?;
-    let publish_conn = connect(shared, "preauth-worker publish").await?;
+    let publish_conn = Arc::new(connect(shared, "preauth-worker publish").await?);
 
     let mut events = publish_conn.events_listener();
     let health = Arc::clone(&shared.health);
@@ -238,9 +244,23 @@ async fn session(
     info!(queue = %shared.topology.work_queue, prefetch = shared.settings.amqp.prefetch, "Consuming case events.");
 
     let mut inflight: JoinSet<()> = JoinSet::new();
+    // Sessions follow one another, so each holds the notification receiver for its life.
+    let mut nudges = shared.nudges.lock().await;
     let end = loop {
+        let nudge = async {
+            match nudges.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break Ok(SessionEnd::Stopped),
+            Some(request_identifier) = nudge => {
+                let shared = Arc::clone(shared);
+                let publisher = publisher.clone();
+                let conn = Arc::clone(&publish_conn);
+                inflight.spawn(async move { bring_forward(&shared, &conn, &publisher, &request_identifier).await });
+            }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     let shared = Arc::clone(shared);
@@ -307,6 +327,92 @@ async fn session(
         .await;
     }
     end
+}
+
+/// A verified notification for a pended request: move its copy from the request's awaiting
+/// queue to the work queue now instead of when its wait ends. The follow-up that then runs is
+/// the scheduled one, brought forward: same state, same `$inquire`, same outcome id. Nothing
+/// waiting (already on its way, decided, or not pended with this worker) is not an error.
+async fn bring_forward(
+    shared: &Arc<Shared>,
+    conn: &Connection,
+    publisher: &Publisher,
+    request_identifier: &str,
+) {
+    let count = |result: &'static str| {
+        metrics::counter!("preauth_followups_brought_forward_total", "result" => result)
+            .increment(1)
+    };
+    let Some(spec) = shared.topology.awaiting_queue(request_identifier) else {
+        return count("not-ours");
+    };
+    let timeout = shared.settings.amqp.timeout;
+    // A channel of its own: getting from a queue the broker does not have closes the channel.
+    let channel = match bounded("opening a channel", timeout, conn.create_channel()).await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(%request_identifier, "Cannot bring the follow-up forward: {e}. It runs when its wait ends.");
+            return count("error");
+        }
+    };
+    let got = bounded(
+        format!("getting from {}", spec.name),
+        timeout,
+        channel.basic_get(
+            ShortString::from(spec.name.as_str()),
+            BasicGetOptions { no_ack: false },
+        ),
+    )
+    .await;
+    match got {
+        Ok(Some(message)) => {
+            let d = &message.delivery;
+            let table = headers::without(d.properties.headers().as_ref(), DELIVERY_COUNT);
+            let props = moved_properties(&d.properties, table);
+            let work = &shared.topology.work_queue;
+            let publish = || publisher.publish("", work, &d.data, props.clone());
+            match with_hold(shared, publisher, publish).await {
+                Ok(()) => {
+                    let acked = bounded(
+                        "acking the awaiting copy",
+                        timeout,
+                        d.acker.ack(BasicAckOptions::default()),
+                    )
+                    .await;
+                    if let Err(e) = acked {
+                        // The copy goes back to its queue: its follow-up runs again when the
+                        // wait ends, and asks the payer once more.
+                        warn!(%request_identifier, "The awaiting copy was not acked: {e}.");
+                    }
+                    info!(%request_identifier, "Payer notification: the pended request's follow-up is brought forward.");
+                    count("brought-forward");
+                }
+                Err(e) => {
+                    let _ = bounded(
+                        "returning the awaiting copy",
+                        timeout,
+                        d.acker.nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await;
+                    warn!(%request_identifier, "Cannot bring the follow-up forward: {e}. It runs when its wait ends.");
+                    count("error");
+                }
+            }
+        }
+        Ok(None) => {
+            debug!(%request_identifier, "Payer notification: nothing awaits a follow-up for this request.");
+            count("not-waiting");
+        }
+        Err(e) => {
+            // Most often the queue does not exist: the request is not pended here any more.
+            debug!(%request_identifier, "Payer notification: no awaiting copy ({e}).");
+            count("not-waiting");
+        }
+    }
+    let _ = tokio::time::timeout(timeout, channel.close(200, ShortString::from("done"))).await;
 }
 
 /// What to do with the delivery once its disposition is carried out.
@@ -484,9 +590,34 @@ async fn carry_out(
     let mut table = headers::without(delivery.properties.headers().as_ref(), DELIVERY_COUNT);
     let key = &shared.key;
     let body = &delivery.data;
+    let mut expiration = None;
     let (queue, what, counted): (String, &str, Box<dyn Fn() + Send>) = match &d.next {
         Next::Ack => return Settle::Ack,
-        Next::Retry { after, state } | Next::FollowUp { after, state } => {
+        Next::FollowUp {
+            after,
+            state,
+            awaiting: Some(request_identifier),
+        } => {
+            headers::write_state(&mut table, state, routing_key, body, key);
+            let Some(spec) = shared.topology.awaiting_queue(request_identifier) else {
+                error!(%case_id, %event_id, "Not a request identifier of this worker; returning the delivery.");
+                return Settle::Requeue;
+            };
+            let declare = || publisher.declare(&spec);
+            if let Err(e) = with_hold(shared, publisher, declare).await {
+                error!(%case_id, %event_id, queue = %spec.name, "Could not declare the request's awaiting queue: {e}. It is not acked.");
+                return Settle::Requeue;
+            }
+            expiration = Some(*after);
+            (
+                spec.name,
+                "request's awaiting queue",
+                Box::new(|| {
+                    metrics::counter!("preauth_delayed_total", "kind" => "follow-up", "tier" => "awaiting").increment(1)
+                }),
+            )
+        }
+        Next::Retry { after, state } | Next::FollowUp { after, state, .. } => {
             headers::write_state(&mut table, state, routing_key, body, key);
             let kind = if matches!(d.next, Next::Retry { .. }) {
                 "retry"
@@ -541,7 +672,10 @@ async fn carry_out(
         }
     };
     // Body untouched; properties kept; the wait or the reason in headers.
-    let props = moved_properties(&delivery.properties, table);
+    let mut props = moved_properties(&delivery.properties, table);
+    if let Some(after) = expiration {
+        props = props.with_expiration(ShortString::from(after.as_millis().max(1).to_string()));
+    }
     let publish = || publisher.publish("", &queue, &delivery.data, props.clone());
     match with_hold(shared, publisher, publish).await {
         Ok(()) => {

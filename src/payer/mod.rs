@@ -218,4 +218,11 @@ pub trait Payer: Send + Sync {
 
     /// A short name for logs and metrics (`simulated`, `fhir-pas`).
     fn adapter(&self) -> &'static str;
+
+    /// True when this payer sends notifications the worker verifies (a PAS payer configured
+    /// with `notification_credential_file`): its pended requests wait where a notification can
+    /// find them.
+    fn notifies(&self) -> bool {
+        false
+    }
 }

@@ -45,6 +45,8 @@ pub struct Broker {
     conn: Connection,
     pub channel: Channel,
     outcome_queue: String,
+    /// Set by `cleanup`; otherwise `Drop` removes the test's queues.
+    cleaned: bool,
 }
 
 fn header(props: &BasicProperties, key: &str) -> Option<String> {
@@ -80,6 +82,7 @@ impl Broker {
             url: url.to_owned(),
             conn,
             channel,
+            cleaned: false,
         };
         b.declare_exchange(&b.outcomes_exchange()).await;
         b.declare_exchange(&b.cases_exchange()).await;
@@ -397,31 +400,82 @@ impl Broker {
     }
 
     /// Deletes everything this test declared (best effort).
-    pub async fn cleanup(self) {
-        let ch = match self.conn.create_channel().await {
-            Ok(ch) => ch,
-            Err(_) => return,
-        };
-        let mut queues = vec![
-            self.outcome_queue.clone(),
-            self.work_queue(),
-            self.parking_queue(),
-        ];
-        for label in ["500ms", "1s", "2s", "3s", "5s"] {
-            queues.push(format!("{}.delay.{label}", self.work_queue()));
-        }
-        for q in queues {
-            let _ = ch
-                .queue_delete(ShortString::from(q.as_str()), QueueDeleteOptions::default())
-                .await;
-        }
-        for x in [self.cases_exchange(), self.outcomes_exchange()] {
-            let _ = ch
-                .exchange_delete(ShortString::from(x.as_str()), Default::default())
-                .await;
-        }
+    pub async fn cleanup(mut self) {
         let _ = self.conn.close(200, ShortString::from("done")).await;
+        self.cleaned = true;
+        let (url, vhost, prefix) = (self.url.clone(), self.vhost(), self.prefix.clone());
+        // On a thread of its own: `Drop` does the same where no runtime can be awaited.
+        let _ =
+            tokio::task::spawn_blocking(move || remove_test_objects(&url, &vhost, &prefix)).await;
     }
+}
+
+impl Drop for Broker {
+    /// A test that panicked before `cleanup` still leaves nothing behind on the shared broker.
+    fn drop(&mut self) {
+        if !self.cleaned {
+            remove_test_objects(&self.url, &self.vhost(), &self.prefix);
+        }
+    }
+}
+
+/// Deletes every queue and exchange of one test (all named `<prefix>.…`: the delay tiers and
+/// awaiting queues the worker made included). Blocking; runs its own small runtime.
+fn remove_test_objects(url: &str, vhost: &str, prefix: &str) {
+    let listed = Command::new("rabbitmqctl")
+        .args([
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "-p",
+            vhost,
+            "name",
+        ])
+        .output();
+    let mine = format!("{prefix}.");
+    let queues: Vec<String> = listed
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|q| q.starts_with(&mine))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let exchanges = [format!("{prefix}.cases"), format!("{prefix}.outcomes")];
+    let url = url.to_owned();
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let connected = tokio::time::timeout(
+                Duration::from_secs(5),
+                Connection::connect(&url, ConnectionProperties::default()),
+            )
+            .await;
+            let Ok(Ok(conn)) = connected else { return };
+            let Ok(ch) = conn.create_channel().await else {
+                return;
+            };
+            for q in &queues {
+                let _ = ch
+                    .queue_delete(ShortString::from(q.as_str()), QueueDeleteOptions::default())
+                    .await;
+            }
+            for x in &exchanges {
+                let _ = ch
+                    .exchange_delete(ShortString::from(x.as_str()), Default::default())
+                    .await;
+            }
+            let _ = conn.close(200, ShortString::from("done")).await;
+        });
+    })
+    .join();
 }
 
 /// A worker process.

@@ -61,14 +61,16 @@ fn trust_config(dir: &tempfile::TempDir, base_url: &str) -> (String, DeploymentK
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notification_is_only_a_hint_and_a_forged_one_changes_nothing() {
+async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_one_changes_nothing(
+) {
     let sim = payer_sim("default", Scenario::default()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (cfg, key) = trust_config(&dir, &sim.base_url());
     let mut b = Broker::new().await;
     let mut env = b.env();
     env.retain(|(k, _)| k != "PREAUTH__FOLLOWUP__PENDED");
-    env.push(("PREAUTH__FOLLOWUP__PENDED".into(), "[\"8s\"]".into()));
+    // A follow-up an hour away: only a notification can make the worker ask within the test.
+    env.push(("PREAUTH__FOLLOWUP__PENDED".into(), "[\"1h\"]".into()));
     let worker = WorkerProcess::start_ready_with_args(&env, &["--config", &cfg]).await;
     let ops = worker.ops_url().await;
     let notify_url = worker.notify_url().await;
@@ -211,26 +213,6 @@ async fn a_notification_is_only_a_hint_and_a_forged_one_changes_nothing() {
             false,
             &[422],
         ),
-        // Genuine, and genuine with content the payer's own answer will contradict: accepted as
-        // hints, and neither publishes anything.
-        (
-            "genuine",
-            to("default"),
-            good.clone(),
-            Some(CREDENTIAL),
-            fhir,
-            false,
-            &[200],
-        ),
-        (
-            "genuine token, contradicting content",
-            to("default"),
-            notification(genuine_token, true),
-            Some(CREDENTIAL),
-            fhir,
-            false,
-            &[200],
-        ),
         (
             "handshake",
             to("default"),
@@ -251,26 +233,66 @@ async fn a_notification_is_only_a_hint_and_a_forged_one_changes_nothing() {
     let meanwhile = b.collect(Duration::from_secs(2), |g| !g.is_empty()).await;
     assert!(
         meanwhile.is_empty(),
-        "a notification published something: {meanwhile:?}"
+        "a refused notification published something: {meanwhile:?}"
+    );
+    assert_eq!(
+        sim.seen()
+            .iter()
+            .filter(|s| s.operation == "inquire")
+            .count(),
+        0,
+        "a refused notification made the worker ask: {:?}",
+        sim.seen()
     );
 
-    // The scheduled follow-up asks the payer; its answer is what goes out, once.
+    // A genuine token on content the payer's own answer contradicts (it claims a denial): the
+    // follow-up is brought forward, and what goes out is the payer's answer to the worker's
+    // inquiry, once, with the outcome id the scheduled follow-up would have given it.
+    let status = post(
+        to("default"),
+        notification(genuine_token.clone(), true),
+        Some(CREDENTIAL),
+        fhir,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
     let decided = b
         .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
         .await;
-    let extra = b.collect(Duration::from_secs(1), |_| false).await;
-    assert_eq!(decided.len() + extra.len(), 1, "{decided:?} {extra:?}");
+    assert_eq!(decided.len(), 1, "{decided:?}\n{}", worker.logs());
     assert_eq!(decided[0].body["status"], "approved", "{}", worker.logs());
     assert_eq!(
         decided[0].body["outcome_id"],
         outcome_id(&case.case_id, &case.event_id, Status::Approved, 0)
     );
+    assert_eq!(
+        decided[0].body["payer"]["reference"],
+        pended[0].body["payer"]["reference"]
+    );
+
+    // The genuine notification again (a payer retrying, or a replay): nothing waits any more,
+    // so it asks nothing and publishes nothing.
+    let status = post(to("default"), good, Some(CREDENTIAL), fhir, false).await;
+    assert_eq!(status, 200);
+    let extra = b.collect(Duration::from_secs(3), |_| false).await;
+    assert!(extra.is_empty(), "{extra:?}");
     let inquiries = sim
         .seen()
         .iter()
         .filter(|s| s.operation == "inquire")
         .count();
     assert_eq!(inquiries, 1, "{:?}", sim.seen());
+    let metrics = reqwest::get(format!("{ops}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("preauth_followups_brought_forward_total{result=\"brought-forward\"} 1"),
+        "{metrics}"
+    );
     drop(worker);
     b.cleanup().await;
 }
@@ -388,7 +410,11 @@ async fn a_listener_cuts_stalled_idle_and_surplus_connections_and_refuses_large_
     let shutdown = CancellationToken::new();
     preauth_worker::http::serve(
         listener,
-        notify::router(Arc::new(Notifications { key, credentials })),
+        notify::router(Arc::new(Notifications {
+            key,
+            credentials,
+            nudge: None,
+        })),
         limits,
         shutdown.clone(),
     );

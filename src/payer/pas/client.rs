@@ -261,6 +261,10 @@ impl Payer for PasPayer {
     fn adapter(&self) -> &'static str {
         "fhir-pas"
     }
+
+    fn notifies(&self) -> bool {
+        self.correlation.is_some()
+    }
 }
 
 /// Turns an HTTP answer into a payer response or a classified error.
