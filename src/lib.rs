@@ -8,7 +8,9 @@
 //! - [`payer`]: the payer trait, error classification, and the simulated payer.
 //! - [`pipeline`]: the disposition logic every driver shares; no broker or HTTP types.
 //! - [`retry`]: in-process backoff, delay-tier schedules, the state carried between deliveries.
-//! - [`config`]: layered settings; [`app`]: start-up wiring shared by the binary and the tests.
+//! - [`config`]: layered settings; [`app`]: the pieces every command shares (codes, policies,
+//!   payers, the pipeline); [`startup`]: `run` assembled (listeners and the AMQP worker), for the
+//!   binary and the in-process integration tests alike.
 //! - [`amqp`]: topology, confirmed publishing, the consumer loop (`run`); [`health`]: readiness.
 //! - [`batch`]: the `process` driver; [`check`]: the `check` command.
 //! - [`security`]: the deployment key that authenticates the worker's own headers and tokens;
@@ -30,4 +32,5 @@ pub mod pipeline;
 pub mod retry;
 pub mod rules;
 pub mod security;
+pub mod startup;
 pub mod telemetry;

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use preauth_worker::amqp::parked;
 use preauth_worker::amqp::topology::Topology;
-use preauth_worker::amqp::{parked, worker};
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
-use preauth_worker::health::Health;
 use preauth_worker::payer::sim_server::{self, Scenario};
-use preauth_worker::{batch, check, ops, telemetry};
+use preauth_worker::startup::Application;
+use preauth_worker::{batch, check, telemetry};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -344,82 +344,19 @@ async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
 
 async fn run_worker(app: App) -> ExitCode {
     let shutdown = CancellationToken::new();
-    let signals = shutdown.clone();
+    let application = match Application::build(app, shutdown.clone()).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("Shutdown requested.");
-        signals.cancel();
+        shutdown.cancel();
     });
-    let health = Arc::new(Health::default());
-    let recorder = match ops::install_recorder() {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::warn!("Metrics are off: {e}");
-            None
-        }
-    };
-    let pipeline = Arc::new(app.pipeline);
-    match ops::serve(
-        app.settings.ops.listen,
-        Arc::clone(&health),
-        recorder,
-        shutdown.clone(),
-    )
-    .await
-    {
-        Ok(addr) => tracing::info!(%addr, "Ops endpoints listening (/livez, /readyz, /metrics)."),
-        Err(e) => {
-            eprintln!(
-                "preauth-worker: ops.listen {}: {e}",
-                app.settings.ops.listen
-            );
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    }
-    let mut nudges = None;
-    if let Some(listen) = app.settings.notifications.listen {
-        let credentials = match preauth_worker::notify::load_credentials(&app.settings) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("preauth-worker: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
-        if credentials.is_empty() {
-            tracing::warn!("notifications.listen is set but no payer has notification_credential_file: every notification will be refused.");
-        }
-        let (nudge, receiver) = tokio::sync::mpsc::channel(preauth_worker::notify::PENDING_NUDGES);
-        nudges = Some(receiver);
-        let router =
-            preauth_worker::notify::router(Arc::new(preauth_worker::notify::Notifications {
-                key: app.key.clone(),
-                credentials,
-                nudge: Some(nudge),
-            }));
-        let listener = match tokio::net::TcpListener::bind(listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("preauth-worker: notifications.listen {listen}: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
-        let addr = listener.local_addr().ok();
-        preauth_worker::http::serve(
-            listener,
-            router,
-            preauth_worker::http::Limits::notifications(app.settings.notifications.max_body_bytes),
-            shutdown.clone(),
-        );
-        if let Some(addr) = addr {
-            tracing::info!(%addr, "Payer notifications listening (POST /pas/notify/{{payer}}).");
-        }
-    }
-    match &app.key.origin {
-        preauth_worker::security::KeyOrigin::Configured(_) => {}
-        preauth_worker::security::KeyOrigin::Local(path) => tracing::warn!(path = %path.display(), "No security.key_file: using this machine's local deployment key. Workers on other machines need the same key configured."),
-        preauth_worker::security::KeyOrigin::Ephemeral => tracing::warn!("No security.key_file and no local state folder: the deployment key lives for this process only; cases in delay tiers restart their attempt count after a restart."),
-    }
-    match worker::run(pipeline, app.settings, health, shutdown, app.key, nudges).await {
+    match application.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("Cannot run: {e}");

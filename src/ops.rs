@@ -75,6 +75,12 @@ pub const METRICS: &[(&str, &str, &str, &str)] = &[
         "publishes by broker answer: ack, returned, nack, timeout, error",
     ),
     (
+        "preauth_followups_brought_forward_total",
+        "counter",
+        "result",
+        "verified payer notifications: brought-forward, not-waiting, error",
+    ),
+    (
         "preauth_ack_failures_total",
         "counter",
         "",
@@ -125,8 +131,15 @@ pub const METRICS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-/// Installs the Prometheus recorder for this process and returns the handle that renders it.
-pub fn install_recorder() -> Result<PrometheusHandle, String> {
+/// The Prometheus recorder of this process, installed on first use; every later call (another
+/// application started in the same process, as the integration tests do) shares it.
+pub fn recorder() -> Result<PrometheusHandle, String> {
+    static RECORDER: std::sync::OnceLock<Result<PrometheusHandle, String>> =
+        std::sync::OnceLock::new();
+    RECORDER.get_or_init(install_recorder).clone()
+}
+
+fn install_recorder() -> Result<PrometheusHandle, String> {
     let builder = PrometheusBuilder::new()
         .set_buckets(&[
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,

@@ -478,6 +478,72 @@ fn remove_test_objects(url: &str, vhost: &str, prefix: &str) {
     .join();
 }
 
+/// A worker started in this test process, through the same `App` and `Application` calls the
+/// binary makes: for tests where a process boundary is not the point (SIGKILL, SIGTERM and log
+/// checks use [`WorkerProcess`]). Stopped, and drained, when dropped or `stop`ped.
+pub struct InProcessWorker {
+    ops: std::net::SocketAddr,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: Option<tokio::task::JoinHandle<Result<(), preauth_worker::amqp::AmqpError>>>,
+}
+
+impl InProcessWorker {
+    /// Builds the worker from the shipped defaults, `config` and `env`, binds its listeners and
+    /// waits until it consumes.
+    pub async fn start_ready(env: &[(String, String)], config: Option<&std::path::Path>) -> Self {
+        let settings = preauth_worker::config::Settings::load_with_env(config, env.to_vec())
+            .expect("settings load");
+        let app = preauth_worker::app::App::build(settings).expect("the worker builds");
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let application = preauth_worker::startup::Application::build(app, shutdown.clone())
+            .await
+            .expect("listeners bind");
+        let ops = application.ops_addr();
+        let health = application.health();
+        let task = tokio::spawn(application.run_until_stopped());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !health.ready() {
+            assert!(
+                Instant::now() < deadline,
+                "the in-process worker never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            ops,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    pub fn ops_url(&self) -> String {
+        format!("http://{}", self.ops)
+    }
+
+    /// What a failed assertion can show: an in-process worker logs to the test's own output.
+    pub fn logs(&self) -> &'static str {
+        "(in-process worker: see the test output)"
+    }
+
+    /// Asks for shutdown and waits until in-flight cases are drained.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let ended = tokio::time::timeout(Duration::from_secs(60), task)
+                .await
+                .expect("the worker stops within its grace period")
+                .expect("the worker task ends without panicking");
+            ended.expect("the worker ends cleanly");
+        }
+    }
+}
+
+impl Drop for InProcessWorker {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 /// A worker process.
 pub struct WorkerProcess {
     child: Child,

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{count_terminal, Broker, WorkerProcess};
+use crate::broker::{count_terminal, Broker, InProcessWorker, WorkerProcess};
 use crate::support::{examples, payer_sim, read_json};
 
 const CREDENTIAL: &str = "Bearer notify-credential-0123456789";
@@ -310,7 +310,7 @@ async fn state_headers_a_publisher_forges_are_ignored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cfg, _) = trust_config(&dir, &sim.base_url());
     let mut b = Broker::new().await;
-    let worker = WorkerProcess::start_ready_with_args(&b.env(), &["--config", &cfg]).await;
+    let worker = InProcessWorker::start_ready(&b.env(), Some(std::path::Path::new(&cfg))).await;
     let mut case = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
     case["event_id"] = "forged-headers".into();
     // Forged: a follow-up of an old request (an $inquire instead of a submission), a regulatory
@@ -362,7 +362,7 @@ async fn state_headers_a_publisher_forges_are_ignored() {
         b.parked().await.is_empty(),
         "parked on a forged delivery count"
     );
-    drop(worker);
+    worker.stop().await;
     b.cleanup().await;
 }
 

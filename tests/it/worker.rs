@@ -9,7 +9,8 @@ use preauth_worker::amqp::FAULT_EXIT_CODE;
 use preauth_worker::payer::sim_server::{Scenario, SimHandle};
 
 use crate::broker::{
-    count_terminal, current_state, terminal_by_event, Broker, Received, WorkerProcess,
+    count_terminal, current_state, terminal_by_event, Broker, InProcessWorker, Received,
+    WorkerProcess,
 };
 use crate::support::{example_files, examples, payer_sim, read_json};
 
@@ -30,7 +31,7 @@ fn case(n: usize, tag: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_yields_exactly_one_terminal_outcome_with_the_contract_properties() {
     let mut b = Broker::new().await;
-    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let worker = InProcessWorker::start_ready(&b.env(), None).await;
     let files = example_files();
     let mut expected = BTreeMap::new();
     for file in &files {
@@ -86,7 +87,7 @@ async fn every_example_yields_exactly_one_terminal_outcome_with_the_contract_pro
         got.iter().any(|r| r.body["status"] == "pended"),
         "no pended event"
     );
-    drop(worker);
+    worker.stop().await;
     b.cleanup().await;
 }
 
@@ -161,7 +162,7 @@ async fn a_poison_message_is_parked_with_its_reason_and_the_next_case_still_flow
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_messages_keep_their_body_untouched_with_a_detail_line() {
     let b = Broker::new().await;
-    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let worker = InProcessWorker::start_ready(&b.env(), None).await;
     let body = b"[1, 2, 3]".to_vec();
     b.publish("case.submitted", &body).await;
     let parked = b.wait_parked(1).await;
@@ -169,7 +170,7 @@ async fn parked_messages_keep_their_body_untouched_with_a_detail_line() {
     assert_eq!(parked[0].body, body);
     assert_eq!(parked[0].reason.as_deref(), Some("not-an-object"));
     assert!(parked[0].detail.as_deref().is_some_and(|d| !d.is_empty()));
-    drop(worker);
+    worker.stop().await;
     b.cleanup().await;
 }
 
