@@ -130,25 +130,32 @@ impl Topology {
                 .all(|b| b.is_ascii_hexdigit() || b == b'-');
         ours.then(|| QueueSpec {
             name: format!("{}.awaiting.{request_identifier}", self.work_queue),
-            args: vec![
-                ("x-queue-type", Arg::Str("quorum".into())),
-                (
-                    "x-expires",
-                    Arg::Int(i64::try_from(AWAITING_QUEUE_EXPIRES.as_millis()).unwrap_or(i64::MAX)),
-                ),
-                ("x-dead-letter-exchange", Arg::Str(String::new())),
-                (
-                    "x-dead-letter-routing-key",
-                    Arg::Str(self.work_queue.clone()),
-                ),
-                ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
-                ("x-overflow", Arg::Str("reject-publish".into())),
-            ],
+            args: self.waiting_queue_args((
+                "x-expires",
+                Arg::Int(i64::try_from(AWAITING_QUEUE_EXPIRES.as_millis()).unwrap_or(i64::MAX)),
+            )),
             purpose: format!(
                 "a pended request's follow-up: back to {} when its wait ends or a notification comes",
                 self.work_queue
             ),
         })
+    }
+
+    /// A queue where a case waits and then goes back to the work queue: quorum, the one argument
+    /// that says how long (`x-message-ttl` for a delay tier, `x-expires` for an awaiting queue
+    /// whose messages carry their own TTL), dead-lettered at least once to the work queue.
+    fn waiting_queue_args(&self, how_long: (&'static str, Arg)) -> Vec<(&'static str, Arg)> {
+        vec![
+            ("x-queue-type", Arg::Str("quorum".into())),
+            how_long,
+            ("x-dead-letter-exchange", Arg::Str(String::new())),
+            (
+                "x-dead-letter-routing-key",
+                Arg::Str(self.work_queue.clone()),
+            ),
+            ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
+            ("x-overflow", Arg::Str("reject-publish".into())),
+        ]
     }
 
     /// Declares one queue, idempotently.
@@ -208,20 +215,10 @@ impl Topology {
         for (wait, name) in &self.tiers {
             out.push(QueueSpec {
                 name: name.clone(),
-                args: vec![
-                    quorum(),
-                    (
-                        "x-message-ttl",
-                        Arg::Int(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
-                    ),
-                    ("x-dead-letter-exchange", Arg::Str(String::new())),
-                    (
-                        "x-dead-letter-routing-key",
-                        Arg::Str(self.work_queue.clone()),
-                    ),
-                    ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
-                    ("x-overflow", Arg::Str("reject-publish".into())),
-                ],
+                args: self.waiting_queue_args((
+                    "x-message-ttl",
+                    Arg::Int(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+                )),
                 purpose: format!(
                     "delay tier: back to {} after {}",
                     self.work_queue,
