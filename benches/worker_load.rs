@@ -129,7 +129,13 @@ impl Rig {
                 format!("{prefix}.dead"),
             ),
         ];
-        let settings = Settings::load_with_env(None, settings_env.clone()).expect("settings");
+        // The same settings as `settings_env` gives the worker process.
+        let mut settings = Settings::load_without_env(None).expect("settings");
+        settings.amqp.url = url.to_owned();
+        settings.topology.work_queue = format!("{prefix}.work");
+        settings.topology.cases_exchange = format!("{prefix}.cases");
+        settings.topology.outcomes_exchange = format!("{prefix}.outcomes");
+        settings.topology.parking_queue = format!("{prefix}.dead");
         let topology = Topology::from_settings(&settings);
         let conn = Connection::connect(url, ConnectionProperties::default())
             .await

@@ -57,10 +57,13 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+# Every test target, one after the other (the broker-restart test stops the shared broker, so
+# its target must not run beside the others: cargo test keeps that order, a parallel runner
+# would not). cargo test exits non-zero when any test fails and the script stops there
+# (set -e); its own "test result:" lines are the count.
 log "cargo test"
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-cargo test --lib --bins --tests 2>&1 | tee "$out"
+cargo test --lib --bins --tests
+log "deployment files (scripts/check-deploy.sh)"
 PREAUTH_WORKER="${CARGO_TARGET_DIR:-$PWD/target}/debug/preauth-worker" bash scripts/check-deploy.sh
 
 log "fuzzing: every target for a bounded time (scripts/fuzz.sh N for longer)"
@@ -73,7 +76,3 @@ cargo deny --log-level error check licenses bans sources
 log "cargo deny: advisories, offline, against the snapshot in shared/rustsec-advisory-db"
 # Fails on any advisory deny.toml does not explain, and when the snapshot is missing.
 bash scripts/deny-advisories.sh
-
-passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$out" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed;' "$out" | awk '{s+=$1} END {print s+0}')
-echo "tests: ${passed} passed, ${failed} failed"

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::providers::{Format, Serialized, Toml};
-use figment::Figment;
-use serde::{Deserialize, Deserializer, Serialize};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Provider};
+use serde::{Deserialize, Serialize};
 
 /// The shipped defaults.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -84,14 +84,14 @@ pub struct AmqpSettings {
     /// limit on the work queue is 5 more, as the last resort.
     pub delivery_limit: u32,
     /// Bound on every broker operation (connect, declare, publish confirm, ack).
-    #[serde(deserialize_with = "duration", serialize_with = "ser_duration")]
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// How long a delivery is held while its outcome cannot be published (unroutable, nacked,
     /// broker blocked) before it is returned to the queue.
-    #[serde(deserialize_with = "duration", serialize_with = "ser_duration")]
+    #[serde(with = "humantime_serde")]
     pub publish_hold: Duration,
     /// On SIGTERM/SIGINT: how long in-flight cases may take to finish.
-    #[serde(deserialize_with = "duration", serialize_with = "ser_duration")]
+    #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
 }
 
@@ -119,7 +119,7 @@ pub struct OpsSettings {
 #[serde(deny_unknown_fields)]
 pub struct RetrySettings {
     /// Waits before each retry of a transiently failing payer (delay tiers).
-    #[serde(deserialize_with = "durations", serialize_with = "ser_durations")]
+    #[serde(with = "duration_list")]
     pub delays: Vec<Duration>,
     /// Payer calls per delivery before the case goes to a delay tier.
     pub in_process_calls: u32,
@@ -129,7 +129,7 @@ pub struct RetrySettings {
 #[serde(deny_unknown_fields)]
 pub struct FollowupSettings {
     /// Waits before each follow-up of a pended request.
-    #[serde(deserialize_with = "durations", serialize_with = "ser_durations")]
+    #[serde(with = "duration_list")]
     pub pended: Vec<Duration>,
 }
 
@@ -185,30 +185,18 @@ pub struct PayerSettings {
     #[serde(default = "default_policy")]
     pub policy: String,
     /// simulated: how long each answer takes.
-    #[serde(
-        default,
-        deserialize_with = "opt_duration",
-        serialize_with = "ser_opt_duration"
-    )]
+    #[serde(default, with = "humantime_serde")]
     pub latency: Option<Duration>,
     /// simulated: attempts per case answered with a transient failure (an outage script).
     #[serde(default)]
     pub transient_failures: u32,
     /// simulated: Retry-After sent with those failures.
-    #[serde(
-        default,
-        deserialize_with = "opt_duration",
-        serialize_with = "ser_opt_duration"
-    )]
+    #[serde(default, with = "humantime_serde")]
     pub retry_after: Option<Duration>,
     /// fhir-pas: the payer's FHIR base URL.
     pub base_url: Option<String>,
     /// fhir-pas: timeout of one HTTP request.
-    #[serde(
-        default,
-        deserialize_with = "opt_duration",
-        serialize_with = "ser_opt_duration"
-    )]
+    #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
     /// fhir-pas: requests in flight to this payer at once.
     pub concurrency: Option<u32>,
@@ -251,44 +239,22 @@ fn default_policy() -> String {
     "default".to_owned()
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{text:?} is not a duration like \"5s\", \"30m\" or \"2h\": {e}"))
-}
+/// A list of durations, each written like `"5s"`, `"30m"` or `"2h"` (humantime-serde for every
+/// element).
+mod duration_list {
+    use std::time::Duration;
 
-fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-    let texts = Vec::<String>::deserialize(d)?;
-    texts
-        .iter()
-        .map(|t| parse_duration(t).map_err(serde::de::Error::custom))
-        .collect()
-}
+    use humantime_serde::Serde;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-}
+    pub(super) fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(Serde::from))
+    }
 
-fn ser_duration<S: serde::Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    humantime::format_duration(*v).to_string().serialize(s)
-}
-
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    Option::<String>::deserialize(d)?
-        .map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-fn ser_durations<S: serde::Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-    let texts: Vec<String> = v
-        .iter()
-        .map(|d| humantime::format_duration(*d).to_string())
-        .collect();
-    texts.serialize(s)
-}
-
-fn ser_opt_duration<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    v.map(|d| humantime::format_duration(d).to_string())
-        .serialize(s)
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        let list = Vec::<Serde<Duration>>::deserialize(d)?;
+        Ok(list.into_iter().map(Serde::into_inner).collect())
+    }
 }
 
 /// Why the configuration cannot be used. The message names the key.
@@ -300,51 +266,54 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Prefix of the environment variables that override settings: `PREAUTH__AMQP__URL` is
+/// `amqp.url`, `PREAUTH__PAYERS__ACME__TIMEOUT` is `payers.acme.timeout`.
+pub const ENV_PREFIX: &str = "PREAUTH__";
+
 impl Settings {
-    /// Loads the layered configuration from the shipped defaults, `file`, and the environment.
+    /// Loads the layered configuration from the shipped defaults, `file`, and the
+    /// `PREAUTH__SECTION__KEY` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_with_env(file, std::env::vars())
+        Self::load_with(file, Self::environment())
     }
 
-    /// As `load`, with the environment given (tests).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    /// The environment layer: variables named `PREAUTH__SECTION__KEY` (any case), each value read
+    /// as a TOML-like value, so `PREAUTH__FOLLOWUP__PENDED='["1h","4h"]'` is a list.
+    pub fn environment() -> Env {
+        Env::prefixed(ENV_PREFIX).split("__")
+    }
+
+    /// The shipped defaults and `file` alone, whatever the environment holds (tests, fuzzing).
+    pub fn load_without_env(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, Figment::new())
+    }
+
+    /// As `load`, with `overrides` in place of the environment.
+    pub fn load_with(file: Option<&Path>, overrides: impl Provider) -> Result<Self, ConfigError> {
         let mut defaults: toml::Table = toml::from_str(DEFAULT_CONFIG)
             .map_err(|e| ConfigError::Invalid(format!("shipped defaults: {e}")))?;
-        let mut figment = Figment::new();
+        let mut user = None;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-            let user: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
                 path: path.display().to_string(),
                 message: toml_error(&text, &e),
             })?;
             // A file that declares its payers means exactly those payers.
-            if user.contains_key("payers") {
+            if table.contains_key("payers") {
                 defaults.remove("payers");
             }
-            figment = Figment::from(Serialized::defaults(defaults)).merge(Toml::string(&text));
-        } else {
-            figment = figment.merge(Serialized::defaults(defaults));
+            user = Some(Toml::string(&text));
         }
-        let env: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("PREAUTH__"))
-            .collect();
-        for (key, value) in &env {
-            let dotted = key["PREAUTH__".len()..]
-                .to_ascii_lowercase()
-                .replace("__", ".");
-            let parsed: figment::value::Value = value
-                .parse()
-                .unwrap_or_else(|_| figment::value::Value::from(value.clone()));
-            figment = figment.merge(Serialized::default(&dotted, parsed));
+        let mut figment = Figment::from(Serialized::defaults(defaults));
+        if let Some(file) = user {
+            figment = figment.merge(file);
         }
         let settings: Settings = figment
+            .merge(overrides)
             .extract()
             .map_err(|e| ConfigError::Invalid(flatten_figment_error(e)))?;
         settings.check()?;
@@ -515,11 +484,23 @@ mod tests {
         if let Some(text) = file_text {
             std::fs::write(&path, text).expect("write");
         }
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_with_env(file_text.map(|_| path.as_path()), env)
+        let file = file_text.map(|_| path.as_path());
+        if env.is_empty() {
+            return Settings::load_without_env(file);
+        }
+        // The real environment layer, over variables set for this test alone (the jail holds a
+        // lock and restores them).
+        let mut loaded = None;
+        // figment's own signature, not ours to shrink.
+        #[allow(clippy::result_large_err)]
+        figment::Jail::expect_with(|jail| {
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            loaded = Some(Settings::load(file));
+            Ok(())
+        });
+        loaded.expect("the jail ran")
     }
 
     #[test]
@@ -563,6 +544,40 @@ mod tests {
         .expect("loads");
         assert_eq!(s.amqp.url, "amqp://env:5672");
         assert_eq!(s.followup.pended, vec![Duration::from_secs(1)]);
+    }
+
+    #[test]
+    fn durations_are_read_and_written_like_5s_1h_8d_and_500ms() {
+        let s = load(
+            Some("[amqp]\ntimeout = \"500ms\"\n[followup]\npended = [\"5s\", \"1h\", \"8d\"]\n[payers.x]\nadapter = \"simulated\"\nlatency = \"1m 30s\"\n"),
+            &[],
+        )
+        .expect("loads");
+        assert_eq!(s.amqp.timeout, Duration::from_millis(500));
+        assert_eq!(
+            s.followup.pended,
+            vec![
+                Duration::from_secs(5),
+                Duration::from_secs(3600),
+                Duration::from_secs(8 * 86_400)
+            ]
+        );
+        assert_eq!(s.payers["x"].latency, Some(Duration::from_secs(90)));
+        assert_eq!(s.payers["x"].retry_after, None);
+        let written = toml::to_string(&s).expect("settings serialise");
+        assert!(written.contains("timeout = \"500ms\""), "{written}");
+        assert!(
+            written.contains("pended = [\"5s\", \"1h\", \"8days\"]"),
+            "{written}"
+        );
+        assert!(written.contains("latency = \"1m 30s\""), "{written}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("written.toml");
+        std::fs::write(&path, &written).expect("write");
+        let again = Settings::load_without_env(Some(&path)).expect("what is written loads");
+        assert_eq!(again.followup.pended, s.followup.pended);
+        assert_eq!(again.amqp.timeout, s.amqp.timeout);
+        assert_eq!(again.payers["x"].latency, s.payers["x"].latency);
     }
 
     #[test]
@@ -687,7 +702,7 @@ mod tests {
 
     #[test]
     fn a_missing_config_file_is_a_clear_error() {
-        let err = Settings::load_with_env(Some(Path::new("/nonexistent/worker.toml")), Vec::new())
+        let err = Settings::load_without_env(Some(Path::new("/nonexistent/worker.toml")))
             .expect_err("missing")
             .to_string();
         assert!(err.contains("/nonexistent/worker.toml"), "{err}");

@@ -1,9 +1,11 @@
 //! Retry and follow-up schedules: the short in-process backoff, the delay tiers that replace
-//! longer waits, and the attempt state carried with a case between deliveries.
+//! longer waits, the waits between broker sessions and between held publishes, and the attempt
+//! state carried with a case between deliveries. Every retry loop waits by one backon policy,
+//! [`jittered`].
 
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::{Backoff, BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use serde::{Deserialize, Serialize};
 
 /// Where a case event stands between deliveries. Carried in message headers by the worker and
@@ -125,13 +127,10 @@ impl InProcessRetry {
         }
     }
 
-    /// Exponential waits with full jitter between the calls of one delivery.
+    /// Jittered exponential waits between the calls of one delivery.
     pub fn waits(&self) -> impl Iterator<Item = Duration> {
-        ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
+        jittered(self.min_delay, self.max_delay)
             .with_max_times(self.max_calls.saturating_sub(1) as usize)
-            .with_jitter()
             .build()
     }
 
@@ -143,6 +142,74 @@ impl InProcessRetry {
             .saturating_mul(retries)
             .saturating_mul(2)
     }
+}
+
+/// The policy of every retry loop: steps doubling from `first` up to `cap`, each wait its step
+/// plus a random part of at most as much again (so workers that failed together do not retry
+/// together). Without a limit on the number of waits: each loop adds its own.
+fn jittered(first: Duration, cap: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_factor(2.0)
+        .with_min_delay(first)
+        .with_max_delay(cap)
+        .without_max_times()
+        .with_jitter()
+}
+
+/// Waits between broker sessions: 0.5-1 s, then doubling up to 15-30 s (never longer than an
+/// unjittered 1 s doubling to 30 s), for as long as the broker cannot be reached; started afresh
+/// (`reset`) after a session that got as far as consuming.
+#[derive(Debug)]
+pub struct ReconnectWaits {
+    series: ExponentialBackoff,
+    taken: u32,
+}
+
+impl Default for ReconnectWaits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReconnectWaits {
+    /// The longest step before jitter.
+    const CAP: Duration = Duration::from_secs(15);
+
+    pub fn new() -> Self {
+        Self {
+            series: jittered(Duration::from_millis(500), Self::CAP).build(),
+            taken: 0,
+        }
+    }
+
+    /// The wait before the next session, with how many failed in a row (1 for the first).
+    pub fn next_wait(&mut self) -> (u32, Duration) {
+        self.taken = self.taken.saturating_add(1);
+        // The series is endless; the cap is the fallback all the same.
+        let wait = self.series.next().unwrap_or(Self::CAP);
+        (self.taken, wait)
+    }
+
+    /// A good session: the next outage starts from the first wait.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+}
+
+/// Waits between attempts to publish while a delivery is held: 125-250 ms, then doubling up to
+/// 7.5-15 s, until `hold` from now has passed (the attempts' own time counts: a wait that would
+/// end past the deadline is not taken).
+pub fn publish_hold_waits(hold: Duration) -> impl Backoff {
+    let deadline = tokio::time::Instant::now().checked_add(hold);
+    jittered(Duration::from_millis(125), Duration::from_millis(7_500))
+        .build()
+        .take_while(move |wait| match deadline {
+            Some(deadline) => tokio::time::Instant::now()
+                .checked_add(*wait)
+                .is_some_and(|end| end <= deadline),
+            // A hold too long to represent: no deadline.
+            None => true,
+        })
 }
 
 #[cfg(test)]
@@ -192,5 +259,67 @@ mod tests {
         assert!(waits.iter().sum::<Duration>() <= retry.budget());
         assert!(retry.budget() < Duration::from_secs(60));
         assert_eq!(InProcessRetry::none().waits().count(), 0);
+    }
+
+    #[test]
+    fn reconnect_waits_double_from_about_a_second_to_at_most_thirty_and_never_run_out() {
+        for _ in 0..20 {
+            let mut series = ReconnectWaits::new();
+            let (attempts, waits): (Vec<u32>, Vec<Duration>) =
+                (0..200).map(|_| series.next_wait()).unzip();
+            assert_eq!(attempts, (1..=200).collect::<Vec<u32>>());
+            let first = waits[0];
+            assert!(
+                first >= Duration::from_millis(500) && first <= Duration::from_secs(1),
+                "{first:?}"
+            );
+            // Step n is 0.5 s * 2^n (capped at 15 s) plus at most as much again.
+            for (n, wait) in waits.iter().enumerate() {
+                let step = Duration::from_millis(500)
+                    .saturating_mul(1 << n.min(10))
+                    .min(Duration::from_secs(15));
+                assert!(*wait >= step && *wait <= step * 2, "wait {n}: {wait:?}");
+            }
+            assert!(waits.iter().all(|w| *w <= Duration::from_secs(30)));
+            assert!(waits[199] >= Duration::from_secs(15));
+            series.reset();
+            let (attempt, wait) = series.next_wait();
+            assert_eq!(attempt, 1);
+            assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        }
+    }
+
+    #[test]
+    fn reconnect_waits_are_jittered() {
+        let firsts: std::collections::BTreeSet<Duration> = (0..20)
+            .map(|_| ReconnectWaits::new().next_wait().1)
+            .collect();
+        assert!(firsts.len() > 1, "the same first wait 20 times: {firsts:?}");
+    }
+
+    #[test]
+    fn publish_hold_waits_end_when_the_hold_is_spent() {
+        assert_eq!(publish_hold_waits(Duration::ZERO).count(), 0);
+        assert_eq!(
+            publish_hold_waits(Duration::from_millis(100)).count(),
+            0,
+            "the first wait (at least 125 ms) would end past the deadline"
+        );
+        let hold = Duration::from_millis(900);
+        let started = std::time::Instant::now();
+        let mut waited = Vec::new();
+        for wait in publish_hold_waits(hold) {
+            assert!(wait <= Duration::from_secs(15), "{wait:?}");
+            std::thread::sleep(wait);
+            waited.push(wait);
+        }
+        assert!(!waited.is_empty());
+        assert!(
+            waited.iter().sum::<Duration>() <= hold,
+            "waited {waited:?} in a hold of {hold:?}"
+        );
+        assert!(started.elapsed() >= waited.iter().sum::<Duration>());
+        // An unbounded hold keeps going.
+        assert_eq!(publish_hold_waits(Duration::MAX).take(50).count(), 50);
     }
 }

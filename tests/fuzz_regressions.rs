@@ -122,7 +122,7 @@ fn every_config_load_seed_runs_without_a_panic_and_the_valid_ones_load() {
     for (name, bytes) in &all {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
-        let loaded = preauth_worker::config::Settings::load_with_env(Some(&path), Vec::new());
+        let loaded = preauth_worker::config::Settings::load_without_env(Some(&path));
         if name.starts_with("invalid-") {
             assert!(loaded.is_err(), "{name} loads");
         } else {
@@ -142,7 +142,7 @@ fn config_is_refused_without_a_panic(bytes: &[u8]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("worker.toml");
     std::fs::write(&path, bytes).expect("write");
-    let loaded = preauth_worker::config::Settings::load_with_env(Some(&path), Vec::new());
+    let loaded = preauth_worker::config::Settings::load_without_env(Some(&path));
     assert!(loaded.is_err(), "the file is accepted: {loaded:?}");
 }
 

@@ -312,7 +312,7 @@ fn without_ids(mut v: Value) -> Value {
 }
 
 fn app(config: Option<&Path>) -> App {
-    let settings = Settings::load_with_env(config, Vec::new()).expect("settings");
+    let settings = Settings::load_without_env(config).expect("settings");
     App::build(settings).expect("app")
 }
 

@@ -132,7 +132,7 @@ pub fn config_load(data: &[u8]) {
         CONFIG_FILES.fetch_add(1, Ordering::Relaxed)
     )));
     std::fs::write(&file.0, text).expect("write the config file");
-    if let Err(e) = preauth_worker::config::Settings::load_with_env(Some(&file.0), Vec::new()) {
+    if let Err(e) = preauth_worker::config::Settings::load_without_env(Some(&file.0)) {
         let _ = e.to_string();
     }
 }

@@ -3,8 +3,6 @@
 //! interrupted run leaves every message in the parking queue (a replayed one at worst twice,
 //! which the outcome ids make harmless).
 
-use std::time::Duration;
-
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
@@ -151,7 +149,8 @@ pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, 
             })
             .await;
     }
-    let _ = conn.close(200, ShortString::from("done")).await;
+    // Whatever was not given back returns to the queue with the connection.
+    let _ = close(conn, channel, settings).await;
     Ok(out)
 }
 
@@ -218,7 +217,30 @@ pub async fn replay(
             })
             .await;
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let _ = conn.close(200, ShortString::from("done")).await;
+    if let Err(e) = close(conn, channel, settings).await {
+        tracing::warn!(
+            "Could not confirm that the replayed messages left the parking queue ({e}): some may be parked still; replaying them again is harmless."
+        );
+    }
     Ok(replayed)
+}
+
+/// Closes the reading channel, then the connection. Acks and nacks have no reply of their own;
+/// the channel's close-ok comes after the broker handled every frame sent before it on the
+/// channel, so once it is back the replayed messages are gone from the parking queue and the
+/// others are back in it. When the close fails, what was not settled returns to the queue with
+/// the connection.
+async fn close(
+    conn: Connection,
+    channel: lapin::Channel,
+    settings: &Settings,
+) -> Result<(), AmqpError> {
+    bounded(
+        "closing the parking queue channel",
+        settings.amqp.timeout,
+        channel.close(200, ShortString::from("done")),
+    )
+    .await?;
+    let _ = conn.close(200, ShortString::from("done")).await;
+    Ok(())
 }

@@ -334,7 +334,7 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings::load_with_env(None, Vec::new()).expect("defaults")
+        Settings::load_without_env(None).expect("defaults")
     }
 
     #[test]

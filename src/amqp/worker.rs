@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::Retryable;
 use futures::{FutureExt, StreamExt};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
@@ -24,6 +25,7 @@ use crate::case::ParkReason;
 use crate::config::Settings;
 use crate::health::Health;
 use crate::pipeline::{Disposition, Next, Pipeline};
+use crate::retry::ReconnectWaits;
 
 /// How a session ended.
 enum SessionEnd {
@@ -113,7 +115,7 @@ pub async fn run(
         nudges: tokio::sync::Mutex::new(nudges),
     });
     let url = redact_url(&shared.settings.amqp.url);
-    let mut backoff = Duration::from_secs(1);
+    let mut waits = ReconnectWaits::new();
     let mut first = true;
     loop {
         if shutdown.is_cancelled() {
@@ -124,7 +126,7 @@ pub async fn run(
             metrics::counter!("preauth_amqp_reconnects_total").increment(1);
         }
         first = false;
-        match session(&shared, &shutdown, &mut backoff).await {
+        match session(&shared, &shutdown, &mut waits).await {
             Ok(SessionEnd::Stopped) => return Ok(()),
             Err(e) if e.is_fatal() => {
                 shared.health.set_connected(false);
@@ -135,21 +137,23 @@ pub async fn run(
                 shared
                     .node
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (failures, wait) = waits.next_wait();
+                let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                 match &e {
                     AmqpError::Connect { .. } | AmqpError::Timeout { .. } => error!(
                         url = %url,
-                        retry_in_s = backoff.as_secs(),
+                        attempt = failures,
+                        retry_in_ms,
                         "Cannot reach RabbitMQ: {e}. Is the broker running and the URL right (amqp.url, PREAUTH__AMQP__URL)? Retrying."
                     ),
                     _ => {
-                        warn!(url = %url, retry_in_s = backoff.as_secs(), "Broker connection lost: {e}. Reconnecting.")
+                        warn!(url = %url, attempt = failures, retry_in_ms, "Broker connection lost: {e}. Reconnecting.")
                     }
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
     }
@@ -185,7 +189,7 @@ async fn connect(shared: &Shared, name: &str) -> Result<Connection, AmqpError> {
 async fn session(
     shared: &Arc<Shared>,
     shutdown: &CancellationToken,
-    backoff: &mut Duration,
+    waits: &mut ReconnectWaits,
 ) -> Result<SessionEnd, AmqpError> {
     let timeout = shared.settings.amqp.timeout;
     let consume_conn = connect(shared, "preauth-worker consume").await?;
@@ -240,7 +244,7 @@ async fn session(
     shared.health.set_connected(true);
     shared.health.set_blocked(false);
     shared.health.set_consuming(true);
-    *backoff = Duration::from_secs(1);
+    waits.reset();
     info!(queue = %shared.topology.work_queue, prefetch = shared.settings.amqp.prefetch, "Consuming case events.");
 
     let mut inflight: JoinSet<()> = JoinSet::new();
@@ -702,27 +706,22 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), AmqpError>>,
 {
-    let deadline = tokio::time::Instant::now() + shared.settings.amqp.publish_hold;
-    let mut wait = Duration::from_millis(250);
-    loop {
-        match publish().await {
-            Ok(()) => {
-                shared.health.set_publish_failing(false);
-                return Ok(());
-            }
-            Err(e) => {
-                shared.health.set_publish_failing(true);
-                let now = tokio::time::Instant::now();
-                if now + wait > deadline || !publisher.usable() {
-                    return Err(e);
-                }
-                warn!(
-                    retry_in_ms = wait.as_millis() as u64,
-                    "Publish failed: {e}. Holding the delivery and retrying."
-                );
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(15));
-            }
-        }
-    }
+    let result = publish
+        .retry(crate::retry::publish_hold_waits(
+            shared.settings.amqp.publish_hold,
+        ))
+        .sleep(tokio::time::sleep)
+        // A publisher that cannot be used any more (its connection is gone) is not retried: the
+        // delivery goes back to the queue with the session.
+        .when(|_| publisher.usable())
+        .notify(|e, wait| {
+            shared.health.set_publish_failing(true);
+            warn!(
+                retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "Publish failed: {e}. Holding the delivery and retrying."
+            );
+        })
+        .await;
+    shared.health.set_publish_failing(result.is_err());
+    result
 }

@@ -30,7 +30,7 @@ fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_readme_names_every_configuration_key() {
-    let settings = Settings::load_with_env(None, Vec::new()).expect("defaults");
+    let settings = Settings::load_without_env(None).expect("defaults");
     let value = toml::Value::try_from(&settings).expect("settings serialize");
     let mut all = Vec::new();
     keys("", &value, &mut all);

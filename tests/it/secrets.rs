@@ -55,7 +55,7 @@ fn help_topology_errors_and_logs_never_show_a_payer_secret() {
 
 #[test]
 fn the_ops_endpoints_and_the_payer_simulator_listen_on_loopback_by_default() {
-    let settings = Settings::load_with_env(None, Vec::new()).expect("defaults");
+    let settings = Settings::load_without_env(None).expect("defaults");
     assert!(
         settings.ops.listen.ip().is_loopback(),
         "{}",

@@ -62,7 +62,7 @@ pub fn outcomes(stdout: &[u8]) -> Vec<serde_json::Value> {
 
 /// The app the binary builds from the shipped defaults.
 pub fn default_app() -> App {
-    let settings = Settings::load_with_env(None, Vec::new()).expect("default settings");
+    let settings = Settings::load_without_env(None).expect("default settings");
     App::build(settings).expect("app")
 }
 

@@ -399,12 +399,27 @@ async fn an_unreachable_broker_is_named_with_what_to_do_and_retried_until_shutdo
     );
     assert!(
         worker
-            .wait_for_log("\"retry_in_s\":2", Duration::from_secs(10))
+            .wait_for_log("\"attempt\":2", Duration::from_secs(10))
             .await,
         "keeps retrying: {}",
         worker.logs()
     );
     let logs = worker.logs();
+    // Jittered waits doubling from about a second: 0.5-1 s, then 1-2 s.
+    let waits: Vec<(u64, u64)> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Cannot reach RabbitMQ"))
+        })
+        .filter_map(|l| Some((l["attempt"].as_u64()?, l["retry_in_ms"].as_u64()?)))
+        .collect();
+    assert!(waits.len() >= 2, "{logs}");
+    assert_eq!((waits[0].0, waits[1].0), (1, 2), "{logs}");
+    assert!((500..=1000).contains(&waits[0].1), "{waits:?}");
+    assert!((1000..=2000).contains(&waits[1].1), "{waits:?}");
     assert!(
         logs.contains("127.0.0.1:1") && logs.contains("PREAUTH__AMQP__URL"),
         "{logs}"
