@@ -1,5 +1,9 @@
 //! Validation cost per case: identify + decode + every rule, on a realistic eyelid case.
 //! Run with `cargo bench --bench validation`; criterion prints the time per case.
+//!
+//! `identify+decode` and the two `schema` benches compare the worker's reader with the published
+//! JSON Schema used as a runtime validator (`cargo bench --bench validation -- 'decode|schema'`):
+//! the measurement behind keeping the decoder as the runtime reader (docs/contract.md, §11).
 
 use std::hint::black_box;
 
@@ -28,6 +32,39 @@ fn bench(c: &mut Criterion) {
             let id = identify(black_box(&body)).expect("identifiable");
             let case = decode(&id, Some("case.submitted")).expect("decodes");
             black_box(validate(&case, &policy, &codes))
+        })
+    });
+
+    c.bench_function("identify+decode (one case)", |b| {
+        b.iter(|| {
+            let id = identify(black_box(&body)).expect("identifiable");
+            black_box(decode(&id, Some("case.submitted")).expect("decodes"))
+        })
+    });
+
+    // The published schema as a runtime validator, compiled once: parsing the bytes and asking
+    // whether the case is valid, then parsing and collecting every error (what the worker would
+    // need to report every problem with its path). Neither yields a typed case: a schema-driven
+    // reader would still have to convert the value afterwards.
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/preauth.case.v1.schema.json"
+        ))
+        .expect("schema"),
+    )
+    .expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    c.bench_function("parse+schema is_valid (one case)", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(black_box(&body)).expect("json");
+            black_box(validator.is_valid(&v))
+        })
+    });
+    c.bench_function("parse+schema iter_errors (one case)", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(black_box(&body)).expect("json");
+            black_box(validator.iter_errors(&v).count())
         })
     });
 

@@ -155,6 +155,19 @@ fn length(text: &str) -> String {
     }
 }
 
+/// `YYYY-MM-DD` exactly: chrono's `%Y-%m-%d` also takes a sign, one-digit fields and blanks.
+fn is_date_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
 /// A whole number ≥ 1 that fits in u32; `2.0` counts (JSON does not tell integers apart).
 fn positive_integer(v: &Value) -> Option<u32> {
     let n = v.as_u64().or_else(|| {
@@ -360,6 +373,8 @@ impl Decoder {
                     .iter()
                     .enumerate()
                     .filter_map(|(i, v)| match v {
+                        // An optional free-text value: blank counts as not sent.
+                        Value::String(s) if s.trim().is_empty() => None,
                         Value::String(s) => Some(s.clone()),
                         _ => {
                             self.error(&format!("{path}.given_names[{i}]"), "expected a string");
@@ -434,8 +449,11 @@ impl Decoder {
         let planned_date = self.date(m, path, "planned_date");
         let place_of_service = match m.get("place_of_service") {
             None | Some(Value::Null) => Some("11".to_owned()),
-            Some(Value::String(s)) if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(s.clone())
+            // A code: blanks around it are ignored.
+            Some(Value::String(s))
+                if s.trim().len() == 2 && s.trim().bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Some(s.trim().to_owned())
             }
             Some(_) => {
                 self.error(
@@ -903,7 +921,7 @@ impl Decoder {
                 None
             }
             Some(Value::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) if s.len() == 10 => Some(d),
+                Ok(d) if is_date_shaped(s) => Some(d),
                 _ => {
                     self.error(&p, "expected a calendar date YYYY-MM-DD");
                     None
@@ -928,9 +946,10 @@ impl Decoder {
                 self.error(&p, "required field is missing");
                 None
             }
+            // chrono also takes U+2212 MINUS SIGN before the offset, which RFC 3339 does not.
             Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-                Ok(t) => Some(t),
-                Err(_) => {
+                Ok(t) if s.is_ascii() => Some(t),
+                _ => {
                     self.error(&p, "expected an RFC 3339 date-time with a UTC offset");
                     None
                 }
@@ -1055,6 +1074,53 @@ mod tests {
         assert_eq!(ev.service.procedures[0].units, 2);
         v["service"]["procedures"][0]["units"] = json!(1.5);
         assert!(decode_value(v, None).is_err());
+    }
+
+    #[test]
+    fn dates_are_written_yyyy_mm_dd_exactly_and_are_real_days() {
+        for (text, ok) in [
+            ("2028-02-29", true),
+            ("0000-01-01", true),
+            ("2026-02-29", false),
+            ("+2026-1-01", false),
+            ("2026-12- 1", false),
+            (" 2026-12-1", false),
+            ("-002-01-01", false),
+        ] {
+            let mut v = minimal();
+            v["patient"]["birth_date"] = json!(text);
+            assert_eq!(decode_value(v, None).is_ok(), ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn occurred_at_is_ascii_rfc_3339_with_its_offset() {
+        for (text, ok) in [
+            ("2026-11-20 14:03:00.5-05:00", true),
+            ("2026-11-20t14:03:00z", true),
+            ("2026-11-20T14:03:00\u{2212}05:00", false),
+            ("2026-11-20T14:03:00", false),
+        ] {
+            let mut v = minimal();
+            v["occurred_at"] = json!(text);
+            assert_eq!(decode_value(v, None).is_ok(), ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn place_of_service_is_a_code_read_without_its_blanks() {
+        let mut v = minimal();
+        v["service"]["place_of_service"] = json!(" 22\u{a0}");
+        let ev = decode_value(v, None).expect("decodes");
+        assert_eq!(ev.service.place_of_service, "22");
+    }
+
+    #[test]
+    fn blank_given_names_count_as_not_sent() {
+        let mut v = minimal();
+        v["patient"]["given_names"] = json!(["Ann", "", "  "]);
+        let ev = decode_value(v, None).expect("decodes");
+        assert_eq!(ev.patient.given_names, vec!["Ann".to_owned()]);
     }
 
     #[test]

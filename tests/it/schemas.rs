@@ -62,3 +62,220 @@ fn every_outcome_the_worker_publishes_validates_against_the_outcome_schema() {
     bad["status"] = json!("maybe");
     assert!(!errors(&v, &bad).is_empty());
 }
+
+/// Every way one field of a case can be wrong, applied in turn to every field of every example.
+/// Strings also get the shapes the contract talks about (dates, date-times, ids, codes) whatever
+/// the field, so that a field of one kind is tried with the values of every other kind.
+fn mutations(value: &Value) -> Vec<(&'static str, Value)> {
+    let mut out = vec![
+        ("null", Value::Null),
+        ("empty string", json!("")),
+        ("blank", json!("   ")),
+        ("number", json!(7)),
+        ("negative number", json!(-1)),
+        ("zero", json!(0)),
+        ("boolean", json!(true)),
+        ("object", json!({})),
+        ("empty array", json!([])),
+        ("long string", json!("x".repeat(5000))),
+        ("another word", json!("resubmission")),
+        ("a date in another format", json!("02/04/1979")),
+        ("an impossible date", json!("2026-02-30")),
+        ("29 February of a common year", json!("2026-02-29")),
+        ("29 February of a leap year", json!("2028-02-29")),
+        ("29 February of a century year", json!("2100-02-29")),
+        ("a month 13", json!("2026-13-01")),
+        (
+            "a date with a sign and a one-digit month",
+            json!("+2026-1-01"),
+        ),
+        ("a date with a blank day digit", json!("2026-12- 1")),
+        (
+            "a date-time without an offset",
+            json!("2026-11-20T14:03:00"),
+        ),
+        (
+            "a date-time with a space, a long fraction and an offset",
+            json!("2026-11-20 14:03:00.1234567891234+05:30"),
+        ),
+        (
+            "a date-time at a leap second",
+            json!("2026-12-31T23:59:60Z"),
+        ),
+        ("a date-time with hour 24", json!("2026-11-20T24:00:00Z")),
+        (
+            "a date-time with an offset of 24 hours",
+            json!("2026-11-20T14:03:00+24:00"),
+        ),
+        (
+            "a date-time with a typographic minus",
+            json!("2026-11-20T14:03:00\u{2212}05:00"),
+        ),
+        ("an NPI of 9 digits", json!("123456789")),
+        ("an NPI of 11 digits", json!("12345678931")),
+        ("a valid NPI", json!("1234567893")),
+        ("an id of 128 characters", json!("i".repeat(128))),
+        ("an id of 129 characters", json!("i".repeat(129))),
+        (
+            "an id of 128 characters, padded",
+            json!(format!(" {} ", "i".repeat(128))),
+        ),
+        ("an id with an inner blank", json!("C 1")),
+        ("an id with an inner tab", json!("C\t1")),
+        ("an accented id", json!("cas-\u{e9}t\u{e9}")),
+        ("a lowercase HCPCS code", json!("j7330")),
+        ("a dotless ICD-10-CM code", json!("h02822")),
+        ("an ICD-10-CM code with a misplaced dot", json!("H028.22")),
+        ("an ICD-10-CM code ending in its dot", json!("H02.")),
+        ("a CPT Category II code", json!("1234f")),
+        ("a two-digit code", json!("11")),
+    ];
+    if let Some(s) = value.as_str() {
+        out.push(("lowercase", json!(s.to_lowercase())));
+        out.push(("uppercase", json!(s.to_uppercase())));
+        out.push(("padded", json!(format!("  {s} "))));
+        out.push(("padded with tabs and newlines", json!(format!("\t{s}\r\n"))));
+        out.push((
+            "padded with no-break and ideographic spaces",
+            json!(format!("\u{a0}{s}\u{3000}")),
+        ));
+        out.push((
+            "padded with next-line characters",
+            json!(format!("\u{85}{s}\u{85}")),
+        ));
+        out.push((
+            "preceded by a byte-order mark",
+            json!(format!("\u{feff}{s}")),
+        ));
+        out.push(("with a control character", json!(format!("{s}\u{7}"))));
+        out.push((
+            "with an inner control character",
+            json!(format!("\u{1}{s}")),
+        ));
+    }
+    if let Some(n) = value.as_u64() {
+        out.push(("one more", json!(n + 1)));
+        out.push(("huge", json!(u64::MAX)));
+        out.push(("fractional", json!(n as f64 + 0.5)));
+        out.push(("written with a decimal point", json!(n as f64)));
+        out.push(("the largest 32-bit count", json!(u32::MAX)));
+        out.push((
+            "one above the largest 32-bit count",
+            json!(u64::from(u32::MAX) + 1),
+        ));
+        out.push(("a huge whole float", json!(1e300)));
+    }
+    if let Some(f) = value.as_f64().filter(|_| value.as_u64().is_none()) {
+        out.push(("halved", json!(f / 2.0)));
+        out.push(("negated", json!(-f)));
+        out.push(("tiny", json!(1e-300)));
+    }
+    if let Some(b) = value.as_bool() {
+        out.push(("negated", json!(!b)));
+    }
+    out
+}
+
+/// Every JSON pointer below `value`, with the value there.
+fn leaves(value: &Value, at: String, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = format!("{at}/{k}");
+                out.push((p.clone(), v.clone()));
+                leaves(v, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push((p.clone(), v.clone()));
+                leaves(v, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn decoder_accepts(case: &Value) -> bool {
+    let bytes = serde_json::to_vec(case).expect("json");
+    match preauth_worker::case::identify(&bytes) {
+        Ok(id) => preauth_worker::case::decode(&id, None).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The schema shipped to PM vendors and the worker's decoder are two readings of one contract:
+/// over every example and every way to spoil one of its fields (or drop it, or add one), they
+/// must accept and refuse the same cases. A disagreement names the example, the field and the
+/// change, never a value.
+#[test]
+fn the_case_schema_and_the_decoder_accept_and_refuse_the_same_cases() {
+    let v = validator("preauth.case.v1.schema.json");
+    let mut disagreements = Vec::new();
+    let mut tried = 0usize;
+    for file in example_files() {
+        let base = read_json(&file);
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut places = Vec::new();
+        leaves(&base, String::new(), &mut places);
+        let mut variants: Vec<(String, Value)> = vec![("as shipped".into(), base.clone())];
+        let mut extra = base.clone();
+        extra["unexpected_field"] = json!(true);
+        variants.push(("an unknown top-level field".into(), extra));
+        for (ptr, value) in &places {
+            if value.is_object() {
+                let mut case = base.clone();
+                if let Some(Value::Object(m)) = case.pointer_mut(ptr) {
+                    m.insert("unexpected_field".into(), json!([1, "two"]));
+                    variants.push((format!("{ptr} with an unknown field"), case));
+                }
+            }
+            let (parent, key) = ptr.rsplit_once('/').expect("a pointer has a slash");
+            let mut dropped = base.clone();
+            let removed = match dropped.pointer_mut(if parent.is_empty() { "" } else { parent }) {
+                Some(Value::Object(m)) => m.remove(key).is_some(),
+                Some(Value::Array(a)) => key
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|i| *i < a.len())
+                    .map(|i| a.remove(i))
+                    .is_some(),
+                _ => false,
+            };
+            if removed {
+                variants.push((format!("{ptr} removed"), dropped));
+            }
+            for (what, replacement) in mutations(value) {
+                let mut case = base.clone();
+                if let Some(slot) = case.pointer_mut(ptr) {
+                    *slot = replacement;
+                    variants.push((format!("{ptr} {what}"), case));
+                }
+            }
+        }
+        for (what, case) in variants {
+            tried += 1;
+            let schema = v.is_valid(&case);
+            let decoder = decoder_accepts(&case);
+            if schema != decoder {
+                disagreements.push(format!(
+                    "{name}: {what}: schema {}, decoder {}",
+                    if schema { "accepts" } else { "refuses" },
+                    if decoder { "accepts" } else { "refuses" }
+                ));
+            }
+        }
+    }
+    assert!(tried > 1000, "only {tried} variants");
+    assert!(
+        disagreements.is_empty(),
+        "{} of {tried} variants read differently:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
