@@ -491,8 +491,20 @@ impl InProcessWorker {
     /// Builds the worker from the shipped defaults, `config` and `env`, binds its listeners and
     /// waits until it consumes.
     pub async fn start_ready(env: &[(String, String)], config: Option<&std::path::Path>) -> Self {
-        let settings = preauth_worker::config::Settings::load_with_env(config, env.to_vec())
-            .expect("settings load");
+        // The same variables a worker process would get, read the way figment's `Env` reads them.
+        let mut overrides = figment::Figment::new();
+        for (k, v) in env {
+            let Some(key) = k.strip_prefix(preauth_worker::config::ENV_PREFIX) else {
+                continue;
+            };
+            let value: figment::value::Value = v.parse().expect("a value");
+            overrides = overrides.merge(figment::providers::Serialized::default(
+                &key.to_lowercase().replace("__", "."),
+                value,
+            ));
+        }
+        let settings =
+            preauth_worker::config::Settings::load_with(config, overrides).expect("settings load");
         let app = preauth_worker::app::App::build(settings).expect("the worker builds");
         let shutdown = tokio_util::sync::CancellationToken::new();
         let application = preauth_worker::startup::Application::build(app, shutdown.clone())
