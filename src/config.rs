@@ -184,23 +184,10 @@ pub struct PayerSettings {
     /// Name of the policy file (config/policies/NAME.toml).
     #[serde(default = "default_policy")]
     pub policy: String,
-    /// simulated: how long each answer takes.
-    #[serde(
-        default,
-        deserialize_with = "opt_duration",
-        serialize_with = "ser_opt_duration"
-    )]
-    pub latency: Option<Duration>,
-    /// simulated: attempts per case answered with a transient failure (an outage script).
-    #[serde(default)]
-    pub transient_failures: u32,
-    /// simulated: Retry-After sent with those failures.
-    #[serde(
-        default,
-        deserialize_with = "opt_duration",
-        serialize_with = "ser_opt_duration"
-    )]
-    pub retry_after: Option<Duration>,
+    /// simulated: slow answers and scripted failures (`latency`, `fail_first`, `retry_after`…),
+    /// the same settings as `payer-sim`'s options.
+    #[serde(flatten)]
+    pub simulated: crate::payer::sim::Faults,
     /// fhir-pas: the payer's FHIR base URL.
     pub base_url: Option<String>,
     /// fhir-pas: timeout of one HTTP request.
