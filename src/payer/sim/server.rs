@@ -310,23 +310,38 @@ fn identifier_of(bundle: &Value) -> String {
         .to_owned()
 }
 
-async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(bundle) = serde_json::from_slice::<Value>(&body) else {
-        state.record("unparsable", "submit", StatusCode::BAD_REQUEST);
-        return fhir(
+/// Reads a request bundle and its identifier, plays the scripted latency and checks the bearer
+/// token: the steps every operation takes before it is answered.
+async fn receive(
+    state: &SimState,
+    headers: &HeaderMap,
+    body: &[u8],
+    operation: &str,
+) -> Result<(Value, String), Response> {
+    let Ok(bundle) = serde_json::from_slice::<Value>(body) else {
+        state.record("unparsable", operation, StatusCode::BAD_REQUEST);
+        return Err(fhir(
             StatusCode::BAD_REQUEST,
             &operation_outcome("structure", "body is not JSON"),
-        );
+        ));
     };
     let id = identifier_of(&bundle);
     state.delay(&id).await;
-    if !state.authorized(&headers) {
-        state.record(&id, "submit", StatusCode::UNAUTHORIZED);
-        return fhir(
+    if !state.authorized(headers) {
+        state.record(&id, operation, StatusCode::UNAUTHORIZED);
+        return Err(fhir(
             StatusCode::UNAUTHORIZED,
             &operation_outcome("login", "a valid bearer token is required"),
-        );
+        ));
     }
+    Ok((bundle, id))
+}
+
+async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (bundle, id) = match receive(&state, &headers, &body, "submit").await {
+        Ok(received) => received,
+        Err(refused) => return refused,
+    };
     if let Some(r) = state.scripted(&id) {
         state.record(&id, "submit", r.status());
         return r;
@@ -369,21 +384,10 @@ fn inquiry_reference(bundle: &Value) -> Option<String> {
 }
 
 async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(bundle) = serde_json::from_slice::<Value>(&body) else {
-        return fhir(
-            StatusCode::BAD_REQUEST,
-            &operation_outcome("structure", "body is not JSON"),
-        );
+    let (bundle, id) = match receive(&state, &headers, &body, "inquire").await {
+        Ok(received) => received,
+        Err(refused) => return refused,
     };
-    let id = identifier_of(&bundle);
-    state.delay(&id).await;
-    if !state.authorized(&headers) {
-        state.record(&id, "inquire", StatusCode::UNAUTHORIZED);
-        return fhir(
-            StatusCode::UNAUTHORIZED,
-            &operation_outcome("login", "a valid bearer token is required"),
-        );
-    }
     let Some(reference) = inquiry_reference(&bundle) else {
         state.record(&id, "inquire", StatusCode::BAD_REQUEST);
         return fhir(
