@@ -37,7 +37,9 @@ pub fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
 /// The GUID of one resource of a PAS request (its `urn:uuid:` fullUrl): a resent request
 /// carries the same GUIDs, another request new ones.
 pub fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
-    v5(&["pas", request_identifier, role])
+    // On the request write path (a dozen per bundle): one formatted name, no slice to join.
+    let name = format!("pas\u{1f}{request_identifier}\u{1f}{role}");
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
 }
 
 /// FNV-1a of `text`: a small number that is stable across runs, versions and platforms (std's
