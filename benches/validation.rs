@@ -11,10 +11,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 use preauth_worker::case::{decode, identify};
 use preauth_worker::codes::CodeTable;
-use preauth_worker::payer::pas::bundle::{parse_response, request_bundle, response_bundle};
-use preauth_worker::payer::simulator::{decide_review, ReviewCase};
+use preauth_worker::ids::request_identifier;
+use preauth_worker::payer::pas::read::parse_response;
+use preauth_worker::payer::pas::write::request_bundle;
+use preauth_worker::payer::sim::pas::response_bundle;
+use preauth_worker::payer::sim::{decide_review, ReviewCase};
 use preauth_worker::payer::Operation;
-use preauth_worker::pipeline::request_identifier;
 use preauth_worker::rules::{validate, Policies};
 
 fn bench(c: &mut Criterion) {
@@ -75,7 +77,7 @@ fn bench(c: &mut Criterion) {
     });
 
     // The PAS side: building the request bundle (to bytes) and parsing the payer's answer.
-    let request_id = request_identifier(&case.case_id, &case.event_id, case.kind);
+    let request_id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());
     c.bench_function("PAS request bundle built and serialized (one case)", |b| {
         b.iter(|| {
             black_box(

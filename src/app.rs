@@ -8,7 +8,7 @@ use crate::codes::CodeTable;
 use crate::config::{Adapter, PayerSettings, Settings};
 use crate::payer::pas::auth::{Credentials, TokenSource};
 use crate::payer::pas::client::{PasPayer, PasSettings};
-use crate::payer::simulator::{SimulatedPayer, SimulatorSettings};
+use crate::payer::sim::SimulatedPayer;
 use crate::payer::Payer;
 use crate::pipeline::{Clock, PayerDirectory, PayerRoute, Pipeline};
 use crate::retry::Schedule;
@@ -105,11 +105,7 @@ fn build_payer(
     match s.adapter {
         Adapter::Simulated => Ok(Arc::new(SimulatedPayer::new(
             Arc::clone(codes),
-            SimulatorSettings {
-                latency: s.latency.unwrap_or_default(),
-                transient_failures: s.transient_failures,
-                retry_after: s.retry_after,
-            },
+            s.simulated.clone(),
         ))),
         Adapter::FhirPas => build_pas(id, s, key),
     }

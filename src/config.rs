@@ -184,15 +184,10 @@ pub struct PayerSettings {
     /// Name of the policy file (config/policies/NAME.toml).
     #[serde(default = "default_policy")]
     pub policy: String,
-    /// simulated: how long each answer takes.
-    #[serde(default, with = "humantime_serde")]
-    pub latency: Option<Duration>,
-    /// simulated: attempts per case answered with a transient failure (an outage script).
-    #[serde(default)]
-    pub transient_failures: u32,
-    /// simulated: Retry-After sent with those failures.
-    #[serde(default, with = "humantime_serde")]
-    pub retry_after: Option<Duration>,
+    /// simulated: slow answers and scripted failures (`latency`, `fail_first`, `retry_after`…),
+    /// the same settings as `payer-sim`'s options.
+    #[serde(flatten)]
+    pub simulated: crate::payer::sim::Faults,
     /// fhir-pas: the payer's FHIR base URL.
     pub base_url: Option<String>,
     /// fhir-pas: timeout of one HTTP request.
@@ -562,8 +557,8 @@ mod tests {
                 Duration::from_secs(8 * 86_400)
             ]
         );
-        assert_eq!(s.payers["x"].latency, Some(Duration::from_secs(90)));
-        assert_eq!(s.payers["x"].retry_after, None);
+        assert_eq!(s.payers["x"].simulated.latency, Duration::from_secs(90));
+        assert_eq!(s.payers["x"].simulated.retry_after, None);
         let written = toml::to_string(&s).expect("settings serialise");
         assert!(written.contains("timeout = \"500ms\""), "{written}");
         assert!(
@@ -577,7 +572,7 @@ mod tests {
         let again = Settings::load_without_env(Some(&path)).expect("what is written loads");
         assert_eq!(again.followup.pended, s.followup.pended);
         assert_eq!(again.amqp.timeout, s.amqp.timeout);
-        assert_eq!(again.payers["x"].latency, s.payers["x"].latency);
+        assert_eq!(again.payers["x"].simulated.latency, s.payers["x"].simulated.latency);
     }
 
     #[test]

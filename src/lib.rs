@@ -25,6 +25,7 @@ pub mod codes;
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod ids;
 pub mod notify;
 pub mod ops;
 pub mod payer;

@@ -10,7 +10,8 @@ use preauth_worker::amqp::parked;
 use preauth_worker::amqp::topology::Topology;
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
-use preauth_worker::payer::sim_server::{self, Scenario};
+use preauth_worker::payer::sim::server::{self as sim_server, Scenario};
+use preauth_worker::payer::sim::Faults;
 use preauth_worker::startup::Application;
 use preauth_worker::{batch, check, telemetry};
 use std::sync::Arc;
@@ -77,30 +78,9 @@ struct PayerSimArgs {
     /// The payer policy to decide by.
     #[arg(long, default_value = "default")]
     policy: String,
-    /// Each answer takes this long ("0ms", "800ms", "2s").
-    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
-    latency: std::time::Duration,
-    /// Only the first N tries of each request are slow (0: every try).
-    #[arg(long, default_value_t = 0)]
-    slow_first: u32,
-    /// Answer 503 to the first N requests of each request identifier.
-    #[arg(long, default_value_t = 0)]
-    fail_first: u32,
-    /// Answer 429 to the first N requests of each request identifier.
-    #[arg(long, default_value_t = 0)]
-    throttle_first: u32,
-    /// Retry-After (seconds) sent with 429 and 503.
-    #[arg(long)]
-    retry_after: Option<u64>,
-    /// Answer this percentage of tries with 503 or 429 (stable per request and try).
-    #[arg(long, default_value_t = 0)]
-    flaky_percent: u8,
-    /// Answer 200 with a body that is not a PAS response.
-    #[arg(long)]
-    malformed: bool,
-    /// Answer 400 with an OperationOutcome.
-    #[arg(long)]
-    reject: bool,
+    /// Slow answers and scripted failures (the settings `[payers.X]` of a simulated payer take).
+    #[command(flatten)]
+    faults: Faults,
     /// Require bearer tokens from /token, really valid this long.
     #[arg(long, value_parser = humantime::parse_duration)]
     token_lifetime: Option<std::time::Duration>,
@@ -245,14 +225,7 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
         }
     }
     let scenario = Scenario {
-        latency: args.latency,
-        slow_first: args.slow_first,
-        fail_first: args.fail_first,
-        throttle_first: args.throttle_first,
-        retry_after_secs: args.retry_after,
-        flaky_percent: args.flaky_percent,
-        malformed: args.malformed,
-        reject: args.reject,
+        faults: args.faults,
         token_lifetime: args.token_lifetime,
         clients,
         client_keys,

@@ -31,7 +31,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::payer::pas::bundle::{correlation, notification_response, operation_outcome};
+use crate::payer::pas::model::operation_outcome;
+use crate::payer::pas::read::{correlation, notification_response};
 use crate::security::{same_secret, DeploymentKey};
 
 /// What the listener knows: the deployment key and, by payer id, the credential its

@@ -6,52 +6,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as Days, Utc};
-use tracing::{debug, info, warn};
-use uuid::Uuid;
-
 use crate::case::{
     decode, identify, AppealRoute, Authorization, CaseEvent, Finding, Kind, Outcome, ParkReason,
     PayerRef, Reason, Status, Urgency, OUTCOME_SCHEMA_V1,
 };
 use crate::codes::CodeTable;
+use crate::ids::{outcome_id, replayed_outcome_id, request_identifier};
 use crate::payer::{Operation, Overall, Payer, PayerError, PayerRequest, PayerResponse};
 use crate::retry::{CaseState, InProcessRetry, Schedule};
 use crate::rules::{documents_necessity, has_errors, validate, Policy};
-
-/// Namespace of every deterministic identifier the worker derives (UUID v5).
-pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3d8e_2b4a_4c7e_9a51_0d2e_8b7f_4c13);
-
-/// The payer request identifier (Claim.identifier) for an event and an operation: the same case
-/// event is always the same request.
-pub fn request_identifier(case_id: &str, event_id: &str, kind: Kind) -> String {
-    let name = format!(
-        "request\u{1f}{case_id}\u{1f}{event_id}\u{1f}{}",
-        kind.operation()
-    );
-    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
-}
-
-/// The outcome id: derived from the event and the decision, so a redelivered event yields the
-/// same id. `seq` tells successive `pended` events apart (0 for terminal outcomes).
-pub fn outcome_id(case_id: &str, event_id: &str, status: Status, seq: u32) -> String {
-    let name = format!(
-        "outcome\u{1f}{case_id}\u{1f}{event_id}\u{1f}{}\u{1f}{seq}",
-        status.as_str()
-    );
-    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
-}
-
-/// The id of an outcome published after an operator replayed the event `replays` times: each
-/// replay is a fresh attempt series whose outcomes have ids of their own, derived from the id
-/// the same outcome has without replays (0 replays gives that id back).
-pub fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
-    if replays == 0 {
-        return outcome_id.to_owned();
-    }
-    let name = format!("replay\u{1f}{outcome_id}\u{1f}{replays}");
-    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
-}
+use chrono::{DateTime, Duration as Days, Utc};
+use tracing::{debug, info, warn};
 
 /// What the driver does after publishing the disposition's outcomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +184,7 @@ impl Pipeline {
         state: &CaseState,
         findings: Vec<Finding>,
     ) -> Disposition {
-        let request_id = request_identifier(&case.case_id, &case.event_id, case.kind);
+        let request_id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());
         let operation = match (&state.reference, state.followups, case.kind) {
             (Some(_), n, _) if n > 0 => Operation::Inquire { round: n },
             (_, _, Kind::Appeal) => Operation::Appeal,
@@ -492,10 +457,9 @@ impl Pipeline {
                             next: Next::FollowUp {
                                 after,
                                 state: next_state,
-                                awaiting: route
-                                    .payer
-                                    .notifies()
-                                    .then(|| request_identifier(case_id, event_id, case.kind)),
+                                awaiting: route.payer.notifies().then(|| {
+                                    request_identifier(case_id, event_id, case.kind.operation())
+                                }),
                             },
                             ids: None,
                         }
@@ -631,7 +595,7 @@ impl Pipeline {
     ) -> Outcome {
         Outcome {
             schema: OUTCOME_SCHEMA_V1.to_owned(),
-            outcome_id: outcome_id(case_id, event_id, status, seq),
+            outcome_id: outcome_id(case_id, event_id, status.as_str(), seq),
             event_id: event_id.to_owned(),
             case_id: case_id.to_owned(),
             status,
@@ -713,7 +677,7 @@ fn appeal_packet(case: &CaseEvent) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payer::simulator::{SimulatedPayer, SimulatorSettings};
+    use crate::payer::sim::{Faults, SimulatedPayer};
     use crate::rules::testing::base;
     use crate::rules::Policies;
 
@@ -723,10 +687,7 @@ mod tests {
         let policies = Policies::load(&codes, None).expect("policies");
         let route = PayerRoute {
             name: "default".into(),
-            payer: Arc::new(SimulatedPayer::new(
-                Arc::clone(&codes),
-                SimulatorSettings::default(),
-            )),
+            payer: Arc::new(SimulatedPayer::new(Arc::clone(&codes), Faults::default())),
             policy: policies.get("default").expect("default"),
         };
         Pipeline {
@@ -823,15 +784,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn request_identifier_depends_on_case_event_and_operation_only() {
-        let a = request_identifier("C-1", "e-1", Kind::Submission);
-        assert_eq!(a, request_identifier("C-1", "e-1", Kind::Submission));
-        assert_ne!(a, request_identifier("C-1", "e-1", Kind::Appeal));
-        assert_ne!(a, request_identifier("C-1", "e-2", Kind::Submission));
-        assert_ne!(a, request_identifier("C-2", "e-1", Kind::Submission));
-    }
-
     #[tokio::test]
     async fn a_redelivery_outranks_the_delivery_it_repeats_and_a_replay_outranks_both() {
         let now = Utc::now();
@@ -892,16 +844,5 @@ mod tests {
             ..CaseState::default()
         };
         assert!(most.sequence() < (1u64 << 53));
-    }
-
-    #[test]
-    fn outcome_id_depends_on_the_event_and_the_decision() {
-        let a = outcome_id("C-1", "e-1", Status::Approved, 0);
-        assert_eq!(a, outcome_id("C-1", "e-1", Status::Approved, 0));
-        assert_ne!(a, outcome_id("C-1", "e-1", Status::Denied, 0));
-        assert_ne!(
-            outcome_id("C-1", "e-1", Status::Pended, 1),
-            outcome_id("C-1", "e-1", Status::Pended, 2)
-        );
     }
 }

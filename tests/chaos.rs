@@ -19,7 +19,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use broker::{Broker, Received, WorkerProcess};
-use preauth_worker::payer::sim_server::{Scenario, Seen, SimHandle};
+use preauth_worker::payer::sim::server::{Scenario, Seen, SimHandle};
+use preauth_worker::payer::sim::Faults;
 use serde_json::Value;
 use support::{examples, read_json};
 
@@ -396,10 +397,10 @@ async fn two_workers_one_killed(n: usize) -> Row {
 
 async fn broker_restart(n: usize) -> Row {
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             latency: Duration::from_millis(20),
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
         &[("PREAUTH__AMQP__PREFETCH", "16")],
     )
     .await;
@@ -424,10 +425,10 @@ async fn broker_paused(n: usize) -> Row {
     // A 4-second heartbeat: the pause below lasts several of them.
     let url = format!("{}?heartbeat=4", broker::URL);
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             latency: Duration::from_millis(20),
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
         &[
             ("PREAUTH__AMQP__URL", &url),
             ("PREAUTH__AMQP__PREFETCH", "16"),
@@ -455,10 +456,10 @@ async fn broker_paused(n: usize) -> Row {
 async fn payer_down(n: usize) -> Row {
     // Answers take 100 ms, so the outage lands while most cases are still to be sent.
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             latency: Duration::from_millis(100),
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
         &[],
     )
     .await;
@@ -481,11 +482,11 @@ async fn payer_down(n: usize) -> Row {
 
 async fn payer_flaky(n: usize) -> Row {
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             flaky_percent: 30,
-            retry_after_secs: Some(1),
-            ..Scenario::default()
-        },
+            retry_after: Some(Duration::from_secs(1)),
+            ..Faults::default()
+        }),
         &[],
     )
     .await;
@@ -530,10 +531,10 @@ async fn poison_burst(n: usize) -> Row {
 /// event to the contract's rule.
 async fn crash_after_terminal(n: usize) -> Row {
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             fail_first: 2,
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
         &[
             ("PREAUTH__RETRY__IN_PROCESS_CALLS", "1"),
             ("PREAUTH__RETRY__DELAYS", "[\"500ms\"]"),
@@ -581,10 +582,10 @@ async fn crash_after_terminal(n: usize) -> Row {
 
 async fn memory_alarm(n: usize) -> Row {
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             latency: Duration::from_millis(20),
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
         &[("PREAUTH__AMQP__PREFETCH", "16")],
     )
     .await;
@@ -667,10 +668,10 @@ async fn cluster_leader_stopped(n: usize, urls: &str) -> Row {
 
 async fn sigterm_under_load(n: usize) -> Row {
     let mut w = World::new(
-        Scenario {
+        Scenario::from(Faults {
             latency: Duration::from_millis(50),
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
         &[("PREAUTH__AMQP__PREFETCH", "32")],
     )
     .await;

@@ -82,9 +82,8 @@ fn every_case_decode_validate_seed_runs_without_a_panic_and_the_examples_decode(
 
 #[test]
 fn every_pas_response_parse_seed_runs_without_a_panic_and_the_responses_parse() {
-    use preauth_worker::payer::pas::bundle::{
-        correlation, notification_response, parse_response, review_from_bundle,
-    };
+    use preauth_worker::payer::pas::read::{correlation, notification_response, parse_response};
+    use preauth_worker::payer::sim::pas::review_from_bundle;
     let all = run_all("pas_response_parse", harness::pas_response_parse);
     for (name, bytes) in &all {
         let value: serde_json::Value =

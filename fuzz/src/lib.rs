@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use preauth_worker::codes::CodeTable;
-use preauth_worker::payer::pas::bundle;
+use preauth_worker::payer::pas::{read, write};
+use preauth_worker::payer::sim::pas::review_from_bundle;
 use preauth_worker::rules::{Policies, Policy};
 use serde_json::Value;
 
@@ -73,12 +74,12 @@ pub fn case_decode_validate(data: &[u8]) {
         let _ = preauth_worker::rules::has_errors(&findings);
         let _ = preauth_worker::rules::documents_necessity(&case, policy);
     }
-    let bytes = bundle::request_bundle(&case, "req-1", "1234567893").to_json();
+    let bytes = write::request_bundle(&case, "req-1", "1234567893").to_json();
     let request: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => panic!("the request bundle of a decoded case is not JSON: {e}"),
     };
-    if let Err(e) = bundle::review_from_bundle(&request) {
+    if let Err(e) = review_from_bundle(&request) {
         panic!("review_from_bundle rejects the request bundle of a decoded case: {e}");
     }
 }
@@ -89,15 +90,15 @@ pub fn pas_response_parse(data: &[u8]) {
         return;
     };
     read_response(&value);
-    if let Some(inner) = bundle::notification_response(&value) {
+    if let Some(inner) = read::notification_response(&value) {
         read_response(inner);
     }
-    let _ = bundle::review_from_bundle(&value);
+    let _ = review_from_bundle(&value);
 }
 
 fn read_response(value: &Value) {
-    let _ = bundle::correlation(value);
-    match bundle::parse_response(value) {
+    let _ = read::correlation(value);
+    match read::parse_response(value) {
         Ok(response) => {
             let _ = response.overall();
             let _ = response.summary_action();

@@ -2,8 +2,7 @@
 //! place where payer errors are classified (transient, refused).
 
 pub mod pas;
-pub mod sim_server;
-pub mod simulator;
+pub mod sim;
 
 use std::time::Duration;
 

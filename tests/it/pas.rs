@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
-use preauth_worker::payer::sim_server::{Scenario, Seen, SimHandle};
+use preauth_worker::payer::sim::server::{Scenario, Seen, SimHandle};
+use preauth_worker::payer::sim::Faults;
 use serde_json::Value;
 
 use crate::broker::{count_terminal, Broker, WorkerProcess};
@@ -140,10 +141,10 @@ async fn every_example_gets_the_same_decision_over_pas_as_from_the_in_process_si
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_answering_503_three_times_is_retried_as_one_request_and_approves() {
-    let (s, got) = first_example_through(Scenario {
+    let (s, got) = first_example_through(Scenario::from(Faults {
         fail_first: 3,
-        ..Scenario::default()
-    })
+        ..Faults::default()
+    }))
     .await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["status"], "approved");
@@ -170,11 +171,11 @@ async fn a_payer_answering_503_three_times_is_retried_as_one_request_and_approve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_from_a_429_is_honoured_before_the_next_try() {
-    let (s, got) = first_example_through(Scenario {
+    let (s, got) = first_example_through(Scenario::from(Faults {
         throttle_first: 1,
-        retry_after_secs: Some(2),
-        ..Scenario::default()
-    })
+        retry_after: Some(Duration::from_secs(2)),
+        ..Faults::default()
+    }))
     .await;
     assert_eq!(got[0]["status"], "approved");
     let seen = s.seen();
@@ -191,10 +192,10 @@ async fn retry_after_from_a_429_is_honoured_before_the_next_try() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_from_the_payer_fails_the_case_without_retrying() {
-    let (s, got) = first_example_through(Scenario {
+    let (s, got) = first_example_through(Scenario::from(Faults {
         reject: true,
-        ..Scenario::default()
-    })
+        ..Faults::default()
+    }))
     .await;
     assert_eq!(got[0]["status"], "failed");
     assert_eq!(got[0]["reasons"][0]["code"], "http-400");
@@ -203,10 +204,10 @@ async fn a_400_from_the_payer_fails_the_case_without_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_answer_fails_the_case_with_the_reason() {
-    let (_sim, got) = first_example_through(Scenario {
+    let (_sim, got) = first_example_through(Scenario::from(Faults {
         malformed: true,
-        ..Scenario::default()
-    })
+        ..Faults::default()
+    }))
     .await;
     assert_eq!(got[0]["status"], "failed");
     assert_eq!(got[0]["reasons"][0]["code"], "malformed-response");
@@ -214,11 +215,11 @@ async fn a_malformed_answer_fails_the_case_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_that_times_out_is_retried_and_then_answers() {
-    let (_sim, got) = first_example_through(Scenario {
+    let (_sim, got) = first_example_through(Scenario::from(Faults {
         latency: Duration::from_millis(2500),
         slow_first: 1,
-        ..Scenario::default()
-    })
+        ..Faults::default()
+    }))
     .await;
     assert_eq!(got[0]["status"], "approved", "{got:?}");
     assert_eq!(got[0]["attempts"], 2);
@@ -351,14 +352,14 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         return;
     };
     use preauth_worker::case::{decode, identify};
-    use preauth_worker::payer::pas::bundle::{inquiry_bundle, request_bundle};
-    use preauth_worker::pipeline::request_identifier;
+    use preauth_worker::ids::request_identifier;
+    use preauth_worker::payer::pas::write::{inquiry_bundle, request_bundle};
     let dir = tempfile::tempdir().expect("tempdir");
     let mut n = 0;
     for file in crate::support::example_files() {
         let bytes = std::fs::read(&file).expect("example");
         let case = decode(&identify(&bytes).expect("identified"), None).expect("decodes");
-        let id = request_identifier(&case.case_id, &case.event_id, case.kind);
+        let id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());
         let name = file
             .file_stem()
             .and_then(|s| s.to_str())

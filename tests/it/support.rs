@@ -69,15 +69,15 @@ pub fn default_app() -> App {
 /// A PAS payer simulator on a free loopback port, deciding by the named shipped policy.
 pub async fn payer_sim(
     policy: &str,
-    scenario: preauth_worker::payer::sim_server::Scenario,
-) -> preauth_worker::payer::sim_server::SimHandle {
+    scenario: preauth_worker::payer::sim::server::Scenario,
+) -> preauth_worker::payer::sim::server::SimHandle {
     use std::sync::Arc;
     let codes = Arc::new(preauth_worker::codes::CodeTable::embedded().expect("codes"));
     let policies = preauth_worker::rules::Policies::load(&codes, None).expect("policies");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("port");
-    preauth_worker::payer::sim_server::start(
+    preauth_worker::payer::sim::server::start(
         listener,
         policies.get(policy).expect("policy"),
         codes,

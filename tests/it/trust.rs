@@ -10,12 +10,14 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use preauth_worker::case::{decode, identify, Status};
 use preauth_worker::codes::CodeTable;
 use preauth_worker::http::Limits;
+use preauth_worker::ids::{outcome_id, request_identifier};
 use preauth_worker::notify::{self, Notifications};
-use preauth_worker::payer::pas::bundle::{request_bundle, response_bundle, Correlation};
-use preauth_worker::payer::sim_server::Scenario;
-use preauth_worker::payer::simulator::{decide_review, ReviewCase};
+use preauth_worker::payer::pas::read::Correlation;
+use preauth_worker::payer::pas::write::request_bundle;
+use preauth_worker::payer::sim::pas::response_bundle;
+use preauth_worker::payer::sim::server::Scenario;
+use preauth_worker::payer::sim::{decide_review, ReviewCase};
 use preauth_worker::payer::Operation;
-use preauth_worker::pipeline::{outcome_id, request_identifier};
 use preauth_worker::rules::Policies;
 use preauth_worker::security::{DeploymentKey, KeyOrigin};
 use secrecy::SecretString;
@@ -88,7 +90,7 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
         .expect("policies")
         .get("default")
         .expect("policy");
-    let id = request_identifier(&case.case_id, &case.event_id, case.kind);
+    let id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());
     let reference = pended[0].body["payer"]["reference"]
         .as_str()
         .map(str::to_owned);
@@ -264,7 +266,7 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
     assert_eq!(decided[0].body["status"], "approved", "{}", worker.logs());
     assert_eq!(
         decided[0].body["outcome_id"],
-        outcome_id(&case.case_id, &case.event_id, Status::Approved, 0)
+        outcome_id(&case.case_id, &case.event_id, Status::Approved.as_str(), 0)
     );
     assert_eq!(
         decided[0].body["payer"]["reference"],
@@ -351,7 +353,7 @@ async fn state_headers_a_publisher_forges_are_ignored() {
         outcome_id(
             case["case_id"].as_str().unwrap_or_default(),
             "forged-headers",
-            Status::Approved,
+            Status::Approved.as_str(),
             0
         ),
         "ids of a first delivery, not of a replay"

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use preauth_worker::amqp::FAULT_EXIT_CODE;
-use preauth_worker::payer::sim_server::{Scenario, SimHandle};
+use preauth_worker::payer::sim::server::{Scenario, SimHandle};
+use preauth_worker::payer::sim::Faults;
 
 use crate::broker::{
     count_terminal, current_state, terminal_by_event, Broker, InProcessWorker, Received,
@@ -741,10 +742,10 @@ async fn a_failed_outcome_redelivered_after_a_crash_is_superseded_by_the_payers_
     // first attempt series (one call in process, then two delay tiers), and approves the fourth.
     let sim = payer_sim(
         "default",
-        Scenario {
+        Scenario::from(Faults {
             fail_first: 3,
-            ..Scenario::default()
-        },
+            ..Faults::default()
+        }),
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");

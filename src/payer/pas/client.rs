@@ -15,8 +15,8 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::auth::TokenSource;
-use super::bundle::{parse_response, Correlation, ResponseError};
-use super::request::{inquiry_bundle, request_bundle};
+use super::read::{parse_response, Correlation, ResponseError};
+use super::write::{inquiry_bundle, request_bundle};
 use crate::case::Reason;
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
 

@@ -1,6 +1,10 @@
-//! HL7 Da Vinci PAS (FHIR R4): bundle mapping both ways, the HTTPS client, OAuth.
+//! HL7 Da Vinci PAS (FHIR R4), the worker's side: the model ([`model`]), case → request bundle
+//! ([`write`]), response bundle → decision ([`read`]), the HTTPS client and OAuth. It imports
+//! neither the pipeline nor the payer simulator.
 
 pub mod auth;
-pub mod bundle;
 pub mod client;
-pub mod request;
+pub(crate) mod json;
+pub mod model;
+pub mod read;
+pub mod write;

@@ -3,60 +3,68 @@
 //! request always gets the same answer, so a resent case meets the same decision.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-
-use super::{
-    ItemDecision, Operation, Payer, PayerError, PayerRequest, PayerResponse, ReviewAction,
-};
 use chrono::NaiveDate;
+
+pub mod faults;
+pub mod pas;
+pub mod server;
+
+pub use faults::Faults;
 
 use crate::case::{CaseEvent, Indication, Kind, Reason};
 use crate::codes::{CodeTable, ProcedureCode};
+use crate::payer::pas::model::{X12_REASON_SYSTEM, X12_REJECT_SYSTEM};
+use crate::payer::{
+    ItemDecision, Operation, Payer, PayerError, PayerRequest, PayerResponse, ReviewAction,
+};
 use crate::rules::Policy;
+use faults::Fault;
 
-/// The X12 886 code system for review decision reasons.
-pub const X12_REASON_SYSTEM: &str = "https://codesystem.x12.org/external/886";
-/// The X12 901 code system for request errors (AAA reject reasons).
-pub const X12_REJECT_SYSTEM: &str = "https://codesystem.x12.org/005010/901";
-
-/// How the simulator behaves besides deciding.
-#[derive(Debug, Clone, Default)]
-pub struct SimulatorSettings {
-    /// How long each answer takes.
-    pub latency: Duration,
-    /// Attempts (per case event) answered with a transient failure before the payer recovers.
-    pub transient_failures: u32,
-    /// Retry-After sent with those transient failures.
-    pub retry_after: Option<Duration>,
-}
-
-/// An in-process payer that decides by policy.
+/// An in-process payer that decides by policy, playing the same fault script as the HTTP one
+/// (tries counted by the request's attempt number).
 pub struct SimulatedPayer {
     codes: Arc<CodeTable>,
-    settings: SimulatorSettings,
+    faults: Faults,
 }
 
 impl SimulatedPayer {
-    pub fn new(codes: Arc<CodeTable>, settings: SimulatorSettings) -> Self {
-        Self { codes, settings }
+    pub fn new(codes: Arc<CodeTable>, faults: Faults) -> Self {
+        Self { codes, faults }
     }
 }
 
 #[async_trait]
 impl Payer for SimulatedPayer {
     async fn send(&self, request: PayerRequest<'_>) -> Result<PayerResponse, PayerError> {
-        if !self.settings.latency.is_zero() {
-            tokio::time::sleep(self.settings.latency).await;
+        if self.faults.slow(request.attempt) {
+            tokio::time::sleep(self.faults.latency).await;
         }
-        if request.attempt <= self.settings.transient_failures {
-            return Err(PayerError::Transient {
-                retry_after: self.settings.retry_after,
-                detail: "simulated payer outage (HTTP 503)".to_owned(),
-            });
+        let transient = |status: &str| PayerError::Transient {
+            retry_after: self.faults.retry_after,
+            detail: format!("simulated payer outage (HTTP {status})"),
+        };
+        match self
+            .faults
+            .fault(request.request_identifier, request.attempt)
+        {
+            None => decide(&request, &self.codes),
+            Some(Fault::Unavailable) => Err(transient("503")),
+            Some(Fault::Throttled) => Err(transient("429")),
+            Some(Fault::Rejected) => Err(PayerError::Refused {
+                detail: "simulated payer rejected the request (HTTP 400)".to_owned(),
+                reasons: Vec::new(),
+            }),
+            Some(Fault::Malformed) => Err(PayerError::Refused {
+                detail: "simulated payer answered with a body that is not a PAS response"
+                    .to_owned(),
+                reasons: vec![Reason::worker(
+                    "malformed-response",
+                    "the payer's answer is not a PAS response",
+                )],
+            }),
         }
-        decide(&request, &self.codes)
     }
 
     fn adapter(&self) -> &'static str {
@@ -70,16 +78,6 @@ fn reason(code: &str, text: &str) -> Reason {
         system: Some(X12_REASON_SYSTEM.to_owned()),
         text: text.to_owned(),
     }
-}
-
-/// A short stable number derived from the request identifier.
-fn stable_number(request_identifier: &str) -> u64 {
-    // FNV-1a: tiny, stable across versions and platforms (std's hasher is not).
-    request_identifier
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
 }
 
 /// What a payer sees of a request: the facts its reviewers decide on. Built from the case event
@@ -189,7 +187,7 @@ pub fn decide_review(
         }
     }
 
-    let number = stable_number(request_identifier);
+    let number = crate::ids::stable_hash(request_identifier);
     let reference = reference
         .map(str::to_owned)
         .unwrap_or_else(|| format!("PA-{:08}", number % 100_000_000));

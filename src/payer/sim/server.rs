@@ -20,36 +20,22 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::pas::bundle::{operation_outcome, response_bundle, review_from_bundle};
-use super::simulator::{decide_review, ReviewCase};
-use super::{Operation, PayerError};
+use super::faults::{Fault, Faults};
+use super::pas::{response_bundle, review_from_bundle};
+use super::{decide_review, ReviewCase};
 use crate::codes::CodeTable;
+use crate::payer::pas::model::operation_outcome;
+use crate::payer::{Operation, Overall, PayerError};
 use crate::rules::Policy;
 
-/// What the simulated payer does besides deciding.
+/// What the simulated payer does besides deciding: the fault script, and its token endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct Scenario {
-    /// Each answer takes this long (only the first `slow_first` tries of each request when that
-    /// is above zero).
-    pub latency: Duration,
-    /// Only the first N tries of each request identifier are slow.
-    pub slow_first: u32,
-    /// Answer 503 to the first N requests of each request identifier.
-    pub fail_first: u32,
-    /// Answer 429 with Retry-After to the first N requests of each request identifier.
-    pub throttle_first: u32,
-    /// The Retry-After (seconds) sent with 429 and 503.
-    pub retry_after_secs: Option<u64>,
-    /// Answer 200 with a body that is not a PAS response.
-    pub malformed: bool,
-    /// Answer 400 with an OperationOutcome.
-    pub reject: bool,
+    /// Slow answers and scripted failures.
+    pub faults: Faults,
     /// Require bearer tokens from `/token`, really valid this long (the token endpoint always
     /// advertises 300 s, as a payer that revokes tokens early would).
     pub token_lifetime: Option<Duration>,
-    /// Answer this percentage of tries with 503 or 429 (chosen per request and try, the same
-    /// way every run: a stable hash, not a random generator).
-    pub flaky_percent: u8,
     /// Client credentials `/token` accepts with HTTP Basic: client id → secret.
     pub clients: HashMap<String, String>,
     /// Public keys (PEM, RSA or EC) of the clients that authenticate with a signed client
@@ -57,6 +43,16 @@ pub struct Scenario {
     /// its RS384/ES384 signature verifies with the key registered for its issuer, it names this
     /// token endpoint as its audience, and it has not expired.
     pub client_keys: HashMap<String, String>,
+}
+
+impl From<Faults> for Scenario {
+    /// A scenario of scripted faults, with no token endpoint.
+    fn from(faults: Faults) -> Self {
+        Self {
+            faults,
+            ..Self::default()
+        }
+    }
 }
 
 /// One request the simulator saw.
@@ -187,25 +183,26 @@ impl SimState {
     /// Sleeps the scripted latency for this try of this request. Slow tries are counted before
     /// the sleep: a client that gives up drops the handler mid-sleep.
     async fn delay(&self, request_identifier: &str) {
-        let s = &self.scenario;
-        if s.latency.is_zero() {
+        let f = &self.scenario.faults;
+        if f.latency.is_zero() {
             return;
         }
-        let slow = s.slow_first == 0
-            || self
-                .tries
-                .lock()
-                .map(|mut t| {
-                    let n = t
-                        .entry(format!("slow\u{1f}{request_identifier}"))
-                        .or_insert(0);
-                    *n += 1;
-                    *n <= s.slow_first
-                })
-                .unwrap_or(true);
-        if slow {
-            tokio::time::sleep(s.latency).await;
+        let n = self.next_try(&format!("slow\u{1f}{request_identifier}"));
+        if f.slow(n) {
+            tokio::time::sleep(f.latency).await;
         }
+    }
+
+    /// Counts a try of `key` and returns its number (1 for the first).
+    fn next_try(&self, key: &str) -> u32 {
+        self.tries
+            .lock()
+            .map(|mut t| {
+                let n = t.entry(key.to_owned()).or_insert(0);
+                *n += 1;
+                *n
+            })
+            .unwrap_or(1)
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -227,61 +224,35 @@ impl SimState {
 
     /// The scripted failure for this try of this request, if any.
     fn scripted(&self, request_identifier: &str) -> Option<Response> {
-        let s = &self.scenario;
-        let n = {
-            let mut tries = self.tries.lock().ok()?;
-            let n = tries.entry(request_identifier.to_owned()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        let retry_after = s.retry_after_secs.map(|r| r.to_string());
-        let with_retry_after = |status: StatusCode| {
-            let mut r = fhir(status, &operation_outcome("transient", "try again later"));
-            if let Some(v) = retry_after.as_deref().and_then(|v| v.parse().ok()) {
-                r.headers_mut().insert("retry-after", v);
-            }
-            r
-        };
+        let n = self.next_try(request_identifier);
         if self.down.load(std::sync::atomic::Ordering::Relaxed) {
             return Some(fhir(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &operation_outcome("transient", "payer API is down"),
             ));
         }
-        if s.flaky_percent > 0 {
-            let h = stable_hash(&format!("{request_identifier}\u{1f}{n}"));
-            if h % 100 < u64::from(s.flaky_percent) {
-                let status = if h.is_multiple_of(2) {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::TOO_MANY_REQUESTS
-                };
-                return Some(with_retry_after(status));
+        let f = &self.scenario.faults;
+        let with_retry_after = |status: StatusCode| {
+            let mut r = fhir(status, &operation_outcome("transient", "try again later"));
+            if let Some(secs) = f.retry_after_header() {
+                r.headers_mut().insert("retry-after", secs.into());
             }
-        }
-        if n <= s.throttle_first {
-            return Some(with_retry_after(StatusCode::TOO_MANY_REQUESTS));
-        }
-        if n <= s.throttle_first + s.fail_first {
-            return Some(with_retry_after(StatusCode::SERVICE_UNAVAILABLE));
-        }
-        if s.reject {
-            return Some(fhir(
+            r
+        };
+        Some(match f.fault(request_identifier, n)? {
+            Fault::Unavailable => with_retry_after(StatusCode::SERVICE_UNAVAILABLE),
+            Fault::Throttled => with_retry_after(StatusCode::TOO_MANY_REQUESTS),
+            Fault::Rejected => fhir(
                 StatusCode::BAD_REQUEST,
                 &operation_outcome("invalid", "request rejected by the payer"),
-            ));
-        }
-        if s.malformed {
-            return Some(
-                (
-                    StatusCode::OK,
-                    [("content-type", "application/fhir+json")],
-                    "{\"resourceType\":\"Bundle\",\"entry\":[{}]",
-                )
-                    .into_response(),
-            );
-        }
-        None
+            ),
+            Fault::Malformed => (
+                StatusCode::OK,
+                [("content-type", "application/fhir+json")],
+                "{\"resourceType\":\"Bundle\",\"entry\":[{}]",
+            )
+                .into_response(),
+        })
     }
 
     fn answer(
@@ -301,7 +272,7 @@ impl SimState {
             reference,
         ) {
             Ok(response) => {
-                if response.overall() == super::Overall::Pended {
+                if response.overall() == Overall::Pended {
                     if let (Some(r), Ok(mut pended)) =
                         (response.reference.clone(), self.pended.lock())
                     {
@@ -332,13 +303,6 @@ impl SimState {
     }
 }
 
-/// FNV-1a: stable across runs and platforms.
-fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 fn identifier_of(bundle: &Value) -> String {
     bundle["identifier"]["value"]
         .as_str()
@@ -346,23 +310,38 @@ fn identifier_of(bundle: &Value) -> String {
         .to_owned()
 }
 
-async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(bundle) = serde_json::from_slice::<Value>(&body) else {
-        state.record("unparsable", "submit", StatusCode::BAD_REQUEST);
-        return fhir(
+/// Reads a request bundle and its identifier, plays the scripted latency and checks the bearer
+/// token: the steps every operation takes before it is answered.
+async fn receive(
+    state: &SimState,
+    headers: &HeaderMap,
+    body: &[u8],
+    operation: &str,
+) -> Result<(Value, String), Response> {
+    let Ok(bundle) = serde_json::from_slice::<Value>(body) else {
+        state.record("unparsable", operation, StatusCode::BAD_REQUEST);
+        return Err(fhir(
             StatusCode::BAD_REQUEST,
             &operation_outcome("structure", "body is not JSON"),
-        );
+        ));
     };
     let id = identifier_of(&bundle);
     state.delay(&id).await;
-    if !state.authorized(&headers) {
-        state.record(&id, "submit", StatusCode::UNAUTHORIZED);
-        return fhir(
+    if !state.authorized(headers) {
+        state.record(&id, operation, StatusCode::UNAUTHORIZED);
+        return Err(fhir(
             StatusCode::UNAUTHORIZED,
             &operation_outcome("login", "a valid bearer token is required"),
-        );
+        ));
     }
+    Ok((bundle, id))
+}
+
+async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (bundle, id) = match receive(&state, &headers, &body, "submit").await {
+        Ok(received) => received,
+        Err(refused) => return refused,
+    };
     if let Some(r) = state.scripted(&id) {
         state.record(&id, "submit", r.status());
         return r;
@@ -405,21 +384,10 @@ fn inquiry_reference(bundle: &Value) -> Option<String> {
 }
 
 async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(bundle) = serde_json::from_slice::<Value>(&body) else {
-        return fhir(
-            StatusCode::BAD_REQUEST,
-            &operation_outcome("structure", "body is not JSON"),
-        );
+    let (bundle, id) = match receive(&state, &headers, &body, "inquire").await {
+        Ok(received) => received,
+        Err(refused) => return refused,
     };
-    let id = identifier_of(&bundle);
-    state.delay(&id).await;
-    if !state.authorized(&headers) {
-        state.record(&id, "inquire", StatusCode::UNAUTHORIZED);
-        return fhir(
-            StatusCode::UNAUTHORIZED,
-            &operation_outcome("login", "a valid bearer token is required"),
-        );
-    }
     let Some(reference) = inquiry_reference(&bundle) else {
         state.record(&id, "inquire", StatusCode::BAD_REQUEST);
         return fhir(

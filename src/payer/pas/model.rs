@@ -1,0 +1,536 @@
+//! The PAS model (HL7 Da Vinci PAS on FHIR R4): the profile, extension and code system URLs, and
+//! the FHIR datatypes and resources of a request bundle as borrowed `serde` types. The request
+//! writer ([`super::write`]) lays these over a case; the payer simulator reads and answers them.
+//! Nothing here knows of cases, payers or HTTP.
+
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD;
+use chrono::NaiveDate;
+use serde::{Serialize, Serializer};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+macro_rules! pas_sd {
+    ($name:literal) => {
+        concat!(
+            "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/",
+            $name
+        )
+    };
+}
+
+pub const REQUEST_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-request-bundle");
+pub const INQUIRY_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-inquiry-request-bundle");
+pub const RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-response-bundle");
+pub const INQUIRY_RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-inquiry-response-bundle");
+pub const CLAIM_PROFILE: &str = pas_sd!("profile-claim");
+pub const CLAIM_INQUIRY_PROFILE: &str = pas_sd!("profile-claim-inquiry");
+pub const CLAIM_RESPONSE_PROFILE: &str = pas_sd!("profile-claimresponse");
+pub const BENEFICIARY_PROFILE: &str = pas_sd!("profile-beneficiary");
+pub const COVERAGE_PROFILE: &str = pas_sd!("profile-coverage");
+pub const INSURER_PROFILE: &str = pas_sd!("profile-insurer");
+pub const REQUESTOR_PROFILE: &str = pas_sd!("profile-requestor");
+pub const DOCUMENT_REFERENCE_PROFILE: &str = pas_sd!("profile-documentreference");
+
+pub const EXT_SERVICE_ITEM_REQUEST_TYPE: &str = pas_sd!("extension-serviceItemRequestType");
+pub const EXT_CERTIFICATION_TYPE: &str = pas_sd!("extension-certificationType");
+pub const EXT_CARE_TEAM_CLAIM_SCOPE: &str = pas_sd!("extension-careTeamClaimScope");
+pub const EXT_DOCUMENT_INFORMATION: &str = pas_sd!("extension-documentInformation");
+pub const EXT_ADMINISTRATION_REFERENCE_NUMBER: &str =
+    pas_sd!("extension-administrationReferenceNumber");
+pub const EXT_REVIEW_ACTION: &str = pas_sd!("extension-reviewAction");
+pub const EXT_REVIEW_ACTION_CODE: &str = pas_sd!("extension-reviewActionCode");
+pub const EXT_ITEM_PRE_AUTH_PERIOD: &str = pas_sd!("extension-itemPreAuthPeriod");
+pub const EXT_ERROR_PATH: &str = pas_sd!("extension-errorPath");
+pub const EXT_ERROR_ELEMENT: &str = pas_sd!("extension-errorElement");
+
+pub const PAS_TEMP_CODES: &str = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes";
+pub const CPT_SYSTEM: &str = "http://www.ama-assn.org/go/cpt";
+pub const HCPCS_SYSTEM: &str = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets";
+pub const ICD10CM_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
+pub const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
+pub const POS_SYSTEM: &str =
+    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set";
+pub const NUCC_TAXONOMY_SYSTEM: &str = "http://nucc.org/provider-taxonomy";
+pub const LOINC_SYSTEM: &str = "http://loinc.org";
+pub const V2_0203_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+pub const C4BB_IDENTIFIER_TYPE_SYSTEM: &str =
+    "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType";
+pub const CLAIM_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/claim-type";
+pub const PROCESS_PRIORITY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/processpriority";
+pub const DIAGNOSIS_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype";
+pub const SUBSCRIBER_RELATIONSHIP_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/subscriber-relationship";
+pub const COVERAGE_CLASS_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/coverage-class";
+pub const ADJUDICATION_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/adjudication";
+pub const DOCUMENT_CATEGORY_SYSTEM: &str =
+    "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category";
+pub const X12_98_SYSTEM: &str = "https://codesystem.x12.org/005010/98";
+pub const X12_306_SYSTEM: &str = "https://codesystem.x12.org/005010/306";
+pub const X12_755_SYSTEM: &str = "https://codesystem.x12.org/005010/755";
+pub const X12_756_SYSTEM: &str = "https://codesystem.x12.org/005010/756";
+pub const X12_1069_SYSTEM: &str = "https://codesystem.x12.org/005010/1069";
+pub const X12_1322_SYSTEM: &str = "https://codesystem.x12.org/005010/1322";
+pub const X12_1365_SYSTEM: &str = "https://codesystem.x12.org/005010/1365";
+pub const X12_1525_SYSTEM: &str = "https://codesystem.x12.org/005010/1525";
+
+// Identifier systems of the worker's own: the member id and payer id systems are payer-specific
+// and unknown to the worker, so they are named under the worker's URN (as its reason codes are).
+pub const MEMBER_ID_SYSTEM_PREFIX: &str = "urn:preauth-worker:member-id:";
+pub const PAYER_ID_SYSTEM: &str = "urn:preauth-worker:payer-id";
+
+pub const LOINC_PROGRESS_NOTE: &str = "11506-3";
+pub const LOINC_PHOTO: &str = "72170-4";
+pub const LOINC_LETTER: &str = "51852-2";
+
+pub const INDICATIONS_PREFIX: &str = "Documented indications: ";
+pub const PRIOR_TREATMENT_PREFIX: &str = "Prior treatment: ";
+pub const APPEAL_PREFIX: &str = "Appeal of ";
+pub const ORIGINAL_REQUEST_PREFIX: &str = "Original request: ";
+
+/// The identifier system of the worker's correlation token on the Claim: the request identifier
+/// and a tag under the deployment key, so a payer's notification can be matched and checked
+/// without state (see [`crate::security`]).
+pub const CORRELATION_SYSTEM: &str = "urn:preauth-worker:correlation";
+
+/// The X12 886 code system for review decision reasons.
+pub const X12_REASON_SYSTEM: &str = "https://codesystem.x12.org/external/886";
+/// The X12 901 code system for request errors (AAA reject reasons).
+pub const X12_REJECT_SYSTEM: &str = "https://codesystem.x12.org/005010/901";
+
+/// An OperationOutcome for a 4xx answer: one error issue with the FHIR issue-type `code`.
+pub fn operation_outcome(code: &str, diagnostics: &str) -> Value {
+    let mut issue = Map::new();
+    issue.insert("severity".to_owned(), json!("error"));
+    issue.insert("code".to_owned(), json!(code));
+    if !diagnostics.is_empty() {
+        issue.insert("diagnostics".to_owned(), json!(diagnostics));
+    }
+    json!({"resourceType": "OperationOutcome", "issue": [Value::Object(issue)]})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalars that serialize without an intermediate String.
+
+/// A resource's `urn:uuid:` fullUrl: a UUID v5 of the request identifier and the resource's
+/// role, so a resent request carries the same GUIDs and another request new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Urn(pub(crate) Uuid);
+
+impl Urn {
+    pub(crate) fn of(request_identifier: &str, role: &str) -> Self {
+        Self(crate::ids::pas_resource(request_identifier, role))
+    }
+}
+
+/// A resource's fullUrl as text.
+pub(crate) fn full_url(identifier: &str, role: &str) -> String {
+    format!("urn:uuid:{}", Urn::of(identifier, role).0.hyphenated())
+}
+
+impl Serialize for Urn {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("urn:uuid:{}", self.0.hyphenated()))
+    }
+}
+
+/// A FHIR `date` (YYYY-MM-DD).
+#[derive(Clone, Copy)]
+pub(crate) struct Date(pub(crate) NaiveDate);
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Text as standard base64 (FHIR `base64Binary`), encoded while it is written.
+pub(crate) struct Base64<'a>(pub(crate) &'a str);
+
+impl Serialize for Base64<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&Base64Display::new(self.0.as_bytes(), &STANDARD))
+    }
+}
+
+/// Two strings written as one.
+pub(crate) struct Concat<'a>(pub(crate) &'a str, pub(crate) &'a str);
+
+impl Serialize for Concat<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}{}", self.0, self.1))
+    }
+}
+
+/// The sequence numbers 1..=n (FHIR positiveInt), as an array.
+#[derive(Clone, Copy)]
+pub(crate) struct Sequences(pub(crate) u32);
+
+impl Sequences {
+    fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Serialize for Sequences {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(1..=self.0)
+    }
+}
+
+/// 1-based sequence numbers (FHIR positiveInt).
+pub(crate) fn seq(index: usize) -> u32 {
+    u32::try_from(index + 1).unwrap_or(u32::MAX)
+}
+
+pub(crate) fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+pub(crate) fn is_empty<T>(v: &&[T]) -> bool {
+    v.is_empty()
+}
+
+// ---------------------------------------------------------------------------------------------
+// FHIR datatypes, borrowed.
+
+#[derive(Serialize)]
+pub(crate) struct Meta<'a> {
+    pub(crate) profile: [&'a str; 1],
+}
+
+pub(crate) fn meta(profile: &str) -> Meta<'_> {
+    Meta { profile: [profile] }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Coding<'a> {
+    pub(crate) system: &'a str,
+    pub(crate) code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Concept<'a> {
+    pub(crate) coding: [Coding<'a>; 1],
+}
+
+/// A concept coded in two systems.
+#[derive(Serialize)]
+pub(crate) struct Concept2<'a> {
+    pub(crate) coding: [Coding<'a>; 2],
+}
+
+pub(crate) fn concept<'a>(system: &'a str, code: &'a str) -> Concept<'a> {
+    Concept {
+        coding: [Coding {
+            system,
+            code,
+            display: None,
+        }],
+    }
+}
+
+pub(crate) fn concept_display<'a>(system: &'a str, code: &'a str, display: &'a str) -> Concept<'a> {
+    Concept {
+        coding: [Coding {
+            system,
+            code,
+            display: Some(display),
+        }],
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Reference {
+    pub(crate) reference: Urn,
+}
+
+pub(crate) fn reference(url: Urn) -> Reference {
+    Reference { reference: url }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Identifier<'a, Sys: Serialize = &'a str> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<Concept<'a>>,
+    pub(crate) system: Sys,
+    pub(crate) value: &'a str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct NpiReference<'a> {
+    pub(crate) identifier: Identifier<'a>,
+}
+
+pub(crate) fn npi_reference(npi: &str) -> NpiReference<'_> {
+    NpiReference {
+        identifier: Identifier {
+            kind: None,
+            system: NPI_SYSTEM,
+            value: npi,
+        },
+    }
+}
+
+/// A simple extension: a url and one value.
+#[derive(Serialize)]
+pub(crate) struct Extension<'a> {
+    pub(crate) url: &'a str,
+    #[serde(
+        rename = "valueCodeableConcept",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) codeable_concept: Option<Concept<'a>>,
+    #[serde(rename = "valueBoolean", skip_serializing_if = "Option::is_none")]
+    pub(crate) boolean: Option<bool>,
+    #[serde(rename = "valueString", skip_serializing_if = "Option::is_none")]
+    pub(crate) string: Option<&'a str>,
+}
+
+pub(crate) fn extension_concept<'a>(url: &'a str, concept: Concept<'a>) -> Extension<'a> {
+    Extension {
+        url,
+        codeable_concept: Some(concept),
+        boolean: None,
+        string: None,
+    }
+}
+
+/// The X12 PWK-like document information every `additionalInformation` entry must carry.
+#[derive(Serialize)]
+pub(crate) struct DocumentInformation<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) extension: [Extension<'a>; 2],
+}
+
+pub(crate) fn document_information<'a>(
+    report_type: &'a str,
+    display: &'a str,
+) -> DocumentInformation<'a> {
+    DocumentInformation {
+        url: EXT_DOCUMENT_INFORMATION,
+        extension: [
+            extension_concept(
+                "reportTypeCode",
+                concept_display(X12_755_SYSTEM, report_type, display),
+            ),
+            extension_concept(
+                "transmissionMethod",
+                concept_display(X12_756_SYSTEM, "EL", "Electronically Only"),
+            ),
+        ],
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources.
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Bundle<'a> {
+    pub(crate) resource_type: &'static str,
+    pub(crate) meta: Meta<'a>,
+    pub(crate) identifier: Identifier<'a>,
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) timestamp: &'a str,
+    pub(crate) entry: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Entry<'a> {
+    pub(crate) full_url: Urn,
+    pub(crate) resource: Resource<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum Resource<'a> {
+    Claim(Box<Claim<'a>>),
+    Patient(Patient<'a>),
+    Coverage(Coverage<'a>),
+    Organization(Organization<'a>),
+    DocumentReference(DocumentReference<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Patient<'a> {
+    pub(crate) resource_type: &'static str,
+    pub(crate) meta: Meta<'a>,
+    pub(crate) identifier: [Identifier<'a, Concat<'a>>; 1],
+    pub(crate) name: [HumanName<'a>; 1],
+    pub(crate) gender: &'static str,
+    pub(crate) birth_date: Date,
+}
+
+#[derive(Serialize)]
+pub(crate) struct HumanName<'a> {
+    pub(crate) family: &'a str,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub(crate) given: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Coverage<'a> {
+    pub(crate) resource_type: &'static str,
+    pub(crate) meta: Meta<'a>,
+    pub(crate) identifier: [Identifier<'a, Concat<'a>>; 1],
+    pub(crate) status: &'static str,
+    pub(crate) beneficiary: Reference,
+    pub(crate) relationship: Concept2<'a>,
+    pub(crate) payor: [Reference; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) subscriber_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) class: Option<[CoverageClass<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CoverageClass<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: Concept<'a>,
+    pub(crate) value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Organization<'a> {
+    pub(crate) resource_type: &'static str,
+    pub(crate) meta: Meta<'a>,
+    pub(crate) identifier: [Identifier<'a>; 1],
+    pub(crate) active: bool,
+    #[serde(rename = "type")]
+    pub(crate) kind: [Concept<'a>; 1],
+    pub(crate) name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Claim<'a> {
+    pub(crate) resource_type: &'static str,
+    pub(crate) meta: Meta<'a>,
+    pub(crate) identifier: Vec<Identifier<'a>>,
+    pub(crate) status: &'static str,
+    #[serde(rename = "type")]
+    pub(crate) kind: Concept<'a>,
+    #[serde(rename = "use")]
+    pub(crate) purpose: &'static str,
+    pub(crate) patient: Reference,
+    pub(crate) created: &'a str,
+    pub(crate) insurer: Reference,
+    pub(crate) provider: Reference,
+    pub(crate) priority: Concept<'a>,
+    pub(crate) care_team: [CareTeam<'a>; 1],
+    pub(crate) insurance: [Insurance; 1],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) item: Vec<Item<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) supporting_info: Vec<SupportingInfo<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) diagnosis: Vec<ClaimDiagnosis<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CareTeam<'a> {
+    pub(crate) extension: [Extension<'a>; 1],
+    pub(crate) sequence: u32,
+    pub(crate) provider: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) qualification: Option<Concept<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Insurance {
+    pub(crate) sequence: u32,
+    pub(crate) focal: bool,
+    pub(crate) coverage: Reference,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Item<'a> {
+    pub(crate) extension: Vec<Extension<'a>>,
+    pub(crate) sequence: u32,
+    pub(crate) care_team_sequence: [u32; 1],
+    pub(crate) category: Concept<'a>,
+    pub(crate) product_or_service: Concept<'a>,
+    pub(crate) serviced_date: Date,
+    pub(crate) location_codeable_concept: Concept<'a>,
+    pub(crate) quantity: Quantity,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) modifier: Vec<Concept<'a>>,
+    #[serde(skip_serializing_if = "Sequences::is_empty")]
+    pub(crate) diagnosis_sequence: Sequences,
+    #[serde(skip_serializing_if = "Sequences::is_empty")]
+    pub(crate) information_sequence: Sequences,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Quantity {
+    pub(crate) value: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ClaimDiagnosis<'a> {
+    pub(crate) sequence: u32,
+    pub(crate) diagnosis_codeable_concept: Concept<'a>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<[Concept<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SupportingInfo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) extension: Option<[DocumentInformation<'a>; 1]>,
+    pub(crate) sequence: u32,
+    pub(crate) category: Concept<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_reference: Option<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_string: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DocumentReference<'a> {
+    pub(crate) resource_type: &'static str,
+    pub(crate) meta: Meta<'a>,
+    pub(crate) status: &'static str,
+    #[serde(rename = "type")]
+    pub(crate) kind: Concept<'a>,
+    pub(crate) category: [Concept<'a>; 1],
+    pub(crate) subject: Reference,
+    // DocumentReference.date is an R4 `instant` ("when this reference was created"): the
+    // request's own time. The document's date, a plain date, is in attachment.creation.
+    pub(crate) date: &'a str,
+    pub(crate) content: [Content<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) author: Option<[NpiReference<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) authenticator: Option<NpiReference<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Content<'a> {
+    pub(crate) attachment: Attachment<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Attachment<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) content_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data: Option<Base64<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) url: Option<&'a str>,
+    pub(crate) title: &'a str,
+    pub(crate) creation: Date,
+}

@@ -1,0 +1,482 @@
+//! Reading a payer's answer: a PAS response bundle (or what a payer sends instead of one) to a
+//! [`PayerResponse`], and the worker's correlation token in a payer's notification. Pure
+//! functions; error messages name elements and codes, never values from the patient's record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::json::*;
+use super::model::*;
+use crate::case::Reason;
+use crate::payer::{ItemDecision, PayerResponse, ReviewAction};
+
+/// A correlation token as found in a payer's bundle: not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    pub request_identifier: String,
+    pub tag: String,
+}
+
+impl Correlation {
+    /// The token for `request_identifier` sent to `payer_id`: `<request identifier>.<tag>`.
+    pub fn token(
+        key: &crate::security::DeploymentKey,
+        payer_id: &str,
+        request_identifier: &str,
+    ) -> String {
+        let tag = key.tag(
+            crate::security::Purpose::Correlation,
+            &[payer_id.as_bytes(), request_identifier.as_bytes()],
+        );
+        format!("{request_identifier}.{tag}")
+    }
+
+    /// Whether this token was made under `key` for a request sent to `payer_id`.
+    pub fn verify(&self, key: &crate::security::DeploymentKey, payer_id: &str) -> bool {
+        key.verify(
+            crate::security::Purpose::Correlation,
+            &[payer_id.as_bytes(), self.request_identifier.as_bytes()],
+            &self.tag,
+        )
+    }
+}
+
+/// Finds the worker's correlation token in a PAS response bundle: on the ClaimResponse
+/// (identifier or request.identifier) or on an echoed Claim. Bounded: a value longer than
+/// 200 characters or holding anything but the token's characters is no token.
+pub fn correlation(response: &Value) -> Option<Correlation> {
+    let entries = array_of(response, "entry");
+    let mut candidates: Vec<&Value> = Vec::new();
+    for e in entries {
+        let r = &e["resource"];
+        candidates.extend(array_of(r, "identifier"));
+        if let Some(req) = r.get("request").and_then(|q| q.get("identifier")) {
+            candidates.push(req);
+        }
+    }
+    candidates.iter().find_map(|i| {
+        if str_of(i, "system") != Some(CORRELATION_SYSTEM) {
+            return None;
+        }
+        let value = str_of(i, "value")?;
+        let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if value.len() > 200 || !value.chars().all(token_char) {
+            return None;
+        }
+        let (request_identifier, tag) = value.rsplit_once('.')?;
+        (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
+            request_identifier: request_identifier.to_owned(),
+            tag: tag.to_owned(),
+        })
+    })
+}
+
+/// The PAS response bundle a rest-hook notification carries (a `history` Bundle whose entries
+/// are the SubscriptionStatus and the full-resource response), or the bundle itself when a
+/// response bundle was posted as it is.
+pub fn notification_response(notification: &Value) -> Option<&Value> {
+    let has_claim_response = |b: &Value| {
+        array_of(b, "entry")
+            .iter()
+            .any(|e| e["resource"]["resourceType"] == "ClaimResponse")
+    };
+    if str_of(notification, "resourceType") != Some("Bundle") {
+        return None;
+    }
+    if has_claim_response(notification) {
+        return Some(notification);
+    }
+    array_of(notification, "entry")
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| str_of(r, "resourceType") == Some("Bundle") && has_claim_response(r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response parsing (the worker's side).
+
+/// Why a payer's answer could not be read as a decision. Messages carry codes only, never data
+/// from the patient's record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    /// The payer answered with an OperationOutcome (issue severities, codes and locations).
+    #[error("payer answered with an OperationOutcome: {0}")]
+    OperationOutcome(String),
+    /// The ClaimResponse carries business errors (X12 AAA reject reasons, `ClaimResponse.error`).
+    #[error("payer rejected the request: {}", codes_of(.0))]
+    BusinessErrors(Vec<Reason>),
+    /// The body is not a PAS response the worker can read.
+    #[error("malformed payer response: {0}")]
+    Malformed(String),
+}
+
+fn codes_of(reasons: &[Reason]) -> String {
+    let codes: Vec<String> = reasons.iter().map(|r| safe_code(&r.code)).collect();
+    if codes.is_empty() {
+        "no error codes".to_owned()
+    } else {
+        codes.join(", ")
+    }
+}
+
+fn malformed(what: impl Into<String>) -> ResponseError {
+    ResponseError::Malformed(what.into())
+}
+
+/// Reads a payer's answer: a PAS response Bundle (the ClaimResponse need not be first), a
+/// `Parameters` wrapping one (`return` or `responseBundle`), a bare ClaimResponse, or an
+/// OperationOutcome.
+pub fn parse_response(body: &Value) -> Result<PayerResponse, ResponseError> {
+    parse_any(body, true)
+}
+
+fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, ResponseError> {
+    if !body.is_object() {
+        return Err(malformed("the body is not a JSON object"));
+    }
+    match str_of(body, "resourceType") {
+        Some("OperationOutcome") => Err(ResponseError::OperationOutcome(outcome_text(body))),
+        Some("Parameters") if parameters_allowed => {
+            let inner = array_of(body, "parameter")
+                .iter()
+                .filter(|p| matches!(str_of(p, "name"), Some("return" | "responseBundle")))
+                .find_map(|p| p.get("resource"))
+                .ok_or_else(|| {
+                    malformed("the Parameters has no return or responseBundle resource")
+                })?;
+            parse_any(inner, false)
+        }
+        Some("Bundle") => {
+            let resources: Vec<&Value> = array_of(body, "entry")
+                .iter()
+                .filter_map(|e| e.get("resource"))
+                .collect();
+            let of_type = |t: &str| {
+                resources
+                    .iter()
+                    .copied()
+                    .find(|r| str_of(r, "resourceType") == Some(t))
+            };
+            if let Some(cr) = of_type("ClaimResponse") {
+                claim_response(cr, str_of(body, "timestamp"))
+            } else if let Some(oo) = of_type("OperationOutcome") {
+                Err(ResponseError::OperationOutcome(outcome_text(oo)))
+            } else {
+                Err(malformed("the bundle holds no ClaimResponse"))
+            }
+        }
+        Some("ClaimResponse") => claim_response(body, None),
+        Some(other) => Err(malformed(format!(
+            "unexpected resourceType {}",
+            safe_code(other)
+        ))),
+        None => Err(malformed("the body has no resourceType")),
+    }
+}
+
+/// Issue severities, codes, detail codes and locations. Diagnostics and detail text are left
+/// out: payers echo submitted values in them.
+fn outcome_text(oo: &Value) -> String {
+    let issues: Vec<String> = array_of(oo, "issue")
+        .iter()
+        .map(|issue| {
+            let mut s = format!(
+                "{} {}",
+                safe_code(str_of(issue, "severity").unwrap_or("unknown")),
+                safe_code(str_of(issue, "code").unwrap_or("unknown"))
+            );
+            let details: Vec<String> = codings(issue.get("details"))
+                .iter()
+                .filter_map(|c| str_of(c, "code"))
+                .map(safe_code)
+                .collect();
+            if !details.is_empty() {
+                s.push_str(&format!(" [{}]", details.join(", ")));
+            }
+            let places: Vec<&str> = array_of(issue, "expression")
+                .iter()
+                .chain(array_of(issue, "location"))
+                .filter_map(Value::as_str)
+                .filter(|p| p.len() <= 200 && p.chars().all(|c| c.is_ascii_graphic() || c == ' '))
+                .collect();
+            if !places.is_empty() {
+                s.push_str(&format!(" at {}", places.join(", ")));
+            }
+            s
+        })
+        .collect();
+    if issues.is_empty() {
+        "no issues given".to_owned()
+    } else {
+        issues.join("; ")
+    }
+}
+
+/// The review action extension of an adjudication list, if any.
+fn review_action_of(adjudication: &[Value]) -> Option<&Value> {
+    adjudication
+        .iter()
+        .find_map(|a| extensions(a, EXT_REVIEW_ACTION).next())
+}
+
+/// The X12 306 code of a reviewAction (full-URL sub-extension, or `code` as older payers send).
+fn review_action_code(review: &Value) -> Option<&str> {
+    let sub = extensions(review, EXT_REVIEW_ACTION_CODE)
+        .next()
+        .or_else(|| extensions(review, "code").next())?;
+    let list = codings(sub.get("valueCodeableConcept"));
+    list.iter()
+        .find(|c| str_of(c, "system") == Some(X12_306_SYSTEM))
+        .or_else(|| list.first())
+        .and_then(|c| str_of(c, "code"))
+}
+
+/// One reason per `reasonCode` sub-extension: its X12 886 coding (else its first), text from
+/// the display or, failing that, from `fallback_text`.
+fn reason_codes(review: &Value, fallback_text: &str) -> Vec<Reason> {
+    extensions(review, "reasonCode")
+        .filter_map(|rc| {
+            let concept = rc.get("valueCodeableConcept");
+            let list = codings(concept);
+            let c = list
+                .iter()
+                .find(|c| str_of(c, "system") == Some(X12_REASON_SYSTEM))
+                .or_else(|| list.first())?;
+            let code = str_of(c, "code")?;
+            let text = str_of(c, "display")
+                .or_else(|| concept.and_then(|cc| str_of(cc, "text")))
+                .unwrap_or(fallback_text);
+            Some(Reason {
+                code: code.to_owned(),
+                system: str_of(c, "system").map(str::to_owned),
+                text: text.to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn note_reason(text: &str) -> Reason {
+    Reason {
+        code: "note".to_owned(),
+        system: None,
+        text: text.to_owned(),
+    }
+}
+
+fn period_of(v: Option<&Value>) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let start = v.and_then(|p| str_of(p, "start")).and_then(date_of);
+    let end = v.and_then(|p| str_of(p, "end")).and_then(date_of);
+    (start, end)
+}
+
+fn business_error(e: &Value) -> Reason {
+    let concept = e.get("code");
+    let c = codings(concept).first();
+    let code = c.and_then(|c| str_of(c, "code")).unwrap_or("unknown");
+    let mut text = c
+        .and_then(|c| str_of(c, "display"))
+        .or_else(|| concept.and_then(|cc| str_of(cc, "text")))
+        .unwrap_or_default()
+        .to_owned();
+    let place = extensions(e, EXT_ERROR_PATH)
+        .chain(extensions(e, EXT_ERROR_ELEMENT))
+        .find_map(|x| str_of(x, "valueString"))
+        .filter(|p| p.len() <= 200);
+    if let Some(place) = place {
+        text = if text.is_empty() {
+            format!("at {place}")
+        } else {
+            format!("{text} (at {place})")
+        };
+    }
+    Reason {
+        code: code.to_owned(),
+        system: c.and_then(|c| str_of(c, "system")).map(str::to_owned),
+        text,
+    }
+}
+
+fn claim_response(
+    cr: &Value,
+    bundle_timestamp: Option<&str>,
+) -> Result<PayerResponse, ResponseError> {
+    let errors = array_of(cr, "error");
+    if !errors.is_empty() {
+        return Err(ResponseError::BusinessErrors(
+            errors.iter().map(business_error).collect(),
+        ));
+    }
+    let decided_on = str_of(cr, "created")
+        .and_then(date_of)
+        .or_else(|| bundle_timestamp.and_then(date_of))
+        .ok_or_else(|| {
+            malformed("the ClaimResponse has no created date and the bundle no timestamp")
+        })?;
+
+    let notes: BTreeMap<u64, &str> = array_of(cr, "processNote")
+        .iter()
+        .filter_map(|n| Some((n.get("number")?.as_u64()?, str_of(n, "text")?)))
+        .collect();
+    let unnumbered_notes: Vec<&str> = array_of(cr, "processNote")
+        .iter()
+        .filter(|n| n.get("number").and_then(Value::as_u64).is_none())
+        .filter_map(|n| str_of(n, "text"))
+        .collect();
+
+    let item_values = array_of(cr, "item");
+    if item_values.is_empty() {
+        return Err(malformed("the ClaimResponse has no items"));
+    }
+    let mut items = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut used_notes = BTreeSet::new();
+    let mut item_number = None;
+    let mut item_reference = None;
+    let mut item_period = (None, None);
+    for (index, item) in item_values.iter().enumerate() {
+        let sequence = positive_u32(item.get("itemSequence")).ok_or_else(|| {
+            malformed(format!(
+                "item {} has no itemSequence (a positive integer)",
+                index + 1
+            ))
+        })?;
+        if !seen.insert(sequence) {
+            return Err(malformed(format!(
+                "itemSequence {sequence} appears more than once"
+            )));
+        }
+        let adjudication = array_of(item, "adjudication");
+        let review = review_action_of(adjudication)
+            .ok_or_else(|| malformed(format!("item {sequence} has no review action")))?;
+        let code = review_action_code(review)
+            .ok_or_else(|| malformed(format!("item {sequence} has no review action code")))?;
+        let action = ReviewAction::from_code(code).ok_or_else(|| {
+            malformed(format!(
+                "item {sequence}: review action {} is not an X12 306 code",
+                safe_code(code)
+            ))
+        })?;
+
+        let note_numbers: Vec<u64> = array_of(item, "noteNumber")
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        let item_notes: Vec<&str> = note_numbers
+            .iter()
+            .filter_map(|n| notes.get(n).copied())
+            .collect();
+        used_notes.extend(note_numbers.iter().copied());
+        let joined = item_notes.join("; ");
+        let mut reasons = reason_codes(review, &joined);
+        for note in &item_notes {
+            if !reasons.iter().any(|r| r.text == *note || r.text == joined) {
+                reasons.push(note_reason(note));
+            }
+        }
+
+        let approved_units = approved_units(cr, item, sequence)?;
+
+        if item_number.is_none() && action.certifies() {
+            item_number = extensions(review, "number")
+                .find_map(|n| str_of(n, "valueString"))
+                .map(str::to_owned);
+        }
+        if item_reference.is_none() {
+            item_reference = extensions(item, EXT_ADMINISTRATION_REFERENCE_NUMBER)
+                .find_map(|x| str_of(x, "valueString"))
+                .map(str::to_owned);
+        }
+        if item_period == (None, None) {
+            item_period = period_of(
+                extensions(item, EXT_ITEM_PRE_AUTH_PERIOD).find_map(|x| x.get("valuePeriod")),
+            );
+        }
+        items.push(ItemDecision {
+            sequence,
+            action,
+            approved_units,
+            reasons,
+        });
+    }
+
+    // Whole-request reasons: reason codes on ClaimResponse.adjudication, then the notes no item
+    // points to (unless they repeat a reason already read).
+    let mut reasons = review_action_of(array_of(cr, "adjudication"))
+        .map(|r| reason_codes(r, ""))
+        .unwrap_or_default();
+    let loose_notes = notes
+        .iter()
+        .filter(|(n, _)| !used_notes.contains(n))
+        .map(|(_, t)| *t)
+        .chain(unnumbered_notes);
+    for text in loose_notes {
+        if !reasons.iter().any(|r| r.text == text) {
+            reasons.push(note_reason(text));
+        }
+    }
+
+    let pre_auth_ref = str_of(cr, "preAuthRef").map(str::to_owned);
+    let authorization_number = pre_auth_ref.clone().or(item_number);
+    let payer_identifier = array_of(cr, "identifier")
+        .iter()
+        .filter(|i| {
+            !str_of(i, "system")
+                .is_some_and(|s| s.starts_with("urn:trnorg:") || s == CORRELATION_SYSTEM)
+        })
+        .find_map(|i| str_of(i, "value"))
+        .map(str::to_owned);
+    let claim_reference = extensions(cr, EXT_ADMINISTRATION_REFERENCE_NUMBER)
+        .find_map(|x| str_of(x, "valueString"))
+        .map(str::to_owned);
+    let reference = item_reference
+        .or(claim_reference)
+        .or(payer_identifier)
+        .or(pre_auth_ref);
+
+    let (mut valid_from, mut valid_to) = period_of(cr.get("preAuthPeriod"));
+    if (valid_from, valid_to) == (None, None) {
+        (valid_from, valid_to) = item_period;
+    }
+
+    Ok(PayerResponse {
+        reference,
+        items,
+        authorization_number,
+        valid_from,
+        valid_to,
+        reasons,
+        decided_on,
+    })
+}
+
+/// Authorized units of an item: the quantity of an `addItem` for it (a modification), else the
+/// value of its `submitted` adjudication, else 0 (the payer did not say).
+fn approved_units(cr: &Value, item: &Value, sequence: u32) -> Result<u32, ResponseError> {
+    let bad = || {
+        malformed(format!(
+            "item {sequence}: the authorized quantity is not a whole number"
+        ))
+    };
+    let added = array_of(cr, "addItem").iter().find(|a| {
+        array_of(a, "itemSequence")
+            .iter()
+            .any(|s| s.as_u64() == Some(u64::from(sequence)))
+    });
+    if let Some(v) = added
+        .and_then(|a| a.get("quantity"))
+        .and_then(|q| q.get("value"))
+    {
+        return whole_u32(v).ok_or_else(bad);
+    }
+    let submitted = array_of(item, "adjudication").iter().find(|a| {
+        codings(a.get("category"))
+            .iter()
+            .any(|c| str_of(c, "code") == Some("submitted"))
+    });
+    match submitted.and_then(|a| a.get("value")) {
+        Some(v) => whole_u32(v).ok_or_else(bad),
+        None => Ok(0),
+    }
+}

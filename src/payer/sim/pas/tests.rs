@@ -1,0 +1,840 @@
+//! The PAS bundle both ways: every example written as a request, read back by the payer
+//! simulator, answered, and read by the worker; and the reader against the research examples.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::*;
+use base64::Engine as _;
+
+use super::super::decide_review;
+use crate::case::{decode, identify, CaseEvent, Kind};
+use crate::codes::CodeTable;
+use crate::payer::pas::read::*;
+use crate::payer::pas::write::{inquiry_bundle, request_bundle};
+use crate::payer::{Operation, Overall, PayerError};
+use crate::rules::testing::{appeal_base, base, decode_value};
+use crate::rules::Policies;
+
+const SUBMITTER: &str = "9012345678";
+const APPROVED: &str = include_str!("../../../../tests/fixtures/pas/pas-approved-bundle.json");
+const DENIED: &str = include_str!("../../../../tests/fixtures/pas/pas-denied-bundle.json");
+const PENDED: &str = include_str!("../../../../tests/fixtures/pas/pas-pended-bundle.json");
+const REQUEST: &str = include_str!("../../../../tests/fixtures/pas/pas-request-bundle.json");
+
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).expect("fixture is JSON")
+}
+
+/// Every example case event, with its file name and the request identifier the pipeline
+/// would give it.
+fn examples() -> Vec<(String, CaseEvent, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "examples found: {}", files.len());
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("file name")
+                .to_owned();
+            let bytes = std::fs::read(&path).expect("read example");
+            let id = identify(&bytes).expect("identifiable");
+            let case =
+                decode(&id, None).unwrap_or_else(|f| panic!("{name} does not decode: {f:?}"));
+            let rid = crate::ids::request_identifier(
+                &case.case_id,
+                &case.event_id,
+                case.kind.operation(),
+            );
+            (name, case, rid)
+        })
+        .collect()
+}
+
+fn claim_of(bundle: &Value) -> &Value {
+    &bundle["entry"][0]["resource"]
+}
+
+/// Every `"reference"` string anywhere under `v`.
+fn references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("reference", Value::String(s)) => out.push(s.clone()),
+                    _ => references(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        _ => {}
+    }
+}
+
+/// The structural PAS rules the validator script also checks.
+fn assert_well_formed(bundle: &Value, what: &str) {
+    assert_eq!(bundle["type"], "collection", "{what}");
+    let entries = bundle["entry"].as_array().expect("entries");
+    let first = entries[0]["resource"]["resourceType"].as_str();
+    assert!(
+        matches!(first, Some("Claim" | "ClaimResponse")),
+        "{what}: first entry is {first:?}"
+    );
+    let urls: Vec<&str> = entries
+        .iter()
+        .map(|e| e["fullUrl"].as_str().expect("fullUrl"))
+        .collect();
+    let unique: BTreeSet<&str> = urls.iter().copied().collect();
+    assert_eq!(unique.len(), urls.len(), "{what}: fullUrls are not unique");
+    assert!(urls.iter().all(|u| u.starts_with("urn:uuid:")), "{what}");
+    let mut refs = Vec::new();
+    references(bundle, &mut refs);
+    assert!(!refs.is_empty(), "{what}");
+    for r in refs {
+        let n = urls.iter().filter(|u| **u == r).count();
+        assert_eq!(n, 1, "{what}: reference {r} resolves to {n} entries");
+    }
+    // Every entry but the first is referenced from somewhere.
+    let mut refs = Vec::new();
+    references(bundle, &mut refs);
+    for u in &urls[1..] {
+        assert!(refs.iter().any(|r| r == u), "{what}: {u} is not referenced");
+    }
+    let first = &entries[0]["resource"];
+    for key in ["supportingInfo", "item", "diagnosis"] {
+        let seqs: Vec<u64> = first[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["sequence"].as_u64()).collect())
+            .unwrap_or_default();
+        let unique: BTreeSet<u64> = seqs.iter().copied().collect();
+        assert_eq!(unique.len(), seqs.len(), "{what}: {key} sequences repeat");
+    }
+}
+
+fn supporting_messages(bundle: &Value) -> Vec<String> {
+    claim_of(bundle)["supportingInfo"]
+        .as_array()
+        .expect("supportingInfo")
+        .iter()
+        .filter_map(|i| i["valueString"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_example_reads_back_as_the_review_case_it_came_from() {
+    for (name, case, rid) in examples() {
+        let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
+        assert_eq!(
+            review_from_bundle(&bundle),
+            Ok(ReviewCase::from_case(&case)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_simulated_decision_survives_the_response_bundle() {
+    let codes = CodeTable::embedded().expect("codes");
+    let policies = Policies::load(&codes, None).expect("policies");
+    let mut seen = BTreeSet::new();
+    for (name, case, rid) in examples() {
+        let request = request_bundle(&case, &rid, SUBMITTER).to_value();
+        let review = review_from_bundle(&request).expect("review");
+        let first = match case.kind {
+            Kind::Submission => Operation::Submit,
+            Kind::Appeal => Operation::Appeal,
+        };
+        for policy_name in ["default", "strict-commercial"] {
+            let policy = policies.get(policy_name).expect("policy");
+            for op in [first, Operation::Inquire { round: 1 }] {
+                let what = format!("{name} under {policy_name}, {op:?}");
+                match decide_review(&review, &policy, &codes, &rid, op, None) {
+                    Ok(resp) => {
+                        seen.insert(format!("{:?}", resp.overall()));
+                        let bundle = response_bundle(&request, &resp);
+                        assert_well_formed(&bundle, &what);
+                        assert_eq!(parse_response(&bundle), Ok(resp), "{what}");
+                    }
+                    Err(PayerError::Refused { reasons, .. }) => {
+                        seen.insert("Refused".to_owned());
+                        let bundle = error_response_bundle(&request, review.requested_on, &reasons);
+                        assert_well_formed(&bundle, &what);
+                        assert_eq!(
+                            parse_response(&bundle),
+                            Err(ResponseError::BusinessErrors(reasons)),
+                            "{what}"
+                        );
+                    }
+                    Err(e) => panic!("{what}: {e}"),
+                }
+            }
+        }
+    }
+    for kind in [
+        Overall::Certified,
+        Overall::PartlyCertified,
+        Overall::NotCertified,
+        Overall::Pended,
+    ] {
+        assert!(
+            seen.contains(&format!("{kind:?}")),
+            "no {kind:?} in {seen:?}"
+        );
+    }
+    assert!(seen.contains("Refused"), "{seen:?}");
+}
+
+/// Fails on a null, an empty string, an empty array or an empty object anywhere: FHIR JSON
+/// allows none of them.
+fn assert_no_empty_values(v: &Value, path: &str) {
+    match v {
+        Value::Null => panic!("{path} is null"),
+        Value::String(s) => assert!(!s.is_empty(), "{path} is an empty string"),
+        Value::Array(a) => {
+            assert!(!a.is_empty(), "{path} is an empty array");
+            for (i, x) in a.iter().enumerate() {
+                assert_no_empty_values(x, &format!("{path}[{i}]"));
+            }
+        }
+        Value::Object(m) => {
+            assert!(!m.is_empty(), "{path} is an empty object");
+            for (k, x) in m {
+                assert_no_empty_values(x, &format!("{path}.{k}"));
+            }
+        }
+        Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[test]
+fn the_bytes_sent_name_each_resource_type_first_and_hold_no_empty_values() {
+    for (name, case, rid) in examples() {
+        let requests = [
+            request_bundle(&case, &rid, SUBMITTER),
+            inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1),
+        ];
+        for request in requests {
+            let bytes = request.to_json();
+            let text = std::str::from_utf8(&bytes).expect("UTF-8");
+            assert!(text.starts_with(r#"{"resourceType":"Bundle","#), "{name}");
+            let entries = text.matches(r#""resource":"#).count();
+            let typed_first = text.matches(r#""resource":{"resourceType":"#).count();
+            assert_eq!(entries, typed_first, "{name}");
+            let value: Value = serde_json::from_slice(&bytes).expect("JSON");
+            assert_eq!(value["entry"].as_array().map(Vec::len), Some(entries));
+            assert_eq!(value, request.to_value(), "{name}");
+            assert_no_empty_values(&value, &name);
+        }
+    }
+}
+
+#[test]
+fn a_resent_request_is_byte_identical_and_another_request_is_not() {
+    for (name, case, rid) in examples() {
+        let a = serde_json::to_vec(&request_bundle(&case, &rid, SUBMITTER)).expect("a");
+        let b = serde_json::to_vec(&request_bundle(&case, &rid, SUBMITTER)).expect("b");
+        assert_eq!(a, b, "{name}");
+        let other = format!("{rid}-other");
+        let c = serde_json::to_vec(&request_bundle(&case, &other, SUBMITTER)).expect("c");
+        assert_ne!(a, c, "{name}");
+        let i1 =
+            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1)).expect("i1");
+        let i2 =
+            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1)).expect("i2");
+        let i3 =
+            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 2)).expect("i3");
+        assert_eq!(i1, i2, "{name}");
+        assert_ne!(i1, i3, "{name}");
+    }
+}
+
+#[test]
+fn request_bundles_put_the_claim_first_and_resolve_every_reference_once() {
+    for (name, case, rid) in examples() {
+        let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
+        assert_well_formed(&bundle, &name);
+        assert_eq!(claim_of(&bundle)["resourceType"], "Claim");
+        let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1).to_value();
+        assert_well_formed(&inquiry, &format!("{name} inquiry"));
+    }
+}
+
+#[test]
+fn the_claim_carries_the_pas_elements_the_brief_lists() {
+    let case = decode_value(&base());
+    let bundle = request_bundle(&case, "req-1", SUBMITTER).to_value();
+    let claim = claim_of(&bundle);
+    let identifier = json!({"system": "urn:trnorg:9012345678", "value": "req-1"});
+    assert_eq!(bundle["identifier"], identifier);
+    assert_eq!(claim["identifier"][0], identifier);
+    assert_eq!(
+        claim["identifier"].as_array().map(Vec::len),
+        Some(1),
+        "no correlation token unless the payer takes notifications"
+    );
+    assert_eq!(bundle["timestamp"], "2026-11-20T14:03:00Z");
+    assert_eq!(claim["created"], "2026-11-20T14:03:00Z");
+    assert_eq!(claim["status"], "active");
+    assert_eq!(claim["use"], "preauthorization");
+    assert_eq!(claim["priority"]["coding"][0]["code"], "normal");
+    assert_eq!(claim["insurance"][0]["focal"], true);
+    assert_eq!(
+        claim["careTeam"][0]["extension"][0]["url"],
+        EXT_CARE_TEAM_CLAIM_SCOPE
+    );
+    assert_eq!(claim["careTeam"][0]["provider"], claim["provider"]);
+    // Diagnoses dotted, primary first and typed principal.
+    assert_eq!(
+        claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0],
+        json!({"system": ICD10CM_SYSTEM, "code": "H02.822"})
+    );
+    assert_eq!(
+        claim["diagnosis"][0]["type"][0]["coding"][0]["code"],
+        "principal"
+    );
+    assert!(claim["diagnosis"][1].get("type").is_none());
+    let item = &claim["item"][0];
+    assert_eq!(item["sequence"], 1);
+    assert_eq!(item["productOrService"]["coding"][0]["system"], CPT_SYSTEM);
+    assert_eq!(item["modifier"][0]["coding"][0]["code"], "E4");
+    assert_eq!(item["servicedDate"], "2026-12-10");
+    assert_eq!(item["locationCodeableConcept"]["coding"][0]["code"], "11");
+    assert_eq!(item["quantity"]["value"], 1);
+    assert_eq!(item["diagnosisSequence"], json!([1, 2]));
+    let info = claim["supportingInfo"].as_array().expect("info");
+    let all: Vec<u64> = info.iter().filter_map(|i| i["sequence"].as_u64()).collect();
+    assert_eq!(item["informationSequence"], json!(all));
+    let urls: Vec<&str> = item["extension"]
+        .as_array()
+        .expect("extensions")
+        .iter()
+        .filter_map(|e| e["url"].as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        [EXT_SERVICE_ITEM_REQUEST_TYPE, EXT_CERTIFICATION_TYPE]
+    );
+    // The note travels inline, base64.
+    let note = bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["resource"]["type"]["coding"][0]["code"] == LOINC_PROGRESS_NOTE)
+        .expect("note entry");
+    let data = note["resource"]["content"][0]["attachment"]["data"]
+        .as_str()
+        .expect("data");
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .expect("base64");
+    assert!(String::from_utf8(text)
+        .expect("utf-8")
+        .starts_with("Two 2 mm milia"));
+    // Coverage: member id, relationship in both code systems, group.
+    let coverage = bundle["entry"][2]["resource"].clone();
+    assert_eq!(coverage["resourceType"], "Coverage");
+    assert_eq!(coverage["subscriberId"], "ACM123456789");
+    assert_eq!(coverage["relationship"]["coding"][1]["code"], "18");
+    assert_eq!(coverage["class"][0]["value"], "GRP-001");
+}
+
+#[test]
+fn an_expedited_request_is_stat_and_a_hcpcs_line_carries_the_hcpcs_system() {
+    let mut v = base();
+    v["urgency"] = json!("expedited");
+    v["service"]["procedures"] = json!([
+        {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
+        {"code": "G0127", "system": "HCPCS", "units": 2}]);
+    let case = decode_value(&v);
+    let bundle = request_bundle(&case, "req-2", SUBMITTER).to_value();
+    let claim = claim_of(&bundle);
+    assert_eq!(claim["priority"]["coding"][0]["code"], "stat");
+    assert_eq!(claim["item"][1]["sequence"], 2);
+    assert_eq!(
+        claim["item"][1]["productOrService"]["coding"][0]["system"],
+        HCPCS_SYSTEM
+    );
+    assert!(claim["item"][1].get("modifier").is_none());
+    assert_eq!(
+        review_from_bundle(&bundle),
+        Ok(ReviewCase::from_case(&case))
+    );
+}
+
+#[test]
+fn an_appeal_carries_the_letter_and_the_appeal_messages() {
+    let (_, case, rid) = examples()
+        .into_iter()
+        .find(|(n, _, _)| n.starts_with("08-"))
+        .expect("example 08");
+    let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
+    assert_eq!(
+        supporting_messages(&bundle),
+        [
+            "Documented indications: pain; restricts-vision",
+            "Prior treatment: topical adapalene 0.1% from 2026-06-02 to 2026-08-31: failed",
+            "Prior treatment: warm compresses and lid hygiene from 2026-06-02 to 2026-10-15: failed",
+            "Appeal of PA-40718263 denied 2026-11-06: conservative treatment not documented",
+            "Original request: 2d7a9e4c-8b1f-4e36-b5c2-9f0d3a6e1c67",
+        ]
+    );
+    let entries = bundle["entry"].as_array().expect("entries");
+    let letter = entries
+        .iter()
+        .find(|e| e["fullUrl"] == full_url(&rid, "letter"))
+        .expect("letter entry");
+    assert_eq!(
+        letter["resource"]["content"][0]["attachment"]["url"],
+        "pm://attachments/LMN-2901"
+    );
+    let photos = entries
+        .iter()
+        .filter(|e| e["resource"]["type"]["coding"][0]["code"] == LOINC_PHOTO)
+        .count();
+    assert_eq!(photos, 2);
+    let review = review_from_bundle(&bundle).expect("review");
+    assert!(review.appeal && review.letter_of_medical_necessity);
+    assert_eq!((review.clinical_notes, review.photos), (2, 2));
+}
+
+#[test]
+fn a_submission_that_has_a_letter_sends_it_too() {
+    let mut v = base();
+    v["documentation"]["letter_of_medical_necessity"] = json!(
+        {"uri": "pm://attachments/LMN-9", "signed_by_npi": "1234567893", "signed_on": "2026-11-19"});
+    let case = decode_value(&v);
+    let bundle = request_bundle(&case, "req-8", SUBMITTER).to_value();
+    assert_well_formed(&bundle, "submission with a letter");
+    let review = review_from_bundle(&bundle).expect("review");
+    assert!(review.letter_of_medical_necessity && !review.appeal);
+    assert_eq!(review, ReviewCase::from_case(&case));
+}
+
+#[test]
+fn repeated_note_ids_still_get_distinct_full_urls() {
+    let mut v = base();
+    let note = v["documentation"]["clinical_notes"][0].clone();
+    v["documentation"]["clinical_notes"] = json!([note.clone(), note]);
+    let case = decode_value(&v);
+    let bundle = request_bundle(&case, "req-3", SUBMITTER).to_value();
+    assert_well_formed(&bundle, "repeated note ids");
+    assert_eq!(
+        review_from_bundle(&bundle).expect("review").clinical_notes,
+        2
+    );
+}
+
+#[test]
+fn an_ongoing_treatment_and_no_indications_are_written_plainly() {
+    let mut v = base();
+    v["documentation"]["prior_treatments"][0]["to"] = json!(null);
+    v["documentation"]["prior_treatments"][0]["result"] = json!("improved");
+    v["documentation"]["indications"] = json!([]);
+    let case = decode_value(&v);
+    let bundle = request_bundle(&case, "req-4", SUBMITTER).to_value();
+    assert_eq!(
+        supporting_messages(&bundle),
+        ["Prior treatment: topical tretinoin 0.025% from 2026-08-01 to ongoing: improved"]
+    );
+    let review = review_from_bundle(&bundle).expect("review");
+    assert_eq!(review, ReviewCase::from_case(&case));
+    assert_eq!(review.prior_treatments, [false]);
+}
+
+#[test]
+fn the_inquiry_names_the_payer_reference_on_every_item() {
+    let mut v = base();
+    v["service"]["procedures"] = json!([
+        {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
+        {"code": "10040", "system": "CPT", "units": 1}]);
+    let case = decode_value(&v);
+    let bundle = inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3).to_value();
+    let claim = claim_of(&bundle);
+    assert_eq!(claim["identifier"][0]["value"], "req-5-inq-3");
+    assert_eq!(bundle["identifier"]["value"], "req-5-inq-3");
+    assert_eq!(claim["meta"]["profile"][0], CLAIM_INQUIRY_PROFILE);
+    for item in claim["item"].as_array().expect("items") {
+        let refs: Vec<&Value> = item["extension"]
+            .as_array()
+            .expect("extensions")
+            .iter()
+            .filter(|e| e["url"] == EXT_ADMINISTRATION_REFERENCE_NUMBER)
+            .collect();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0]["valueString"], "PA-12345678");
+    }
+    // Same patient resource, same GUID as in the original request.
+    let request = request_bundle(&case, "req-5", SUBMITTER).to_value();
+    assert_eq!(claim["patient"], claim_of(&request)["patient"]);
+    assert_ne!(
+        bundle["entry"][0]["fullUrl"],
+        request["entry"][0]["fullUrl"]
+    );
+    // The payer simulator answers an inquiry like a request.
+    let review = review_from_bundle(&bundle).expect("review");
+    assert_eq!(review.procedures.len(), 2);
+}
+
+#[test]
+fn the_research_approved_example_is_certified_with_its_number_and_period() {
+    let r = parse_response(&fixture(APPROVED)).expect("parses");
+    assert_eq!(r.items.len(), 1);
+    assert_eq!(r.items[0].sequence, 1);
+    assert_eq!(r.items[0].action, ReviewAction::Certified);
+    assert_eq!(
+        r.items[0].approved_units, 0,
+        "the example states no quantity"
+    );
+    assert_eq!(r.authorization_number.as_deref(), Some("AUTH0001"));
+    assert_eq!(r.reference.as_deref(), Some("AUTH0001"));
+    assert_eq!(r.valid_from, NaiveDate::from_ymd_opt(2026, 3, 2));
+    assert_eq!(r.valid_to, NaiveDate::from_ymd_opt(2026, 6, 30));
+    assert_eq!(
+        r.decided_on,
+        NaiveDate::from_ymd_opt(2026, 3, 2).expect("date")
+    );
+    assert!(r.reasons.is_empty());
+    assert_eq!(r.overall(), Overall::Certified);
+}
+
+#[test]
+fn the_research_denied_example_is_not_certified_with_its_reason() {
+    let r = parse_response(&fixture(DENIED)).expect("parses");
+    assert_eq!(r.items[0].action, ReviewAction::NotCertified);
+    let reason = &r.items[0].reasons[0];
+    assert_eq!(reason.code, "REPLACE-WITH-886-CODE");
+    assert_eq!(reason.system.as_deref(), Some(X12_REASON_SYSTEM));
+    assert!(reason.text.starts_with("Not certified: policy MED-123"));
+    assert_eq!(
+        r.items[0].reasons.len(),
+        1,
+        "the linked note is not repeated"
+    );
+    assert!(r.reasons.is_empty(), "the note belongs to the item");
+    assert_eq!(r.authorization_number, None);
+    assert_eq!(r.overall(), Overall::NotCertified);
+}
+
+#[test]
+fn the_research_pended_example_is_pended_with_its_reference() {
+    let r = parse_response(&fixture(PENDED)).expect("parses");
+    assert_eq!(r.items[0].action, ReviewAction::Pended);
+    assert_eq!(r.reference.as_deref(), Some("PEND0001"));
+    assert_eq!(r.authorization_number, None);
+    assert_eq!(r.overall(), Overall::Pended);
+}
+
+#[test]
+fn the_claim_response_need_not_be_the_first_entry() {
+    let mut b = fixture(APPROVED);
+    let entries = b["entry"].as_array_mut().expect("entries");
+    entries.rotate_left(1);
+    let r = parse_response(&b).expect("parses");
+    assert_eq!(r.items[0].action, ReviewAction::Certified);
+}
+
+#[test]
+fn the_research_request_example_reads_as_a_review_case() {
+    let review = review_from_bundle(&fixture(REQUEST)).expect("reads");
+    assert_eq!(review.member_id, "12345678901");
+    assert_eq!(
+        review.requested_on,
+        NaiveDate::from_ymd_opt(2026, 3, 2).expect("date")
+    );
+    assert_eq!(review.procedures.len(), 1);
+    assert_eq!(review.procedures[0].code.as_str(), "27447");
+    assert_eq!(review.clinical_notes, 1);
+    assert!(!review.appeal);
+}
+
+#[test]
+fn an_older_payer_s_code_sub_extension_is_accepted() {
+    let mut b = fixture(PENDED);
+    b["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]["extension"][0]
+        ["url"] = json!("code");
+    let r = parse_response(&b).expect("parses");
+    assert_eq!(r.items[0].action, ReviewAction::Pended);
+}
+
+#[test]
+fn a_parameters_wrapper_is_unwrapped_under_either_name() {
+    for name in ["return", "responseBundle"] {
+        let p = json!({"resourceType": "Parameters",
+            "parameter": [{"name": name, "resource": fixture(APPROVED)}]});
+        let r = parse_response(&p).expect(name);
+        assert_eq!(r.items[0].action, ReviewAction::Certified, "{name}");
+    }
+    let oo = json!({"resourceType": "Parameters",
+        "parameter": [{"name": "return", "resource": operation_outcome("not-found", "x")}]});
+    assert!(matches!(
+        parse_response(&oo),
+        Err(ResponseError::OperationOutcome(_))
+    ));
+    let empty = json!({"resourceType": "Parameters", "parameter": [{"name": "other"}]});
+    assert!(matches!(
+        parse_response(&empty),
+        Err(ResponseError::Malformed(_))
+    ));
+    let nested = json!({"resourceType": "Parameters",
+        "parameter": [{"name": "return", "resource": {"resourceType": "Parameters",
+            "parameter": [{"name": "return", "resource": fixture(APPROVED)}]}}]});
+    assert!(matches!(
+        parse_response(&nested),
+        Err(ResponseError::Malformed(_))
+    ));
+}
+
+#[test]
+fn an_operation_outcome_gives_codes_and_places_but_never_its_free_text() {
+    let oo = json!({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "invalid",
+         "details": {"coding": [{"code": "MSG_BAD_NAME"}], "text": "Name DOE, JANE is invalid"},
+         "diagnostics": "Patient DOE, JANE born 1979-04-02 not found",
+         "expression": ["Bundle.entry[1].resource.name"]},
+        {"severity": "warning", "code": "informational"}]});
+    let Err(ResponseError::OperationOutcome(text)) = parse_response(&oo) else {
+        panic!("expected an OperationOutcome error");
+    };
+    assert_eq!(
+        text,
+        "error invalid [MSG_BAD_NAME] at Bundle.entry[1].resource.name; warning informational"
+    );
+    assert!(!text.contains("DOE") && !text.contains("1979"));
+    let Err(e) = parse_response(&operation_outcome("invalid", "DOE, JANE")) else {
+        panic!("expected an error");
+    };
+    assert!(!e.to_string().contains("DOE"), "{e}");
+    // An OperationOutcome inside a bundle with no ClaimResponse.
+    let b = json!({"resourceType": "Bundle", "type": "collection",
+        "entry": [{"fullUrl": "urn:uuid:1", "resource": operation_outcome("processing", "")}]});
+    assert_eq!(
+        parse_response(&b),
+        Err(ResponseError::OperationOutcome(
+            "error processing".to_owned()
+        ))
+    );
+}
+
+#[test]
+fn business_errors_come_back_as_reasons_with_codes_only_in_the_message() {
+    let mut b = fixture(DENIED);
+    let cr = &mut b["entry"][0]["resource"];
+    cr["outcome"] = json!("error");
+    cr["error"] = json!([{
+        "extension": [{"url": EXT_ERROR_PATH, "valueString": "Bundle.entry[1].resource.identifier"}],
+        "code": {"coding": [{"system": "https://codesystem.x12.org/005010/901",
+                             "code": "75", "display": "Subscriber/Insured Not Found"}]}}]);
+    let Err(ResponseError::BusinessErrors(reasons)) = parse_response(&b) else {
+        panic!("expected business errors");
+    };
+    assert_eq!(reasons.len(), 1);
+    assert_eq!(reasons[0].code, "75");
+    assert_eq!(
+        reasons[0].text,
+        "Subscriber/Insured Not Found (at Bundle.entry[1].resource.identifier)"
+    );
+    let message = ResponseError::BusinessErrors(reasons).to_string();
+    assert_eq!(message, "payer rejected the request: 75");
+}
+
+#[test]
+fn malformed_responses_are_errors_never_panics() {
+    let mut no_action = fixture(APPROVED);
+    no_action["entry"][0]["resource"]["item"][0]["adjudication"][0]
+        .as_object_mut()
+        .expect("adjudication")
+        .remove("extension");
+    let mut unknown_action = fixture(APPROVED);
+    unknown_action["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]
+        ["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] = json!("ZZ");
+    let mut no_sequence = fixture(APPROVED);
+    no_sequence["entry"][0]["resource"]["item"][0]
+        .as_object_mut()
+        .expect("item")
+        .remove("itemSequence");
+    let mut no_items = fixture(APPROVED);
+    no_items["entry"][0]["resource"]
+        .as_object_mut()
+        .expect("cr")
+        .remove("item");
+    let mut no_dates = fixture(APPROVED);
+    no_dates["entry"][0]["resource"]
+        .as_object_mut()
+        .expect("cr")
+        .remove("created");
+    no_dates
+        .as_object_mut()
+        .expect("bundle")
+        .remove("timestamp");
+    let mut fractional = fixture(APPROVED);
+    fractional["entry"][0]["resource"]["item"][0]["adjudication"][0]["value"] = json!(1.5);
+    let mut twice = fixture(APPROVED);
+    let item = twice["entry"][0]["resource"]["item"][0].clone();
+    twice["entry"][0]["resource"]["item"] = json!([item.clone(), item]);
+    let cases = [
+        ("not an object", json!([1, 2])),
+        ("a string", json!("Bundle")),
+        ("null", Value::Null),
+        ("no resourceType", json!({})),
+        (
+            "another resource",
+            json!({"resourceType": "Patient", "name": [{"family": "DOE"}]}),
+        ),
+        (
+            "no ClaimResponse",
+            json!({"resourceType": "Bundle", "entry": []}),
+        ),
+        (
+            "entries not an array",
+            json!({"resourceType": "Bundle", "entry": {"a": 1}}),
+        ),
+        ("no review action", no_action),
+        ("unknown review action", unknown_action),
+        ("no itemSequence", no_sequence),
+        ("no items", no_items),
+        ("no dates", no_dates),
+        ("fractional units", fractional),
+        ("repeated itemSequence", twice),
+    ];
+    for (what, body) in cases {
+        match parse_response(&body) {
+            Err(ResponseError::Malformed(m)) => {
+                assert!(!m.contains("DOE"), "{what}: {m}");
+            }
+            other => panic!("{what}: expected Malformed, got {other:?}"),
+        }
+    }
+}
+
+/// Removes or retypes every element of the example responses in turn: any result is fine,
+/// a panic is not.
+#[test]
+fn any_damage_to_a_response_gives_a_result_not_a_panic() {
+    fn paths(v: &Value, here: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    here.push(k.clone());
+                    out.push(here.clone());
+                    paths(x, here, out);
+                    here.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    here.push(i.to_string());
+                    out.push(here.clone());
+                    paths(x, here, out);
+                    here.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+        path.iter().try_fold(v, |v, key| match v {
+            Value::Object(m) => m.get_mut(key),
+            Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        })
+    }
+    for text in [APPROVED, DENIED, PENDED] {
+        let original = fixture(text);
+        let mut all = Vec::new();
+        paths(&original, &mut Vec::new(), &mut all);
+        for path in all {
+            for replacement in [Value::Null, json!("x"), json!(-1), json!([]), json!({})] {
+                let mut damaged = original.clone();
+                if let Some(slot) = at(&mut damaged, &path) {
+                    *slot = replacement;
+                }
+                let _ = parse_response(&damaged);
+                let _ = review_from_bundle(&damaged);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_request_without_what_the_payer_needs_is_refused_by_name() {
+    let case = decode_value(&base());
+    let good = request_bundle(&case, "req-6", SUBMITTER).to_value();
+
+    assert_eq!(
+        review_from_bundle(&json!({"resourceType": "Bundle", "entry": []})),
+        Err("the bundle holds no Claim".to_owned())
+    );
+    assert!(review_from_bundle(&json!([])).is_err());
+
+    let mut no_member = good.clone();
+    for e in no_member["entry"].as_array_mut().expect("entries") {
+        if let Some(r) = e["resource"].as_object_mut() {
+            r.remove("identifier");
+        }
+    }
+    let err = review_from_bundle(&no_member).expect_err("no member id");
+    assert!(err.contains("member id"), "{err}");
+    assert!(!err.contains("ACM123456789"), "{err}");
+
+    let mut no_items = good.clone();
+    no_items["entry"][0]["resource"]
+        .as_object_mut()
+        .expect("claim")
+        .remove("item");
+    assert_eq!(
+        review_from_bundle(&no_items),
+        Err("the Claim has no items".to_owned())
+    );
+
+    let mut dangling = good;
+    dangling["entry"]
+        .as_array_mut()
+        .expect("entries")
+        .retain(|e| e["resource"]["resourceType"] != "DocumentReference");
+    let err = review_from_bundle(&dangling).expect_err("dangling reference");
+    assert!(err.contains("supportingInfo 1"), "{err}");
+}
+
+#[test]
+fn the_response_echoes_the_request_identifiers_and_parties() {
+    let codes = CodeTable::embedded().expect("codes");
+    let policies = Policies::load(&codes, None).expect("policies");
+    let policy = policies.get("default").expect("policy");
+    let case = decode_value(&appeal_base());
+    let request = request_bundle(&case, "req-7", SUBMITTER).to_value();
+    let review = review_from_bundle(&request).expect("review");
+    let resp = decide_review(&review, &policy, &codes, "req-7", Operation::Appeal, None)
+        .expect("decision");
+    let bundle = response_bundle(&request, &resp);
+    assert_eq!(bundle["identifier"], request["identifier"]);
+    let cr = claim_of(&bundle);
+    assert_eq!(cr["resourceType"], "ClaimResponse");
+    assert_eq!(
+        cr["request"]["identifier"],
+        claim_of(&request)["identifier"][0]
+    );
+    assert_eq!(cr["patient"], claim_of(&request)["patient"]);
+    assert_eq!(cr["requestor"], claim_of(&request)["provider"]);
+    assert_eq!(cr["outcome"], "complete");
+    assert_eq!(bundle["entry"].as_array().expect("entries").len(), 4);
+    let review_action = &cr["item"][0]["adjudication"][0]["extension"][0];
+    assert_eq!(review_action["url"], EXT_REVIEW_ACTION);
+    assert_eq!(
+        review_action["extension"][0]["valueCodeableConcept"]["coding"][0]["system"],
+        X12_306_SYSTEM
+    );
+    assert_eq!(
+        serde_json::to_vec(&bundle).expect("a"),
+        serde_json::to_vec(&response_bundle(&request, &resp)).expect("b")
+    );
+}
