@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::case::registry::CFG_01;
 use crate::case::{decode, identify, Finding, Severity};
 use crate::pipeline::Pipeline;
 use crate::rules::{has_errors, validate};
@@ -105,8 +106,7 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
     let Some(route) = pipeline.payers.route(&case.coverage.payer_id) else {
         // The payer id matched no configured payer, so it is an unchecked input value: the
         // path names it, the message does not repeat it.
-        report.findings.push(Finding::error(
-            "CFG-01",
+        report.findings.push(CFG_01.finding(
             "coverage.payer_id",
             "this payer is not configured and there is no default payer",
         ));
