@@ -262,4 +262,61 @@ mod tests {
         assert_eq!(by_id("COS-01").count(), 2);
         assert_eq!(by_id("XYZ-01").count(), 0);
     }
+
+    /// The table under `heading` in a Markdown document: its consecutive `|` lines.
+    fn table_under(doc: &str, heading: &str) -> String {
+        let after = doc.split_once(heading).map_or("", |(_, rest)| rest);
+        let mut lines = after.lines().skip_while(|l| !l.starts_with('|'));
+        let mut table = String::new();
+        for l in lines.by_ref().take_while(|l| l.starts_with('|')) {
+            table.push_str(l);
+            table.push('\n');
+        }
+        table
+    }
+
+    #[test]
+    fn the_contracts_rule_catalogue_is_the_registry() {
+        let contract = include_str!("../../../docs/contract.md");
+        let table = table_under(contract, "### Rule catalogue\n");
+        assert!(
+            table == markdown_table(),
+            "docs/contract.md's rule catalogue differs from the registry; replace it with:\n{}",
+            markdown_table()
+        );
+    }
+
+    #[test]
+    fn every_rule_id_the_documents_name_is_registered() {
+        // Rule ids are written as code: `NEC-01`.
+        let id = regex::Regex::new(r"`([A-Z]{2,5}(-[A-Z]{3})?-[0-9]{2})`").expect("pattern");
+        for (name, text) in [
+            (
+                "docs/contract.md",
+                include_str!("../../../docs/contract.md"),
+            ),
+            ("README.md", include_str!("../../../README.md")),
+        ] {
+            let named: Vec<&str> = id
+                .captures_iter(text)
+                .filter_map(|c| c.get(1))
+                .map(|m| m.as_str())
+                .collect();
+            assert!(
+                name != "docs/contract.md" || named.len() > RULES.len(),
+                "the pattern finds the contract's rule ids"
+            );
+            for rule in named {
+                assert!(
+                    by_id(rule).next().is_some(),
+                    "{name} names {rule}, which is not a registered rule"
+                );
+            }
+        }
+        let readme = include_str!("../../../README.md");
+        assert!(
+            readme.contains("docs/contract.md#rule-catalogue") && readme.contains("check --rules"),
+            "README.md points to the contract's catalogue and to `check --rules`"
+        );
+    }
 }
