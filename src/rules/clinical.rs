@@ -45,7 +45,6 @@ pub struct ClinicalError {
 }
 
 /// The clinical vocabulary, validated.
-#[derive(Debug)]
 pub struct Clinical {
     eyelid: Vec<String>,
     lid_margin: Vec<String>,
@@ -54,6 +53,16 @@ pub struct Clinical {
     vague: Vec<String>,
     evidence: HashMap<Indication, Vec<String>>,
     supporting: HashMap<Indication, Vec<String>>,
+}
+
+impl std::fmt::Debug for Clinical {
+    /// Counts only: the lists are long and every policy carries them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clinical")
+            .field("evidence", &self.evidence.len())
+            .field("supporting", &self.supporting.len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn contains_any(text: &str, words: &[String]) -> bool {

@@ -178,27 +178,19 @@ fn lesions(
         ));
         return;
     };
-    if let Some(min) = info.min_lesions {
-        if l.count < min {
-            out.push(DOC_01.finding(
-                "service.lesions.count",
-                format!(
-                    "{code} stands for {min} or more lesions; {} documented",
-                    l.count
-                ),
-            ));
-        }
-    }
-    if let Some(max) = info.max_lesions {
-        if l.count > max {
-            out.push(DOC_01.finding(
-                "service.lesions.count",
-                format!(
-                    "{code} stands for at most {max} lesions; {} documented",
-                    l.count
-                ),
-            ));
-        }
+    let count_limits = [
+        info.min_lesions
+            .filter(|&min| l.count < min)
+            .map(|min| format!("{code} stands for {min} or more lesions")),
+        info.max_lesions
+            .filter(|&max| l.count > max)
+            .map(|max| format!("{code} stands for at most {max} lesions")),
+    ];
+    for limit in count_limits.into_iter().flatten() {
+        out.push(DOC_01.finding(
+            "service.lesions.count",
+            format!("{limit}; {} documented", l.count),
+        ));
     }
     if let Some(max) = info.max_size_mm {
         if l.max_size_mm > max {

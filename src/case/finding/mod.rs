@@ -102,6 +102,24 @@ impl Rule {
 struct Sealed;
 
 /// One problem found in a case event.
+///
+/// Built by its rule, never written out:
+///
+/// ```
+/// use preauth_worker::case::registry::NEC_01;
+/// let f = NEC_01.finding("documentation.indications", "no accepted indication");
+/// assert_eq!((f.rule.as_str(), f.is_error()), ("NEC-01", true));
+/// ```
+///
+/// ```compile_fail
+/// use preauth_worker::case::{Finding, Severity};
+/// let f = Finding {
+///     rule: "NEC-01".into(),
+///     severity: Severity::Warning,
+///     path: String::new(),
+///     message: String::new(),
+/// };
+/// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule id (`NEC-01`), one of the registry's.

@@ -15,6 +15,9 @@ macro_rules! registry {
         $($(#[$doc])* pub const $name: &Rule = &$rule;)*
         /// Every rule, in catalogue order.
         pub static RULES: &[&Rule] = &[$($name),*];
+        /// The constants' names, for the test that every rule has an emit site.
+        #[cfg(test)]
+        const NAMES: &[&str] = &[$(stringify!($name)),*];
     };
 }
 
@@ -318,5 +321,39 @@ mod tests {
             readme.contains("docs/contract.md#rule-catalogue") && readme.contains("check --rules"),
             "README.md points to the contract's catalogue and to `check --rules`"
         );
+    }
+
+    /// The production code of every source file but this one.
+    fn production_sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                production_sources(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs")
+                && !path.ends_with("finding/registry.rs")
+                && !path.ends_with("tests.rs")
+            {
+                let text = std::fs::read_to_string(&path).expect("source");
+                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+                out.push(code.to_owned());
+            }
+        }
+    }
+
+    #[test]
+    fn every_registered_rule_is_emitted_somewhere() {
+        let mut sources = Vec::new();
+        production_sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut sources,
+        );
+        assert_eq!(NAMES.len(), RULES.len());
+        for name in NAMES {
+            let word = regex::Regex::new(&format!(r"\b{name}\b")).expect("pattern");
+            assert!(
+                sources.iter().any(|s| word.is_match(s)),
+                "{name} is registered but no production code uses it"
+            );
+        }
     }
 }
