@@ -14,13 +14,15 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
         )),
         Some(letter) => {
             if letter.signed_by_npi != case.provider.npi {
-                out.push(APL_02.finding("documentation.letter_of_medical_necessity.signed_by_npi",
+                out.push(APL_02.finding(
+                    "documentation.letter_of_medical_necessity.signed_by_npi",
                     "the letter is signed by an NPI other than the requesting provider's; payers expect the treating physician",
                 ));
             }
             if let Some(appeal) = &case.appeal {
                 if letter.signed_on < appeal.denied_on {
-                    out.push(APL_05.finding("documentation.letter_of_medical_necessity.signed_on",
+                    out.push(APL_05.finding(
+                        "documentation.letter_of_medical_necessity.signed_on",
                         "the letter is signed before the denial it answers; make sure it addresses the denial reason",
                     ));
                 }
@@ -30,7 +32,8 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
     if let Some(appeal) = &case.appeal {
         let days = (case.occurred_on() - appeal.denied_on).num_days();
         if days > i64::from(policy.appeal_window_days) {
-            out.push(APL_03.finding("appeal.denied_on",
+            out.push(APL_03.finding(
+                "appeal.denied_on",
                 format!(
                     "the appeal comes {days} days after the denial; payer policy {:?} accepts appeals for {} days",
                     policy.name, policy.appeal_window_days
@@ -39,7 +42,8 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
         }
     }
     if doc.prior_treatments.is_empty() {
-        out.push(APL_04.finding("documentation.prior_treatments",
+        out.push(APL_04.finding(
+            "documentation.prior_treatments",
             "an appeal must document the less costly treatments tried first, with dates and results",
         ));
     }

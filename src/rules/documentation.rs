@@ -58,14 +58,16 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
         .collect();
 
     if !covered {
-        out.push(NEC_01.finding("documentation.indications",
+        out.push(NEC_01.finding(
+            "documentation.indications",
             format!(
                 "no indication that payer policy {:?} accepts is documented (bleeding, itching, pain, inflammation, infection, restricts-vision, …)",
                 policy.name
             ),
         ));
         if appearance.is_empty() && is_periocular(case, policy, codes) {
-            out.push(NEC_02.finding("documentation.indications",
+            out.push(NEC_02.finding(
+                "documentation.indications",
                 "a lesion near or on the eyelid is not a reason on its own: document the symptom or the loss of function",
             ));
         }
@@ -87,14 +89,17 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
     for (i, ind) in indications.iter().enumerate() {
         let path = format!("documentation.indications[{i}]");
         match ind {
-            Indication::Unknown(w) if policy.clinical.is_vague(w) => out.push(NEC_03.finding(&path,
+            Indication::Unknown(w) if policy.clinical.is_vague(w) => out.push(NEC_03.finding(
+                &path,
                 "irritation alone does not establish necessity: document objective findings (erythema, edema, bleeding, pain)",
             )),
             // The word itself is free text: the path says which one it is.
-            Indication::Unknown(_) => out.push(NEC_06.finding(&path,
+            Indication::Unknown(_) => out.push(NEC_06.finding(
+                &path,
                 "this word is not in the indication vocabulary; it does not count toward necessity",
             )),
-            known if !known.is_appearance_only() && !policy.covers(known) => out.push(NEC_07.finding(&path,
+            known if !known.is_appearance_only() && !policy.covers(known) => out.push(NEC_07.finding(
+                &path,
                 format!("payer policy {:?} does not accept {} as an indication", policy.name, word(known)),
             )),
             _ => {}
@@ -197,7 +202,8 @@ fn photos_and_treatments(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findin
         });
     }
     if doc.prior_treatments.is_empty() && case.kind == Kind::Submission {
-        out.push(DOC_05.finding("documentation.prior_treatments",
+        out.push(DOC_05.finding(
+            "documentation.prior_treatments",
             "no prior (conservative) treatment is recorded; a payer may deny, and an appeal will need it",
         ));
     }
@@ -216,7 +222,8 @@ fn excision_rationale(
         .any(|i| policy.excision_indications.contains(i));
     for (i, p) in case.service.procedures.iter().enumerate() {
         if codes.get(&p.code).is_some_and(|c| c.excision) && !justified {
-            out.push(DOC_04.finding(&format!("service.procedures[{i}].code"),
+            out.push(DOC_04.finding(
+                &format!("service.procedures[{i}].code"),
                 format!("{} is an excision: document why excision rather than destruction (diagnostic-uncertainty or prior-biopsy)", p.code),
             ));
         }
@@ -229,11 +236,13 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     let after = |d: NaiveDate| d > on;
     let svc = &case.service;
     if svc.planned_date < on {
-        out.push(DATE_01.finding("service.planned_date",
+        out.push(DATE_01.finding(
+            "service.planned_date",
             "the planned date is before the event: a pre-authorization is for a service still to come",
         ));
     } else if svc.planned_date > on + Duration::days(365) {
-        out.push(DATE_01_DOUBTFUL.finding("service.planned_date",
+        out.push(DATE_01_DOUBTFUL.finding(
+            "service.planned_date",
             "the planned date is more than a year after the event; authorizations rarely last that long",
         ));
     }
