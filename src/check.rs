@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::case::registry::{CFG_01, RULES};
 use crate::case::{decode, identify, Finding, Severity};
 use crate::pipeline::Pipeline;
 use crate::rules::{has_errors, validate};
@@ -55,10 +56,7 @@ impl CheckReport {
             }
         );
         for f in &self.findings {
-            let sev = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
+            let sev = f.severity.as_str();
             s.push_str(&format!(
                 "  {sev:<7}  {:<10}  {}\n           {}\n",
                 f.rule, f.path, f.message
@@ -66,6 +64,45 @@ impl CheckReport {
         }
         s
     }
+}
+
+/// One rule of the catalogue, as `check --rules --json` prints it.
+#[derive(Debug, Serialize)]
+struct CatalogueEntry {
+    rule: &'static str,
+    severity: Severity,
+    /// A payer policy may set this rule's severity (its `[severity]` table).
+    policy_may_set: bool,
+    checks: &'static str,
+}
+
+/// The rule catalogue for a person (`check --rules`) or, with `json`, for a program.
+pub fn catalogue(json: bool) -> String {
+    if json {
+        let entries: Vec<CatalogueEntry> = RULES
+            .iter()
+            .map(|r| CatalogueEntry {
+                rule: r.id(),
+                severity: r.severity(),
+                policy_may_set: r.is_adjustable(),
+                checks: r.summary(),
+            })
+            .collect();
+        return serde_json::to_string_pretty(&entries)
+            .map(|s| s + "\n")
+            .unwrap_or_default();
+    }
+    let mut s = format!("{:<10}  {:<8} checks\n", "rule", "severity");
+    for r in RULES {
+        let severity = format!(
+            "{}{}",
+            r.severity().as_str(),
+            if r.is_adjustable() { "*" } else { "" }
+        );
+        s.push_str(&format!("{:<10}  {severity:<8} {}\n", r.id(), r.summary()));
+    }
+    s.push_str("\n* a payer policy may set this severity ([severity] in its file)\n");
+    s
 }
 
 /// Checks one case event body the way the pipeline would before submitting it.
@@ -105,8 +142,7 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
     let Some(route) = pipeline.payers.route(&case.coverage.payer_id) else {
         // The payer id matched no configured payer, so it is an unchecked input value: the
         // path names it, the message does not repeat it.
-        report.findings.push(Finding::error(
-            "CFG-01",
+        report.findings.push(CFG_01.finding(
             "coverage.payer_id",
             "this payer is not configured and there is no default payer",
         ));
@@ -151,5 +187,22 @@ mod tests {
         );
         assert!(!f.message.contains("ivan"), "{f:?}");
         assert!(!report.render().contains("ivan"), "{}", report.render());
+    }
+
+    #[test]
+    fn the_catalogue_lists_every_rule_once_with_its_severity() {
+        let text = catalogue(false);
+        assert_eq!(text.lines().count(), RULES.len() + 3, "{text}");
+        assert!(
+            text.contains("COS-01      error    a diagnosis the payer policy lists"),
+            "{text}"
+        );
+        assert!(text.contains("DOC-05      warning* no record"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&catalogue(true)).expect("json");
+        let entries = json.as_array().expect("array");
+        assert_eq!(entries.len(), RULES.len());
+        assert_eq!(entries[0]["rule"], "DEC-01");
+        assert_eq!(entries[0]["severity"], "error");
+        assert_eq!(entries[0]["policy_may_set"], false);
     }
 }

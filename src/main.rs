@@ -39,10 +39,14 @@ enum Command {
     /// Validate one case event and print the findings (exit 0 submittable, 1 findings with errors, 2 unreadable).
     Check {
         /// The case event (JSON); `-` for standard input.
-        file: PathBuf,
-        /// Print the report as JSON.
+        #[arg(required_unless_present = "rules")]
+        file: Option<PathBuf>,
+        /// Print the report (or the rule catalogue) as JSON.
         #[arg(long)]
         json: bool,
+        /// Print the rule catalogue (id, severity, what it checks) instead of checking a case.
+        #[arg(long, conflicts_with = "file")]
+        rules: bool,
     },
     /// Consume case events from RabbitMQ and publish outcomes until SIGTERM or SIGINT.
     Run,
@@ -123,6 +127,12 @@ enum ParkedCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Check {
+        rules: true, json, ..
+    } = cli.command
+    {
+        return print_rules(json);
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -156,7 +166,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check { file, json } => run_check(&app, &file, json),
+        Command::Check { file, json, .. } => match file {
+            Some(file) => run_check(&app, &file, json),
+            None => print_rules(json),
+        },
         Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
         Command::Run => runtime.block_on(run_worker(app)),
         Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd)),
@@ -360,6 +373,11 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn print_rules(json: bool) -> ExitCode {
+    let _ = std::io::stdout().write_all(check::catalogue(json).as_bytes());
+    ExitCode::SUCCESS
 }
 
 fn run_check(app: &App, file: &PathBuf, json: bool) -> ExitCode {

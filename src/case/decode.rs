@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::{
     Appeal, CaseEvent, ClinicalNote, Coverage, Diagnosis, Documentation, Finding, Indication, Kind,
-    Lesions, Letter, Patient, Photo, PriorTreatment, Procedure, Provider, Relationship, Service,
-    Sex, Urgency, CASE_SCHEMA_V1,
+    Lesions, Letter, Patient, Photo, PriorTreatment, Procedure, Provider, Relationship, Rule,
+    Service, Sex, Urgency, CASE_SCHEMA_V1,
 };
 use crate::codes::{Icd10Cm, Modifier, Npi, ProcedureCode, ProcedureSystem};
 
@@ -209,20 +209,13 @@ pub fn decode(id: &Identified, routing_key: Option<&str>) -> Result<CaseEvent, V
     }
 }
 
-/// Rule ids of decoding findings.
+/// The rules of decoding findings, by what they check (declared in the registry).
 pub(crate) mod rule {
-    /// A field is missing, of the wrong type, or holds a value outside its domain.
-    pub const FIELD: &str = "DEC-01";
-    /// The schema is not one this worker accepts.
-    pub const SCHEMA: &str = "DEC-02";
-    /// The routing key contradicts `kind`.
-    pub const ROUTING: &str = "DEC-03";
-    /// `appeal` disagrees with `kind`.
-    pub const APPEAL_OBJECT: &str = "DEC-04";
-    pub const ICD_FORMAT: &str = "FMT-ICD-01";
-    pub const CPT_FORMAT: &str = "FMT-CPT-01";
-    pub const MOD_FORMAT: &str = "FMT-MOD-01";
-    pub const NPI_FORMAT: &str = "FMT-NPI-01";
+    pub(crate) use crate::case::registry::{
+        DEC_01 as FIELD, DEC_02 as SCHEMA, DEC_03 as ROUTING, DEC_04 as APPEAL_OBJECT,
+        FMT_CPT_01 as CPT_FORMAT, FMT_ICD_01 as ICD_FORMAT, FMT_MOD_01 as MOD_FORMAT,
+        FMT_NPI_01 as NPI_FORMAT,
+    };
 }
 
 #[derive(Default)]
@@ -240,12 +233,11 @@ fn join(path: &str, key: &str) -> String {
 
 impl Decoder {
     fn error(&mut self, path: &str, message: impl Into<String>) {
-        self.findings
-            .push(Finding::error(rule::FIELD, path, message));
+        self.findings.push(rule::FIELD.finding(path, message));
     }
 
-    fn error_rule(&mut self, rule: &'static str, path: &str, message: impl Into<String>) {
-        self.findings.push(Finding::error(rule, path, message));
+    fn error_rule(&mut self, rule: &Rule, path: &str, message: impl Into<String>) {
+        self.findings.push(rule.finding(path, message));
     }
 
     fn event(&mut self, id: &Identified, routing_key: Option<&str>) -> Option<CaseEvent> {

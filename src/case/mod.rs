@@ -5,13 +5,14 @@
 //! codes, the event's enumerations and counts are shown, everything else is `<redacted>`.
 
 mod decode;
+mod finding;
 mod outcome;
 pub(crate) mod redact;
 
 pub use decode::{decode, identify, json_error, Identified, ParkReason, Unidentifiable};
+pub use finding::{registry, Finding, Rule, Severity};
 pub use outcome::{
-    AppealRoute, Authorization, Finding, Outcome, PayerRef, Reason, Severity, Status,
-    OUTCOME_SCHEMA_V1,
+    AppealRoute, Authorization, Outcome, PayerRef, Reason, Status, OUTCOME_SCHEMA_V1,
 };
 
 use std::fmt;

@@ -3,6 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::Finding;
+
 /// The schema name of version 1 outcome events.
 pub const OUTCOME_SCHEMA_V1: &str = "preauth.outcome.v1";
 
@@ -47,52 +49,6 @@ impl Status {
     /// The outbound routing key, `outcome.<status>`.
     pub fn routing_key(self) -> String {
         format!("outcome.{}", self.as_str())
-    }
-}
-
-/// Whether a finding blocks submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Blocks submission: the case is `rejected`.
-    Error,
-    /// Reported for a person to look at; the case is still submitted.
-    Warning,
-}
-
-/// One problem found in a case event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Stable rule id (`NEC-01`).
-    pub rule: String,
-    pub severity: Severity,
-    /// Where in the case event, as a dotted path with indices (`service.procedures[0].units`).
-    pub path: String,
-    /// One sentence for the staff who correct the case. Never carries patient data.
-    pub message: String,
-}
-
-impl Finding {
-    pub fn error(rule: &str, path: &str, message: impl Into<String>) -> Self {
-        Self {
-            rule: rule.to_owned(),
-            severity: Severity::Error,
-            path: path.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    pub fn warning(rule: &str, path: &str, message: impl Into<String>) -> Self {
-        Self {
-            rule: rule.to_owned(),
-            severity: Severity::Warning,
-            path: path.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
     }
 }
 

@@ -1,29 +1,27 @@
 //! Appeal rules: the letter of medical necessity, the appeal window, and the record of cheaper
 //! treatments that were tried first.
 
+use crate::case::registry::{APL_01, APL_02, APL_03, APL_04, APL_05, APL_06};
 use crate::case::{CaseEvent, Finding};
 use crate::rules::Policy;
 
 pub(super) fn check(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
     let doc = &case.documentation;
     match &doc.letter_of_medical_necessity {
-        None => out.push(Finding::error(
-            "APL-01",
+        None => out.push(APL_01.finding(
             "documentation.letter_of_medical_necessity",
             "an appeal must carry a signed letter of medical necessity",
         )),
         Some(letter) => {
             if letter.signed_by_npi != case.provider.npi {
-                out.push(Finding::warning(
-                    "APL-02",
+                out.push(APL_02.finding(
                     "documentation.letter_of_medical_necessity.signed_by_npi",
                     "the letter is signed by an NPI other than the requesting provider's; payers expect the treating physician",
                 ));
             }
             if let Some(appeal) = &case.appeal {
                 if letter.signed_on < appeal.denied_on {
-                    out.push(Finding::warning(
-                        "APL-05",
+                    out.push(APL_05.finding(
                         "documentation.letter_of_medical_necessity.signed_on",
                         "the letter is signed before the denial it answers; make sure it addresses the denial reason",
                     ));
@@ -34,8 +32,7 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
     if let Some(appeal) = &case.appeal {
         let days = (case.occurred_on() - appeal.denied_on).num_days();
         if days > i64::from(policy.appeal_window_days) {
-            out.push(Finding::error(
-                "APL-03",
+            out.push(APL_03.finding(
                 "appeal.denied_on",
                 format!(
                     "the appeal comes {days} days after the denial; payer policy {:?} accepts appeals for {} days",
@@ -45,16 +42,14 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
         }
     }
     if doc.prior_treatments.is_empty() {
-        out.push(Finding::error(
-            "APL-04",
+        out.push(APL_04.finding(
             "documentation.prior_treatments",
             "an appeal must document the less costly treatments tried first, with dates and results",
         ));
     }
     if doc.photos.is_empty() && !policy.photos_required {
         // Where photos are required, DOC-03 already reports an error.
-        out.push(Finding::warning(
-            "APL-06",
+        out.push(APL_06.finding(
             "documentation.photos",
             "the appeal packet has no photographs; reviewers weigh them heavily",
         ));

@@ -5,6 +5,10 @@
 
 use chrono::{Duration, NaiveDate};
 
+use crate::case::registry::{
+    DATE_01, DATE_01_DOUBTFUL, DOC_03, DOC_03_REQUIRED, DOC_04, DOC_05, DOC_06, DOC_07, NEC_01,
+    NEC_02, NEC_03, NEC_04, NEC_04_IGNORED, NEC_05, NEC_06, NEC_07,
+};
 use crate::case::{CaseEvent, Finding, Indication, Kind};
 use crate::codes::CodeTable;
 use crate::rules::Policy;
@@ -18,70 +22,6 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &
     dates(case, out);
 }
 
-/// Words that, in a clinical note, speak to an indication. A note that mentions none of an
-/// indication's words is reported for a person to look at; it never blocks on its own.
-fn evidence_words(indication: &Indication) -> &'static [&'static str] {
-    match indication {
-        Indication::Bleeding => &["bleed", "blood", "hemorrh", "haemorrh", "oozing"],
-        Indication::Itching => &["itch", "prurit", "scratch"],
-        Indication::Pain => &[
-            "pain",
-            "tender",
-            "sore",
-            "ache",
-            "discomfort",
-            "hurt",
-            "burning",
-        ],
-        Indication::Inflammation => &[
-            "inflam", "erythem", "red", "edema", "oedema", "swell", "swollen", "purulen",
-        ],
-        Indication::Infection => &["infect", "purulen", "pus", "cellulitis", "abscess", "drain"],
-        Indication::ChangeInAppearance => {
-            &["change", "color", "colour", "pigment", "redden", "darken"]
-        }
-        Indication::RecentEnlargement => &["enlarg", "grow", "grew", "bigger", "increas"],
-        Indication::IncreaseInNumber => &[
-            "number",
-            "new lesion",
-            "more lesions",
-            "increas",
-            "spread",
-            "multipl",
-        ],
-        Indication::ObstructsOrifice => &[
-            "obstruct", "occlud", "block", "nostril", "naris", "canal", "punct", "orifice",
-        ],
-        Indication::RestrictsVision => &[
-            "vision", "visual", "cornea", "sight", "obstruct", "abrad", "abrasion", "staining",
-        ],
-        Indication::DiagnosticUncertainty => &[
-            "uncertain",
-            "differential",
-            "rule out",
-            "r/o",
-            "atypical",
-            "suspic",
-            "malignan",
-            "carcinoma",
-            "biopsy",
-        ],
-        Indication::PriorBiopsy => &["biopsy", "patholog", "histolog"],
-        Indication::RecurrentTrauma => &[
-            "trauma",
-            "rub",
-            "catch",
-            "snag",
-            "friction",
-            "shav",
-            "glasses",
-            "abrad",
-            "irritated by",
-        ],
-        _ => &[],
-    }
-}
-
 /// How a message names an indication: its vocabulary word, never a word from outside it.
 fn word(indication: &Indication) -> &'static str {
     indication
@@ -89,24 +29,12 @@ fn word(indication: &Indication) -> &'static str {
         .unwrap_or("a word outside the vocabulary")
 }
 
-/// Vague words that do not establish necessity without objective findings.
-const VAGUE: &[&str] = &["irritated", "irritation", "irritating", "bothersome"];
-
-fn is_periocular(case: &CaseEvent, codes: &CodeTable) -> bool {
-    let site_is_eye = case.service.lesions.as_ref().is_some_and(|l| {
-        let s = l.site.to_ascii_lowercase();
-        [
-            "lid",
-            "lash",
-            "canth",
-            "eye",
-            "orbit",
-            "periocular",
-            "periorbital",
-        ]
-        .iter()
-        .any(|w| s.contains(w))
-    });
+fn is_periocular(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> bool {
+    let site_is_eye = case
+        .service
+        .lesions
+        .as_ref()
+        .is_some_and(|l| policy.clinical.is_periocular(&l.site.to_ascii_lowercase()));
     site_is_eye
         || case
             .service
@@ -130,17 +58,15 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
         .collect();
 
     if !covered {
-        out.push(Finding::error(
-            "NEC-01",
+        out.push(NEC_01.finding(
             "documentation.indications",
             format!(
                 "no indication that payer policy {:?} accepts is documented (bleeding, itching, pain, inflammation, infection, restricts-vision, …)",
                 policy.name
             ),
         ));
-        if appearance.is_empty() && is_periocular(case, codes) {
-            out.push(Finding::error(
-                "NEC-02",
+        if appearance.is_empty() && is_periocular(case, policy, codes) {
+            out.push(NEC_02.finding(
                 "documentation.indications",
                 "a lesion near or on the eyelid is not a reason on its own: document the symptom or the loss of function",
             ));
@@ -152,31 +78,27 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
             appearance.join(", ")
         );
         out.push(if covered {
-            Finding::warning(
-                "NEC-04",
+            NEC_04_IGNORED.finding(
                 "documentation.indications",
                 format!("{text}; they are ignored"),
             )
         } else {
-            Finding::error("NEC-04", "documentation.indications", text)
+            NEC_04.finding("documentation.indications", text)
         });
     }
     for (i, ind) in indications.iter().enumerate() {
         let path = format!("documentation.indications[{i}]");
         match ind {
-            Indication::Unknown(w) if VAGUE.contains(&w.as_str()) => out.push(Finding::warning(
-                "NEC-03",
+            Indication::Unknown(w) if policy.clinical.is_vague(w) => out.push(NEC_03.finding(
                 &path,
                 "irritation alone does not establish necessity: document objective findings (erythema, edema, bleeding, pain)",
             )),
             // The word itself is free text: the path says which one it is.
-            Indication::Unknown(_) => out.push(Finding::warning(
-                "NEC-06",
+            Indication::Unknown(_) => out.push(NEC_06.finding(
                 &path,
                 "this word is not in the indication vocabulary; it does not count toward necessity",
             )),
-            known if !known.is_appearance_only() && !policy.covers(known) => out.push(Finding::warning(
-                "NEC-07",
+            known if !known.is_appearance_only() && !policy.covers(known) => out.push(NEC_07.finding(
                 &path,
                 format!("payer policy {:?} does not accept {} as an indication", policy.name, word(known)),
             )),
@@ -197,8 +119,7 @@ fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findi
         return;
     }
     if doc.clinical_notes.is_empty() {
-        out.push(Finding::error(
-            "DOC-06",
+        out.push(DOC_06.finding(
             "documentation.clinical_notes",
             "the documented indications must be backed by at least one clinical note",
         ));
@@ -210,10 +131,13 @@ fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findi
         .map(|n| n.text.to_lowercase())
         .collect();
     for (i, ind) in claimed {
-        let words = evidence_words(ind);
-        if !words.is_empty() && !texts.iter().any(|t| words.iter().any(|w| t.contains(w))) {
-            out.push(Finding::warning(
-                "DOC-07",
+        let words = policy.clinical.evidence_words(ind);
+        if !words.is_empty()
+            && !texts
+                .iter()
+                .any(|t| words.iter().any(|w| t.contains(w.as_str())))
+        {
+            out.push(DOC_07.finding(
                 &format!("documentation.indications[{i}]"),
                 format!(
                     "no clinical note mentions {}: a reviewer will look for it in the notes",
@@ -224,20 +148,8 @@ fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findi
     }
 }
 
-/// Secondary diagnoses that support a documented symptom (ICD-10-CM prefixes, without the dot).
-fn supporting_prefixes(indication: &Indication) -> &'static [&'static str] {
-    match indication {
-        Indication::Pain => &["H571", "R52", "G89", "H1", "S050", "R20"],
-        Indication::Infection => &["L08", "L03", "H010", "H000", "L01", "H10"],
-        Indication::Inflammation => &["L08", "L03", "H010", "H000", "H0284", "L30", "H10", "H01"],
-        Indication::Itching => &["L29", "L28"],
-        Indication::Bleeding => &["R58", "R233", "L98"],
-        Indication::RestrictsVision => &["H53", "H54", "H16", "S050", "H571", "H0242", "H0240"],
-        _ => &[],
-    }
-}
-
 fn supporting_diagnoses(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
+    let supporting = |i: &Indication| policy.clinical.supporting_prefixes(i);
     let secondary: Vec<&str> = case
         .service
         .diagnoses
@@ -250,23 +162,22 @@ fn supporting_diagnoses(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding
         .indications
         .iter()
         .enumerate()
-        .filter(|(_, i)| policy.covers(i) && !supporting_prefixes(i).is_empty())
+        .filter(|(_, i)| policy.covers(i) && !supporting(i).is_empty())
         .collect();
     // One supported symptom is enough: the rule asks for consistency, not a code per word.
     let any_supported = claimed.iter().any(|(_, i)| {
         secondary
             .iter()
-            .any(|c| supporting_prefixes(i).iter().any(|p| c.starts_with(p)))
+            .any(|c| supporting(i).iter().any(|p| c.starts_with(p.as_str())))
     });
     if !claimed.is_empty() && !any_supported {
         let (i, ind) = claimed[0];
-        out.push(Finding::warning(
-            "NEC-05",
+        out.push(NEC_05.finding(
             &format!("documentation.indications[{i}]"),
             format!(
                 "no secondary diagnosis supports {} (for example {})",
                 word(ind),
-                supporting_prefixes(ind)[0]
+                supporting(ind)[0]
             ),
         ));
     }
@@ -276,8 +187,7 @@ fn photos_and_treatments(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findin
     let doc = &case.documentation;
     if doc.photos.is_empty() {
         out.push(if policy.photos_required {
-            Finding::error(
-                "DOC-03",
+            DOC_03_REQUIRED.finding(
                 "documentation.photos",
                 format!(
                     "payer policy {:?} requires dated photographs of the lesions",
@@ -285,16 +195,14 @@ fn photos_and_treatments(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findin
                 ),
             )
         } else {
-            Finding::warning(
-                "DOC-03",
+            DOC_03.finding(
                 "documentation.photos",
                 "no dated photographs: they are strongly advised for eyelid cases and appeals",
             )
         });
     }
     if doc.prior_treatments.is_empty() && case.kind == Kind::Submission {
-        out.push(Finding::warning(
-            "DOC-05",
+        out.push(DOC_05.finding(
             "documentation.prior_treatments",
             "no prior (conservative) treatment is recorded; a payer may deny, and an appeal will need it",
         ));
@@ -314,8 +222,7 @@ fn excision_rationale(
         .any(|i| policy.excision_indications.contains(i));
     for (i, p) in case.service.procedures.iter().enumerate() {
         if codes.get(&p.code).is_some_and(|c| c.excision) && !justified {
-            out.push(Finding::error(
-                "DOC-04",
+            out.push(DOC_04.finding(
                 &format!("service.procedures[{i}].code"),
                 format!("{} is an excision: document why excision rather than destruction (diagnostic-uncertainty or prior-biopsy)", p.code),
             ));
@@ -329,28 +236,21 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     let after = |d: NaiveDate| d > on;
     let svc = &case.service;
     if svc.planned_date < on {
-        out.push(Finding::error(
-            "DATE-01",
+        out.push(DATE_01.finding(
             "service.planned_date",
             "the planned date is before the event: a pre-authorization is for a service still to come",
         ));
     } else if svc.planned_date > on + Duration::days(365) {
-        out.push(Finding::warning(
-            "DATE-01",
+        out.push(DATE_01_DOUBTFUL.finding(
             "service.planned_date",
             "the planned date is more than a year after the event; authorizations rarely last that long",
         ));
     }
     let birth = case.patient.birth_date;
     if after(birth) {
-        out.push(Finding::error(
-            "DATE-01",
-            "patient.birth_date",
-            "the birth date is after the event",
-        ));
+        out.push(DATE_01.finding("patient.birth_date", "the birth date is after the event"));
     } else if on.years_since(birth).is_some_and(|age| age > 130) {
-        out.push(Finding::error(
-            "DATE-01",
+        out.push(DATE_01.finding(
             "patient.birth_date",
             "the birth date is more than 130 years before the event",
         ));
@@ -358,14 +258,12 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     let doc = &case.documentation;
     for (i, n) in doc.clinical_notes.iter().enumerate() {
         if after(n.date) {
-            out.push(Finding::error(
-                "DATE-01",
+            out.push(DATE_01.finding(
                 &format!("documentation.clinical_notes[{i}].date"),
                 "the note is dated after the event",
             ));
         } else if n.date < birth {
-            out.push(Finding::error(
-                "DATE-01",
+            out.push(DATE_01.finding(
                 &format!("documentation.clinical_notes[{i}].date"),
                 "the note is dated before the patient's birth",
             ));
@@ -373,8 +271,7 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     }
     for (i, p) in doc.photos.iter().enumerate() {
         if after(p.taken_on) {
-            out.push(Finding::error(
-                "DATE-01",
+            out.push(DATE_01.finding(
                 &format!("documentation.photos[{i}].taken_on"),
                 "the photograph is dated after the event",
             ));
@@ -383,22 +280,18 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     for (i, t) in doc.prior_treatments.iter().enumerate() {
         let path = format!("documentation.prior_treatments[{i}]");
         if after(t.from) {
-            out.push(Finding::error(
-                "DATE-01",
+            out.push(DATE_01.finding(
                 &format!("{path}.from"),
                 "the treatment starts after the event",
             ));
         }
         if let Some(to) = t.to {
             if to < t.from {
-                out.push(Finding::error(
-                    "DATE-01",
-                    &format!("{path}.to"),
-                    "the treatment ends before it starts",
-                ));
+                out.push(
+                    DATE_01.finding(&format!("{path}.to"), "the treatment ends before it starts"),
+                );
             } else if after(to) {
-                out.push(Finding::warning(
-                    "DATE-01",
+                out.push(DATE_01_DOUBTFUL.finding(
                     &format!("{path}.to"),
                     "the treatment ends after the event; its result cannot be known yet",
                 ));
@@ -407,8 +300,7 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     }
     if let Some(letter) = &doc.letter_of_medical_necessity {
         if after(letter.signed_on) {
-            out.push(Finding::error(
-                "DATE-01",
+            out.push(DATE_01.finding(
                 "documentation.letter_of_medical_necessity.signed_on",
                 "the letter is signed after the event",
             ));
@@ -416,8 +308,7 @@ fn dates(case: &CaseEvent, out: &mut Vec<Finding>) {
     }
     if let Some(appeal) = &case.appeal {
         if after(appeal.denied_on) {
-            out.push(Finding::error(
-                "DATE-01",
+            out.push(DATE_01.finding(
                 "appeal.denied_on",
                 "the denial is dated after the appeal event",
             ));

@@ -1,6 +1,6 @@
 //! Payer policy as data: which codes need pre-authorization, which indications count, whether
-//! photos are required, the appeal window, and how the payer reviews. A new payer is a new file
-//! under config/policies/, not new code.
+//! photos are required, the appeal window, the severities it sets, and how the payer reviews. A
+//! new payer is a new file under config/policies/, not new code.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::case::Indication;
+use super::clinical::{Clinical, ClinicalError};
+use crate::case::{registry, Finding, Indication, Severity};
 use crate::codes::{CodeTable, Icd10Cm};
 
 /// Policies shipped inside the binary, by name.
@@ -43,6 +44,9 @@ struct PolicyFile {
     authorization_valid_days: u32,
     #[serde(default)]
     review: ReviewFile,
+    /// Rule id -> severity, for the rules the registry marks adjustable.
+    #[serde(default)]
+    severity: BTreeMap<String, Severity>,
 }
 
 fn default_valid_days() -> u32 {
@@ -91,6 +95,10 @@ pub struct Policy {
     pub appeal_window_days: u32,
     pub authorization_valid_days: u32,
     pub review: Review,
+    /// Severities this payer sets, by rule id (adjustable rules only; see `apply_severities`).
+    pub severity: BTreeMap<&'static str, Severity>,
+    /// The clinical vocabulary the rules read case text against (shared by every policy).
+    pub clinical: Arc<Clinical>,
 }
 
 /// Why a policy could not be loaded.
@@ -108,14 +116,17 @@ pub enum PolicyError {
     },
     #[error("policy {name:?} is not known (known policies: {known})")]
     Unknown { name: String, known: String },
+    #[error(transparent)]
+    Clinical(#[from] ClinicalError),
 }
 
 impl Policy {
-    /// Parses a policy and checks it against the code table.
+    /// Parses a policy and checks it against the code table and the rule registry.
     pub fn from_toml(
         text: &str,
         source_name: &str,
         codes: &CodeTable,
+        clinical: Arc<Clinical>,
     ) -> Result<Self, PolicyError> {
         let invalid = |message: String| PolicyError::Invalid {
             source_name: source_name.to_owned(),
@@ -167,7 +178,24 @@ impl Policy {
                 ))
             })?),
         };
+        let mut severity = BTreeMap::new();
+        for (id, level) in file.severity {
+            let mut rules = registry::by_id(&id);
+            let Some(rule) = rules.next() else {
+                return Err(invalid(format!(
+                    "severity.{id}: not a rule id (`preauth-worker check --rules` lists them)"
+                )));
+            };
+            if !rule.is_adjustable() || rules.next().is_some() {
+                return Err(invalid(format!(
+                    "severity.{id}: this rule's severity is fixed by the contract; a policy may set only the rules `check --rules` marks adjustable"
+                )));
+            }
+            severity.insert(rule.id(), level);
+        }
         Ok(Self {
+            severity,
+            clinical,
             preauth_codes: known_codes("preauth_codes", &file.preauth_codes)?,
             covered_indications: indications("covered_indications", &file.covered_indications)?,
             excision_indications: indications("excision_indications", &file.excision_indications)?,
@@ -200,6 +228,18 @@ impl Policy {
     pub fn covers(&self, indication: &Indication) -> bool {
         self.covered_indications.contains(indication)
     }
+
+    /// Gives each finding of a rule this payer sets the payer's severity.
+    pub fn apply_severities(&self, findings: &mut [Finding]) {
+        if self.severity.is_empty() {
+            return;
+        }
+        for f in findings {
+            if let Some(level) = self.severity.get(f.rule.as_str()) {
+                f.severity = *level;
+            }
+        }
+    }
 }
 
 /// Every policy the worker knows, by name.
@@ -211,10 +251,11 @@ pub struct Policies {
 impl Policies {
     /// The policies shipped in the binary, then every `*.toml` in `dir` (which may replace them).
     pub fn load(codes: &CodeTable, dir: Option<&Path>) -> Result<Self, PolicyError> {
+        let clinical = Arc::new(Clinical::embedded()?);
         let mut by_name = BTreeMap::new();
         for (name, text) in EMBEDDED {
             let source = format!("config/policies/{name}.toml (embedded)");
-            let policy = Policy::from_toml(text, &source, codes)?;
+            let policy = Policy::from_toml(text, &source, codes, clinical.clone())?;
             by_name.insert(name.to_owned(), Arc::new(policy));
         }
         if let Some(dir) = dir {
@@ -235,7 +276,7 @@ impl Policies {
                     source,
                 })?;
                 let source = path.display().to_string();
-                let policy = Policy::from_toml(&text, &source, codes)?;
+                let policy = Policy::from_toml(&text, &source, codes, clinical.clone())?;
                 let stem = path
                     .file_stem()
                     .and_then(|s| s.to_str())
@@ -278,6 +319,10 @@ mod tests {
         CodeTable::embedded().expect("code table")
     }
 
+    fn clinical() -> Arc<Clinical> {
+        Arc::new(Clinical::embedded().expect("clinical vocabulary"))
+    }
+
     #[test]
     fn shipped_policies_load() {
         let policies = Policies::load(&codes(), None).expect("policies");
@@ -305,7 +350,7 @@ mod tests {
     fn appearance_reason_can_never_be_a_covered_indication() {
         let text = include_str!("../../config/policies/default.toml")
             .replace("\"bleeding\", \"itching\"", "\"cosmetic\", \"itching\"");
-        let err = Policy::from_toml(&text, "t.toml", &codes()).expect_err("refused");
+        let err = Policy::from_toml(&text, "t.toml", &codes(), clinical()).expect_err("refused");
         assert!(err.to_string().contains("appearance-only"), "{err}");
     }
 
@@ -316,7 +361,7 @@ mod tests {
             include_str!("../../config/policies/default.toml")
         );
         // The stray key lands in [review]; either way it must be named.
-        let err = Policy::from_toml(&text, "t.toml", &codes()).expect_err("refused");
+        let err = Policy::from_toml(&text, "t.toml", &codes(), clinical()).expect_err("refused");
         assert!(err.to_string().contains("photo_required"), "{err}");
     }
 
@@ -324,7 +369,7 @@ mod tests {
     fn policy_naming_a_code_outside_the_table_is_refused() {
         let text = include_str!("../../config/policies/default.toml")
             .replace("preauth_codes = [\"10040\"", "preauth_codes = [\"99999\"");
-        let err = Policy::from_toml(&text, "t.toml", &codes()).expect_err("refused");
+        let err = Policy::from_toml(&text, "t.toml", &codes(), clinical()).expect_err("refused");
         assert!(err.to_string().contains("99999"), "{err}");
     }
 
@@ -342,5 +387,45 @@ mod tests {
                 .expect("added")
                 .photos_required
         );
+    }
+
+    fn with_severity(table: &str) -> Result<Policy, PolicyError> {
+        let text = format!(
+            "{}\n[severity]\n{table}\n",
+            include_str!("../../config/policies/default.toml")
+        );
+        Policy::from_toml(&text, "t.toml", &codes(), clinical())
+    }
+
+    #[test]
+    fn a_policy_sets_the_severity_of_an_adjustable_rule_by_its_id() {
+        let policy = with_severity("DOC-05 = \"error\"").expect("loads");
+        let mut findings = vec![
+            registry::DOC_05.finding("documentation.prior_treatments", "text"),
+            registry::DOC_07.finding("documentation.indications[0]", "text"),
+        ];
+        policy.apply_severities(&mut findings);
+        assert_eq!(findings[0].severity, Severity::Error);
+        assert_eq!(findings[1].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_policy_naming_an_unknown_rule_is_refused_with_the_key() {
+        let err = with_severity("DOC-99 = \"error\"").expect_err("refused");
+        assert!(err.to_string().contains("severity.DOC-99"), "{err}");
+    }
+
+    #[test]
+    fn a_policy_cannot_set_a_severity_the_contract_fixes() {
+        for table in [
+            "DEC-01 = \"warning\"",
+            "COS-01 = \"error\"",
+            "NEC-01 = \"warning\"",
+        ] {
+            let err = with_severity(table).expect_err("refused").to_string();
+            assert!(err.contains("fixed by the contract"), "{table}: {err}");
+        }
+        let err = with_severity("DOC-05 = \"fatal\"").expect_err("refused");
+        assert!(err.to_string().contains("fatal"), "{err}");
     }
 }

@@ -53,3 +53,14 @@ fn a_bad_configuration_exits_sixty_four_naming_the_key() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("amqp.prefetch"));
 }
+
+#[test]
+fn the_rules_flag_prints_the_catalogue_without_a_case() {
+    let (code, text) = check(&["--rules"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("NEC-01") && text.contains("CFG-01"), "{text}");
+    let (code, text) = check(&["--rules", "--json"]);
+    assert_eq!(code, 0, "{text}");
+    let catalogue: serde_json::Value = serde_json::from_str(&text).expect("json catalogue");
+    assert_eq!(catalogue[0]["rule"], "DEC-01");
+}
