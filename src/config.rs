@@ -572,7 +572,10 @@ mod tests {
         let again = Settings::load_without_env(Some(&path)).expect("what is written loads");
         assert_eq!(again.followup.pended, s.followup.pended);
         assert_eq!(again.amqp.timeout, s.amqp.timeout);
-        assert_eq!(again.payers["x"].simulated.latency, s.payers["x"].simulated.latency);
+        assert_eq!(
+            again.payers["x"].simulated.latency,
+            s.payers["x"].simulated.latency
+        );
     }
 
     #[test]
