@@ -75,7 +75,7 @@ fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> Parked
     // its size, with the broker's record that it was rejected.
     if bytes > max_message_bytes && headers::dead_letter_reason(h).as_deref() == Some("rejected") {
         return ParkedInfo {
-            reason: crate::case::ParkReason::TooLarge.code().to_owned(),
+            reason: crate::pipeline::ParkReason::TooLarge.code().to_owned(),
             detail: format!("body is {bytes} bytes; the limit is {max_message_bytes}"),
             case_id: None,
             event_id: None,
@@ -86,7 +86,7 @@ fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> Parked
     }
     let ids = crate::case::identify(&delivery.data).ok();
     let reason = get_str(h, headers::REASON).and_then(|r| {
-        crate::case::ParkReason::ALL
+        crate::pipeline::ParkReason::ALL
             .iter()
             .find(|k| k.code() == r)
             .map(|k| k.code().to_owned())

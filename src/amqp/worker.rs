@@ -21,9 +21,9 @@ use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::topology::Topology;
 use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError};
-use crate::case::ParkReason;
 use crate::config::Settings;
 use crate::health::Health;
+use crate::pipeline::ParkReason;
 use crate::pipeline::{Disposition, Next, Pipeline};
 use crate::retry::ReconnectWaits;
 

@@ -6,11 +6,13 @@
 
 mod decode;
 mod finding;
+mod identify;
 mod outcome;
 pub(crate) mod redact;
 
-pub use decode::{decode, identify, json_error, Identified, ParkReason, Unidentifiable};
+pub use decode::decode;
 pub use finding::{registry, Finding, Rule, Severity};
+pub use identify::{identify, json_error, Identified, Unidentifiable, Unreadable};
 pub use outcome::{
     AppealRoute, Authorization, Outcome, PayerRef, Reason, Status, OUTCOME_SCHEMA_V1,
 };

@@ -1,0 +1,345 @@
+use super::*;
+use crate::case::{identify, Unreadable};
+use serde_json::json;
+
+fn minimal() -> Value {
+    json!({
+        "schema": "preauth.case.v1",
+        "event_id": "e-1",
+        "case_id": "C-1",
+        "kind": "submission",
+        "occurred_at": "2026-11-20T14:03:00Z",
+        "patient": {"id": "P-1", "family_name": "Doe", "birth_date": "1979-04-02"},
+        "coverage": {"payer_id": "acme-health", "member_id": "M1"},
+        "provider": {"npi": "1234567893", "name": "Clinic"},
+        "service": {
+            "planned_date": "2026-12-10",
+            "procedures": [{"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1}],
+            "diagnoses": [{"code": "H02.822", "primary": true}],
+            "lesions": {"count": 1, "max_size_mm": 2.0, "site": "right lower lid margin"}
+        },
+        "documentation": {}
+    })
+}
+
+fn decode_value(v: Value, key: Option<&str>) -> Result<CaseEvent, Vec<Finding>> {
+    let bytes = serde_json::to_vec(&v).expect("serialize");
+    let id = identify(&bytes).expect("identifiable");
+    decode(&id, key)
+}
+
+fn paths(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| format!("{}|{}", f.rule, f.path))
+        .collect()
+}
+
+#[test]
+fn minimal_event_decodes_with_defaults() {
+    let ev = decode_value(minimal(), Some("case.submitted")).expect("decodes");
+    assert_eq!(ev.urgency, Urgency::Standard);
+    assert_eq!(ev.service.place_of_service, "11");
+    assert_eq!(ev.patient.sex, Sex::Unknown);
+    assert!(ev.documentation.indications.is_empty());
+    assert_eq!(ev.service.procedures[0].units, 1);
+}
+
+#[test]
+fn not_json_is_unidentifiable_with_reason_not_json() {
+    let err = identify(b"{not json").expect_err("parked");
+    assert_eq!(err.reason, Unreadable::NotJson);
+    assert_eq!(err.reason.code(), "not-json");
+}
+
+#[test]
+fn json_that_is_not_an_object_is_unidentifiable() {
+    assert_eq!(
+        identify(b"[1,2]").expect_err("array").reason,
+        Unreadable::NotAnObject
+    );
+    assert_eq!(
+        identify(b"\"x\"").expect_err("string").reason,
+        Unreadable::NotAnObject
+    );
+}
+
+#[test]
+fn missing_or_unusable_ids_are_unidentifiable() {
+    let cases: [(&[u8], Unreadable); 5] = [
+        (br#"{"case_id":"C"}"#, Unreadable::NoEventId),
+        (br#"{"event_id":"","case_id":"C"}"#, Unreadable::NoEventId),
+        (br#"{"event_id":7,"case_id":"C"}"#, Unreadable::NoEventId),
+        (br#"{"event_id":"e"}"#, Unreadable::NoCaseId),
+        (br#"{"event_id":"e","case_id":"   "}"#, Unreadable::NoCaseId),
+    ];
+    for (body, reason) in cases {
+        assert_eq!(identify(body).expect_err("parked").reason, reason);
+    }
+}
+
+#[test]
+fn zero_units_is_a_finding_with_the_exact_path() {
+    let mut v = minimal();
+    v["service"]["procedures"][0]["units"] = json!(0);
+    let findings = decode_value(v, None).expect_err("rejected");
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].path, "service.procedures[0].units");
+    assert_eq!(findings[0].message, "expected a positive integer");
+}
+
+#[test]
+fn a_whole_number_written_with_a_decimal_point_is_a_valid_count() {
+    let mut v = minimal();
+    v["service"]["procedures"][0]["units"] = json!(2.0);
+    v["service"]["lesions"]["count"] = json!(3.0);
+    let ev = decode_value(v.clone(), None).expect("decodes");
+    assert_eq!(ev.service.procedures[0].units, 2);
+    v["service"]["procedures"][0]["units"] = json!(1.5);
+    assert!(decode_value(v, None).is_err());
+}
+
+#[test]
+fn dates_are_written_yyyy_mm_dd_exactly_and_are_real_days() {
+    for (text, ok) in [
+        ("2028-02-29", true),
+        ("0000-01-01", true),
+        ("2026-02-29", false),
+        ("+2026-1-01", false),
+        ("2026-12- 1", false),
+        (" 2026-12-1", false),
+        ("-002-01-01", false),
+    ] {
+        let mut v = minimal();
+        v["patient"]["birth_date"] = json!(text);
+        assert_eq!(decode_value(v, None).is_ok(), ok, "{text}");
+    }
+}
+
+#[test]
+fn occurred_at_is_ascii_rfc_3339_with_its_offset() {
+    for (text, ok) in [
+        ("2026-11-20 14:03:00.5-05:00", true),
+        ("2026-11-20t14:03:00z", true),
+        ("2026-11-20T14:03:00\u{2212}05:00", false),
+        ("2026-11-20T14:03:00", false),
+    ] {
+        let mut v = minimal();
+        v["occurred_at"] = json!(text);
+        assert_eq!(decode_value(v, None).is_ok(), ok, "{text}");
+    }
+}
+
+#[test]
+fn place_of_service_is_a_code_read_without_its_blanks() {
+    let mut v = minimal();
+    v["service"]["place_of_service"] = json!(" 22\u{a0}");
+    let ev = decode_value(v, None).expect("decodes");
+    assert_eq!(ev.service.place_of_service, "22");
+}
+
+#[test]
+fn blank_given_names_count_as_not_sent() {
+    let mut v = minimal();
+    v["patient"]["given_names"] = json!(["Ann", "", "  "]);
+    let ev = decode_value(v, None).expect("decodes");
+    assert_eq!(ev.patient.given_names, vec!["Ann".to_owned()]);
+}
+
+#[test]
+fn every_decoding_problem_is_reported_at_once() {
+    let mut v = minimal();
+    v["service"]["procedures"][0]["modifiers"] = json!(["E44"]);
+    v["service"]["diagnoses"][0]["code"] = json!("HH2.822");
+    v["provider"]["npi"] = json!("1234567890");
+    v["patient"]["birth_date"] = json!("02/04/1979");
+    v["urgency"] = json!("urgent");
+    let findings = decode_value(v, None).expect_err("rejected");
+    let got = paths(&findings);
+    for want in [
+        "FMT-MOD-01|service.procedures[0].modifiers[0]",
+        "FMT-ICD-01|service.diagnoses[0].code",
+        "FMT-NPI-01|provider.npi",
+        "DEC-01|patient.birth_date",
+        "DEC-01|urgency",
+    ] {
+        assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
+    }
+}
+
+#[test]
+fn decoding_messages_never_repeat_patient_values() {
+    let mut v = minimal();
+    v["patient"]["birth_date"] = json!("02/04/1979");
+    v["patient"]["family_name"] = json!(42);
+    let findings = decode_value(v, None).expect_err("rejected");
+    for f in &findings {
+        assert!(!f.message.contains("1979"), "{f:?}");
+        assert!(!f.message.contains("42"), "{f:?}");
+    }
+}
+
+#[test]
+fn a_bad_code_is_reported_with_its_length_but_never_its_value() {
+    let mut v = minimal();
+    v["service"]["procedures"][0]["code"] = json!("ivan petrov 1950");
+    v["service"]["procedures"][0]["modifiers"] = json!(["E4", "ivan"]);
+    v["service"]["diagnoses"][0]["code"] = json!("IVAN-05-17");
+    let findings = decode_value(v, None).expect_err("rejected");
+    let got: Vec<(&str, &str, &str)> = findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.path.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "FMT-CPT-01",
+                "service.procedures[0].code",
+                "expected a CPT code (5 digits, or 4 digits followed by F, T or U); the value given has 16 characters"
+            ),
+            (
+                "FMT-MOD-01",
+                "service.procedures[0].modifiers[1]",
+                "expected a two-character modifier (letters or digits); the value given has 4 characters"
+            ),
+            (
+                "FMT-ICD-01",
+                "service.diagnoses[0].code",
+                "expected an ICD-10-CM code (letter, digit, letter or digit, then up to 4 more, dot optional after the third); the value given has 10 characters"
+            ),
+        ]
+    );
+    for f in &findings {
+        let text = format!("{} {}", f.path, f.message).to_lowercase();
+        for part in ["ivan", "petrov", "1950", "05-17"] {
+            assert!(!text.contains(part), "{part} in {f:?}");
+        }
+    }
+}
+
+#[test]
+fn a_foreign_schema_is_reported_without_its_name() {
+    let mut v = minimal();
+    v["schema"] = json!("patient ivan petrov");
+    let findings = decode_value(v, None).expect_err("rejected");
+    assert_eq!(paths(&findings), vec!["DEC-02|schema"]);
+    assert_eq!(
+        findings[0].message,
+        "unsupported schema: this worker accepts \"preauth.case.v1\" only"
+    );
+}
+
+#[test]
+fn a_routing_key_is_named_only_when_it_is_one_of_the_contracts() {
+    let findings = decode_value(minimal(), Some("case.appeal")).expect_err("rejected");
+    assert_eq!(
+        findings[0].message,
+        "kind \"submission\" arrived with routing key \"case.appeal\"; expected \"case.submitted\""
+    );
+    let findings = decode_value(minimal(), Some("case.ivan-petrov")).expect_err("rejected");
+    assert_eq!(paths(&findings), vec!["DEC-03|kind"]);
+    assert!(!findings[0].message.contains("ivan"), "{:?}", findings[0]);
+}
+
+#[test]
+fn a_body_that_is_not_json_is_described_by_its_position_only() {
+    for body in [
+        &br#"{"note": "ivan petrov" "dob": 1950}"#[..],
+        br#"{"note": "ivan petrov"#,
+        br#"{"note": "ivan petrov\q"}"#,
+        br#"["ivan petrov"] x"#,
+    ] {
+        let err = identify(body).expect_err("not JSON");
+        assert_eq!(err.reason, Unreadable::NotJson);
+        assert!(err.detail.starts_with("body is not JSON: "), "{err:?}");
+        assert!(err.detail.contains("line 1 column"), "{err:?}");
+        assert!(!err.detail.contains("ivan"), "{err:?}");
+    }
+}
+
+#[test]
+fn identified_debug_shows_the_ids_but_not_the_body() {
+    let mut v = minimal();
+    v["patient"]["family_name"] = json!("Petrov");
+    let bytes = serde_json::to_vec(&v).expect("serialize");
+    let id = identify(&bytes).expect("identifiable");
+    let shown = format!("{id:?} {id:#?}");
+    assert!(shown.contains("C-1") && shown.contains("e-1"), "{shown}");
+    assert!(!shown.contains("Petrov"), "{shown}");
+}
+
+#[test]
+fn appeal_kind_without_an_appeal_object_is_a_finding() {
+    let mut v = minimal();
+    v["kind"] = json!("appeal");
+    let findings = decode_value(v, Some("case.appeal")).expect_err("rejected");
+    assert_eq!(paths(&findings), vec!["DEC-04|appeal"]);
+}
+
+#[test]
+fn unsupported_schema_is_a_single_finding() {
+    let mut v = minimal();
+    v["schema"] = json!("preauth.case.v9");
+    v["service"] = json!("garbage");
+    let findings = decode_value(v, None).expect_err("rejected");
+    assert_eq!(paths(&findings), vec!["DEC-02|schema"]);
+}
+
+#[test]
+fn routing_key_that_contradicts_kind_is_a_finding() {
+    let findings = decode_value(minimal(), Some("case.appeal")).expect_err("rejected");
+    assert_eq!(paths(&findings), vec!["DEC-03|kind"]);
+}
+
+#[test]
+fn unknown_fields_are_ignored_for_forward_compatibility() {
+    let mut v = minimal();
+    v["new_optional_field"] = json!({"anything": [1, 2, 3]});
+    v["service"]["procedures"][0]["note"] = json!("extra");
+    assert!(decode_value(v, None).is_ok());
+}
+
+#[test]
+fn unknown_indication_words_decode_as_unknown() {
+    let mut v = minimal();
+    v["documentation"]["indications"] = json!(["pain", "Irritated"]);
+    let ev = decode_value(v, None).expect("decodes");
+    assert_eq!(
+        ev.documentation.indications,
+        vec![Indication::Pain, Indication::Unknown("irritated".into())]
+    );
+}
+
+#[test]
+fn deeply_wrong_types_never_panic() {
+    for (parent, key, val) in [
+        ("/service", "procedures", json!({"a": 1})),
+        ("/service", "procedures", json!([])),
+        ("/service", "procedures", json!(["67850"])),
+        (
+            "/service",
+            "lesions",
+            json!({"count": -3, "max_size_mm": "big", "site": 5}),
+        ),
+        ("", "documentation", json!([])),
+        (
+            "/documentation",
+            "clinical_notes",
+            json!([null, 3, {"id": 1}]),
+        ),
+        ("/documentation", "letter_of_medical_necessity", json!(true)),
+        ("", "occurred_at", json!(1_700_000_000)),
+        ("", "coverage", json!(null)),
+    ] {
+        let mut v = minimal();
+        let slot = v
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect(parent);
+        slot.insert(key.to_owned(), val);
+        let ptr = format!("{parent}/{key}");
+        let findings = decode_value(v, None).expect_err(&ptr);
+        assert!(!findings.is_empty(), "{ptr}");
+    }
+}
