@@ -265,6 +265,15 @@ pub enum ConfigError {
 /// `amqp.url`, `PREAUTH__PAYERS__ACME__TIMEOUT` is `payers.acme.timeout`.
 pub const ENV_PREFIX: &str = "PREAUTH__";
 
+/// The longest `followup.pended` wait allowed when a payer sends notifications: a pended
+/// request of such a payer waits in a queue of its own that the broker deletes
+/// [`AWAITING_QUEUE_EXPIRES`] after its last use, so the wait must end before that.
+pub const LONGEST_AWAITING_WAIT: Duration = Duration::from_secs(7 * 86_400);
+
+/// How long the broker keeps a request's awaiting queue after its last use (declare, publish,
+/// get).
+pub const AWAITING_QUEUE_EXPIRES: Duration = Duration::from_secs(8 * 86_400);
+
 impl Settings {
     /// Loads the layered configuration from the shipped defaults, `file`, and the
     /// `PREAUTH__SECTION__KEY` environment variables.
@@ -326,17 +335,20 @@ impl Settings {
         }
         // A broker URL that does not parse would be retried forever; say so now, without
         // printing it (it may hold a password).
-        for (i, url) in crate::amqp::broker_urls(&self.amqp.url).iter().enumerate() {
+        for (i, url) in crate::broker_url::broker_urls(&self.amqp.url)
+            .iter()
+            .enumerate()
+        {
             let scheme_ok = url.starts_with("amqp://") || url.starts_with("amqps://");
             if !scheme_ok || url.parse::<lapin::uri::AMQPUri>().is_err() {
                 return bad(format!(
                     "amqp.url: broker URL {} of {} is not an amqp:// or amqps:// URL like amqps://USER:PASSWORD@HOST:5671/VHOST (not shown: it may hold a password)",
                     i + 1,
-                    crate::amqp::broker_urls(&self.amqp.url).len()
+                    crate::broker_url::broker_urls(&self.amqp.url).len()
                 ));
             }
         }
-        if crate::amqp::broker_urls(&self.amqp.url).is_empty() {
+        if crate::broker_url::broker_urls(&self.amqp.url).is_empty() {
             return bad("amqp.url: no broker URL given".into());
         }
         if self.amqp.timeout.is_zero() {
@@ -413,7 +425,7 @@ impl Settings {
         if self.notifications.max_body_bytes < 1024 {
             return bad("notifications.max_body_bytes: must be at least 1024".into());
         }
-        let longest = crate::amqp::topology::LONGEST_AWAITING_WAIT;
+        let longest = LONGEST_AWAITING_WAIT;
         let notifying = self
             .payers
             .iter()

@@ -19,6 +19,7 @@
 pub mod amqp;
 pub mod app;
 pub mod batch;
+pub mod broker_url;
 pub mod case;
 pub mod check;
 pub mod codes;

@@ -70,13 +70,7 @@ pub struct Topology {
     pub broker_delivery_limit: u32,
 }
 
-/// How long the broker keeps an awaiting queue after its last use (declare, publish, get). It
-/// must outlast the longest follow-up wait of a notifying payer ([`LONGEST_AWAITING_WAIT`]), or
-/// the broker would delete the queue with the copy still in it.
-pub const AWAITING_QUEUE_EXPIRES: Duration = Duration::from_secs(8 * 86_400);
-
-/// The longest `followup.pended` wait allowed when a payer sends notifications.
-pub const LONGEST_AWAITING_WAIT: Duration = Duration::from_secs(7 * 86_400);
+pub use crate::config::{AWAITING_QUEUE_EXPIRES, LONGEST_AWAITING_WAIT};
 
 /// A short, stable name for a wait: 500ms, 5s, 30m, 2h, 1d.
 pub fn tier_label(d: Duration) -> String {
