@@ -11,7 +11,7 @@ use preauth_worker::amqp::topology::Topology;
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
 use preauth_worker::payer::sim::server::{self as sim_server, Scenario};
-use preauth_worker::payer::sim::Faults;
+use preauth_worker::payer::sim::{self, Faults};
 use preauth_worker::startup::Application;
 use preauth_worker::{batch, check, telemetry};
 use std::sync::Arc;
@@ -196,52 +196,20 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let mut clients = std::collections::HashMap::new();
-    for entry in &args.clients {
-        let Some((id, path)) = entry.split_once('=') else {
-            eprintln!("preauth-worker: --client expects ID=SECRET_FILE (the secret is read from the file)");
+    let clients = match sim::clients::client_secrets(&args.clients)
+        .and_then(|c| Ok((c, sim::clients::client_keys(&args.client_keys)?)))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
             return ExitCode::from(EXIT_CONFIG);
-        };
-        match std::fs::read_to_string(path) {
-            Ok(secret) if !secret.trim().is_empty() => {
-                clients.insert(
-                    id.to_owned(),
-                    secret.trim_end_matches(['\r', '\n']).to_owned(),
-                );
-            }
-            Ok(_) => {
-                eprintln!("preauth-worker: --client {id}: the secret file {path} is empty");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-            Err(e) => {
-                eprintln!("preauth-worker: --client {id}: cannot read the secret file {path}: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
         }
-    }
-    let mut client_keys = std::collections::HashMap::new();
-    for entry in &args.client_keys {
-        let Some((id, path)) = entry.split_once('=') else {
-            eprintln!("preauth-worker: --client-key expects ID=PEM_FILE");
-            return ExitCode::from(EXIT_CONFIG);
-        };
-        match std::fs::read_to_string(path) {
-            Ok(pem) => {
-                client_keys.insert(id.to_owned(), pem);
-            }
-            Err(e) => {
-                eprintln!(
-                    "preauth-worker: cannot read the public key of client {id} ({path}): {e}"
-                );
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        }
-    }
+    };
     let scenario = Scenario {
         faults: args.faults,
         token_lifetime: args.token_lifetime,
-        clients,
-        client_keys,
+        clients: clients.0,
+        client_keys: clients.1,
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
@@ -271,35 +239,9 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
 
 async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
     let result = match cmd {
-        ParkedCommand::List { limit, json } => {
-            parked::list(&app.settings, limit).await.map(|items| {
-                let mut out = String::new();
-                if !json {
-                    out.push_str(&format!(
-                        "{} parked message(s) in {}\n",
-                        items.len(),
-                        app.settings.topology.parking_queue
-                    ));
-                }
-                for i in &items {
-                    if json {
-                        out.push_str(&serde_json::to_string(i).unwrap_or_default());
-                        out.push('\n');
-                    } else {
-                        out.push_str(&format!(
-                            "{:<18} case {:<20} event {:<38} parked {:<26} attempts {:<3} {}\n",
-                            i.reason,
-                            i.case_id.as_deref().unwrap_or("-"),
-                            i.event_id.as_deref().unwrap_or("-"),
-                            i.parked_at.as_deref().unwrap_or("-"),
-                            i.attempts,
-                            i.detail
-                        ));
-                    }
-                }
-                out
-            })
-        }
+        ParkedCommand::List { limit, json } => parked::list(&app.settings, limit)
+            .await
+            .map(|items| parked::render(&items, &app.settings.topology.parking_queue, json)),
         ParkedCommand::Replay { case_id, all } => {
             let selection = match (case_id, all) {
                 (Some(id), _) => parked::Selection::Case(id),

@@ -25,6 +25,35 @@ pub struct ParkedInfo {
     pub bytes: usize,
 }
 
+/// `parked list` for a person (a header line, then one aligned line per message) or for a
+/// program (one JSON object per line).
+pub fn render(items: &[ParkedInfo], parking_queue: &str, json: bool) -> String {
+    let mut out = String::new();
+    if !json {
+        out.push_str(&format!(
+            "{} parked message(s) in {parking_queue}\n",
+            items.len()
+        ));
+    }
+    for i in items {
+        if json {
+            out.push_str(&serde_json::to_string(i).unwrap_or_default());
+            out.push('\n');
+        } else {
+            out.push_str(&format!(
+                "{:<18} case {:<20} event {:<38} parked {:<26} attempts {:<3} {}\n",
+                i.reason,
+                i.case_id.as_deref().unwrap_or("-"),
+                i.event_id.as_deref().unwrap_or("-"),
+                i.parked_at.as_deref().unwrap_or("-"),
+                i.attempts,
+                i.detail
+            ));
+        }
+    }
+    out
+}
+
 /// Which parked messages to replay.
 #[derive(Debug, Clone)]
 pub enum Selection {

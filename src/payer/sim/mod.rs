@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
+pub mod clients;
 pub mod faults;
 pub mod pas;
 pub mod server;
