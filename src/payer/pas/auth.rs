@@ -245,7 +245,7 @@ impl TokenSource {
         }
         if !status.is_success() {
             // The body of an OAuth error names the error (invalid_client …); it holds no secret.
-            let body = super::client::read_bounded(response, TOKEN_RESPONSE_LIMIT)
+            let body = super::body::read_bounded(response, TOKEN_RESPONSE_LIMIT)
                 .await
                 .unwrap_or_default();
             // Only an OAuth error code (RFC 6749: a short ASCII token) is repeated.
@@ -261,7 +261,7 @@ impl TokenSource {
                 reasons: vec![],
             });
         }
-        let body = super::client::read_bounded(response, TOKEN_RESPONSE_LIMIT).await?;
+        let body = super::body::read_bounded(response, TOKEN_RESPONSE_LIMIT).await?;
         let parsed: TokenResponse =
             serde_json::from_slice(&body).map_err(|_| PayerError::Transient {
                 retry_after: None,

@@ -3,6 +3,7 @@
 //! neither the pipeline nor the payer simulator.
 
 pub mod auth;
+mod body;
 pub mod client;
 pub(crate) mod json;
 pub mod model;
