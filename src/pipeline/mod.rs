@@ -243,18 +243,14 @@ impl Pipeline {
                             "retries-exhausted",
                             format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
                         )];
-                        let o = self.outcome(
-                            &case.case_id,
-                            &case.event_id,
-                            Status::Failed,
-                            0,
-                            attempts,
-                            Some(payer_ref(state.reference.clone(), None)),
-                            reasons,
-                            findings,
-                        );
                         Disposition {
-                            outcomes: vec![o],
+                            outcomes: vec![self.failed(
+                                case,
+                                attempts,
+                                payer_ref(state.reference.clone(), None),
+                                reasons,
+                                findings,
+                            )],
                             next: Next::Park {
                                 reason: ParkReason::RetriesExhausted,
                                 detail: format!("payer unavailable after {attempts} attempts"),
@@ -273,18 +269,14 @@ impl Pipeline {
                 if reasons.is_empty() {
                     reasons.push(Reason::worker("payer-refused", detail));
                 }
-                let o = self.outcome(
-                    &case.case_id,
-                    &case.event_id,
-                    Status::Failed,
-                    0,
-                    attempts,
-                    Some(payer_ref(state.reference.clone(), None)),
-                    reasons,
-                    findings,
-                );
                 Disposition {
-                    outcomes: vec![o],
+                    outcomes: vec![self.failed(
+                        case,
+                        attempts,
+                        payer_ref(state.reference.clone(), None),
+                        reasons,
+                        findings,
+                    )],
                     next: Next::Ack,
                     ids: None,
                 }
@@ -293,6 +285,28 @@ impl Pipeline {
                 self.decide(case, route, state, attempts, findings, response, payer_ref)
             }
         }
+    }
+
+    /// The `failed` outcome of a case the payer never answered (unavailable throughout, or it
+    /// refused the request), with the payer's reference from earlier deliveries if any.
+    fn failed(
+        &self,
+        case: &CaseEvent,
+        attempts: u32,
+        payer: PayerRef,
+        reasons: Vec<Reason>,
+        findings: Vec<Finding>,
+    ) -> Outcome {
+        self.outcome(
+            &case.case_id,
+            &case.event_id,
+            Status::Failed,
+            0,
+            attempts,
+            Some(payer),
+            reasons,
+            findings,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
