@@ -245,9 +245,10 @@ impl Pipeline {
                         )];
                         Disposition {
                             outcomes: vec![self.failed(
-                                case,
+                                &case.case_id,
+                                &case.event_id,
                                 attempts,
-                                payer_ref(state.reference.clone(), None),
+                                Some(payer_ref(state.reference.clone(), None)),
                                 reasons,
                                 findings,
                             )],
@@ -271,9 +272,10 @@ impl Pipeline {
                 }
                 Disposition {
                     outcomes: vec![self.failed(
-                        case,
+                        &case.case_id,
+                        &case.event_id,
                         attempts,
-                        payer_ref(state.reference.clone(), None),
+                        Some(payer_ref(state.reference.clone(), None)),
                         reasons,
                         findings,
                     )],
@@ -287,23 +289,25 @@ impl Pipeline {
         }
     }
 
-    /// The `failed` outcome of a case the payer never answered (unavailable throughout, or it
-    /// refused the request), with the payer's reference from earlier deliveries if any.
+    /// A `failed` outcome: the payer never answered (unavailable throughout, refused the
+    /// request), never decided (follow-ups exhausted, regulatory deadline passed), or answered
+    /// without a decision. `reasons` say which.
     fn failed(
         &self,
-        case: &CaseEvent,
+        case_id: &str,
+        event_id: &str,
         attempts: u32,
-        payer: PayerRef,
+        payer: Option<PayerRef>,
         reasons: Vec<Reason>,
         findings: Vec<Finding>,
     ) -> Outcome {
         self.outcome(
-            &case.case_id,
-            &case.event_id,
+            case_id,
+            event_id,
             Status::Failed,
             0,
             attempts,
-            Some(payer),
+            payer,
             reasons,
             findings,
         )
@@ -408,16 +412,9 @@ impl Pipeline {
                         ),
                     ));
                     warn!(case_id = %case_id, event_id = %event_id, hours = clock.num_hours(), "Payer missed its regulatory deadline.");
-                    return done(self.outcome(
-                        case_id,
-                        event_id,
-                        Status::Failed,
-                        0,
-                        attempts,
-                        payer,
-                        reasons,
-                        findings,
-                    ));
+                    return done(
+                        self.failed(case_id, event_id, attempts, payer, reasons, findings),
+                    );
                 }
                 match self.followup.next(state.followups, None) {
                     Some(after) => {
@@ -457,16 +454,7 @@ impl Pipeline {
                             ),
                         ));
                         warn!(case_id = %case_id, event_id = %event_id, followups = state.followups, "Payer never decided the pended request.");
-                        done(self.outcome(
-                            case_id,
-                            event_id,
-                            Status::Failed,
-                            0,
-                            attempts,
-                            payer,
-                            reasons,
-                            findings,
-                        ))
+                        done(self.failed(case_id, event_id, attempts, payer, reasons, findings))
                     }
                 }
             }
@@ -479,16 +467,7 @@ impl Pipeline {
                         action.unwrap_or("nothing")
                     ),
                 ));
-                done(self.outcome(
-                    case_id,
-                    event_id,
-                    Status::Failed,
-                    0,
-                    attempts,
-                    payer,
-                    reasons,
-                    findings,
-                ))
+                done(self.failed(case_id, event_id, attempts, payer, reasons, findings))
             }
         }
     }
@@ -520,7 +499,6 @@ impl Pipeline {
     }
 
     /// The `approved` outcome for a certification (in full, or in part: A2/A6 or some lines).
-    /// Also used for decisions that arrive by payer notification.
     #[allow(clippy::too_many_arguments)]
     pub fn approved(
         &self,
