@@ -49,7 +49,7 @@ impl App {
         Self::build_with_clock(settings, Arc::new(chrono::Utc::now))
     }
 
-    pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+    pub(crate) fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let key = DeploymentKey::resolve(settings.security.key_file.as_deref())?;
         let codes = Arc::new(match &settings.rules.code_table {
             Some(path) => CodeTable::from_file(path)?,

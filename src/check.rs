@@ -8,8 +8,8 @@ use crate::pipeline::Pipeline;
 use crate::rules::{has_errors, validate};
 
 /// Exit codes of `check`.
-pub const EXIT_SUBMITTABLE: i32 = 0;
-pub const EXIT_FINDINGS: i32 = 1;
+pub(crate) const EXIT_SUBMITTABLE: i32 = 0;
+pub(crate) const EXIT_FINDINGS: i32 = 1;
 pub const EXIT_UNREADABLE: i32 = 2;
 
 /// The result of checking one case event.

@@ -12,11 +12,11 @@ use figment::{Figment, Provider};
 use serde::{Deserialize, Serialize};
 
 /// The shipped defaults.
-pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
 /// The broker's default consumer (delivery acknowledgement) timeout: nothing may hold a delivery
 /// this long.
-pub const BROKER_CONSUMER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub(crate) const BROKER_CONSUMER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

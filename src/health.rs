@@ -13,26 +13,26 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn set_connected(&self, v: bool) {
+    pub(crate) fn set_connected(&self, v: bool) {
         self.connected.store(v, Ordering::Relaxed);
         if !v {
             self.consuming.store(false, Ordering::Relaxed);
         }
     }
 
-    pub fn set_consuming(&self, v: bool) {
+    pub(crate) fn set_consuming(&self, v: bool) {
         self.consuming.store(v, Ordering::Relaxed);
     }
 
-    pub fn set_blocked(&self, v: bool) {
+    pub(crate) fn set_blocked(&self, v: bool) {
         self.blocked.store(v, Ordering::Relaxed);
     }
 
-    pub fn set_publish_failing(&self, v: bool) {
+    pub(crate) fn set_publish_failing(&self, v: bool) {
         self.publish_failing.store(v, Ordering::Relaxed);
     }
 
-    pub fn count_reconnect(&self) {
+    pub(crate) fn count_reconnect(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -44,11 +44,11 @@ impl Health {
         self.consuming.load(Ordering::Relaxed)
     }
 
-    pub fn blocked(&self) -> bool {
+    pub(crate) fn blocked(&self) -> bool {
         self.blocked.load(Ordering::Relaxed)
     }
 
-    pub fn publish_failing(&self) -> bool {
+    pub(crate) fn publish_failing(&self) -> bool {
         self.publish_failing.load(Ordering::Relaxed)
     }
 

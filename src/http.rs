@@ -33,7 +33,7 @@ pub struct Limits {
 
 impl Limits {
     /// Probes and metrics: no body, short requests, a few scrapers.
-    pub const OPS: Limits = Limits {
+    pub(crate) const OPS: Limits = Limits {
         header_read: Duration::from_secs(5),
         request: Duration::from_secs(10),
         max_body: 0,

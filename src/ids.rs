@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 /// Namespace of every deterministic identifier the worker derives (UUID v5).
-pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3d8e_2b4a_4c7e_9a51_0d2e_8b7f_4c13);
+pub(crate) const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3d8e_2b4a_4c7e_9a51_0d2e_8b7f_4c13);
 
 fn v5(parts: &[&str]) -> Uuid {
     Uuid::new_v5(&ID_NAMESPACE, parts.join("\u{1f}").as_bytes())
@@ -27,7 +27,7 @@ pub fn outcome_id(case_id: &str, event_id: &str, status: &str, seq: u32) -> Stri
 /// The id of an outcome published after an operator replayed the event `replays` times: each
 /// replay is a fresh attempt series whose outcomes have ids of their own, derived from the id
 /// the same outcome has without replays (0 replays gives that id back).
-pub fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
+pub(crate) fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
     if replays == 0 {
         return outcome_id.to_owned();
     }
@@ -36,7 +36,7 @@ pub fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
 
 /// The GUID of one resource of a PAS request (its `urn:uuid:` fullUrl): a resent request
 /// carries the same GUIDs, another request new ones.
-pub fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
+pub(crate) fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
     // On the request write path (a dozen per bundle): one formatted name, no slice to join.
     let name = format!("pas\u{1f}{request_identifier}\u{1f}{role}");
     Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
@@ -44,7 +44,7 @@ pub fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
 
 /// FNV-1a of `text`: a small number that is stable across runs, versions and platforms (std's
 /// hasher is not), for choices that must repeat (a payer simulator's numbers and faults).
-pub fn stable_hash(text: &str) -> u64 {
+pub(crate) fn stable_hash(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

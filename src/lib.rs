@@ -4,10 +4,12 @@
 //! The house plan (modules, their layers, what each may import, the path of a case) is
 //! docs/ARCHITECTURE.md; `tests/architecture.rs` holds the code to it.
 
+#![warn(unreachable_pub)]
+
 pub mod amqp;
 pub mod app;
 pub mod batch;
-pub mod broker_url;
+pub(crate) mod broker_url;
 pub mod case;
 pub mod check;
 pub mod codes;

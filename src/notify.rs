@@ -46,7 +46,7 @@ pub struct Notifications {
 
 /// How many verified notifications may wait for the worker's AMQP session; more are dropped
 /// (their follow-ups run when their waits end).
-pub const PENDING_NUDGES: usize = 1024;
+pub(crate) const PENDING_NUDGES: usize = 1024;
 
 impl std::fmt::Debug for Notifications {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -213,7 +213,7 @@ fn notification_type(bundle: &Value) -> Option<&str> {
 }
 
 /// Reads each notifying payer's credential file; the error names the key.
-pub fn load_credentials(
+pub(crate) fn load_credentials(
     settings: &crate::config::Settings,
 ) -> Result<HashMap<String, SecretString>, String> {
     let mut out = HashMap::new();

@@ -133,7 +133,7 @@ pub const METRICS: &[(&str, &str, &str, &str)] = &[
 
 /// The Prometheus recorder of this process, installed on first use; every later call (another
 /// application started in the same process, as the integration tests do) shares it.
-pub fn recorder() -> Result<PrometheusHandle, String> {
+pub(crate) fn recorder() -> Result<PrometheusHandle, String> {
     static RECORDER: std::sync::OnceLock<Result<PrometheusHandle, String>> =
         std::sync::OnceLock::new();
     RECORDER.get_or_init(install_recorder).clone()

@@ -160,7 +160,7 @@ fn jittered(first: Duration, cap: Duration) -> ExponentialBuilder {
 /// unjittered 1 s doubling to 30 s), for as long as the broker cannot be reached; started afresh
 /// (`reset`) after a session that got as far as consuming.
 #[derive(Debug)]
-pub struct ReconnectWaits {
+pub(crate) struct ReconnectWaits {
     series: ExponentialBackoff,
     taken: u32,
 }
@@ -175,7 +175,7 @@ impl ReconnectWaits {
     /// The longest step before jitter.
     const CAP: Duration = Duration::from_secs(15);
 
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             series: jittered(Duration::from_millis(500), Self::CAP).build(),
             taken: 0,
@@ -183,7 +183,7 @@ impl ReconnectWaits {
     }
 
     /// The wait before the next session, with how many failed in a row (1 for the first).
-    pub fn next_wait(&mut self) -> (u32, Duration) {
+    pub(crate) fn next_wait(&mut self) -> (u32, Duration) {
         self.taken = self.taken.saturating_add(1);
         // The series is endless; the cap is the fallback all the same.
         let wait = self.series.next().unwrap_or(Self::CAP);
@@ -191,7 +191,7 @@ impl ReconnectWaits {
     }
 
     /// A good session: the next outage starts from the first wait.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         *self = Self::new();
     }
 }
@@ -199,7 +199,7 @@ impl ReconnectWaits {
 /// Waits between attempts to publish while a delivery is held: 125-250 ms, then doubling up to
 /// 7.5-15 s, until `hold` from now has passed (the attempts' own time counts: a wait that would
 /// end past the deadline is not taken).
-pub fn publish_hold_waits(hold: Duration) -> impl Backoff {
+pub(crate) fn publish_hold_waits(hold: Duration) -> impl Backoff {
     let deadline = tokio::time::Instant::now().checked_add(hold);
     jittered(Duration::from_millis(125), Duration::from_millis(7_500))
         .build()

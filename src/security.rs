@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 /// The least key length accepted, in bytes.
-pub const MIN_KEY_BYTES: usize = 32;
+pub(crate) const MIN_KEY_BYTES: usize = 32;
 
 /// Why a deployment key cannot be had.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ impl DeploymentKey {
     }
 
     /// A random key for this process only.
-    pub fn ephemeral() -> Self {
+    pub(crate) fn ephemeral() -> Self {
         let bytes = random_bytes();
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
@@ -105,7 +105,7 @@ impl DeploymentKey {
 
     /// The configured key, else the local one (created, mode 0600, when missing), else a key
     /// for this process only.
-    pub fn resolve(configured: Option<&Path>) -> Result<Self, KeyError> {
+    pub(crate) fn resolve(configured: Option<&Path>) -> Result<Self, KeyError> {
         if let Some(path) = configured {
             return Self::load(path);
         }
@@ -135,7 +135,7 @@ impl DeploymentKey {
     }
 
     /// Whether `tag` is the tag of `parts` for `purpose` (constant time).
-    pub fn verify(&self, purpose: Purpose, parts: &[&[u8]], tag: &str) -> bool {
+    pub(crate) fn verify(&self, purpose: Purpose, parts: &[&[u8]], tag: &str) -> bool {
         let Ok(given) = URL_SAFE_NO_PAD.decode(tag.as_bytes()) else {
             return false;
         };
@@ -149,14 +149,14 @@ impl DeploymentKey {
 }
 
 /// SHA-256 of `bytes`, for binding a tag to a message body.
-pub fn digest(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn digest(bytes: &[u8]) -> Vec<u8> {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
         .as_ref()
         .to_vec()
 }
 
 /// Compares two secrets in constant time (notification credentials).
-pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 

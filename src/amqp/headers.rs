@@ -11,27 +11,27 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use crate::retry::CaseState;
 use crate::security::{digest, DeploymentKey, Purpose};
 
-pub const ATTEMPTS: &str = "x-preauth-attempts";
-pub const RETRIES: &str = "x-preauth-retries";
-pub const FOLLOWUPS: &str = "x-preauth-followups";
-pub const REFERENCE: &str = "x-preauth-reference";
-pub const FIRST_ATTEMPT_AT: &str = "x-preauth-first-attempt-at";
+pub(crate) const ATTEMPTS: &str = "x-preauth-attempts";
+pub(crate) const RETRIES: &str = "x-preauth-retries";
+pub(crate) const FOLLOWUPS: &str = "x-preauth-followups";
+pub(crate) const REFERENCE: &str = "x-preauth-reference";
+pub(crate) const FIRST_ATTEMPT_AT: &str = "x-preauth-first-attempt-at";
 /// The routing key the event first arrived with (delay tiers deliver with another one).
-pub const ROUTING_KEY: &str = "x-preauth-routing-key";
-pub const REASON: &str = "x-preauth-reason";
-pub const DETAIL: &str = "x-preauth-detail";
+pub(crate) const ROUTING_KEY: &str = "x-preauth-routing-key";
+pub(crate) const REASON: &str = "x-preauth-reason";
+pub(crate) const DETAIL: &str = "x-preauth-detail";
 /// How many times `parked replay` sent the event back to the work queue.
-pub const REPLAYS: &str = "x-preauth-replays";
+pub(crate) const REPLAYS: &str = "x-preauth-replays";
 /// When the worker parked the message (RFC 3339).
-pub const PARKED_AT: &str = "x-preauth-parked-at";
+pub(crate) const PARKED_AT: &str = "x-preauth-parked-at";
 /// Set by quorum queues on redelivery (and only trusted on a delivery the broker flags as
 /// redelivered: a publisher can set it on a first delivery).
-pub const DELIVERY_COUNT: &str = "x-delivery-count";
+pub(crate) const DELIVERY_COUNT: &str = "x-delivery-count";
 /// The tag over the state headers, the routing key header and the body.
-pub const STATE_TAG: &str = "x-preauth-state-tag";
+pub(crate) const STATE_TAG: &str = "x-preauth-state-tag";
 
 /// The headers only the worker may set, each ignored unless [`STATE_TAG`] verifies.
-pub const RESERVED: [&str; 8] = [
+pub(crate) const RESERVED: [&str; 8] = [
     ATTEMPTS,
     RETRIES,
     FOLLOWUPS,
@@ -43,7 +43,7 @@ pub const RESERVED: [&str; 8] = [
 ];
 
 /// Reads a header as an unsigned number, whatever integer type the sender used.
-pub fn get_u32(table: Option<&FieldTable>, key: &str) -> Option<u32> {
+pub(crate) fn get_u32(table: Option<&FieldTable>, key: &str) -> Option<u32> {
     let v = table?.inner().get(key)?;
     let n: i128 = match v {
         AMQPValue::ShortShortInt(x) => (*x).into(),
@@ -65,7 +65,7 @@ pub fn get_u32(table: Option<&FieldTable>, key: &str) -> Option<u32> {
 }
 
 /// Reads a header as text.
-pub fn get_str(table: Option<&FieldTable>, key: &str) -> Option<String> {
+pub(crate) fn get_str(table: Option<&FieldTable>, key: &str) -> Option<String> {
     match table?.inner().get(key)? {
         AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
         AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
@@ -75,7 +75,7 @@ pub fn get_str(table: Option<&FieldTable>, key: &str) -> Option<String> {
 
 /// The reason of the broker's latest dead-lettering of a message (`rejected`, `expired`,
 /// `maxlen`, `delivery_limit`), from its `x-death` header.
-pub fn dead_letter_reason(table: Option<&FieldTable>) -> Option<String> {
+pub(crate) fn dead_letter_reason(table: Option<&FieldTable>) -> Option<String> {
     let AMQPValue::FieldArray(deaths) = table?.inner().get("x-death")? else {
         return None;
     };
@@ -92,14 +92,14 @@ pub fn without(table: Option<&FieldTable>, key: &str) -> FieldTable {
     FieldTable::from(map)
 }
 
-pub fn put_str(table: &mut FieldTable, key: &str, value: &str) {
+pub(crate) fn put_str(table: &mut FieldTable, key: &str, value: &str) {
     table.insert(
         ShortString::from(key),
         AMQPValue::LongString(LongString::from(value)),
     );
 }
 
-pub fn put_u32(table: &mut FieldTable, key: &str, value: u32) {
+pub(crate) fn put_u32(table: &mut FieldTable, key: &str, value: u32) {
     table.insert(
         ShortString::from(key),
         AMQPValue::LongLongInt(i64::from(value)),
@@ -108,7 +108,7 @@ pub fn put_u32(table: &mut FieldTable, key: &str, value: u32) {
 
 /// What an earlier delivery left in the headers, as far as it can be trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Carried {
+pub(crate) struct Carried {
     /// The case state (a first delivery's when nothing verified).
     pub state: CaseState,
     /// The routing key the event first arrived with, when the worker recorded it.
@@ -144,7 +144,11 @@ fn tag(key: &DeploymentKey, state: &CaseState, routing_key: Option<&str>, body: 
 /// Reads the state an earlier delivery of this body left in `headers`. Reserved headers count
 /// only when their tag verifies under `key` for this very body; otherwise the delivery is read
 /// as a first one. The broker's redelivery count is not read here (see [`DELIVERY_COUNT`]).
-pub fn read_carried(headers: Option<&FieldTable>, body: &[u8], key: &DeploymentKey) -> Carried {
+pub(crate) fn read_carried(
+    headers: Option<&FieldTable>,
+    body: &[u8],
+    key: &DeploymentKey,
+) -> Carried {
     let present = headers.is_some_and(|h| RESERVED.iter().any(|k| h.contains_key(k)));
     if !present {
         return Carried::default();
@@ -180,7 +184,7 @@ pub fn read_carried(headers: Option<&FieldTable>, body: &[u8], key: &DeploymentK
 
 /// Writes the case state and the routing key into `headers`, replacing every reserved header
 /// that was there, and tags them for this body.
-pub fn write_state(
+pub(crate) fn write_state(
     headers: &mut FieldTable,
     state: &CaseState,
     routing_key: &str,

@@ -40,7 +40,7 @@ pub enum AmqpError {
 
 impl AmqpError {
     /// True for errors a reconnect cannot fix.
-    pub fn is_fatal(&self) -> bool {
+    pub(crate) fn is_fatal(&self) -> bool {
         matches!(self, AmqpError::Inequivalent { .. })
     }
 }

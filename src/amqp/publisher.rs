@@ -13,13 +13,16 @@ use crate::case::{Outcome, OUTCOME_SCHEMA_V1};
 
 /// A channel in confirm mode.
 #[derive(Clone)]
-pub struct Publisher {
+pub(crate) struct Publisher {
     channel: Channel,
     timeout: Duration,
 }
 
 impl Publisher {
-    pub async fn open(connection: &Connection, timeout: Duration) -> Result<Self, AmqpError> {
+    pub(crate) async fn open(
+        connection: &Connection,
+        timeout: Duration,
+    ) -> Result<Self, AmqpError> {
         let channel = bounded(
             "opening the publishing channel",
             timeout,
@@ -36,7 +39,7 @@ impl Publisher {
     }
 
     /// Publishes an outcome event with the contract's properties and waits for its confirm.
-    pub async fn publish_outcome(
+    pub(crate) async fn publish_outcome(
         &self,
         exchange: &str,
         outcome: &Outcome,
@@ -60,7 +63,7 @@ impl Publisher {
 
     /// Publishes `body` and waits for the confirm. A return (unroutable), a nack or a timeout is
     /// a failure, never a success.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         exchange: &str,
         routing_key: &str,
@@ -129,12 +132,15 @@ impl Publisher {
     }
 
     /// Declares a queue the worker creates as it goes (a request's awaiting queue).
-    pub async fn declare(&self, queue: &super::topology::QueueSpec) -> Result<(), AmqpError> {
+    pub(crate) async fn declare(
+        &self,
+        queue: &super::topology::QueueSpec,
+    ) -> Result<(), AmqpError> {
         super::topology::Topology::declare_queue(&self.channel, queue, self.timeout).await
     }
 
     /// True while the channel can be used.
-    pub fn usable(&self) -> bool {
+    pub(crate) fn usable(&self) -> bool {
         self.channel.status().connected()
     }
 }
@@ -144,7 +150,7 @@ impl Publisher {
 /// headers, persistent, and without `expiration` (a wait is the worker's to set, never the
 /// publisher's) or `user-id` (the broker checks it against the connection's user, which is the
 /// worker's, not the publisher's).
-pub fn moved_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
+pub(crate) fn moved_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
     let mut p = BasicProperties::default()
         .with_headers(headers)
         .with_delivery_mode(2);

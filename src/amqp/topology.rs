@@ -73,7 +73,7 @@ pub struct Topology {
 pub use crate::config::{AWAITING_QUEUE_EXPIRES, LONGEST_AWAITING_WAIT};
 
 /// A short, stable name for a wait: 500ms, 5s, 30m, 2h, 1d.
-pub fn tier_label(d: Duration) -> String {
+pub(crate) fn tier_label(d: Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
@@ -117,7 +117,7 @@ impl Topology {
     /// delay tier; a verified notification takes it out sooner. One quorum queue per pended
     /// request of a notifying payer, deleted by the broker [`AWAITING_QUEUE_EXPIRES`] after its
     /// last use. `None` for an identifier that is not the worker's (a UUID).
-    pub fn awaiting_queue(&self, request_identifier: &str) -> Option<QueueSpec> {
+    pub(crate) fn awaiting_queue(&self, request_identifier: &str) -> Option<QueueSpec> {
         let ours = request_identifier.len() == 36
             && request_identifier
                 .bytes()
@@ -153,7 +153,7 @@ impl Topology {
     }
 
     /// Declares one queue, idempotently.
-    pub async fn declare_queue(
+    pub(crate) async fn declare_queue(
         channel: &Channel,
         q: &QueueSpec,
         timeout: Duration,
@@ -175,7 +175,7 @@ impl Topology {
     }
 
     /// The queue that holds messages for `wait`.
-    pub fn tier_queue(&self, wait: Duration) -> Option<&str> {
+    pub(crate) fn tier_queue(&self, wait: Duration) -> Option<&str> {
         self.tiers.get(&wait).map(String::as_str)
     }
 

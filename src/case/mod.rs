@@ -25,7 +25,7 @@ use crate::codes::{Icd10Cm, Modifier, Npi, ProcedureCode};
 use redact::{redacted_option, Redacted, RedactedList};
 
 /// The schema name of version 1 case events.
-pub const CASE_SCHEMA_V1: &str = "preauth.case.v1";
+pub(crate) const CASE_SCHEMA_V1: &str = "preauth.case.v1";
 
 /// What a case event asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub enum Sex {
 
 impl Sex {
     /// The FHIR administrative-gender code.
-    pub fn fhir_code(self) -> &'static str {
+    pub(crate) fn fhir_code(self) -> &'static str {
         match self {
             Sex::Female => "female",
             Sex::Male => "male",
@@ -128,7 +128,7 @@ pub struct CaseEvent {
 impl CaseEvent {
     /// The calendar date of `occurred_at` as the sender wrote it: every date rule is judged
     /// against it, never against the wall clock.
-    pub fn occurred_on(&self) -> NaiveDate {
+    pub(crate) fn occurred_on(&self) -> NaiveDate {
         self.occurred_at.date_naive()
     }
 }
@@ -342,7 +342,7 @@ impl fmt::Debug for PriorTreatment {
 /// True when a prior treatment's recorded result says it did not work or could not be continued.
 /// Shared by [`PriorTreatment::failed`] and readers of the result as free text (the PAS payer
 /// simulator reads it back from a request bundle).
-pub fn result_means_failure(result: &str) -> bool {
+pub(crate) fn result_means_failure(result: &str) -> bool {
     let r = result.trim().to_ascii_lowercase();
     matches!(
         r.as_str(),
@@ -420,7 +420,7 @@ pub enum Indication {
 
 impl Indication {
     /// Every word of the vocabulary, in contract order.
-    pub const VOCABULARY: [&'static str; 16] = [
+    pub(crate) const VOCABULARY: [&'static str; 16] = [
         "bleeding",
         "itching",
         "pain",
@@ -485,7 +485,7 @@ impl Indication {
     }
 
     /// Appearance-only reasons can never justify a request.
-    pub fn is_appearance_only(&self) -> bool {
+    pub(crate) fn is_appearance_only(&self) -> bool {
         matches!(
             self,
             Self::Cosmetic | Self::EmotionalDistress | Self::MakeupTrapping
@@ -493,7 +493,7 @@ impl Indication {
     }
 
     /// The vocabulary word, or `None` for a word outside it: the form messages may quote.
-    pub fn known_word(&self) -> Option<&'static str> {
+    pub(crate) fn known_word(&self) -> Option<&'static str> {
         match self {
             Self::Unknown(_) => None,
             known => Self::VOCABULARY

@@ -42,7 +42,7 @@ impl Status {
     }
 
     /// Every status but `pended` ends the case event.
-    pub fn is_terminal(self) -> bool {
+    pub(crate) fn is_terminal(self) -> bool {
         self != Status::Pended
     }
 
@@ -98,7 +98,7 @@ impl Reason {
 }
 
 /// The code system of reasons the worker gives itself.
-pub const WORKER_REASON_SYSTEM: &str = "urn:preauth-worker:reason";
+pub(crate) const WORKER_REASON_SYSTEM: &str = "urn:preauth-worker:reason";
 
 /// How a denial can be appealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// Stands in for a value debug output must not show.
-pub struct Redacted;
+pub(crate) struct Redacted;
 
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -14,12 +14,12 @@ impl fmt::Debug for Redacted {
 }
 
 /// Whether an optional value is there (`Some(<redacted>)`), never what it is.
-pub fn redacted_option<T>(value: &Option<T>) -> Option<Redacted> {
+pub(crate) fn redacted_option<T>(value: &Option<T>) -> Option<Redacted> {
     value.as_ref().map(|_| Redacted)
 }
 
 /// How many values a list holds, never what they are (`<2 redacted>`).
-pub struct RedactedList(pub usize);
+pub(crate) struct RedactedList(pub usize);
 
 impl fmt::Debug for RedactedList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -28,7 +28,7 @@ impl fmt::Debug for RedactedList {
 }
 
 /// A body of bytes by its length only (`<1234 bytes>`).
-pub struct RedactedBytes(pub usize);
+pub(crate) struct RedactedBytes(pub usize);
 
 impl fmt::Debug for RedactedBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

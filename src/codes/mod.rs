@@ -47,7 +47,7 @@ impl ProcedureSystem {
 
 /// CPT categories, told apart by the last character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CptCategory {
+pub(crate) enum CptCategory {
     /// Category I: five digits, billable procedures.
     One,
     /// Category II: four digits and `F`, performance tracking only, never paid.
@@ -98,7 +98,7 @@ impl ProcedureCode {
     }
 
     /// The CPT category, or `None` for HCPCS Level II.
-    pub fn cpt_category(&self) -> Option<CptCategory> {
+    pub(crate) fn cpt_category(&self) -> Option<CptCategory> {
         if self.system != ProcedureSystem::Cpt {
             return None;
         }
@@ -143,12 +143,12 @@ impl Icd10Cm {
     }
 
     /// The code without the dot (`H02822`), as X12 transmits it.
-    pub fn compact(&self) -> &str {
+    pub(crate) fn compact(&self) -> &str {
         &self.0
     }
 
     /// The code with the dot after the third character (`H02.822`), as FHIR and people write it.
-    pub fn dotted(&self) -> String {
+    pub(crate) fn dotted(&self) -> String {
         if self.0.len() > 3 {
             format!("{}.{}", &self.0[..3], &self.0[3..])
         } else {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{Modifier, ProcedureCode, ProcedureSystem};
 
 /// The code table shipped with the worker (`config/codes.toml`), used unless another is configured.
-pub const EMBEDDED_CODE_TABLE: &str = include_str!("../../config/codes.toml");
+pub(crate) const EMBEDDED_CODE_TABLE: &str = include_str!("../../config/codes.toml");
 
 /// What the table says about one procedure code.
 #[derive(Debug, Clone, Deserialize)]
@@ -91,7 +91,7 @@ impl CodeTable {
     }
 
     /// Reads a table from a TOML file.
-    pub fn from_file(path: &Path) -> Result<Self, CodeTableError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Self, CodeTableError> {
         let text = std::fs::read_to_string(path).map_err(|source| CodeTableError::Read {
             path: path.display().to_string(),
             source,
@@ -100,7 +100,7 @@ impl CodeTable {
     }
 
     /// Parses a table and checks that every key is a well-formed code of its system.
-    pub fn from_toml(text: &str, source_name: &str) -> Result<Self, CodeTableError> {
+    pub(crate) fn from_toml(text: &str, source_name: &str) -> Result<Self, CodeTableError> {
         let invalid = |message: String| CodeTableError::Invalid {
             source_name: source_name.to_owned(),
             message,
@@ -149,7 +149,7 @@ impl CodeTable {
     }
 
     /// True when the modifier is on the table's allow-list.
-    pub fn modifier_allowed(&self, modifier: &Modifier) -> bool {
+    pub(crate) fn modifier_allowed(&self, modifier: &Modifier) -> bool {
         self.allowed_modifiers.contains(modifier.as_str())
     }
 

@@ -88,7 +88,7 @@ impl ReviewAction {
         }
     }
 
-    pub fn from_code(code: &str) -> Option<Self> {
+    pub(crate) fn from_code(code: &str) -> Option<Self> {
         Some(match code {
             "A1" => ReviewAction::Certified,
             "A2" => ReviewAction::Partial,
@@ -103,7 +103,7 @@ impl ReviewAction {
     }
 
     /// Certified in some form (A1, A2, A6).
-    pub fn certifies(self) -> bool {
+    pub(crate) fn certifies(self) -> bool {
         matches!(
             self,
             ReviewAction::Certified | ReviewAction::Partial | ReviewAction::Modified

@@ -42,13 +42,13 @@ impl PayerDirectory {
         Self { routes, default }
     }
 
-    pub fn route(&self, payer_id: &str) -> Option<&PayerRoute> {
+    pub(crate) fn route(&self, payer_id: &str) -> Option<&PayerRoute> {
         self.routes.get(payer_id).or(self.default.as_ref())
     }
 }
 
 /// Returns the time outcomes are stamped with (`decided_at`). Validation never reads it.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub(crate) type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Everything the pipeline needs, built once at start-up.
 #[derive(Clone)]
@@ -581,7 +581,7 @@ fn count_findings(findings: &[Finding]) {
 }
 
 /// How long a payer may take to decide (CMS-0057-F): 72 hours expedited, 7 days standard.
-pub fn regulatory_clock(urgency: Urgency) -> Days {
+pub(crate) fn regulatory_clock(urgency: Urgency) -> Days {
     match urgency {
         Urgency::Expedited => Days::hours(72),
         Urgency::Standard => Days::days(7),

@@ -75,7 +75,7 @@ impl Clinical {
         Self::from_toml(EMBEDDED, EMBEDDED_NAME)
     }
 
-    pub fn from_toml(text: &str, source_name: &str) -> Result<Self, ClinicalError> {
+    pub(crate) fn from_toml(text: &str, source_name: &str) -> Result<Self, ClinicalError> {
         let invalid = |message: String| ClinicalError {
             source_name: source_name.to_owned(),
             message,
@@ -150,34 +150,34 @@ impl Clinical {
     }
 
     /// True when a lower-cased lesion site names the eyelid.
-    pub fn names_eyelid(&self, site: &str) -> bool {
+    pub(crate) fn names_eyelid(&self, site: &str) -> bool {
         contains_any(site, &self.eyelid)
     }
 
     /// True when a lower-cased lesion site places the lesion at the lid margin or lash line, and
     /// not at a distance from it.
-    pub fn at_lid_margin(&self, site: &str) -> bool {
+    pub(crate) fn at_lid_margin(&self, site: &str) -> bool {
         contains_any(site, &self.lid_margin) && !contains_any(site, &self.away_from_margin)
     }
 
     /// True when a lower-cased lesion site is near the eye.
-    pub fn is_periocular(&self, site: &str) -> bool {
+    pub(crate) fn is_periocular(&self, site: &str) -> bool {
         contains_any(site, &self.periocular)
     }
 
     /// True when a word outside the vocabulary is a vague one.
-    pub fn is_vague(&self, word: &str) -> bool {
+    pub(crate) fn is_vague(&self, word: &str) -> bool {
         self.vague.iter().any(|v| v == word)
     }
 
     /// The words a clinical note uses for `indication` (empty: it is not looked for).
-    pub fn evidence_words(&self, indication: &Indication) -> &[String] {
+    pub(crate) fn evidence_words(&self, indication: &Indication) -> &[String] {
         self.evidence.get(indication).map_or(&[], Vec::as_slice)
     }
 
     /// The ICD-10-CM prefixes (without the dot) of secondary diagnoses that support
     /// `indication`, the example to give first (empty: none is expected).
-    pub fn supporting_prefixes(&self, indication: &Indication) -> &[String] {
+    pub(crate) fn supporting_prefixes(&self, indication: &Indication) -> &[String] {
         self.supporting.get(indication).map_or(&[], Vec::as_slice)
     }
 }

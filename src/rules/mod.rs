@@ -55,7 +55,7 @@ pub(crate) mod testing {
     use crate::codes::CodeTable;
     use crate::rules::{validate, Policies};
 
-    pub fn base() -> Value {
+    pub(crate) fn base() -> Value {
         json!({
             "schema": "preauth.case.v1",
             "event_id": "0b6f2c56-5f0e-4a8e-9f43-2d1c8f7e1a01",
@@ -87,7 +87,7 @@ pub(crate) mod testing {
         })
     }
 
-    pub fn appeal_base() -> Value {
+    pub(crate) fn appeal_base() -> Value {
         let mut v = base();
         v["kind"] = json!("appeal");
         v["event_id"] = json!("9a1f2c56-5f0e-4a8e-9f43-2d1c8f7e1a02");
@@ -100,14 +100,14 @@ pub(crate) mod testing {
         v
     }
 
-    pub fn decode_value(v: &Value) -> CaseEvent {
+    pub(crate) fn decode_value(v: &Value) -> CaseEvent {
         let bytes = serde_json::to_vec(v).expect("serialize");
         let id = identify(&bytes).expect("identifiable");
         decode(&id, None).unwrap_or_else(|f| panic!("test case does not decode: {f:?}"))
     }
 
     /// Validates `v` under the named shipped policy.
-    pub fn findings(v: &Value, policy: &str) -> Vec<Finding> {
+    pub(crate) fn findings(v: &Value, policy: &str) -> Vec<Finding> {
         let codes = CodeTable::embedded().expect("codes");
         let policies = Policies::load(&codes, None).expect("policies");
         let policy = policies.get(policy).expect("policy");
@@ -115,7 +115,7 @@ pub(crate) mod testing {
     }
 
     /// `rule:severity` pairs, for compact assertions.
-    pub fn ids(findings: &[Finding]) -> Vec<String> {
+    pub(crate) fn ids(findings: &[Finding]) -> Vec<String> {
         findings
             .iter()
             .map(|f| format!("{}:{}", f.rule, if f.is_error() { "E" } else { "W" }))

@@ -122,7 +122,7 @@ pub enum PolicyError {
 
 impl Policy {
     /// Parses a policy and checks it against the code table and the rule registry.
-    pub fn from_toml(
+    pub(crate) fn from_toml(
         text: &str,
         source_name: &str,
         codes: &CodeTable,
@@ -230,7 +230,7 @@ impl Policy {
     }
 
     /// Gives each finding of a rule this payer sets the payer's severity.
-    pub fn apply_severities(&self, findings: &mut [Finding]) {
+    pub(crate) fn apply_severities(&self, findings: &mut [Finding]) {
         if self.severity.is_empty() {
             return;
         }

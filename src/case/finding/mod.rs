@@ -79,7 +79,7 @@ impl Rule {
     }
 
     /// True when a payer policy may set this rule's severity.
-    pub fn is_adjustable(&self) -> bool {
+    pub(crate) fn is_adjustable(&self) -> bool {
         self.adjustable
     }
 
@@ -134,7 +134,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 }

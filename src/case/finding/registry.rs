@@ -175,7 +175,7 @@ registry! {
 }
 
 /// The rules registered under `id` (one per severity it is emitted at; none for an unknown id).
-pub fn by_id(id: &str) -> impl Iterator<Item = &'static Rule> + '_ {
+pub(crate) fn by_id(id: &str) -> impl Iterator<Item = &'static Rule> + '_ {
     RULES.iter().copied().filter(move |r| r.id == id)
 }
 

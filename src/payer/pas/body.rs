@@ -5,7 +5,7 @@ use crate::payer::PayerError;
 
 /// Reads a response body of at most `limit` bytes, chunk by chunk: a larger one (announced or
 /// not) is dropped unread past the limit and reported as a transient failure.
-pub async fn read_bounded(
+pub(super) async fn read_bounded(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, PayerError> {

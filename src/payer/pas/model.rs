@@ -376,7 +376,7 @@ pub(crate) struct HumanName<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Coverage<'a> {
+pub struct Coverage<'a> {
     pub(crate) resource_type: &'static str,
     pub(crate) meta: Meta<'a>,
     pub(crate) identifier: [Identifier<'a, Concat<'a>>; 1],

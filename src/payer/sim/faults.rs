@@ -87,7 +87,7 @@ impl Faults {
     }
 
     /// The Retry-After header value: whole seconds, rounded up.
-    pub fn retry_after_header(&self) -> Option<u64> {
+    pub(crate) fn retry_after_header(&self) -> Option<u64> {
         self.retry_after
             .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
     }

@@ -25,13 +25,13 @@ use faults::Fault;
 
 /// An in-process payer that decides by policy, playing the same fault script as the HTTP one
 /// (tries counted by the request's attempt number).
-pub struct SimulatedPayer {
+pub(crate) struct SimulatedPayer {
     codes: Arc<CodeTable>,
     faults: Faults,
 }
 
 impl SimulatedPayer {
-    pub fn new(codes: Arc<CodeTable>, faults: Faults) -> Self {
+    pub(crate) fn new(codes: Arc<CodeTable>, faults: Faults) -> Self {
         Self { codes, faults }
     }
 }

@@ -126,7 +126,7 @@ impl Drop for SimHandle {
 /// Starts the simulator on `listener`.
 /// The simulator's listener bounds: request bundles up to 16 MiB (inline attachments), a
 /// request answered within its scripted latency plus a margin.
-pub const SIM_LIMITS: crate::http::Limits = crate::http::Limits {
+pub(crate) const SIM_LIMITS: crate::http::Limits = crate::http::Limits {
     header_read: std::time::Duration::from_secs(5),
     request: std::time::Duration::from_secs(120),
     max_body: 16 * 1024 * 1024,
