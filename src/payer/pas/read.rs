@@ -496,3 +496,6 @@ fn approved_units(
         None => Ok(0),
     }
 }
+
+#[cfg(test)]
+mod tests;
