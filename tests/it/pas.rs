@@ -339,7 +339,8 @@ async fn the_worker_reaches_a_pas_endpoint_by_configuration() {
 }
 
 /// Every outgoing bundle checked by a third-party FHIR R4 validator (`fhir.resources` R4B models,
-/// plus the PAS rule layer in scripts/validate_fhir.py). scripts/test.sh installs it and sets
+/// through scripts/validate_fhir.py; the PAS rules on top are the unit tests of
+/// src/payer/sim/pas/bundle_rules.rs). scripts/test.sh installs it and sets
 /// PREAUTH_FHIR_PYTHON; CI must have it, a developer's plain `cargo test` may skip it.
 #[test]
 fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {

@@ -437,4 +437,6 @@ pub fn error_response_bundle(request: &Value, decided_on: NaiveDate, errors: &[R
 }
 
 #[cfg(test)]
+mod bundle_rules;
+#[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use super::*;
 use base64::Engine as _;
 
 use super::super::decide_review;
+use super::bundle_rules::{request_violations, response_violations};
 use crate::case::{decode, identify, CaseEvent, Kind};
 use crate::codes::CodeTable;
 use crate::payer::pas::read::*;
@@ -81,8 +82,15 @@ fn references(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The structural PAS rules the validator script also checks.
+/// The PAS rules of a request or a response bundle (see [`bundle_rules`]), and each entry but
+/// the first referenced exactly once.
 fn assert_well_formed(bundle: &Value, what: &str) {
+    if claim_of(bundle)["resourceType"] == "Claim" {
+        let (errors, _warnings) = request_violations(bundle);
+        assert_eq!(errors, Vec::<String>::new(), "{what}");
+    } else {
+        assert_eq!(response_violations(bundle), Vec::<String>::new(), "{what}");
+    }
     assert_eq!(bundle["type"], "collection", "{what}");
     let entries = bundle["entry"].as_array().expect("entries");
     let first = entries[0]["resource"]["resourceType"].as_str();
@@ -619,5 +627,95 @@ fn the_response_echoes_the_request_identifiers_and_parties() {
     assert_eq!(
         serde_json::to_vec(&bundle).expect("a"),
         serde_json::to_vec(&response_bundle(&request, &resp)).expect("b")
+    );
+}
+
+#[test]
+fn the_bundle_rules_name_what_a_damaged_bundle_breaks() {
+    let case = decode_value(&base());
+    let good = request_bundle(&case, "req-9", SUBMITTER).to_value();
+    assert_eq!(request_violations(&good).0, Vec::<String>::new());
+    let broken = |f: fn(&mut Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        request_violations(&b).0
+    };
+    fn claim(b: &mut Value) -> &mut Value {
+        &mut b["entry"][0]["resource"]
+    }
+    type Damage = fn(&mut Value);
+    let cases: [(&str, Damage); 8] = [
+        ("Bundle.timestamp", |b| b["timestamp"] = json!("")),
+        ("Claim.use", |b| claim(b)["use"] = json!("claim")),
+        ("exactly one focal", |b| {
+            claim(b)["insurance"][0]["focal"] = json!(false)
+        }),
+        ("written with its dot", |b| {
+            claim(b)["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] =
+                json!("H02822")
+        }),
+        ("PASTempCodes", |b| {
+            claim(b)["supportingInfo"][0]["category"]["coding"][0]["code"] = json!("other")
+        }),
+        ("X12 1365", |b| {
+            claim(b)["item"][0]["category"]["coding"][0]["system"] = json!("x")
+        }),
+        ("diagnosisSequence points to no entry", |b| {
+            claim(b)["item"][0]["diagnosisSequence"] = json!([9])
+        }),
+        ("resolves to no entry", |b| {
+            claim(b)["patient"]["reference"] = json!("urn:uuid:0")
+        }),
+    ];
+    for (what, damage) in cases {
+        let errors = broken(damage);
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what}: {errors:?}"
+        );
+    }
+    let mut npi = good.clone();
+    for e in npi["entry"].as_array_mut().expect("entries") {
+        for id in e["resource"]["identifier"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if id["system"] == NPI_SYSTEM {
+                id["value"] = json!("1234567890");
+            }
+        }
+    }
+    let (errors, warnings) = request_violations(&npi);
+    assert!(
+        errors.is_empty() && warnings.iter().any(|w| w.contains("check digit")),
+        "{warnings:?}"
+    );
+
+    let codes = CodeTable::embedded().expect("codes");
+    let policies = Policies::load(&codes, None).expect("policies");
+    let policy = policies.get("default").expect("policy");
+    let review = review_from_bundle(&good).expect("review");
+    let resp = decide_review(&review, &policy, &codes, "req-9", Operation::Submit, None)
+        .expect("decision");
+    let answer = response_bundle(&good, &resp);
+    assert_eq!(response_violations(&answer), Vec::<String>::new());
+    let mut wrong = answer.clone();
+    wrong["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]["extension"][0]
+        ["url"] = json!("code");
+    let errors = response_violations(&wrong);
+    assert!(
+        errors.iter().any(|e| e.contains("reviewActionCode")),
+        "{errors:?}"
+    );
+    let mut no_request = answer;
+    no_request["entry"][0]["resource"]
+        .as_object_mut()
+        .expect("claim response")
+        .remove("request");
+    let errors = response_violations(&no_request);
+    assert!(
+        errors.iter().any(|e| e.contains("ClaimResponse.request")),
+        "{errors:?}"
     );
 }
