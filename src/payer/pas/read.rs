@@ -131,41 +131,51 @@ fn malformed(what: impl Into<String>) -> ResponseError {
 /// `Parameters` wrapping one (`return` or `responseBundle`), a bare ClaimResponse, or an
 /// OperationOutcome.
 pub fn parse_response(body: &Value) -> Result<PayerResponse, ResponseError> {
+    parse_any(body, true)
+}
+
+fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, ResponseError> {
     if !body.is_object() {
         return Err(malformed("the body is not a JSON object"));
     }
-    // The model reads leniently and cannot fail on an object; a failure is still an answer.
-    let unreadable = |_| malformed("the body cannot be read as a FHIR resource");
-    let head = Head::deserialize(body).map_err(unreadable)?;
+    let head = read::<Head>(body)?;
     match head.resource_type {
-        Some("OperationOutcome") => Err(ResponseError::OperationOutcome(outcome_text(
-            &OperationOutcome::deserialize(body).map_err(unreadable)?,
-        ))),
-        Some("Parameters") => {
-            let parameters = Parameters::deserialize(body).map_err(unreadable)?;
-            let inner = parameters
+        Some("OperationOutcome") => {
+            Err(ResponseError::OperationOutcome(outcome_text(&read(body)?)))
+        }
+        Some("Parameters") if parameters_allowed => {
+            let parameters = read::<Parameters>(body)?;
+            let index = parameters
                 .parameter
                 .iter()
-                .filter(|p| matches!(p.name, Some("return" | "responseBundle")))
-                .find_map(|p| p.resource.as_deref())
+                .position(|p| {
+                    matches!(p.name, Some("return" | "responseBundle")) && p.resource.is_some()
+                })
                 .ok_or_else(|| {
                     malformed("the Parameters has no return or responseBundle resource")
                 })?;
-            match inner {
-                AnyResource::Bundle(b) => bundle(b),
-                AnyResource::ClaimResponse(cr) => claim_response(cr, None),
-                AnyResource::OperationOutcome(oo) => {
-                    Err(ResponseError::OperationOutcome(outcome_text(oo)))
-                }
-                AnyResource::Parameters(_) | AnyResource::Echo(_) => Err(malformed(
-                    "the Parameters wraps a resource other than a response",
-                )),
+            parse_any(&body["parameter"][index]["resource"], false)
+        }
+        Some("Bundle") => {
+            let bundle = read::<ResponseBundle>(body)?;
+            let of_type = |t: &str| {
+                bundle
+                    .entry
+                    .iter()
+                    .position(|e| e.head.as_ref().and_then(|h| h.resource_type) == Some(t))
+            };
+            let resource = |i: usize| &body["entry"][i]["resource"];
+            if let Some(i) = of_type("ClaimResponse") {
+                claim_response(&read(resource(i))?, bundle.timestamp)
+            } else if let Some(i) = of_type("OperationOutcome") {
+                Err(ResponseError::OperationOutcome(outcome_text(&read(
+                    resource(i),
+                )?)))
+            } else {
+                Err(malformed("the bundle holds no ClaimResponse"))
             }
         }
-        Some("Bundle") => bundle(&ResponseBundle::deserialize(body).map_err(unreadable)?),
-        Some("ClaimResponse") => {
-            claim_response(&ClaimResponse::deserialize(body).map_err(unreadable)?, None)
-        }
+        Some("ClaimResponse") => claim_response(&read(body)?, None),
         Some(other) => Err(malformed(format!(
             "unexpected resourceType {}",
             safe_code(other)
@@ -174,22 +184,11 @@ pub fn parse_response(body: &Value) -> Result<PayerResponse, ResponseError> {
     }
 }
 
-/// The first ClaimResponse of a bundle, else its first OperationOutcome.
-fn bundle(b: &ResponseBundle<'_>) -> Result<PayerResponse, ResponseError> {
-    let resources = || b.entry.iter().filter_map(|e| e.resource.as_ref());
-    if let Some(cr) = resources().find_map(|r| match r {
-        AnyResource::ClaimResponse(cr) => Some(cr),
-        _ => None,
-    }) {
-        claim_response(cr, b.timestamp)
-    } else if let Some(oo) = resources().find_map(|r| match r {
-        AnyResource::OperationOutcome(oo) => Some(oo),
-        _ => None,
-    }) {
-        Err(ResponseError::OperationOutcome(outcome_text(oo)))
-    } else {
-        Err(malformed("the bundle holds no ClaimResponse"))
-    }
+/// Reads a resource through the model. The model reads leniently and does not fail on an
+/// object; were it to, the answer is malformed, and serde's message (which may quote the
+/// value) is not kept.
+fn read<'a, T: Deserialize<'a>>(v: &'a Value) -> Result<T, ResponseError> {
+    T::deserialize(v).map_err(|_| malformed("the body cannot be read as a FHIR resource"))
 }
 
 /// Issue severities, codes, detail codes and locations. Diagnostics and detail text are left

@@ -268,10 +268,12 @@ impl<'a> RequestEcho<'a> {
         let mut entry = vec![ResponseEntry {
             full_url: Some(full_url(id_value, "claimresponse")),
             resource: Some(AnyResource::ClaimResponse(Box::new(claim_response))),
+            head: None,
         }];
         entry.extend(self.entries.iter().map(|(url, resource)| ResponseEntry {
             full_url: Some((*url).to_owned()),
             resource: Some(AnyResource::Echo(resource)),
+            head: None,
         }));
         let profile_url = if self.inquiry {
             INQUIRY_RESPONSE_BUNDLE_PROFILE

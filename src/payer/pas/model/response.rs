@@ -12,25 +12,21 @@ use serde_json::Value;
 use super::{Coding, Meta};
 use crate::payer::pas::json::{self, Scalar};
 
-/// A resource a payer's answer may hold, by `resourceType` (one of another type reads as none).
-#[derive(Serialize, Deserialize)]
+/// A resource of an answer, as the payer simulator writes it. The reader dispatches on [`Head`]
+/// and reads the resource's own type from the same value, which costs no intermediate copy.
+#[derive(Serialize)]
 #[serde(tag = "resourceType")]
 pub(crate) enum AnyResource<'a> {
-    #[serde(borrow)]
     ClaimResponse(Box<ClaimResponse<'a>>),
-    #[serde(borrow)]
     OperationOutcome(OperationOutcome<'a>),
-    #[serde(borrow)]
     Bundle(Box<ResponseBundle<'a>>),
-    #[serde(borrow)]
-    Parameters(Parameters<'a>),
     /// A resource of the request, echoed as it was sent.
-    #[serde(untagged, skip_deserializing)]
+    #[serde(untagged)]
     Echo(&'a Value),
 }
 
 /// `resourceType` alone: what a body is, before it is read as that.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Head<'a> {
     #[serde(borrow, default, deserialize_with = "json::text")]
@@ -78,42 +74,33 @@ pub(crate) struct ResponseBundle<'a> {
 pub(crate) struct ResponseEntry<'a> {
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) full_url: Option<String>,
+    /// The resource written.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub(crate) resource: Option<AnyResource<'a>>,
+    /// The type of the resource read.
     #[serde(
+        rename = "resource",
         borrow,
         default,
         deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
+        skip_serializing
     )]
-    pub(crate) resource: Option<AnyResource<'a>>,
+    pub(crate) head: Option<Head<'a>>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 pub(crate) struct Parameters<'a> {
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::objects",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::objects")]
     pub(crate) parameter: Vec<Parameter<'a>>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+/// A parameter: its name, and whether it holds a resource (of any JSON type).
+#[derive(Deserialize, Default)]
 pub(crate) struct Parameter<'a> {
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::text")]
     pub(crate) name: Option<&'a str>,
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub(crate) resource: Option<Box<AnyResource<'a>>>,
+    #[serde(borrow, default, deserialize_with = "json::present")]
+    pub(crate) resource: Option<Scalar<'a>>,
 }
 
 // ---------------------------------------------------------------------------------------------
