@@ -27,20 +27,19 @@ pub(crate) enum AnyResource<'a> {
 
 /// `resourceType` alone: what a body is, before it is read as that.
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct Head<'a> {
-    #[serde(borrow, default, deserialize_with = "json::text")]
+    #[serde(borrow, deserialize_with = "json::text")]
     pub(crate) resource_type: Option<&'a str>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ResponseBundle<'a> {
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) meta: Option<Meta<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -48,21 +47,18 @@ pub(crate) struct ResponseBundle<'a> {
     #[serde(
         rename = "type",
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) kind: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) timestamp: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
@@ -70,7 +66,7 @@ pub(crate) struct ResponseBundle<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ResponseEntry<'a> {
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) full_url: Option<String>,
@@ -81,7 +77,6 @@ pub(crate) struct ResponseEntry<'a> {
     #[serde(
         rename = "resource",
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing
     )]
@@ -89,17 +84,19 @@ pub(crate) struct ResponseEntry<'a> {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct Parameters<'a> {
-    #[serde(borrow, default, deserialize_with = "json::objects")]
+    #[serde(borrow, deserialize_with = "json::objects")]
     pub(crate) parameter: Vec<Parameter<'a>>,
 }
 
 /// A parameter: its name, and whether it holds a resource (of any JSON type).
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct Parameter<'a> {
-    #[serde(borrow, default, deserialize_with = "json::text")]
+    #[serde(borrow, deserialize_with = "json::text")]
     pub(crate) name: Option<&'a str>,
-    #[serde(borrow, default, deserialize_with = "json::present")]
+    #[serde(borrow, deserialize_with = "json::present")]
     pub(crate) resource: Option<Scalar<'a>>,
 }
 
@@ -107,17 +104,16 @@ pub(crate) struct Parameter<'a> {
 // Datatypes, read leniently.
 
 #[derive(Serialize, Deserialize, Default, Clone)]
+#[serde(default)]
 pub(crate) struct CodeableConcept<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) coding: Vec<Coding<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
@@ -142,17 +138,16 @@ impl<'a> CodeableConcept<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default, Clone, Copy)]
+#[serde(default)]
 pub(crate) struct PlainIdentifier<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) system: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
@@ -160,17 +155,16 @@ pub(crate) struct PlainIdentifier<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct PartyReference<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) reference: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -178,17 +172,16 @@ pub(crate) struct PartyReference<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct Period<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) start: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
@@ -198,39 +191,34 @@ pub(crate) struct Period<'a> {
 /// An extension with its nested extensions (PAS's complex extensions: reviewAction,
 /// documentInformation) or one value.
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ExtensionTree<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) url: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) extension: Vec<ExtensionTree<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) value_codeable_concept: Option<CodeableConcept<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) value_string: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -267,27 +255,24 @@ pub(crate) fn extensions<'x, 'a>(
 // ClaimResponse.
 
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ClaimResponse<'a> {
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) meta: Option<Meta<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) extension: Vec<ExtensionTree<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) identifier: Vec<PlainIdentifier<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
@@ -295,7 +280,6 @@ pub(crate) struct ClaimResponse<'a> {
     #[serde(
         rename = "type",
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -303,98 +287,84 @@ pub(crate) struct ClaimResponse<'a> {
     #[serde(
         rename = "use",
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) purpose: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) patient: Option<PartyReference<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) created: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) insurer: Option<PartyReference<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) requestor: Option<PartyReference<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) request: Option<PartyReference<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) outcome: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) pre_auth_ref: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) pre_auth_period: Option<Period<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) item: Vec<ResponseItem<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) add_item: Vec<AddItem<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) adjudication: Vec<Adjudication<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) process_note: Vec<ProcessNote<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
@@ -402,27 +372,24 @@ pub(crate) struct ClaimResponse<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ResponseItem<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) extension: Vec<ExtensionTree<'a>>,
-    #[serde(borrow, default, deserialize_with = "json::present")]
+    #[serde(borrow, deserialize_with = "json::present")]
     pub(crate) item_sequence: Option<Scalar<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::scalars",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) note_number: Vec<Scalar<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
@@ -430,18 +397,16 @@ pub(crate) struct ResponseItem<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct Adjudication<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) extension: Vec<ExtensionTree<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -449,7 +414,6 @@ pub(crate) struct Adjudication<'a> {
     /// Kept as found: a value that is there but not a whole number is an error, not absent.
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::present",
         skip_serializing_if = "Option::is_none"
     )]
@@ -457,18 +421,16 @@ pub(crate) struct Adjudication<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct AddItem<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::scalars",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) item_sequence: Vec<Scalar<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -476,10 +438,10 @@ pub(crate) struct AddItem<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct Quantity<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::present",
         skip_serializing_if = "Option::is_none"
     )]
@@ -487,10 +449,10 @@ pub(crate) struct Quantity<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct ProcessNote<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::present",
         skip_serializing_if = "Option::is_none"
     )]
@@ -498,14 +460,12 @@ pub(crate) struct ProcessNote<'a> {
     #[serde(
         rename = "type",
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) kind: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
@@ -514,17 +474,16 @@ pub(crate) struct ProcessNote<'a> {
 
 /// `ClaimResponse.error`: an X12 AAA reject reason, with where it applies.
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct ClaimError<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) extension: Vec<ExtensionTree<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
@@ -535,10 +494,10 @@ pub(crate) struct ClaimError<'a> {
 // OperationOutcome.
 
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct OperationOutcome<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::objects",
         skip_serializing_if = "Vec::is_empty"
     )]
@@ -546,45 +505,40 @@ pub(crate) struct OperationOutcome<'a> {
 }
 
 #[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
 pub(crate) struct Issue<'a> {
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) severity: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) code: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) details: Option<CodeableConcept<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) diagnostics: Option<&'a str>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::scalars",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) expression: Vec<Scalar<'a>>,
     #[serde(
         borrow,
-        default,
         deserialize_with = "json::scalars",
         skip_serializing_if = "Vec::is_empty"
     )]
