@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::json::Scalar;
-use super::json::{array_of, date_of, safe_code, str_of};
+use super::json::{date_of, safe_code};
 use super::model::*;
 use crate::case::Reason;
 use crate::payer::{ItemDecision, PayerResponse, ReviewAction};
@@ -49,51 +49,53 @@ impl Correlation {
 /// (identifier or request.identifier) or on an echoed Claim. Bounded: a value longer than
 /// 200 characters or holding anything but the token's characters is no token.
 pub fn correlation(response: &Value) -> Option<Correlation> {
-    let entries = array_of(response, "entry");
-    let mut candidates: Vec<&Value> = Vec::new();
-    for e in entries {
-        let r = &e["resource"];
-        candidates.extend(array_of(r, "identifier"));
-        if let Some(req) = r.get("request").and_then(|q| q.get("identifier")) {
-            candidates.push(req);
-        }
-    }
-    candidates.iter().find_map(|i| {
-        if str_of(i, "system") != Some(CORRELATION_SYSTEM) {
-            return None;
-        }
-        let value = str_of(i, "value")?;
-        let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if value.len() > 200 || !value.chars().all(token_char) {
-            return None;
-        }
-        let (request_identifier, tag) = value.rsplit_once('.')?;
-        (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
-            request_identifier: request_identifier.to_owned(),
-            tag: tag.to_owned(),
+    let bundle = ResponseBundle::deserialize(response).ok()?;
+    let candidates = bundle
+        .entry
+        .iter()
+        .filter_map(|e| e.head.as_ref())
+        .flat_map(|r| {
+            r.identifier
+                .iter()
+                .chain(r.request.as_ref().and_then(|q| q.identifier.as_ref()))
+        });
+    candidates
+        .filter(|i| i.system == Some(CORRELATION_SYSTEM))
+        .find_map(|i| {
+            let value = i.value?;
+            let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            if value.len() > 200 || !value.chars().all(token_char) {
+                return None;
+            }
+            let (request_identifier, tag) = value.rsplit_once('.')?;
+            (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
+                request_identifier: request_identifier.to_owned(),
+                tag: tag.to_owned(),
+            })
         })
-    })
 }
 
 /// The PAS response bundle a rest-hook notification carries (a `history` Bundle whose entries
 /// are the SubscriptionStatus and the full-resource response), or the bundle itself when a
 /// response bundle was posted as it is.
 pub fn notification_response(notification: &Value) -> Option<&Value> {
-    let has_claim_response = |b: &Value| {
-        array_of(b, "entry")
-            .iter()
-            .any(|e| e["resource"]["resourceType"] == "ClaimResponse")
-    };
-    if str_of(notification, "resourceType") != Some("Bundle") {
-        return None;
+    fn entries_of(b: &Value) -> Option<ResponseBundle<'_>> {
+        (Head::deserialize(b).ok()?.resource_type == Some("Bundle"))
+            .then(|| ResponseBundle::deserialize(b).ok())
+            .flatten()
     }
-    if has_claim_response(notification) {
+    let holds = |b: &ResponseBundle<'_>, t: &str| {
+        b.entry
+            .iter()
+            .position(|e| e.head.as_ref().and_then(|h| h.resource_type) == Some(t))
+    };
+    let outer = entries_of(notification)?;
+    if holds(&outer, "ClaimResponse").is_some() {
         return Some(notification);
     }
-    array_of(notification, "entry")
-        .iter()
-        .map(|e| &e["resource"])
-        .find(|r| str_of(r, "resourceType") == Some("Bundle") && has_claim_response(r))
+    (0..outer.entry.len())
+        .map(|i| &notification["entry"][i]["resource"])
+        .find(|r| entries_of(r).is_some_and(|b| holds(&b, "ClaimResponse").is_some()))
 }
 
 // ---------------------------------------------------------------------------------------------

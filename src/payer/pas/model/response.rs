@@ -25,14 +25,6 @@ pub(crate) enum AnyResource<'a> {
     Echo(&'a Value),
 }
 
-/// `resourceType` alone: what a body is, before it is read as that.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(crate) struct Head<'a> {
-    #[serde(borrow, deserialize_with = "json::text")]
-    pub(crate) resource_type: Option<&'a str>,
-}
-
 #[derive(Serialize, Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct ResponseBundle<'a> {
@@ -63,6 +55,19 @@ pub(crate) struct ResponseBundle<'a> {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) entry: Vec<ResponseEntry<'a>>,
+}
+
+/// What any resource says of itself that the worker looks for: its type, and the identifiers a
+/// correlation token travels in (its own, and the request's it answers).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct Head<'a> {
+    #[serde(borrow, deserialize_with = "json::text")]
+    pub(crate) resource_type: Option<&'a str>,
+    #[serde(borrow, deserialize_with = "json::objects")]
+    pub(crate) identifier: Vec<PlainIdentifier<'a>>,
+    #[serde(borrow, deserialize_with = "json::object")]
+    pub(crate) request: Option<PartyReference<'a>>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
