@@ -49,16 +49,15 @@ impl Correlation {
 /// (identifier or request.identifier) or on an echoed Claim. Bounded: a value longer than
 /// 200 characters or holding anything but the token's characters is no token.
 pub fn correlation(response: &Value) -> Option<Correlation> {
-    let bundle = ResponseBundle::deserialize(response).ok()?;
-    let candidates = bundle
-        .entry
-        .iter()
-        .filter_map(|e| e.head.as_ref())
-        .flat_map(|r| {
-            r.identifier
-                .iter()
-                .chain(r.request.as_ref().and_then(|q| q.identifier.as_ref()))
-        });
+    let entries = ResponseBundle::deserialize(response).ok()?.entry.len();
+    let resources: Vec<Identified> = (0..entries)
+        .filter_map(|i| Identified::deserialize(&response["entry"][i]["resource"]).ok())
+        .collect();
+    let candidates = resources.iter().flat_map(|r| {
+        r.identifier
+            .iter()
+            .chain(r.request.as_ref().and_then(|q| q.identifier.as_ref()))
+    });
     candidates
         .filter(|i| i.system == Some(CORRELATION_SYSTEM))
         .find_map(|i| {

@@ -4,7 +4,9 @@
 //! whose strings they borrow; the payer simulator writes them. Reading is lenient as FHIR
 //! readers must be: every element is optional and one of the wrong JSON type counts as absent
 //! (see [`crate::payer::pas::json`]), so reading never fails; what a decision needs is checked
-//! by the reader.
+//! by the reader. Elements marked `skip_deserializing` are written but not read: the reader has
+//! no use for them (an issue's diagnostics, which payers fill with submitted values, least of
+//! all), and skipping them keeps the parse as fast as reading the Value by hand was.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,16 +32,11 @@ pub(crate) enum AnyResource<'a> {
 pub(crate) struct ResponseBundle<'a> {
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) meta: Option<Meta<'a>>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) identifier: Option<PlainIdentifier<'a>>,
     #[serde(
+        skip_deserializing,
         rename = "type",
-        borrow,
-        deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) kind: Option<&'a str>,
@@ -57,13 +54,19 @@ pub(crate) struct ResponseBundle<'a> {
     pub(crate) entry: Vec<ResponseEntry<'a>>,
 }
 
-/// What any resource says of itself that the worker looks for: its type, and the identifiers a
-/// correlation token travels in (its own, and the request's it answers).
+/// `resourceType` alone: what a resource is, before it is read as that.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct Head<'a> {
     #[serde(borrow, deserialize_with = "json::text")]
     pub(crate) resource_type: Option<&'a str>,
+}
+
+/// The identifiers a resource carries that a correlation token travels in: its own, and the
+/// request's it answers.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Identified<'a> {
     #[serde(borrow, deserialize_with = "json::objects")]
     pub(crate) identifier: Vec<PlainIdentifier<'a>>,
     #[serde(borrow, deserialize_with = "json::object")]
@@ -276,31 +279,21 @@ pub(crate) struct ClaimResponse<'a> {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) identifier: Vec<PlainIdentifier<'a>>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) status: Option<&'a str>,
     #[serde(
+        skip_deserializing,
         rename = "type",
-        borrow,
-        deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) kind: Option<CodeableConcept<'a>>,
     #[serde(
+        skip_deserializing,
         rename = "use",
-        borrow,
-        deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) purpose: Option<&'a str>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) patient: Option<PartyReference<'a>>,
     #[serde(
         borrow,
@@ -308,29 +301,13 @@ pub(crate) struct ClaimResponse<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) created: Option<&'a str>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) insurer: Option<PartyReference<'a>>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) requestor: Option<PartyReference<'a>>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) request: Option<PartyReference<'a>>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) outcome: Option<&'a str>,
     #[serde(
         borrow,
@@ -463,9 +440,8 @@ pub(crate) struct ProcessNote<'a> {
     )]
     pub(crate) number: Option<Scalar<'a>>,
     #[serde(
+        skip_deserializing,
         rename = "type",
-        borrow,
-        deserialize_with = "json::text",
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) kind: Option<&'a str>,
@@ -530,11 +506,7 @@ pub(crate) struct Issue<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) details: Option<CodeableConcept<'a>>,
-    #[serde(
-        borrow,
-        deserialize_with = "json::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) diagnostics: Option<&'a str>,
     #[serde(
         borrow,
