@@ -77,7 +77,8 @@ fn unique_sequences(elements: &[Value], key: &str, what: &str, out: &mut Vec<Str
     }
 }
 
-fn references<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+/// Every `"reference"` string anywhere under `v`.
+pub(super) fn references<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {

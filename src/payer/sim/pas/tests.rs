@@ -10,7 +10,7 @@ use super::*;
 use base64::Engine as _;
 
 use super::super::decide_review;
-use super::bundle_rules::{request_violations, response_violations};
+use super::bundle_rules::{references, request_violations, response_violations};
 use crate::case::{decode, identify, CaseEvent, Kind};
 use crate::codes::CodeTable;
 use crate::payer::pas::read::*;
@@ -66,22 +66,6 @@ fn claim_of(bundle: &Value) -> &Value {
     &bundle["entry"][0]["resource"]
 }
 
-/// Every `"reference"` string anywhere under `v`.
-fn references(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("reference", Value::String(s)) => out.push(s.clone()),
-                    _ => references(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
-        _ => {}
-    }
-}
-
 /// The PAS rules of a request or a response bundle (see [`bundle_rules`]), and each entry but
 /// the first referenced exactly once.
 fn assert_well_formed(bundle: &Value, what: &str) {
@@ -91,41 +75,23 @@ fn assert_well_formed(bundle: &Value, what: &str) {
     } else {
         assert_eq!(response_violations(bundle), Vec::<String>::new(), "{what}");
     }
-    assert_eq!(bundle["type"], "collection", "{what}");
-    let entries = bundle["entry"].as_array().expect("entries");
-    let first = entries[0]["resource"]["resourceType"].as_str();
-    assert!(
-        matches!(first, Some("Claim" | "ClaimResponse")),
-        "{what}: first entry is {first:?}"
-    );
-    let urls: Vec<&str> = entries
+    let urls: Vec<&str> = bundle["entry"]
+        .as_array()
+        .expect("entries")
         .iter()
         .map(|e| e["fullUrl"].as_str().expect("fullUrl"))
         .collect();
-    let unique: BTreeSet<&str> = urls.iter().copied().collect();
-    assert_eq!(unique.len(), urls.len(), "{what}: fullUrls are not unique");
     assert!(urls.iter().all(|u| u.starts_with("urn:uuid:")), "{what}");
     let mut refs = Vec::new();
     references(bundle, &mut refs);
     assert!(!refs.is_empty(), "{what}");
-    for r in refs {
-        let n = urls.iter().filter(|u| **u == r).count();
+    for r in &refs {
+        let n = urls.iter().filter(|u| *u == r).count();
         assert_eq!(n, 1, "{what}: reference {r} resolves to {n} entries");
     }
     // Every entry but the first is referenced from somewhere.
-    let mut refs = Vec::new();
-    references(bundle, &mut refs);
     for u in &urls[1..] {
-        assert!(refs.iter().any(|r| r == u), "{what}: {u} is not referenced");
-    }
-    let first = &entries[0]["resource"];
-    for key in ["supportingInfo", "item", "diagnosis"] {
-        let seqs: Vec<u64> = first[key]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x["sequence"].as_u64()).collect())
-            .unwrap_or_default();
-        let unique: BTreeSet<u64> = seqs.iter().copied().collect();
-        assert_eq!(unique.len(), seqs.len(), "{what}: {key} sequences repeat");
+        assert!(refs.contains(u), "{what}: {u} is not referenced");
     }
 }
 
