@@ -338,8 +338,9 @@ async fn the_worker_reaches_a_pas_endpoint_by_configuration() {
     b.cleanup().await;
 }
 
-/// Every outgoing bundle checked by a third-party FHIR R4 validator (`fhir.resources` R4B models,
-/// plus the PAS rule layer in scripts/validate_fhir.py). scripts/test.sh installs it and sets
+/// Every outgoing bundle, and the payer simulator's answer to it, checked by a third-party FHIR R4 validator (`fhir.resources` R4B models,
+/// through scripts/validate_fhir.py; the PAS rules on top are the unit tests of
+/// src/payer/sim/pas/bundle_rules.rs). scripts/test.sh installs it and sets
 /// PREAUTH_FHIR_PYTHON; CI must have it, a developer's plain `cargo test` may skip it.
 #[test]
 fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
@@ -351,9 +352,20 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         eprintln!("skipped: PREAUTH_FHIR_PYTHON is not set (scripts/test.sh sets it)");
         return;
     };
+    use preauth_worker::case::Kind;
     use preauth_worker::case::{decode, identify};
+    use preauth_worker::codes::CodeTable;
     use preauth_worker::ids::request_identifier;
     use preauth_worker::payer::pas::write::{inquiry_bundle, request_bundle};
+    use preauth_worker::payer::sim::pas::{error_response_bundle, response_bundle};
+    use preauth_worker::payer::sim::{decide_review, ReviewCase};
+    use preauth_worker::payer::{Operation, PayerError};
+    use preauth_worker::rules::Policies;
+    let codes = CodeTable::embedded().expect("codes");
+    let policy = Policies::load(&codes, None)
+        .expect("policies")
+        .get("default")
+        .expect("policy");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut n = 0;
     for file in crate::support::example_files() {
@@ -377,7 +389,26 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
             serde_json::to_vec_pretty(&inquire).expect("json"),
         )
         .expect("write");
-        n += 2;
+        // And the payer simulator's answer to it, which the worker reads.
+        let request = submit.to_value();
+        let review = ReviewCase::from_case(&case);
+        let operation = match case.kind {
+            Kind::Submission => Operation::Submit,
+            Kind::Appeal => Operation::Appeal,
+        };
+        let answer = match decide_review(&review, &policy, &codes, &id, operation, None) {
+            Ok(decision) => response_bundle(&request, &decision),
+            Err(PayerError::Refused { reasons, .. }) => {
+                error_response_bundle(&request, review.requested_on, &reasons)
+            }
+            Err(e) => panic!("{name}: {e}"),
+        };
+        std::fs::write(
+            dir.path().join(format!("{name}.answer.json")),
+            serde_json::to_vec_pretty(&answer).expect("json"),
+        )
+        .expect("write");
+        n += 3;
     }
     let script = crate::support::root().join("scripts/validate_fhir.py");
     let out = std::process::Command::new(python)

@@ -1,14 +1,19 @@
-//! The PAS model (HL7 Da Vinci PAS on FHIR R4): the profile, extension and code system URLs, and
-//! the FHIR datatypes and resources of a request bundle as borrowed `serde` types. The request
-//! writer ([`super::write`]) lays these over a case; the payer simulator reads and answers them.
-//! Nothing here knows of cases, payers or HTTP.
+//! The PAS model (HL7 Da Vinci PAS on FHIR R4): the profile, extension and code system URLs, the
+//! FHIR datatypes and resources of a request bundle as borrowed `serde` types (the request writer,
+//! [`super::write`], lays these over a case), and those of a response ([`response`]: the worker
+//! reads them, the payer simulator writes them). Nothing here knows of cases, payers or HTTP.
 
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use chrono::NaiveDate;
-use serde::{Serialize, Serializer};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 use uuid::Uuid;
+
+use super::json;
+
+mod response;
+pub(crate) use response::*;
 
 macro_rules! pas_sd {
     ($name:literal) => {
@@ -100,13 +105,15 @@ pub const X12_REJECT_SYSTEM: &str = "https://codesystem.x12.org/005010/901";
 
 /// An OperationOutcome for a 4xx answer: one error issue with the FHIR issue-type `code`.
 pub fn operation_outcome(code: &str, diagnostics: &str) -> Value {
-    let mut issue = Map::new();
-    issue.insert("severity".to_owned(), json!("error"));
-    issue.insert("code".to_owned(), json!(code));
-    if !diagnostics.is_empty() {
-        issue.insert("diagnostics".to_owned(), json!(diagnostics));
-    }
-    json!({"resourceType": "OperationOutcome", "issue": [Value::Object(issue)]})
+    let outcome = AnyResource::OperationOutcome(OperationOutcome {
+        issue: vec![Issue {
+            severity: Some("error"),
+            code: Some(code),
+            diagnostics: Some(diagnostics).filter(|d| !d.is_empty()),
+            ..Issue::default()
+        }],
+    });
+    serde_json::to_value(outcome).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,12 +210,37 @@ pub(crate) fn meta(profile: &str) -> Meta<'_> {
     Meta { profile: [profile] }
 }
 
-#[derive(Serialize)]
+/// A coding, written by the request writer and the payer simulator, read by both readers.
+#[derive(Serialize, Deserialize, Default, Clone, Copy)]
 pub(crate) struct Coding<'a> {
-    pub(crate) system: &'a str,
-    pub(crate) code: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "json::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) system: Option<&'a str>,
+    #[serde(
+        default,
+        deserialize_with = "json::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) code: Option<&'a str>,
+    #[serde(
+        default,
+        deserialize_with = "json::text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) display: Option<&'a str>,
+}
+
+impl<'a> Coding<'a> {
+    pub(crate) fn new(system: &'a str, code: &'a str, display: Option<&'a str>) -> Self {
+        Self {
+            system: Some(system),
+            code: Some(code),
+            display,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -224,21 +256,13 @@ pub(crate) struct Concept2<'a> {
 
 pub(crate) fn concept<'a>(system: &'a str, code: &'a str) -> Concept<'a> {
     Concept {
-        coding: [Coding {
-            system,
-            code,
-            display: None,
-        }],
+        coding: [Coding::new(system, code, None)],
     }
 }
 
 pub(crate) fn concept_display<'a>(system: &'a str, code: &'a str, display: &'a str) -> Concept<'a> {
     Concept {
-        coding: [Coding {
-            system,
-            code,
-            display: Some(display),
-        }],
+        coding: [Coding::new(system, code, Some(display))],
     }
 }
 

@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::json::*;
+use super::json::Scalar;
+use super::json::{date_of, safe_code};
 use super::model::*;
 use crate::case::Reason;
 use crate::payer::{ItemDecision, PayerResponse, ReviewAction};
@@ -47,51 +49,52 @@ impl Correlation {
 /// (identifier or request.identifier) or on an echoed Claim. Bounded: a value longer than
 /// 200 characters or holding anything but the token's characters is no token.
 pub fn correlation(response: &Value) -> Option<Correlation> {
-    let entries = array_of(response, "entry");
-    let mut candidates: Vec<&Value> = Vec::new();
-    for e in entries {
-        let r = &e["resource"];
-        candidates.extend(array_of(r, "identifier"));
-        if let Some(req) = r.get("request").and_then(|q| q.get("identifier")) {
-            candidates.push(req);
-        }
-    }
-    candidates.iter().find_map(|i| {
-        if str_of(i, "system") != Some(CORRELATION_SYSTEM) {
-            return None;
-        }
-        let value = str_of(i, "value")?;
-        let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if value.len() > 200 || !value.chars().all(token_char) {
-            return None;
-        }
-        let (request_identifier, tag) = value.rsplit_once('.')?;
-        (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
-            request_identifier: request_identifier.to_owned(),
-            tag: tag.to_owned(),
+    let entries = ResponseBundle::deserialize(response).ok()?.entry.len();
+    let resources: Vec<Identified> = (0..entries)
+        .filter_map(|i| Identified::deserialize(&response["entry"][i]["resource"]).ok())
+        .collect();
+    let candidates = resources.iter().flat_map(|r| {
+        r.identifier
+            .iter()
+            .chain(r.request.as_ref().and_then(|q| q.identifier.as_ref()))
+    });
+    candidates
+        .filter(|i| i.system == Some(CORRELATION_SYSTEM))
+        .find_map(|i| {
+            let value = i.value?;
+            let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            if value.len() > 200 || !value.chars().all(token_char) {
+                return None;
+            }
+            let (request_identifier, tag) = value.rsplit_once('.')?;
+            (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
+                request_identifier: request_identifier.to_owned(),
+                tag: tag.to_owned(),
+            })
         })
-    })
 }
 
 /// The PAS response bundle a rest-hook notification carries (a `history` Bundle whose entries
 /// are the SubscriptionStatus and the full-resource response), or the bundle itself when a
 /// response bundle was posted as it is.
 pub fn notification_response(notification: &Value) -> Option<&Value> {
-    let has_claim_response = |b: &Value| {
-        array_of(b, "entry")
-            .iter()
-            .any(|e| e["resource"]["resourceType"] == "ClaimResponse")
-    };
-    if str_of(notification, "resourceType") != Some("Bundle") {
-        return None;
+    fn entries_of(b: &Value) -> Option<ResponseBundle<'_>> {
+        (Head::deserialize(b).ok()?.resource_type == Some("Bundle"))
+            .then(|| ResponseBundle::deserialize(b).ok())
+            .flatten()
     }
-    if has_claim_response(notification) {
+    let holds = |b: &ResponseBundle<'_>, t: &str| {
+        b.entry
+            .iter()
+            .position(|e| e.head.as_ref().and_then(|h| h.resource_type) == Some(t))
+    };
+    let outer = entries_of(notification)?;
+    if holds(&outer, "ClaimResponse").is_some() {
         return Some(notification);
     }
-    array_of(notification, "entry")
-        .iter()
-        .map(|e| &e["resource"])
-        .find(|r| str_of(r, "resourceType") == Some("Bundle") && has_claim_response(r))
+    (0..outer.entry.len())
+        .map(|i| &notification["entry"][i]["resource"])
+        .find(|r| entries_of(r).is_some_and(|b| holds(&b, "ClaimResponse").is_some()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,38 +139,44 @@ fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, Re
     if !body.is_object() {
         return Err(malformed("the body is not a JSON object"));
     }
-    match str_of(body, "resourceType") {
-        Some("OperationOutcome") => Err(ResponseError::OperationOutcome(outcome_text(body))),
+    let head = read::<Head>(body)?;
+    match head.resource_type {
+        Some("OperationOutcome") => {
+            Err(ResponseError::OperationOutcome(outcome_text(&read(body)?)))
+        }
         Some("Parameters") if parameters_allowed => {
-            let inner = array_of(body, "parameter")
+            let parameters = read::<Parameters>(body)?;
+            let index = parameters
+                .parameter
                 .iter()
-                .filter(|p| matches!(str_of(p, "name"), Some("return" | "responseBundle")))
-                .find_map(|p| p.get("resource"))
+                .position(|p| {
+                    matches!(p.name, Some("return" | "responseBundle")) && p.resource.is_some()
+                })
                 .ok_or_else(|| {
                     malformed("the Parameters has no return or responseBundle resource")
                 })?;
-            parse_any(inner, false)
+            parse_any(&body["parameter"][index]["resource"], false)
         }
         Some("Bundle") => {
-            let resources: Vec<&Value> = array_of(body, "entry")
-                .iter()
-                .filter_map(|e| e.get("resource"))
-                .collect();
+            let bundle = read::<ResponseBundle>(body)?;
             let of_type = |t: &str| {
-                resources
+                bundle
+                    .entry
                     .iter()
-                    .copied()
-                    .find(|r| str_of(r, "resourceType") == Some(t))
+                    .position(|e| e.head.as_ref().and_then(|h| h.resource_type) == Some(t))
             };
-            if let Some(cr) = of_type("ClaimResponse") {
-                claim_response(cr, str_of(body, "timestamp"))
-            } else if let Some(oo) = of_type("OperationOutcome") {
-                Err(ResponseError::OperationOutcome(outcome_text(oo)))
+            let resource = |i: usize| &body["entry"][i]["resource"];
+            if let Some(i) = of_type("ClaimResponse") {
+                claim_response(&read(resource(i))?, bundle.timestamp)
+            } else if let Some(i) = of_type("OperationOutcome") {
+                Err(ResponseError::OperationOutcome(outcome_text(&read(
+                    resource(i),
+                )?)))
             } else {
                 Err(malformed("the bundle holds no ClaimResponse"))
             }
         }
-        Some("ClaimResponse") => claim_response(body, None),
+        Some("ClaimResponse") => claim_response(&read(body)?, None),
         Some(other) => Err(malformed(format!(
             "unexpected resourceType {}",
             safe_code(other)
@@ -176,29 +185,40 @@ fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, Re
     }
 }
 
+/// Reads a resource through the model. The model reads leniently and does not fail on an
+/// object; were it to, the answer is malformed, and serde's message (which may quote the
+/// value) is not kept.
+fn read<'a, T: Deserialize<'a>>(v: &'a Value) -> Result<T, ResponseError> {
+    T::deserialize(v).map_err(|_| malformed("the body cannot be read as a FHIR resource"))
+}
+
 /// Issue severities, codes, detail codes and locations. Diagnostics and detail text are left
 /// out: payers echo submitted values in them.
-fn outcome_text(oo: &Value) -> String {
-    let issues: Vec<String> = array_of(oo, "issue")
+fn outcome_text(oo: &OperationOutcome<'_>) -> String {
+    let issues: Vec<String> = oo
+        .issue
         .iter()
         .map(|issue| {
             let mut s = format!(
                 "{} {}",
-                safe_code(str_of(issue, "severity").unwrap_or("unknown")),
-                safe_code(str_of(issue, "code").unwrap_or("unknown"))
+                safe_code(issue.severity.unwrap_or("unknown")),
+                safe_code(issue.code.unwrap_or("unknown"))
             );
-            let details: Vec<String> = codings(issue.get("details"))
+            let details: Vec<String> = issue
+                .details
                 .iter()
-                .filter_map(|c| str_of(c, "code"))
+                .flat_map(|d| &d.coding)
+                .filter_map(|c| c.code)
                 .map(safe_code)
                 .collect();
             if !details.is_empty() {
                 s.push_str(&format!(" [{}]", details.join(", ")));
             }
-            let places: Vec<&str> = array_of(issue, "expression")
+            let places: Vec<&str> = issue
+                .expression
                 .iter()
-                .chain(array_of(issue, "location"))
-                .filter_map(Value::as_str)
+                .chain(&issue.location)
+                .filter_map(|p| p.as_str())
                 .filter(|p| p.len() <= 200 && p.chars().all(|c| c.is_ascii_graphic() || c == ' '))
                 .collect();
             if !places.is_empty() {
@@ -215,42 +235,34 @@ fn outcome_text(oo: &Value) -> String {
 }
 
 /// The review action extension of an adjudication list, if any.
-fn review_action_of(adjudication: &[Value]) -> Option<&Value> {
+fn review_action_of<'x, 'a>(adjudication: &'x [Adjudication<'a>]) -> Option<&'x ExtensionTree<'a>> {
     adjudication
         .iter()
-        .find_map(|a| extensions(a, EXT_REVIEW_ACTION).next())
+        .find_map(|a| extensions(&a.extension, EXT_REVIEW_ACTION).next())
 }
 
 /// The X12 306 code of a reviewAction (full-URL sub-extension, or `code` as older payers send).
-fn review_action_code(review: &Value) -> Option<&str> {
-    let sub = extensions(review, EXT_REVIEW_ACTION_CODE)
+fn review_action_code<'a>(review: &ExtensionTree<'a>) -> Option<&'a str> {
+    let sub = extensions(&review.extension, EXT_REVIEW_ACTION_CODE)
         .next()
-        .or_else(|| extensions(review, "code").next())?;
-    let list = codings(sub.get("valueCodeableConcept"));
-    list.iter()
-        .find(|c| str_of(c, "system") == Some(X12_306_SYSTEM))
-        .or_else(|| list.first())
-        .and_then(|c| str_of(c, "code"))
+        .or_else(|| extensions(&review.extension, "code").next())?;
+    sub.value_codeable_concept
+        .as_ref()?
+        .coding_in(X12_306_SYSTEM)?
+        .code
 }
 
 /// One reason per `reasonCode` sub-extension: its X12 886 coding (else its first), text from
 /// the display or, failing that, from `fallback_text`.
-fn reason_codes(review: &Value, fallback_text: &str) -> Vec<Reason> {
-    extensions(review, "reasonCode")
+fn reason_codes(review: &ExtensionTree<'_>, fallback_text: &str) -> Vec<Reason> {
+    extensions(&review.extension, "reasonCode")
         .filter_map(|rc| {
-            let concept = rc.get("valueCodeableConcept");
-            let list = codings(concept);
-            let c = list
-                .iter()
-                .find(|c| str_of(c, "system") == Some(X12_REASON_SYSTEM))
-                .or_else(|| list.first())?;
-            let code = str_of(c, "code")?;
-            let text = str_of(c, "display")
-                .or_else(|| concept.and_then(|cc| str_of(cc, "text")))
-                .unwrap_or(fallback_text);
+            let concept = rc.value_codeable_concept.as_ref()?;
+            let c = concept.coding_in(X12_REASON_SYSTEM)?;
+            let text = c.display.or(concept.text).unwrap_or(fallback_text);
             Some(Reason {
-                code: code.to_owned(),
-                system: str_of(c, "system").map(str::to_owned),
+                code: c.code?.to_owned(),
+                system: c.system.map(str::to_owned),
                 text: text.to_owned(),
             })
         })
@@ -265,24 +277,24 @@ fn note_reason(text: &str) -> Reason {
     }
 }
 
-fn period_of(v: Option<&Value>) -> (Option<NaiveDate>, Option<NaiveDate>) {
-    let start = v.and_then(|p| str_of(p, "start")).and_then(date_of);
-    let end = v.and_then(|p| str_of(p, "end")).and_then(date_of);
+fn period_of(p: Option<&Period<'_>>) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let start = p.and_then(|p| p.start).and_then(date_of);
+    let end = p.and_then(|p| p.end).and_then(date_of);
     (start, end)
 }
 
-fn business_error(e: &Value) -> Reason {
-    let concept = e.get("code");
-    let c = codings(concept).first();
-    let code = c.and_then(|c| str_of(c, "code")).unwrap_or("unknown");
+fn business_error(e: &ClaimError<'_>) -> Reason {
+    let concept = e.code.as_ref();
+    let c = concept.and_then(|cc| cc.coding.first());
+    let code = c.and_then(|c| c.code).unwrap_or("unknown");
     let mut text = c
-        .and_then(|c| str_of(c, "display"))
-        .or_else(|| concept.and_then(|cc| str_of(cc, "text")))
+        .and_then(|c| c.display)
+        .or_else(|| concept.and_then(|cc| cc.text))
         .unwrap_or_default()
         .to_owned();
-    let place = extensions(e, EXT_ERROR_PATH)
-        .chain(extensions(e, EXT_ERROR_ELEMENT))
-        .find_map(|x| str_of(x, "valueString"))
+    let place = extensions(&e.extension, EXT_ERROR_PATH)
+        .chain(extensions(&e.extension, EXT_ERROR_ELEMENT))
+        .find_map(|x| x.value_string)
         .filter(|p| p.len() <= 200);
     if let Some(place) = place {
         text = if text.is_empty() {
@@ -293,40 +305,41 @@ fn business_error(e: &Value) -> Reason {
     }
     Reason {
         code: code.to_owned(),
-        system: c.and_then(|c| str_of(c, "system")).map(str::to_owned),
+        system: c.and_then(|c| c.system).map(str::to_owned),
         text,
     }
 }
 
 fn claim_response(
-    cr: &Value,
+    cr: &ClaimResponse<'_>,
     bundle_timestamp: Option<&str>,
 ) -> Result<PayerResponse, ResponseError> {
-    let errors = array_of(cr, "error");
-    if !errors.is_empty() {
+    if !cr.error.is_empty() {
         return Err(ResponseError::BusinessErrors(
-            errors.iter().map(business_error).collect(),
+            cr.error.iter().map(business_error).collect(),
         ));
     }
-    let decided_on = str_of(cr, "created")
+    let decided_on = cr
+        .created
         .and_then(date_of)
         .or_else(|| bundle_timestamp.and_then(date_of))
         .ok_or_else(|| {
             malformed("the ClaimResponse has no created date and the bundle no timestamp")
         })?;
 
-    let notes: BTreeMap<u64, &str> = array_of(cr, "processNote")
+    let notes: BTreeMap<u64, &str> = cr
+        .process_note
         .iter()
-        .filter_map(|n| Some((n.get("number")?.as_u64()?, str_of(n, "text")?)))
+        .filter_map(|n| Some((n.number?.as_u64()?, n.text?)))
         .collect();
-    let unnumbered_notes: Vec<&str> = array_of(cr, "processNote")
+    let unnumbered_notes: Vec<&str> = cr
+        .process_note
         .iter()
-        .filter(|n| n.get("number").and_then(Value::as_u64).is_none())
-        .filter_map(|n| str_of(n, "text"))
+        .filter(|n| n.number.and_then(Scalar::as_u64).is_none())
+        .filter_map(|n| n.text)
         .collect();
 
-    let item_values = array_of(cr, "item");
-    if item_values.is_empty() {
+    if cr.item.is_empty() {
         return Err(malformed("the ClaimResponse has no items"));
     }
     let mut items = Vec::new();
@@ -335,20 +348,22 @@ fn claim_response(
     let mut item_number = None;
     let mut item_reference = None;
     let mut item_period = (None, None);
-    for (index, item) in item_values.iter().enumerate() {
-        let sequence = positive_u32(item.get("itemSequence")).ok_or_else(|| {
-            malformed(format!(
-                "item {} has no itemSequence (a positive integer)",
-                index + 1
-            ))
-        })?;
+    for (index, item) in cr.item.iter().enumerate() {
+        let sequence = item
+            .item_sequence
+            .and_then(Scalar::positive_u32)
+            .ok_or_else(|| {
+                malformed(format!(
+                    "item {} has no itemSequence (a positive integer)",
+                    index + 1
+                ))
+            })?;
         if !seen.insert(sequence) {
             return Err(malformed(format!(
                 "itemSequence {sequence} appears more than once"
             )));
         }
-        let adjudication = array_of(item, "adjudication");
-        let review = review_action_of(adjudication)
+        let review = review_action_of(&item.adjudication)
             .ok_or_else(|| malformed(format!("item {sequence} has no review action")))?;
         let code = review_action_code(review)
             .ok_or_else(|| malformed(format!("item {sequence} has no review action code")))?;
@@ -359,10 +374,7 @@ fn claim_response(
             ))
         })?;
 
-        let note_numbers: Vec<u64> = array_of(item, "noteNumber")
-            .iter()
-            .filter_map(Value::as_u64)
-            .collect();
+        let note_numbers: Vec<u64> = item.note_number.iter().filter_map(|n| n.as_u64()).collect();
         let item_notes: Vec<&str> = note_numbers
             .iter()
             .filter_map(|n| notes.get(n).copied())
@@ -379,18 +391,19 @@ fn claim_response(
         let approved_units = approved_units(cr, item, sequence)?;
 
         if item_number.is_none() && action.certifies() {
-            item_number = extensions(review, "number")
-                .find_map(|n| str_of(n, "valueString"))
+            item_number = extensions(&review.extension, "number")
+                .find_map(|n| n.value_string)
                 .map(str::to_owned);
         }
         if item_reference.is_none() {
-            item_reference = extensions(item, EXT_ADMINISTRATION_REFERENCE_NUMBER)
-                .find_map(|x| str_of(x, "valueString"))
+            item_reference = extensions(&item.extension, EXT_ADMINISTRATION_REFERENCE_NUMBER)
+                .find_map(|x| x.value_string)
                 .map(str::to_owned);
         }
         if item_period == (None, None) {
             item_period = period_of(
-                extensions(item, EXT_ITEM_PRE_AUTH_PERIOD).find_map(|x| x.get("valuePeriod")),
+                extensions(&item.extension, EXT_ITEM_PRE_AUTH_PERIOD)
+                    .find_map(|x| x.value_period.as_ref()),
             );
         }
         items.push(ItemDecision {
@@ -403,7 +416,7 @@ fn claim_response(
 
     // Whole-request reasons: reason codes on ClaimResponse.adjudication, then the notes no item
     // points to (unless they repeat a reason already read).
-    let mut reasons = review_action_of(array_of(cr, "adjudication"))
+    let mut reasons = review_action_of(&cr.adjudication)
         .map(|r| reason_codes(r, ""))
         .unwrap_or_default();
     let loose_notes = notes
@@ -417,25 +430,26 @@ fn claim_response(
         }
     }
 
-    let pre_auth_ref = str_of(cr, "preAuthRef").map(str::to_owned);
+    let pre_auth_ref = cr.pre_auth_ref.map(str::to_owned);
     let authorization_number = pre_auth_ref.clone().or(item_number);
-    let payer_identifier = array_of(cr, "identifier")
+    let payer_identifier = cr
+        .identifier
         .iter()
         .filter(|i| {
-            !str_of(i, "system")
+            !i.system
                 .is_some_and(|s| s.starts_with("urn:trnorg:") || s == CORRELATION_SYSTEM)
         })
-        .find_map(|i| str_of(i, "value"))
+        .find_map(|i| i.value)
         .map(str::to_owned);
-    let claim_reference = extensions(cr, EXT_ADMINISTRATION_REFERENCE_NUMBER)
-        .find_map(|x| str_of(x, "valueString"))
+    let claim_reference = extensions(&cr.extension, EXT_ADMINISTRATION_REFERENCE_NUMBER)
+        .find_map(|x| x.value_string)
         .map(str::to_owned);
     let reference = item_reference
         .or(claim_reference)
         .or(payer_identifier)
         .or(pre_auth_ref);
 
-    let (mut valid_from, mut valid_to) = period_of(cr.get("preAuthPeriod"));
+    let (mut valid_from, mut valid_to) = period_of(cr.pre_auth_period.as_ref());
     if (valid_from, valid_to) == (None, None) {
         (valid_from, valid_to) = item_period;
     }
@@ -453,30 +467,35 @@ fn claim_response(
 
 /// Authorized units of an item: the quantity of an `addItem` for it (a modification), else the
 /// value of its `submitted` adjudication, else 0 (the payer did not say).
-fn approved_units(cr: &Value, item: &Value, sequence: u32) -> Result<u32, ResponseError> {
+fn approved_units(
+    cr: &ClaimResponse<'_>,
+    item: &ResponseItem<'_>,
+    sequence: u32,
+) -> Result<u32, ResponseError> {
     let bad = || {
         malformed(format!(
             "item {sequence}: the authorized quantity is not a whole number"
         ))
     };
-    let added = array_of(cr, "addItem").iter().find(|a| {
-        array_of(a, "itemSequence")
+    let added = cr.add_item.iter().find(|a| {
+        a.item_sequence
             .iter()
             .any(|s| s.as_u64() == Some(u64::from(sequence)))
     });
-    if let Some(v) = added
-        .and_then(|a| a.get("quantity"))
-        .and_then(|q| q.get("value"))
-    {
-        return whole_u32(v).ok_or_else(bad);
+    if let Some(v) = added.and_then(|a| a.quantity.as_ref()?.value) {
+        return v.whole_u32().ok_or_else(bad);
     }
-    let submitted = array_of(item, "adjudication").iter().find(|a| {
-        codings(a.get("category"))
+    let submitted = item.adjudication.iter().find(|a| {
+        a.category
             .iter()
-            .any(|c| str_of(c, "code") == Some("submitted"))
+            .flat_map(|c| &c.coding)
+            .any(|c| c.code == Some("submitted"))
     });
-    match submitted.and_then(|a| a.get("value")) {
-        Some(v) => whole_u32(v).ok_or_else(bad),
+    match submitted.and_then(|a| a.value) {
+        Some(v) => v.whole_u32().ok_or_else(bad),
         None => Ok(0),
     }
 }
+
+#[cfg(test)]
+mod tests;

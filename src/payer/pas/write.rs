@@ -340,16 +340,8 @@ impl<'a> PasRequest<'a> {
             beneficiary: reference(p.patient),
             relationship: Concept2 {
                 coding: [
-                    Coding {
-                        system: SUBSCRIBER_RELATIONSHIP_SYSTEM,
-                        code: fhir_rel,
-                        display: None,
-                    },
-                    Coding {
-                        system: X12_1069_SYSTEM,
-                        code: x12_rel,
-                        display: None,
-                    },
+                    Coding::new(SUBSCRIBER_RELATIONSHIP_SYSTEM, fhir_rel, None),
+                    Coding::new(X12_1069_SYSTEM, x12_rel, None),
                 ],
             },
             payor: [reference(p.insurer)],

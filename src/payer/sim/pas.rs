@@ -4,55 +4,15 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::{ReviewCase, ReviewLine};
 use crate::case::{result_means_failure, Indication, Reason};
 use crate::codes::{ProcedureCode, ProcedureSystem};
-use crate::payer::pas::json::*;
+use crate::payer::pas::json::{array_of, codings, date_of, positive_u32, str_of, Scalar};
 use crate::payer::pas::model::*;
 use crate::payer::{PayerResponse, ReviewAction};
-
-// Building JSON values, for the answers the payer simulator writes.
-
-fn coding(system: &str, code: &str) -> Value {
-    json!({"system": system, "code": code})
-}
-
-fn coding_display(system: &str, code: &str, display: &str) -> Value {
-    json!({"system": system, "code": code, "display": display})
-}
-
-fn concept(coding: Value) -> Value {
-    json!({"coding": [coding]})
-}
-
-fn reference(url: &str) -> Value {
-    json!({"reference": url})
-}
-
-fn profile(url: &str) -> Value {
-    json!({"profile": [url]})
-}
-
-fn entry(full_url: &str, resource: Value) -> Value {
-    json!({"fullUrl": full_url, "resource": resource})
-}
-
-/// Sets `key` only when the array is not empty: FHIR JSON forbids empty arrays.
-fn put_array(map: &mut Value, key: &str, values: Vec<Value>) {
-    if !values.is_empty() {
-        if let Some(m) = map.as_object_mut() {
-            m.insert(key.to_owned(), Value::Array(values));
-        }
-    }
-}
-
-fn put(map: &mut Value, key: &str, value: Value) {
-    if let Some(m) = map.as_object_mut() {
-        m.insert(key.to_owned(), value);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The payer side (for the PAS payer simulator).
@@ -193,16 +153,20 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
 
 /// What a response echoes of its request.
 struct RequestEcho<'a> {
-    bundle_identifier: Option<&'a Value>,
-    claim_identifier: Option<&'a Value>,
-    claim_identifiers: &'a [Value],
-    claim_type: Option<&'a Value>,
+    bundle_identifier: Option<PlainIdentifier<'a>>,
+    claim_identifiers: Vec<PlainIdentifier<'a>>,
+    claim_type: Option<CodeableConcept<'a>>,
     patient: Option<&'a str>,
     insurer: Option<&'a str>,
     requestor: Option<&'a str>,
     timestamp: Option<&'a str>,
     inquiry: bool,
-    entries: Vec<Value>,
+    entries: Vec<(&'a str, &'a Value)>,
+}
+
+/// Reads a datatype of the request through the model (leniently: it cannot fail).
+fn typed<'a, T: Deserialize<'a>>(v: Option<&'a Value>) -> Option<T> {
+    v.and_then(|v| T::deserialize(v).ok())
 }
 
 impl<'a> RequestEcho<'a> {
@@ -231,7 +195,7 @@ impl<'a> RequestEcho<'a> {
                 array_of(request, "entry")
                     .iter()
                     .find(|e| str_of(e, "fullUrl") == Some(url))
-                    .cloned()
+                    .and_then(|e| Some((*url, e.get("resource")?)))
             })
             .collect();
         let inquiry = claim
@@ -239,10 +203,14 @@ impl<'a> RequestEcho<'a> {
             .map(|m| array_of(m, "profile"))
             .is_some_and(|p| p.iter().any(|u| u.as_str() == Some(CLAIM_INQUIRY_PROFILE)));
         Self {
-            bundle_identifier: request.get("identifier"),
-            claim_identifier: claim.and_then(|c| array_of(c, "identifier").first()),
-            claim_identifiers: claim.map(|c| array_of(c, "identifier")).unwrap_or(&[]),
-            claim_type: claim.and_then(|c| c.get("type")),
+            bundle_identifier: typed(request.get("identifier")),
+            claim_identifiers: claim
+                .map(|c| array_of(c, "identifier"))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|i| typed(Some(i)))
+                .collect(),
+            claim_type: typed(claim.and_then(|c| c.get("type"))),
             patient,
             insurer,
             requestor,
@@ -262,61 +230,64 @@ impl<'a> RequestEcho<'a> {
     }
 
     /// A ClaimResponse with the elements every answer carries.
-    fn claim_response(&self, decided_on: NaiveDate, outcome: &str) -> Value {
-        let mut cr = json!({
-            "resourceType": "ClaimResponse",
-            "meta": profile(CLAIM_RESPONSE_PROFILE),
-            "status": "active",
-            "type": self.claim_type.cloned()
-                .unwrap_or_else(|| concept(coding(CLAIM_TYPE_SYSTEM, "professional"))),
-            "use": "preauthorization",
-            "created": decided_on.to_string(),
-            "outcome": outcome,
-        });
-        if let Some(id) = self.claim_identifier {
+    fn claim_response(&self, created: &'a str, outcome: &'a str) -> ClaimResponse<'a> {
+        let party = |url: Option<&'a str>| {
+            url.map(|u| PartyReference {
+                reference: Some(u),
+                identifier: None,
+            })
+        };
+        ClaimResponse {
+            meta: Some(meta(CLAIM_RESPONSE_PROFILE)),
             // Payers echo the request's identifiers: the TRN, and the worker's correlation one.
-            put(
-                &mut cr,
-                "identifier",
-                Value::Array(self.claim_identifiers.to_vec()),
-            );
-            put(&mut cr, "request", json!({"identifier": id}));
+            identifier: self.claim_identifiers.clone(),
+            status: Some("active"),
+            kind: Some(self.claim_type.clone().unwrap_or_else(|| {
+                CodeableConcept::of(Coding::new(CLAIM_TYPE_SYSTEM, "professional", None))
+            })),
+            purpose: Some("preauthorization"),
+            patient: party(self.patient),
+            created: Some(created),
+            insurer: party(self.insurer),
+            requestor: party(self.requestor),
+            request: self.claim_identifiers.first().map(|id| PartyReference {
+                reference: None,
+                identifier: Some(*id),
+            }),
+            outcome: Some(outcome),
+            ..ClaimResponse::default()
         }
-        for (key, url) in [
-            ("patient", self.patient),
-            ("insurer", self.insurer),
-            ("requestor", self.requestor),
-        ] {
-            if let Some(url) = url {
-                put(&mut cr, key, reference(url));
-            }
-        }
-        cr
     }
 
-    fn bundle(&self, decided_on: NaiveDate, claim_response: Value) -> Value {
+    fn bundle(&self, timestamp: &'a str, claim_response: ClaimResponse<'a>) -> Value {
         let id_value = self
-            .claim_identifier
-            .and_then(|i| str_of(i, "value"))
+            .claim_identifiers
+            .first()
+            .and_then(|i| i.value)
             .unwrap_or_default();
-        let mut entries = vec![entry(&full_url(id_value, "claimresponse"), claim_response)];
-        entries.extend(self.entries.iter().cloned());
+        let mut entry = vec![ResponseEntry {
+            full_url: Some(full_url(id_value, "claimresponse")),
+            resource: Some(AnyResource::ClaimResponse(Box::new(claim_response))),
+            head: None,
+        }];
+        entry.extend(self.entries.iter().map(|(url, resource)| ResponseEntry {
+            full_url: Some((*url).to_owned()),
+            resource: Some(AnyResource::Echo(resource)),
+            head: None,
+        }));
         let profile_url = if self.inquiry {
             INQUIRY_RESPONSE_BUNDLE_PROFILE
         } else {
             RESPONSE_BUNDLE_PROFILE
         };
-        let mut bundle = json!({
-            "resourceType": "Bundle",
-            "meta": profile(profile_url),
-            "type": "collection",
-            "timestamp": self.timestamp(decided_on),
-            "entry": entries,
-        });
-        if let Some(id) = self.bundle_identifier {
-            put(&mut bundle, "identifier", id.clone());
-        }
-        bundle
+        let bundle = AnyResource::Bundle(Box::new(ResponseBundle {
+            meta: Some(meta(profile_url)),
+            identifier: self.bundle_identifier,
+            kind: Some("collection"),
+            timestamp: Some(timestamp),
+            entry,
+        }));
+        serde_json::to_value(bundle).unwrap_or_default()
     }
 }
 
@@ -333,35 +304,48 @@ fn review_action_display(action: ReviewAction) -> &'static str {
     }
 }
 
-/// The reviewAction extension: HCR01 action, HCR02 number, HCR03 reasons.
-fn review_action_extension(
-    action: ReviewAction,
-    number: Option<&str>,
-    reasons: &[Reason],
-) -> Value {
-    let mut parts = vec![json!({
-        "url": EXT_REVIEW_ACTION_CODE,
-        "valueCodeableConcept": concept(coding_display(
-            X12_306_SYSTEM, action.code(), review_action_display(action))),
-    })];
-    if let Some(n) = number {
-        parts.push(json!({"url": "number", "valueString": n}));
-    }
-    for r in reasons {
-        let mut c = json!({"code": r.code});
-        if let Some(system) = &r.system {
-            put(&mut c, "system", Value::String(system.clone()));
-        }
-        if !r.text.is_empty() {
-            put(&mut c, "display", Value::String(r.text.clone()));
-        }
-        parts.push(json!({"url": "reasonCode", "valueCodeableConcept": {"coding": [c]}}));
-    }
-    json!({"url": EXT_REVIEW_ACTION, "extension": parts})
+/// A reason as a coding: its code, system and (when there is one) text as the display.
+fn reason_concept(r: &Reason) -> CodeableConcept<'_> {
+    CodeableConcept::of(Coding {
+        system: r.system.as_deref(),
+        code: Some(&r.code),
+        display: Some(r.text.as_str()).filter(|t| !t.is_empty()),
+    })
 }
 
-fn submitted_category() -> Value {
-    concept(coding(ADJUDICATION_SYSTEM, "submitted"))
+/// The reviewAction extension: HCR01 action, HCR02 number, HCR03 reasons.
+fn review_action_extension<'a>(
+    action: ReviewAction,
+    number: Option<&'a str>,
+    reasons: &'a [Reason],
+) -> ExtensionTree<'a> {
+    let mut parts = vec![ExtensionTree::concept(
+        EXT_REVIEW_ACTION_CODE,
+        CodeableConcept::of(Coding::new(
+            X12_306_SYSTEM,
+            action.code(),
+            Some(review_action_display(action)),
+        )),
+    )];
+    parts.extend(number.map(|n| ExtensionTree::string("number", n)));
+    parts.extend(
+        reasons
+            .iter()
+            .map(|r| ExtensionTree::concept("reasonCode", reason_concept(r))),
+    );
+    ExtensionTree {
+        url: Some(EXT_REVIEW_ACTION),
+        extension: parts,
+        ..ExtensionTree::default()
+    }
+}
+
+fn submitted_category() -> Option<CodeableConcept<'static>> {
+    Some(CodeableConcept::of(Coding::new(
+        ADJUDICATION_SYSTEM,
+        "submitted",
+        None,
+    )))
 }
 
 /// The PAS response Bundle a payer sends for `request` with the decision `response`.
@@ -375,21 +359,21 @@ fn submitted_category() -> Value {
 /// codes on `ClaimResponse.adjudication` (with the summary action) and as `processNote` text.
 pub fn response_bundle(request: &Value, response: &PayerResponse) -> Value {
     let echo = RequestEcho::read(request);
-    let mut cr = echo.claim_response(response.decided_on, "complete");
-    if let Some(auth) = &response.authorization_number {
-        put(&mut cr, "preAuthRef", Value::String(auth.clone()));
+    let created = response.decided_on.to_string();
+    let timestamp = echo.timestamp(response.decided_on);
+    let (valid_from, valid_to) = (
+        response.valid_from.map(|d| d.to_string()),
+        response.valid_to.map(|d| d.to_string()),
+    );
+    let mut cr = echo.claim_response(&created, "complete");
+    cr.pre_auth_ref = response.authorization_number.as_deref();
+    if valid_from.is_some() || valid_to.is_some() {
+        cr.pre_auth_period = Some(Period {
+            start: valid_from.as_deref(),
+            end: valid_to.as_deref(),
+        });
     }
-    if response.valid_from.is_some() || response.valid_to.is_some() {
-        let mut period = json!({});
-        if let Some(d) = response.valid_from {
-            put(&mut period, "start", Value::String(d.to_string()));
-        }
-        if let Some(d) = response.valid_to {
-            put(&mut period, "end", Value::String(d.to_string()));
-        }
-        put(&mut cr, "preAuthPeriod", period);
-    }
-    let items: Vec<Value> = response
+    cr.item = response
         .items
         .iter()
         .map(|i| {
@@ -397,75 +381,64 @@ pub fn response_bundle(request: &Value, response: &PayerResponse) -> Value {
                 .authorization_number
                 .as_deref()
                 .filter(|_| i.action.certifies());
-            let mut item = json!({
-                "itemSequence": i.sequence,
-                "adjudication": [{
-                    "extension": [review_action_extension(i.action, number, &i.reasons)],
-                    "category": submitted_category(),
-                    "value": i.approved_units,
+            ResponseItem {
+                extension: response
+                    .reference
+                    .as_deref()
+                    .map(|r| ExtensionTree::string(EXT_ADMINISTRATION_REFERENCE_NUMBER, r))
+                    .into_iter()
+                    .collect(),
+                item_sequence: Some(Scalar::Unsigned(u64::from(i.sequence))),
+                note_number: Vec::new(),
+                adjudication: vec![Adjudication {
+                    extension: vec![review_action_extension(i.action, number, &i.reasons)],
+                    category: submitted_category(),
+                    value: Some(Scalar::Unsigned(u64::from(i.approved_units))),
                 }],
-            });
-            if let Some(r) = &response.reference {
-                put(
-                    &mut item,
-                    "extension",
-                    json!([{"url": EXT_ADMINISTRATION_REFERENCE_NUMBER, "valueString": r}]),
-                );
             }
-            item
         })
         .collect();
-    put_array(&mut cr, "item", items);
     if let Some(summary) = response.summary_action() {
         if !response.reasons.is_empty() {
-            put(
-                &mut cr,
-                "adjudication",
-                json!([{
-                    "extension": [review_action_extension(summary, None, &response.reasons)],
-                    "category": submitted_category(),
-                }]),
-            );
+            cr.adjudication = vec![Adjudication {
+                extension: vec![review_action_extension(summary, None, &response.reasons)],
+                category: submitted_category(),
+                value: None,
+            }];
         }
     }
-    put_array(
-        &mut cr,
-        "processNote",
-        response
-            .reasons
-            .iter()
-            .filter(|r| !r.text.is_empty())
-            .enumerate()
-            .map(|(i, r)| json!({"number": seq(i), "type": "display", "text": r.text}))
-            .collect(),
-    );
-    echo.bundle(response.decided_on, cr)
+    cr.process_note = response
+        .reasons
+        .iter()
+        .filter(|r| !r.text.is_empty())
+        .enumerate()
+        .map(|(i, r)| ProcessNote {
+            number: Some(Scalar::Unsigned(u64::from(seq(i)))),
+            kind: Some("display"),
+            text: Some(&r.text),
+        })
+        .collect();
+    echo.bundle(&timestamp, cr)
 }
 
 /// The PAS response Bundle for a request refused on business grounds (X12 AAA): a ClaimResponse
 /// with `outcome = error` and one `error` per reason (X12 901 codes), no items.
 pub fn error_response_bundle(request: &Value, decided_on: NaiveDate, errors: &[Reason]) -> Value {
     let echo = RequestEcho::read(request);
-    let mut cr = echo.claim_response(decided_on, "error");
-    put_array(
-        &mut cr,
-        "error",
-        errors
-            .iter()
-            .map(|r| {
-                let mut c = json!({"code": r.code});
-                if let Some(system) = &r.system {
-                    put(&mut c, "system", Value::String(system.clone()));
-                }
-                if !r.text.is_empty() {
-                    put(&mut c, "display", Value::String(r.text.clone()));
-                }
-                json!({"code": {"coding": [c]}})
-            })
-            .collect(),
-    );
-    echo.bundle(decided_on, cr)
+    let created = decided_on.to_string();
+    let timestamp = echo.timestamp(decided_on);
+    let mut cr = echo.claim_response(&created, "error");
+    cr.error = errors
+        .iter()
+        .map(|r| ClaimError {
+            extension: Vec::new(),
+            code: Some(reason_concept(r)),
+        })
+        .collect();
+    echo.bundle(&timestamp, cr)
 }
 
+#[cfg(test)]
+mod bundle_rules;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use super::*;
 use base64::Engine as _;
 
 use super::super::decide_review;
+use super::bundle_rules::{references, request_violations, response_violations};
 use crate::case::{decode, identify, CaseEvent, Kind};
 use crate::codes::CodeTable;
 use crate::payer::pas::read::*;
@@ -65,59 +66,32 @@ fn claim_of(bundle: &Value) -> &Value {
     &bundle["entry"][0]["resource"]
 }
 
-/// Every `"reference"` string anywhere under `v`.
-fn references(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("reference", Value::String(s)) => out.push(s.clone()),
-                    _ => references(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
-        _ => {}
-    }
-}
-
-/// The structural PAS rules the validator script also checks.
+/// The PAS rules of a request or a response bundle (see [`bundle_rules`]), and each entry but
+/// the first referenced exactly once.
 fn assert_well_formed(bundle: &Value, what: &str) {
-    assert_eq!(bundle["type"], "collection", "{what}");
-    let entries = bundle["entry"].as_array().expect("entries");
-    let first = entries[0]["resource"]["resourceType"].as_str();
-    assert!(
-        matches!(first, Some("Claim" | "ClaimResponse")),
-        "{what}: first entry is {first:?}"
-    );
-    let urls: Vec<&str> = entries
+    if claim_of(bundle)["resourceType"] == "Claim" {
+        let (errors, _warnings) = request_violations(bundle);
+        assert_eq!(errors, Vec::<String>::new(), "{what}");
+    } else {
+        assert_eq!(response_violations(bundle), Vec::<String>::new(), "{what}");
+    }
+    let urls: Vec<&str> = bundle["entry"]
+        .as_array()
+        .expect("entries")
         .iter()
         .map(|e| e["fullUrl"].as_str().expect("fullUrl"))
         .collect();
-    let unique: BTreeSet<&str> = urls.iter().copied().collect();
-    assert_eq!(unique.len(), urls.len(), "{what}: fullUrls are not unique");
     assert!(urls.iter().all(|u| u.starts_with("urn:uuid:")), "{what}");
     let mut refs = Vec::new();
     references(bundle, &mut refs);
     assert!(!refs.is_empty(), "{what}");
-    for r in refs {
-        let n = urls.iter().filter(|u| **u == r).count();
+    for r in &refs {
+        let n = urls.iter().filter(|u| *u == r).count();
         assert_eq!(n, 1, "{what}: reference {r} resolves to {n} entries");
     }
     // Every entry but the first is referenced from somewhere.
-    let mut refs = Vec::new();
-    references(bundle, &mut refs);
     for u in &urls[1..] {
-        assert!(refs.iter().any(|r| r == u), "{what}: {u} is not referenced");
-    }
-    let first = &entries[0]["resource"];
-    for key in ["supportingInfo", "item", "diagnosis"] {
-        let seqs: Vec<u64> = first[key]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x["sequence"].as_u64()).collect())
-            .unwrap_or_default();
-        let unique: BTreeSet<u64> = seqs.iter().copied().collect();
-        assert_eq!(unique.len(), seqs.len(), "{what}: {key} sequences repeat");
+        assert!(refs.contains(u), "{what}: {u} is not referenced");
     }
 }
 
@@ -486,64 +460,6 @@ fn the_inquiry_names_the_payer_reference_on_every_item() {
 }
 
 #[test]
-fn the_research_approved_example_is_certified_with_its_number_and_period() {
-    let r = parse_response(&fixture(APPROVED)).expect("parses");
-    assert_eq!(r.items.len(), 1);
-    assert_eq!(r.items[0].sequence, 1);
-    assert_eq!(r.items[0].action, ReviewAction::Certified);
-    assert_eq!(
-        r.items[0].approved_units, 0,
-        "the example states no quantity"
-    );
-    assert_eq!(r.authorization_number.as_deref(), Some("AUTH0001"));
-    assert_eq!(r.reference.as_deref(), Some("AUTH0001"));
-    assert_eq!(r.valid_from, NaiveDate::from_ymd_opt(2026, 3, 2));
-    assert_eq!(r.valid_to, NaiveDate::from_ymd_opt(2026, 6, 30));
-    assert_eq!(
-        r.decided_on,
-        NaiveDate::from_ymd_opt(2026, 3, 2).expect("date")
-    );
-    assert!(r.reasons.is_empty());
-    assert_eq!(r.overall(), Overall::Certified);
-}
-
-#[test]
-fn the_research_denied_example_is_not_certified_with_its_reason() {
-    let r = parse_response(&fixture(DENIED)).expect("parses");
-    assert_eq!(r.items[0].action, ReviewAction::NotCertified);
-    let reason = &r.items[0].reasons[0];
-    assert_eq!(reason.code, "REPLACE-WITH-886-CODE");
-    assert_eq!(reason.system.as_deref(), Some(X12_REASON_SYSTEM));
-    assert!(reason.text.starts_with("Not certified: policy MED-123"));
-    assert_eq!(
-        r.items[0].reasons.len(),
-        1,
-        "the linked note is not repeated"
-    );
-    assert!(r.reasons.is_empty(), "the note belongs to the item");
-    assert_eq!(r.authorization_number, None);
-    assert_eq!(r.overall(), Overall::NotCertified);
-}
-
-#[test]
-fn the_research_pended_example_is_pended_with_its_reference() {
-    let r = parse_response(&fixture(PENDED)).expect("parses");
-    assert_eq!(r.items[0].action, ReviewAction::Pended);
-    assert_eq!(r.reference.as_deref(), Some("PEND0001"));
-    assert_eq!(r.authorization_number, None);
-    assert_eq!(r.overall(), Overall::Pended);
-}
-
-#[test]
-fn the_claim_response_need_not_be_the_first_entry() {
-    let mut b = fixture(APPROVED);
-    let entries = b["entry"].as_array_mut().expect("entries");
-    entries.rotate_left(1);
-    let r = parse_response(&b).expect("parses");
-    assert_eq!(r.items[0].action, ReviewAction::Certified);
-}
-
-#[test]
 fn the_research_request_example_reads_as_a_review_case() {
     let review = review_from_bundle(&fixture(REQUEST)).expect("reads");
     assert_eq!(review.member_id, "12345678901");
@@ -555,165 +471,6 @@ fn the_research_request_example_reads_as_a_review_case() {
     assert_eq!(review.procedures[0].code.as_str(), "27447");
     assert_eq!(review.clinical_notes, 1);
     assert!(!review.appeal);
-}
-
-#[test]
-fn an_older_payer_s_code_sub_extension_is_accepted() {
-    let mut b = fixture(PENDED);
-    b["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]["extension"][0]
-        ["url"] = json!("code");
-    let r = parse_response(&b).expect("parses");
-    assert_eq!(r.items[0].action, ReviewAction::Pended);
-}
-
-#[test]
-fn a_parameters_wrapper_is_unwrapped_under_either_name() {
-    for name in ["return", "responseBundle"] {
-        let p = json!({"resourceType": "Parameters",
-            "parameter": [{"name": name, "resource": fixture(APPROVED)}]});
-        let r = parse_response(&p).expect(name);
-        assert_eq!(r.items[0].action, ReviewAction::Certified, "{name}");
-    }
-    let oo = json!({"resourceType": "Parameters",
-        "parameter": [{"name": "return", "resource": operation_outcome("not-found", "x")}]});
-    assert!(matches!(
-        parse_response(&oo),
-        Err(ResponseError::OperationOutcome(_))
-    ));
-    let empty = json!({"resourceType": "Parameters", "parameter": [{"name": "other"}]});
-    assert!(matches!(
-        parse_response(&empty),
-        Err(ResponseError::Malformed(_))
-    ));
-    let nested = json!({"resourceType": "Parameters",
-        "parameter": [{"name": "return", "resource": {"resourceType": "Parameters",
-            "parameter": [{"name": "return", "resource": fixture(APPROVED)}]}}]});
-    assert!(matches!(
-        parse_response(&nested),
-        Err(ResponseError::Malformed(_))
-    ));
-}
-
-#[test]
-fn an_operation_outcome_gives_codes_and_places_but_never_its_free_text() {
-    let oo = json!({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "invalid",
-         "details": {"coding": [{"code": "MSG_BAD_NAME"}], "text": "Name DOE, JANE is invalid"},
-         "diagnostics": "Patient DOE, JANE born 1979-04-02 not found",
-         "expression": ["Bundle.entry[1].resource.name"]},
-        {"severity": "warning", "code": "informational"}]});
-    let Err(ResponseError::OperationOutcome(text)) = parse_response(&oo) else {
-        panic!("expected an OperationOutcome error");
-    };
-    assert_eq!(
-        text,
-        "error invalid [MSG_BAD_NAME] at Bundle.entry[1].resource.name; warning informational"
-    );
-    assert!(!text.contains("DOE") && !text.contains("1979"));
-    let Err(e) = parse_response(&operation_outcome("invalid", "DOE, JANE")) else {
-        panic!("expected an error");
-    };
-    assert!(!e.to_string().contains("DOE"), "{e}");
-    // An OperationOutcome inside a bundle with no ClaimResponse.
-    let b = json!({"resourceType": "Bundle", "type": "collection",
-        "entry": [{"fullUrl": "urn:uuid:1", "resource": operation_outcome("processing", "")}]});
-    assert_eq!(
-        parse_response(&b),
-        Err(ResponseError::OperationOutcome(
-            "error processing".to_owned()
-        ))
-    );
-}
-
-#[test]
-fn business_errors_come_back_as_reasons_with_codes_only_in_the_message() {
-    let mut b = fixture(DENIED);
-    let cr = &mut b["entry"][0]["resource"];
-    cr["outcome"] = json!("error");
-    cr["error"] = json!([{
-        "extension": [{"url": EXT_ERROR_PATH, "valueString": "Bundle.entry[1].resource.identifier"}],
-        "code": {"coding": [{"system": "https://codesystem.x12.org/005010/901",
-                             "code": "75", "display": "Subscriber/Insured Not Found"}]}}]);
-    let Err(ResponseError::BusinessErrors(reasons)) = parse_response(&b) else {
-        panic!("expected business errors");
-    };
-    assert_eq!(reasons.len(), 1);
-    assert_eq!(reasons[0].code, "75");
-    assert_eq!(
-        reasons[0].text,
-        "Subscriber/Insured Not Found (at Bundle.entry[1].resource.identifier)"
-    );
-    let message = ResponseError::BusinessErrors(reasons).to_string();
-    assert_eq!(message, "payer rejected the request: 75");
-}
-
-#[test]
-fn malformed_responses_are_errors_never_panics() {
-    let mut no_action = fixture(APPROVED);
-    no_action["entry"][0]["resource"]["item"][0]["adjudication"][0]
-        .as_object_mut()
-        .expect("adjudication")
-        .remove("extension");
-    let mut unknown_action = fixture(APPROVED);
-    unknown_action["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]
-        ["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] = json!("ZZ");
-    let mut no_sequence = fixture(APPROVED);
-    no_sequence["entry"][0]["resource"]["item"][0]
-        .as_object_mut()
-        .expect("item")
-        .remove("itemSequence");
-    let mut no_items = fixture(APPROVED);
-    no_items["entry"][0]["resource"]
-        .as_object_mut()
-        .expect("cr")
-        .remove("item");
-    let mut no_dates = fixture(APPROVED);
-    no_dates["entry"][0]["resource"]
-        .as_object_mut()
-        .expect("cr")
-        .remove("created");
-    no_dates
-        .as_object_mut()
-        .expect("bundle")
-        .remove("timestamp");
-    let mut fractional = fixture(APPROVED);
-    fractional["entry"][0]["resource"]["item"][0]["adjudication"][0]["value"] = json!(1.5);
-    let mut twice = fixture(APPROVED);
-    let item = twice["entry"][0]["resource"]["item"][0].clone();
-    twice["entry"][0]["resource"]["item"] = json!([item.clone(), item]);
-    let cases = [
-        ("not an object", json!([1, 2])),
-        ("a string", json!("Bundle")),
-        ("null", Value::Null),
-        ("no resourceType", json!({})),
-        (
-            "another resource",
-            json!({"resourceType": "Patient", "name": [{"family": "DOE"}]}),
-        ),
-        (
-            "no ClaimResponse",
-            json!({"resourceType": "Bundle", "entry": []}),
-        ),
-        (
-            "entries not an array",
-            json!({"resourceType": "Bundle", "entry": {"a": 1}}),
-        ),
-        ("no review action", no_action),
-        ("unknown review action", unknown_action),
-        ("no itemSequence", no_sequence),
-        ("no items", no_items),
-        ("no dates", no_dates),
-        ("fractional units", fractional),
-        ("repeated itemSequence", twice),
-    ];
-    for (what, body) in cases {
-        match parse_response(&body) {
-            Err(ResponseError::Malformed(m)) => {
-                assert!(!m.contains("DOE"), "{what}: {m}");
-            }
-            other => panic!("{what}: expected Malformed, got {other:?}"),
-        }
-    }
 }
 
 /// Removes or retypes every element of the example responses in turn: any result is fine,
@@ -836,5 +593,95 @@ fn the_response_echoes_the_request_identifiers_and_parties() {
     assert_eq!(
         serde_json::to_vec(&bundle).expect("a"),
         serde_json::to_vec(&response_bundle(&request, &resp)).expect("b")
+    );
+}
+
+#[test]
+fn the_bundle_rules_name_what_a_damaged_bundle_breaks() {
+    let case = decode_value(&base());
+    let good = request_bundle(&case, "req-9", SUBMITTER).to_value();
+    assert_eq!(request_violations(&good).0, Vec::<String>::new());
+    let broken = |f: fn(&mut Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        request_violations(&b).0
+    };
+    fn claim(b: &mut Value) -> &mut Value {
+        &mut b["entry"][0]["resource"]
+    }
+    type Damage = fn(&mut Value);
+    let cases: [(&str, Damage); 8] = [
+        ("Bundle.timestamp", |b| b["timestamp"] = json!("")),
+        ("Claim.use", |b| claim(b)["use"] = json!("claim")),
+        ("exactly one focal", |b| {
+            claim(b)["insurance"][0]["focal"] = json!(false)
+        }),
+        ("written with its dot", |b| {
+            claim(b)["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] =
+                json!("H02822")
+        }),
+        ("PASTempCodes", |b| {
+            claim(b)["supportingInfo"][0]["category"]["coding"][0]["code"] = json!("other")
+        }),
+        ("X12 1365", |b| {
+            claim(b)["item"][0]["category"]["coding"][0]["system"] = json!("x")
+        }),
+        ("diagnosisSequence points to no entry", |b| {
+            claim(b)["item"][0]["diagnosisSequence"] = json!([9])
+        }),
+        ("resolves to no entry", |b| {
+            claim(b)["patient"]["reference"] = json!("urn:uuid:0")
+        }),
+    ];
+    for (what, damage) in cases {
+        let errors = broken(damage);
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what}: {errors:?}"
+        );
+    }
+    let mut npi = good.clone();
+    for e in npi["entry"].as_array_mut().expect("entries") {
+        for id in e["resource"]["identifier"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if id["system"] == NPI_SYSTEM {
+                id["value"] = json!("1234567890");
+            }
+        }
+    }
+    let (errors, warnings) = request_violations(&npi);
+    assert!(
+        errors.is_empty() && warnings.iter().any(|w| w.contains("check digit")),
+        "{warnings:?}"
+    );
+
+    let codes = CodeTable::embedded().expect("codes");
+    let policies = Policies::load(&codes, None).expect("policies");
+    let policy = policies.get("default").expect("policy");
+    let review = review_from_bundle(&good).expect("review");
+    let resp = decide_review(&review, &policy, &codes, "req-9", Operation::Submit, None)
+        .expect("decision");
+    let answer = response_bundle(&good, &resp);
+    assert_eq!(response_violations(&answer), Vec::<String>::new());
+    let mut wrong = answer.clone();
+    wrong["entry"][0]["resource"]["item"][0]["adjudication"][0]["extension"][0]["extension"][0]
+        ["url"] = json!("code");
+    let errors = response_violations(&wrong);
+    assert!(
+        errors.iter().any(|e| e.contains("reviewActionCode")),
+        "{errors:?}"
+    );
+    let mut no_request = answer;
+    no_request["entry"][0]["resource"]
+        .as_object_mut()
+        .expect("claim response")
+        .remove("request");
+    let errors = response_violations(&no_request);
+    assert!(
+        errors.iter().any(|e| e.contains("ClaimResponse.request")),
+        "{errors:?}"
     );
 }
