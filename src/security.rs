@@ -17,6 +17,8 @@ pub(crate) const MIN_KEY_BYTES: usize = 32;
 pub enum KeyError {
     #[error("security.key_file {path}: {message}")]
     File { path: String, message: String },
+    #[error("no deployment key: the system random generator failed; set security.key_file")]
+    NoRandomness,
 }
 
 /// What a tag authenticates: each purpose has its own domain, so a tag made for one can never
@@ -76,12 +78,12 @@ impl DeploymentKey {
     }
 
     /// A random key for this process only.
-    pub(crate) fn ephemeral() -> Self {
-        let bytes = random_bytes();
-        Self {
+    pub(crate) fn ephemeral() -> Result<Self, KeyError> {
+        let bytes = random_bytes().map_err(|_| KeyError::NoRandomness)?;
+        Ok(Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
             origin: KeyOrigin::Ephemeral,
-        }
+        })
     }
 
     /// Reads the key file: its bytes, with a trailing line break taken off, at least 32 of them.
@@ -110,12 +112,12 @@ impl DeploymentKey {
             return Self::load(path);
         }
         let Some(path) = local_key_path() else {
-            return Ok(Self::ephemeral());
+            return Self::ephemeral();
         };
         if !path.exists() {
             if let Err(e) = create_key_file(&path) {
                 tracing::warn!(path = %path.display(), "Cannot create the local deployment key ({e}); using a key for this process only.");
-                return Ok(Self::ephemeral());
+                return Self::ephemeral();
             }
         }
         let mut key = Self::load(&path)?;
@@ -160,12 +162,10 @@ pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
-fn random_bytes() -> [u8; 48] {
+fn random_bytes() -> std::io::Result<[u8; 48]> {
     let mut bytes = [0u8; 48];
-    // The system generator failing is not something to carry on from.
-    #[allow(clippy::expect_used)]
-    aws_lc_rs::rand::fill(&mut bytes).expect("the system random generator is available");
-    bytes
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| std::io::Error::other("no randomness"))?;
+    Ok(bytes)
 }
 
 /// `$XDG_STATE_HOME/preauth-worker/deployment.key`, or under `$HOME/.local/state`.
@@ -201,7 +201,7 @@ fn create_key_file(path: &Path) -> std::io::Result<()> {
         options.mode(0o600);
     }
     let written = options.open(&tmp).and_then(|mut f| {
-        f.write_all(URL_SAFE_NO_PAD.encode(random_bytes()).as_bytes())?;
+        f.write_all(URL_SAFE_NO_PAD.encode(random_bytes()?).as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()
     });
