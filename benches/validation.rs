@@ -76,6 +76,29 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(validate(black_box(&case), &policy, &codes)))
     });
 
+    // Notes of realistic length: the same case with two notes of about 1 KB each (2 KB in
+    // all), read by the ConText note reader for every claimed indication and for the lid margin.
+    let long_body = with_long_notes(&body);
+    let id = identify(&long_body).expect("identifiable");
+    let long_case = decode(&id, Some("case.submitted")).expect("decodes");
+    let note_bytes: usize = long_case
+        .documentation
+        .clinical_notes
+        .iter()
+        .map(|n| n.text.len())
+        .sum();
+    println!("long-notes case: {note_bytes} bytes of clinical notes");
+    c.bench_function("validate only (one decoded case, 2 KB of notes)", |b| {
+        b.iter(|| black_box(validate(black_box(&long_case), &policy, &codes)))
+    });
+    c.bench_function("identify+decode+validate (one case, 2 KB of notes)", |b| {
+        b.iter(|| {
+            let id = identify(black_box(&long_body)).expect("identifiable");
+            let case = decode(&id, Some("case.submitted")).expect("decodes");
+            black_box(validate(&case, &policy, &codes))
+        })
+    });
+
     // The PAS side: building the request bundle (to bytes) and parsing the payer's answer.
     let request_id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());
     c.bench_function("PAS request bundle built and serialized (one case)", |b| {
@@ -103,6 +126,35 @@ fn bench(c: &mut Criterion) {
             black_box(parse_response(&v).expect("parses"))
         })
     });
+}
+
+/// Example 01 with two long clinical notes (about 1 KB each) in place of its short one.
+fn with_long_notes(body: &[u8]) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).expect("example is JSON");
+    let first = "Ophthalmology consult. Pt is a 67 yo with two 2 mm cystic lesions on the right lower lid \
+        margin at the lash line, present for about a year but enlarging over the past 6 weeks. Pt c/o \
+        foreign-body sensation and pain OD with each blink, and tearing. Denies itching, bleeding or \
+        discharge; no fever. Slit lamp: the lesions rub against the inferior cornea with punctate \
+        fluorescein staining inferiorly OD. BCVA 20/20 OS, 20/30 OD (20/20 OD a year ago); pt reports \
+        blurred vision OD from the constant tearing, which keeps her from reading. The lesions do not \
+        obstruct the punctum. No prior biopsy. Her mother had similar lesions removed years ago. \
+        Clinical impression: milia of the lid margin; the diagnosis is not in doubt. Warm compresses \
+        and lid hygiene twice daily for eight weeks without relief. Plan: destruction of the lid margin \
+        lesions (67850) with modifier E4. Return if the eye becomes more painful after the procedure.";
+    let second = "Follow-up before the procedure. Symptoms unchanged: pain on blinking persists and the \
+        corneal staining is unchanged at the inferior cornea. No erythema, no edema, no purulent \
+        discharge; lids otherwise normal. Vision still blurred when reading, worse at the end of the \
+        day. Tretinoin 0.025% was tried on the periocular skin, sparing the lid margin, from August to \
+        October, with no change in the number or size of the lesions. She wears glasses for driving, \
+        which do not touch the lesions. Photographs with a millimetre scale were taken today and are \
+        attached. Risks of the procedure, including bleeding, infection and scarring, were discussed \
+        and consent was obtained. Pt verbalized understanding. Plan unchanged: 67850-E4 with fine-needle \
+        cautery under local anaesthesia, review in two weeks.";
+    v["documentation"]["clinical_notes"] = serde_json::json!([
+        {"id": "N-1", "date": "2026-11-10", "author_npi": "1234567893", "text": first},
+        {"id": "N-2", "date": "2026-11-18", "author_npi": "1234567893", "text": second},
+    ]);
+    serde_json::to_vec(&v).expect("serializes")
 }
 
 criterion_group!(benches, bench);

@@ -17,6 +17,7 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod ids;
+pub mod notes;
 pub mod notify;
 pub mod ops;
 pub mod payer;

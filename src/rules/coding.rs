@@ -10,7 +10,7 @@ use crate::case::registry::{
     FMT_CPT_01_CATEGORY_II, FMT_MOD_01, MOD_02, MOD_03, MOD_03_NOT_TAKEN, MOD_04, MOD_05, NCCI_02,
     PA_01, TAB_01,
 };
-use crate::case::{CaseEvent, Finding, Lesions, Procedure};
+use crate::case::{CaseEvent, Finding, Procedure};
 use crate::codes::{CodeInfo, CodeTable, CptCategory, EyelidDx};
 use crate::rules::Policy;
 
@@ -18,6 +18,7 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &
     diagnoses(case, policy, out);
     procedures(case, policy, codes, out);
     eyelid_modifiers(case, codes, out);
+    super::site::modifiers_match_site(case, policy, out);
 }
 
 fn diagnoses(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
@@ -111,7 +112,7 @@ fn procedures(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Ve
             }
         }
         if info.lesion_removal {
-            lesions(p, info, case.service.lesions.as_ref(), policy, out);
+            lesions(case, p, info, policy, out);
         }
     }
 }
@@ -162,14 +163,14 @@ fn coverage(p: &Procedure, info: &CodeInfo, policy: &Policy, path: &str, out: &m
 
 /// The lesions a removal code stands for: documented, and within the code's count, size and site.
 fn lesions(
+    case: &CaseEvent,
     p: &Procedure,
     info: &CodeInfo,
-    lesions: Option<&Lesions>,
     policy: &Policy,
     out: &mut Vec<Finding>,
 ) {
     let code = p.code.as_str();
-    let Some(l) = lesions else {
+    let Some(l) = case.service.lesions.as_ref() else {
         out.push(DOC_01.finding(
             "service.lesions",
             format!(
@@ -205,14 +206,10 @@ fn lesions(
             ));
         }
     }
-    let site = l.site.to_ascii_lowercase();
-    if info.lid_margin && !policy.clinical.at_lid_margin(&site) {
-        out.push(COD_04.finding(
-            "service.lesions.site",
-            format!("{code} is only for lesions of the lid margin; the documented site does not say margin or lash line"),
-        ));
+    if info.lid_margin {
+        super::site::lid_margin(case, code, l, policy, out);
     }
-    if info.eyelid && !policy.clinical.names_eyelid(&site) {
+    if info.eyelid && !policy.clinical.names_eyelid(&l.site) {
         out.push(DOC_02.finding(
             "service.lesions.site",
             format!("{code} is an eyelid procedure; the documented site must name the eyelid"),

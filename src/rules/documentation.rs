@@ -6,8 +6,8 @@
 use chrono::{Duration, NaiveDate};
 
 use crate::case::registry::{
-    DATE_01, DATE_01_DOUBTFUL, DOC_03, DOC_03_REQUIRED, DOC_04, DOC_05, DOC_06, DOC_07, NEC_01,
-    NEC_02, NEC_03, NEC_04, NEC_04_IGNORED, NEC_05, NEC_06, NEC_07,
+    DATE_01, DATE_01_DOUBTFUL, DOC_03, DOC_03_REQUIRED, DOC_04, DOC_05, NEC_01, NEC_02, NEC_03,
+    NEC_04, NEC_04_IGNORED, NEC_05, NEC_06, NEC_07,
 };
 use crate::case::{CaseEvent, Finding, Indication, Kind};
 use crate::codes::CodeTable;
@@ -15,7 +15,7 @@ use crate::rules::Policy;
 
 pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec<Finding>) {
     necessity(case, policy, codes, out);
-    notes_back_indications(case, policy, out);
+    super::evidence::notes_back_indications(case, policy, out);
     supporting_diagnoses(case, policy, out);
     photos_and_treatments(case, policy, out);
     excision_rationale(case, policy, codes, out);
@@ -23,7 +23,7 @@ pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &
 }
 
 /// How a message names an indication: its vocabulary word, never a word from outside it.
-fn word(indication: &Indication) -> &'static str {
+pub(super) fn word(indication: &Indication) -> &'static str {
     indication
         .known_word()
         .unwrap_or("a word outside the vocabulary")
@@ -34,7 +34,7 @@ fn is_periocular(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> bool {
         .service
         .lesions
         .as_ref()
-        .is_some_and(|l| policy.clinical.is_periocular(&l.site.to_ascii_lowercase()));
+        .is_some_and(|l| policy.clinical.is_periocular(&l.site));
     site_is_eye
         || case
             .service
@@ -103,47 +103,6 @@ fn necessity(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec
                 format!("payer policy {:?} does not accept {} as an indication", policy.name, word(known)),
             )),
             _ => {}
-        }
-    }
-}
-
-fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
-    let doc = &case.documentation;
-    let claimed: Vec<(usize, &Indication)> = doc
-        .indications
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| policy.covers(i))
-        .collect();
-    if claimed.is_empty() {
-        return;
-    }
-    if doc.clinical_notes.is_empty() {
-        out.push(DOC_06.finding(
-            "documentation.clinical_notes",
-            "the documented indications must be backed by at least one clinical note",
-        ));
-        return;
-    }
-    let texts: Vec<String> = doc
-        .clinical_notes
-        .iter()
-        .map(|n| n.text.to_lowercase())
-        .collect();
-    for (i, ind) in claimed {
-        let words = policy.clinical.evidence_words(ind);
-        if !words.is_empty()
-            && !texts
-                .iter()
-                .any(|t| words.iter().any(|w| t.contains(w.as_str())))
-        {
-            out.push(DOC_07.finding(
-                &format!("documentation.indications[{i}]"),
-                format!(
-                    "no clinical note mentions {}: a reviewer will look for it in the notes",
-                    word(ind)
-                ),
-            ));
         }
     }
 }
@@ -367,13 +326,40 @@ mod tests {
 
     #[test]
     fn each_covered_indication_is_enough_on_its_own() {
-        // Every word of the contract's vocabulary but the three that never show necessity.
+        // Every word of the contract's vocabulary but the three that never show necessity, with
+        // a note that documents it.
+        let documented = [
+            ("bleeding", "The lesion bleeds when she washes."),
+            ("itching", "Constant itching over the lesion."),
+            ("pain", "Pain on blinking."),
+            ("inflammation", "Surrounding erythema and edema."),
+            ("infection", "A purulent pustule at the lesion."),
+            ("change-in-appearance", "The lesion has darkened."),
+            ("recent-enlargement", "It has grown from 1 to 3 mm."),
+            ("increase-in-number", "New lesions appear every month."),
+            ("obstructs-orifice", "It occludes the lower punctum."),
+            ("restricts-vision", "Blurred vision on down-gaze."),
+            (
+                "diagnostic-uncertainty",
+                "Basal cell carcinoma cannot be excluded.",
+            ),
+            ("prior-biopsy", "A shave biopsy in May was inconclusive."),
+            ("recurrent-trauma", "It catches on the towel every day."),
+        ];
         let not_covered = ["cosmetic", "emotional-distress", "makeup-trapping"];
-        for word in crate::case::Indication::VOCABULARY
+        let words: Vec<&str> = crate::case::Indication::VOCABULARY
             .into_iter()
             .filter(|w| !not_covered.contains(w))
-        {
+            .collect();
+        assert_eq!(words.len(), documented.len());
+        for (word, note) in documented {
+            assert!(words.contains(&word), "{word}");
             let v = with("/documentation/indications", json!([word]));
+            let v = {
+                let mut v = v;
+                v["documentation"]["clinical_notes"][0]["text"] = json!(note);
+                v
+            };
             let got = ids(&findings(&v, "default"));
             assert!(!got.iter().any(|g| g.ends_with(":E")), "{word}: {got:?}");
         }

@@ -9,8 +9,12 @@
 mod appeal;
 mod clinical;
 mod coding;
+#[cfg(test)]
+mod corpus;
 mod documentation;
+mod evidence;
 pub mod policy;
+mod site;
 
 pub use crate::case::registry::{self, RULES};
 pub use crate::case::{Rule, Severity};

@@ -390,9 +390,10 @@ mod tests {
     }
 
     fn with_severity(table: &str) -> Result<Policy, PolicyError> {
-        let text = format!(
-            "{}\n[severity]\n{table}\n",
-            include_str!("../../config/policies/default.toml")
+        let text = include_str!("../../config/policies/default.toml").replacen(
+            "[severity]\n",
+            &format!("[severity]\n{table}\n"),
+            1,
         );
         Policy::from_toml(&text, "t.toml", &codes(), clinical())
     }

@@ -76,7 +76,11 @@ registry! {
         "lesion count and size missing, or inconsistent with the code",
     );
     DOC_02 = Rule::new("DOC-02", Error, "eyelid procedure whose site does not name the eyelid");
-    COD_04 = Rule::new("COD-04", Error, "67850 used off the lid margin, or for lesions over 1 cm");
+    COD_04 = Rule::new(
+        "COD-04",
+        Error,
+        "67850 used off the lid margin, or for lesions over 1 cm; a free-text site must place the lesion on the margin unambiguously",
+    );
     MOD_02 = Rule::new(
         "MOD-02",
         Error,
@@ -87,9 +91,15 @@ registry! {
     MOD_04 = Rule::new(
         "MOD-04",
         Error,
-        "E1–E4 does not match the side and lid of any eyelid diagnosis (`H02.82x`)",
+        "E1–E4 does not match the side and lid of any eyelid diagnosis (`H02.82x`), or of the lesion site",
     );
     MOD_05 = Rule::new("MOD-05", Warning, "eyelid procedure without an E1–E4 modifier").adjustable();
+    MOD_06 = Rule::new(
+        "MOD-06",
+        Warning,
+        "E1–E4 on a line whose lesion site does not name one side and lid (send `lesions.laterality` and `lesions.lid`)",
+    )
+    .adjustable();
 
     // Documentation.
     NEC_01 = Rule::new("NEC-01", Error, "no indication the payer accepts is documented");
@@ -130,9 +140,25 @@ registry! {
     DOC_07 = Rule::new(
         "DOC-07",
         Warning,
-        "a claimed indication that no clinical note mentions",
+        "a claimed indication that no clinical note documents as current and the patient's (silent, or only past or someone else's), while another is documented",
     )
     .adjustable();
+    DOC_08 = Rule::new(
+        "DOC-08",
+        Error,
+        "a claimed indication the notes contradict: mentioned only as absent, denied, possible or anticipated (ConText negated or hypothetical)",
+    );
+    DOC_09 = Rule::new(
+        "DOC-09",
+        Warning,
+        "no clinical note documents any claimed indication (the shipped policies make it an error: the LCD needs the indication in the record)",
+    )
+    .adjustable();
+    DOC_10 = Rule::new(
+        "DOC-10",
+        Warning,
+        "a claimed indication documented only in a note dated after the event, or by an author outside the rendering provider's organisation",
+    );
     DATE_01 = Rule::new(
         "DATE-01",
         Error,
