@@ -7,6 +7,9 @@
 //! Messages never repeat an input value, not even a slice of it: a value that failed to parse is
 //! described by what was expected and its length, never shown. They are built from fixed text,
 //! enumeration names and numbers only.
+//!
+//! A member the contract does not define never stops decoding: it is recorded, with its path, in
+//! [`CaseEvent::unknown_members`] (validation reports each one as `DEC-05`).
 
 use serde_json::{Map, Value};
 
@@ -14,14 +17,82 @@ use super::identify::Identified;
 use super::{
     Appeal, CaseEvent, ClinicalNote, Coverage, Diagnosis, Documentation, Finding, Indication, Kind,
     Lesions, Letter, Patient, Photo, PriorTreatment, Procedure, Provider, Relationship, Rule,
-    Service, Sex, Urgency, CASE_SCHEMA_V1,
+    Service, Sex, UnknownMember, Urgency, CASE_SCHEMA_V1,
 };
 use crate::codes::{Icd10Cm, Modifier, ProcedureCode, ProcedureSystem};
 
+mod members;
 mod readers;
 mod values;
 
 use values::{join, length, positive_integer};
+
+/// The members the contract defines, object by object: any other member is recorded as unknown.
+mod known {
+    pub(super) const EVENT: &[&str] = &[
+        "schema",
+        "event_id",
+        "case_id",
+        "kind",
+        "occurred_at",
+        "urgency",
+        "patient",
+        "coverage",
+        "provider",
+        "service",
+        "documentation",
+        "appeal",
+    ];
+    pub(super) const PATIENT: &[&str] = &["id", "family_name", "given_names", "birth_date", "sex"];
+    pub(super) const COVERAGE: &[&str] = &["payer_id", "member_id", "group_number", "relationship"];
+    pub(super) const PROVIDER: &[&str] = &["npi", "name", "taxonomy"];
+    pub(super) const SERVICE: &[&str] = &[
+        "planned_date",
+        "place_of_service",
+        "procedures",
+        "diagnoses",
+        "lesions",
+    ];
+    pub(super) const PROCEDURE: &[&str] = &["code", "system", "modifiers", "units"];
+    pub(super) const DIAGNOSIS: &[&str] = &["code", "primary"];
+    pub(super) const LESIONS: &[&str] = &["count", "max_size_mm", "site"];
+    pub(super) const DOCUMENTATION: &[&str] = &[
+        "indications",
+        "clinical_notes",
+        "photos",
+        "prior_treatments",
+        "letter_of_medical_necessity",
+    ];
+    pub(super) const CLINICAL_NOTE: &[&str] = &["id", "date", "author_npi", "text"];
+    pub(super) const PHOTO: &[&str] = &["id", "taken_on", "uri", "content_type"];
+    pub(super) const PRIOR_TREATMENT: &[&str] = &["treatment", "from", "to", "result"];
+    pub(super) const LETTER: &[&str] = &["uri", "signed_by_npi", "signed_on"];
+    pub(super) const APPEAL: &[&str] = &[
+        "original_event_id",
+        "payer_reference",
+        "denied_on",
+        "denial_reason",
+    ];
+
+    /// Each list by the name the case schema gives the object (`""` for the event itself).
+    #[cfg(test)]
+    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 14] = [
+        ("", EVENT),
+        ("patient", PATIENT),
+        ("coverage", COVERAGE),
+        ("provider", PROVIDER),
+        ("service", SERVICE),
+        ("procedure", PROCEDURE),
+        ("diagnosis", DIAGNOSIS),
+        ("lesions", LESIONS),
+        ("documentation", DOCUMENTATION),
+        ("clinical_note", CLINICAL_NOTE),
+        ("photo", PHOTO),
+        ("prior_treatment", PRIOR_TREATMENT),
+        ("letter_of_medical_necessity", LETTER),
+        ("appeal", APPEAL),
+    ];
+}
 
 /// Decodes an identified message into a case event, or returns every finding that stops it.
 ///
@@ -55,6 +126,7 @@ pub(crate) mod rule {
 #[derive(Default)]
 struct Decoder {
     findings: Vec<Finding>,
+    unknown: Vec<UnknownMember>,
 }
 
 impl Decoder {
@@ -64,6 +136,11 @@ impl Decoder {
 
     fn error_rule(&mut self, rule: &Rule, path: &str, message: impl Into<String>) {
         self.findings.push(rule.finding(path, message));
+    }
+
+    /// Records the members of the object at `path` that are not in `known`.
+    fn unknown_members(&mut self, path: &str, m: &Map<String, Value>, known: &[&'static str]) {
+        members::record(path, m, known, &mut self.unknown);
     }
 
     fn event(&mut self, id: &Identified, routing_key: Option<&str>) -> Option<CaseEvent> {
@@ -86,6 +163,7 @@ impl Decoder {
             Some(_) => self.error_rule(rule::SCHEMA, "schema", "expected a string"),
             None => self.error_rule(rule::SCHEMA, "schema", "required field is missing"),
         }
+        self.unknown_members("", m, known::EVENT);
 
         let kind = self.enumerated(
             m,
@@ -178,10 +256,12 @@ impl Decoder {
             service: service?,
             documentation: documentation?,
             appeal,
+            unknown_members: std::mem::take(&mut self.unknown),
         })
     }
 
     fn patient(&mut self, path: &str, m: &Map<String, Value>) -> Option<Patient> {
+        self.unknown_members(path, m, known::PATIENT);
         let id = self.string(m, path, "id");
         let family_name = self.string(m, path, "family_name");
         let given_names = self
@@ -227,6 +307,7 @@ impl Decoder {
     }
 
     fn coverage(&mut self, path: &str, m: &Map<String, Value>) -> Option<Coverage> {
+        self.unknown_members(path, m, known::COVERAGE);
         let payer_id = self.string(m, path, "payer_id");
         let member_id = self.string(m, path, "member_id");
         let group_number = self.opt_string(m, path, "group_number");
@@ -253,6 +334,7 @@ impl Decoder {
     }
 
     fn provider(&mut self, path: &str, m: &Map<String, Value>) -> Option<Provider> {
+        self.unknown_members(path, m, known::PROVIDER);
         let npi = self.npi(m, path, "npi");
         let name = self.string(m, path, "name");
         let taxonomy = self.opt_string(m, path, "taxonomy");
@@ -264,6 +346,7 @@ impl Decoder {
     }
 
     fn service(&mut self, path: &str, m: &Map<String, Value>) -> Option<Service> {
+        self.unknown_members(path, m, known::SERVICE);
         let planned_date = self.date(m, path, "planned_date");
         let place_of_service = match m.get("place_of_service") {
             None | Some(Value::Null) => Some("11".to_owned()),
@@ -300,10 +383,8 @@ impl Decoder {
     }
 
     fn procedure(&mut self, path: &str, v: &Value) -> Option<Procedure> {
-        let Some(m) = v.as_object() else {
-            self.error(path, "expected an object");
-            return None;
-        };
+        let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::PROCEDURE);
         let system = self.enumerated(
             m,
             path,
@@ -363,10 +444,8 @@ impl Decoder {
     }
 
     fn diagnosis(&mut self, path: &str, v: &Value) -> Option<Diagnosis> {
-        let Some(m) = v.as_object() else {
-            self.error(path, "expected an object");
-            return None;
-        };
+        let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::DIAGNOSIS);
         let code = self
             .string(m, path, "code")
             .and_then(|text| match Icd10Cm::parse(&text) {
@@ -395,6 +474,7 @@ impl Decoder {
     }
 
     fn lesions(&mut self, path: &str, m: &Map<String, Value>) -> Option<Lesions> {
+        self.unknown_members(path, m, known::LESIONS);
         let count = match m.get("count") {
             None | Some(Value::Null) => {
                 self.error(&join(path, "count"), "required field is missing");
@@ -433,6 +513,7 @@ impl Decoder {
     }
 
     fn documentation(&mut self, path: &str, m: &Map<String, Value>) -> Option<Documentation> {
+        self.unknown_members(path, m, known::DOCUMENTATION);
         let mut ok = true;
         let indications = self
             .opt_array(m, path, "indications")
@@ -478,6 +559,7 @@ impl Decoder {
 
     fn note(&mut self, path: &str, v: &Value) -> Option<ClinicalNote> {
         let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::CLINICAL_NOTE);
         let id = self.string(m, path, "id");
         let date = self.date(m, path, "date");
         let author_npi = match m.get("author_npi") {
@@ -495,6 +577,7 @@ impl Decoder {
 
     fn photo(&mut self, path: &str, v: &Value) -> Option<Photo> {
         let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::PHOTO);
         let id = self.string(m, path, "id");
         let taken_on = self.date(m, path, "taken_on");
         let uri = self.string(m, path, "uri");
@@ -512,6 +595,7 @@ impl Decoder {
 
     fn treatment(&mut self, path: &str, v: &Value) -> Option<PriorTreatment> {
         let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::PRIOR_TREATMENT);
         let treatment = self.string(m, path, "treatment");
         let from = self.date(m, path, "from");
         let to = match m.get("to") {
@@ -528,6 +612,7 @@ impl Decoder {
     }
 
     fn letter(&mut self, path: &str, m: &Map<String, Value>) -> Option<Letter> {
+        self.unknown_members(path, m, known::LETTER);
         let uri = self.string(m, path, "uri");
         let signed_by_npi = self.npi(m, path, "signed_by_npi");
         let signed_on = self.date(m, path, "signed_on");
@@ -539,6 +624,7 @@ impl Decoder {
     }
 
     fn appeal(&mut self, path: &str, m: &Map<String, Value>) -> Option<Appeal> {
+        self.unknown_members(path, m, known::APPEAL);
         let original_event_id = self.string(m, path, "original_event_id");
         let payer_reference = self.string(m, path, "payer_reference");
         let denied_on = self.date(m, path, "denied_on");

@@ -123,6 +123,27 @@ pub struct CaseEvent {
     pub service: Service,
     pub documentation: Documentation,
     pub appeal: Option<Appeal>,
+    /// Every member the contract does not define, at any level, in the order the decoder met
+    /// them. They are ignored; validation reports each one (`DEC-05`).
+    pub unknown_members: Vec<UnknownMember>,
+}
+
+/// A member of a case event that the contract does not define.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMember {
+    /// Where it is: the dotted path with indexes (`service.procedures[0].modifer`). The member's
+    /// own name ends the path only when it is shaped like an identifier (ASCII letters, digits,
+    /// `_` and `-`, 1 to 64 of them); otherwise the path ends in [`UnknownMember::UNNAMED`], so a
+    /// name carrying anything else is never repeated.
+    pub path: String,
+    /// The member the contract defines at the same level whose name is closest, when it is close
+    /// enough to be what was meant.
+    pub suggestion: Option<&'static str>,
+}
+
+impl UnknownMember {
+    /// The last step of the path of a member whose name is not shaped like an identifier.
+    pub const UNNAMED: &'static str = "<a member whose name is not an identifier>";
 }
 
 impl CaseEvent {
@@ -147,6 +168,7 @@ impl fmt::Debug for CaseEvent {
             .field("service", &self.service)
             .field("documentation", &self.documentation)
             .field("appeal", &self.appeal)
+            .field("unknown_members", &self.unknown_members)
             .finish()
     }
 }

@@ -2,14 +2,16 @@
 //! No clock, no I/O: replaying last year's cases gives last year's answers.
 //!
 //! Each rule is one value of the [`registry`] (id, default severity, summary), and a finding is
-//! built only through its rule. The checks are here: coding (codes, modifiers, lesions),
-//! documentation (necessity, notes, photos, dates) and appeal rules. Payer policies and the
+//! built only through its rule. The checks are here: members the contract does not define,
+//! coding (codes, modifiers, lesions), documentation (necessity, notes, photos, dates) and appeal
+//! rules. Payer policies and the
 //! clinical vocabulary they read text against are data (config/policies/, config/clinical.toml).
 
 mod appeal;
 mod clinical;
 mod coding;
 mod documentation;
+mod fields;
 pub mod policy;
 
 pub use crate::case::registry::{self, RULES};
@@ -20,10 +22,12 @@ pub use policy::{Policies, Policy, PolicyError};
 use crate::case::{CaseEvent, Finding, Kind};
 use crate::codes::CodeTable;
 
-/// Applies every rule to a decoded case. Findings come in a stable order: coding, then
-/// documentation, then appeal; each at its rule's severity, or the one the payer policy sets.
+/// Applies every rule to a decoded case. Findings come in a stable order: unknown members, then
+/// coding, then documentation, then appeal; each at its rule's severity, or the one the payer
+/// policy sets.
 pub fn validate(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> Vec<Finding> {
     let mut out = Vec::new();
+    fields::check(case, &mut out);
     coding::check(case, policy, codes, &mut out);
     documentation::check(case, policy, codes, &mut out);
     if case.kind == Kind::Appeal {
