@@ -16,10 +16,12 @@ use serde_json::{Map, Value};
 use super::identify::Identified;
 use super::{
     Appeal, CaseEvent, ClinicalNote, Coverage, Diagnosis, Documentation, Finding, Indication, Kind,
-    Lesions, Letter, Patient, Photo, PriorTreatment, Procedure, Provider, Relationship, Rule,
-    Service, Sex, UnknownMember, Urgency, CASE_SCHEMA_V1,
+    Laterality, Lesions, Letter, LidPart, Patient, Photo, PriorTreatment, Procedure, Provider,
+    Relationship, Rule, Service, Sex, UnknownMember, Urgency, CASE_SCHEMA_V1,
 };
-use crate::codes::{Icd10Cm, Modifier, ProcedureCode, ProcedureSystem};
+use crate::codes::{
+    snomed_ct_concept_id, Icd10Cm, Modifier, ProcedureCode, ProcedureSystem, SNOMED_CT_SYSTEM,
+};
 
 mod members;
 mod readers;
@@ -45,7 +47,7 @@ mod known {
     ];
     pub(super) const PATIENT: &[&str] = &["id", "family_name", "given_names", "birth_date", "sex"];
     pub(super) const COVERAGE: &[&str] = &["payer_id", "member_id", "group_number", "relationship"];
-    pub(super) const PROVIDER: &[&str] = &["npi", "name", "taxonomy"];
+    pub(super) const PROVIDER: &[&str] = &["npi", "name", "taxonomy", "organization_npi"];
     pub(super) const SERVICE: &[&str] = &[
         "planned_date",
         "place_of_service",
@@ -55,7 +57,16 @@ mod known {
     ];
     pub(super) const PROCEDURE: &[&str] = &["code", "system", "modifiers", "units"];
     pub(super) const DIAGNOSIS: &[&str] = &["code", "primary"];
-    pub(super) const LESIONS: &[&str] = &["count", "max_size_mm", "site"];
+    pub(super) const LESIONS: &[&str] = &[
+        "count",
+        "max_size_mm",
+        "site",
+        "body_site",
+        "distance_from_margin_mm",
+        "laterality",
+        "lid",
+    ];
+    pub(super) const BODY_SITE: &[&str] = &["system", "code"];
     pub(super) const DOCUMENTATION: &[&str] = &[
         "indications",
         "clinical_notes",
@@ -63,7 +74,13 @@ mod known {
         "prior_treatments",
         "letter_of_medical_necessity",
     ];
-    pub(super) const CLINICAL_NOTE: &[&str] = &["id", "date", "author_npi", "text"];
+    pub(super) const CLINICAL_NOTE: &[&str] = &[
+        "id",
+        "date",
+        "author_npi",
+        "author_organization_npi",
+        "text",
+    ];
     pub(super) const PHOTO: &[&str] = &["id", "taken_on", "uri", "content_type"];
     pub(super) const PRIOR_TREATMENT: &[&str] = &["treatment", "from", "to", "result"];
     pub(super) const LETTER: &[&str] = &["uri", "signed_by_npi", "signed_on"];
@@ -76,7 +93,7 @@ mod known {
 
     /// Each list by the name the case schema gives the object (`""` for the event itself).
     #[cfg(test)]
-    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 14] = [
+    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 15] = [
         ("", EVENT),
         ("patient", PATIENT),
         ("coverage", COVERAGE),
@@ -85,6 +102,7 @@ mod known {
         ("procedure", PROCEDURE),
         ("diagnosis", DIAGNOSIS),
         ("lesions", LESIONS),
+        ("body_site", BODY_SITE),
         ("documentation", DOCUMENTATION),
         ("clinical_note", CLINICAL_NOTE),
         ("photo", PHOTO),
@@ -338,10 +356,12 @@ impl Decoder {
         let npi = self.npi(m, path, "npi");
         let name = self.string(m, path, "name");
         let taxonomy = self.opt_string(m, path, "taxonomy");
+        let organization_npi = self.opt_npi(m, path, "organization_npi");
         Some(Provider {
             npi: npi?,
             name: name?,
             taxonomy: taxonomy?,
+            organization_npi: organization_npi?,
         })
     }
 
@@ -505,11 +525,88 @@ impl Decoder {
             },
         };
         let site = self.string(m, path, "site");
+        let body_site = match m.get("body_site") {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => self
+                .object(m, path, "body_site")
+                .and_then(|(p, o)| self.body_site(&p, o))
+                .map(Some),
+        };
+        let distance_from_margin_mm = match m.get("distance_from_margin_mm") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => match v
+                .as_f64()
+                .filter(|d| d.is_finite() && (0.0..=50.0).contains(d))
+            {
+                Some(d) => Some(Some(d)),
+                None => {
+                    self.error(
+                        &join(path, "distance_from_margin_mm"),
+                        "expected a number of millimetres from 0 to 50",
+                    );
+                    None
+                }
+            },
+        };
+        let laterality = self.opt_enumerated(
+            m,
+            path,
+            "laterality",
+            &[
+                ("right", Laterality::Right),
+                ("left", Laterality::Left),
+                ("both", Laterality::Both),
+            ],
+        );
+        let lid = self.opt_enumerated(
+            m,
+            path,
+            "lid",
+            &[
+                ("upper", LidPart::Upper),
+                ("lower", LidPart::Lower),
+                ("both", LidPart::Both),
+            ],
+        );
         Some(Lesions {
             count: count?,
             max_size_mm: max_size_mm?,
             site: site?,
+            body_site: body_site?,
+            distance_from_margin_mm: distance_from_margin_mm?,
+            laterality: laterality?,
+            lid: lid?,
         })
+    }
+
+    /// A SNOMED CT coding of the lesions' site: its concept id's digits.
+    fn body_site(&mut self, path: &str, m: &Map<String, Value>) -> Option<String> {
+        self.unknown_members(path, m, known::BODY_SITE);
+        let system = match m.get("system") {
+            None | Some(Value::Null) => {
+                self.error(&join(path, "system"), "required field is missing");
+                None
+            }
+            Some(Value::String(s)) if s == SNOMED_CT_SYSTEM => Some(()),
+            Some(_) => {
+                self.error(
+                    &join(path, "system"),
+                    format!("expected {SNOMED_CT_SYSTEM:?}"),
+                );
+                None
+            }
+        };
+        let code =
+            self.string(m, path, "code")
+                .and_then(|text| match snomed_ct_concept_id(&text) {
+                    Ok(code) => Some(code),
+                    Err(e) => {
+                        self.error(&join(path, "code"), format!("{e}; {}", length(&text)));
+                        None
+                    }
+                });
+        system?;
+        code
     }
 
     fn documentation(&mut self, path: &str, m: &Map<String, Value>) -> Option<Documentation> {
@@ -562,15 +659,14 @@ impl Decoder {
         self.unknown_members(path, m, known::CLINICAL_NOTE);
         let id = self.string(m, path, "id");
         let date = self.date(m, path, "date");
-        let author_npi = match m.get("author_npi") {
-            None | Some(Value::Null) => Some(None),
-            Some(_) => self.npi(m, path, "author_npi").map(Some),
-        };
+        let author_npi = self.opt_npi(m, path, "author_npi");
+        let author_organization_npi = self.opt_npi(m, path, "author_organization_npi");
         let text = self.string(m, path, "text");
         Some(ClinicalNote {
             id: id?,
             date: date?,
             author_npi: author_npi?,
+            author_organization_npi: author_organization_npi?,
             text: text?,
         })
     }

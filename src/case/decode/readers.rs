@@ -193,6 +193,20 @@ impl Decoder {
         }
     }
 
+    /// An optional enumerated word: `Some(None)` when absent or null, `None` when wrong.
+    pub(super) fn opt_enumerated<T: Copy>(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        allowed: &[(&str, T)],
+    ) -> Option<Option<T>> {
+        match m.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => self.enumerated(m, path, key, allowed).map(Some),
+        }
+    }
+
     pub(super) fn date(
         &mut self,
         m: &Map<String, Value>,
@@ -255,6 +269,19 @@ impl Decoder {
                 self.error_rule(rule::NPI_FORMAT, &join(path, key), e.to_string());
                 None
             }
+        }
+    }
+
+    /// An optional NPI: `Some(None)` when absent or null, `None` when wrong.
+    pub(super) fn opt_npi(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Option<Npi>> {
+        match m.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => self.npi(m, path, key).map(Some),
         }
     }
 }

@@ -497,3 +497,197 @@ fn the_decoders_member_lists_are_the_case_schemas_properties() {
         assert_eq!(described, listed, "{name:?}");
     }
 }
+
+// ---- the optional lesion, provider and note fields --------------------------------------
+
+#[test]
+fn the_new_optional_fields_decode_when_sent() {
+    let mut v = minimal();
+    v["service"]["lesions"]["body_site"] =
+        json!({"system": "http://snomed.info/sct", "code": " 80243003 "});
+    v["service"]["lesions"]["distance_from_margin_mm"] = json!(0);
+    v["service"]["lesions"]["laterality"] = json!("right");
+    v["service"]["lesions"]["lid"] = json!("lower");
+    v["provider"]["organization_npi"] = json!("1245319599");
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+        "text": "t", "author_organization_npi": "1245319599"}]);
+    let ev = decode_value(v, None).expect("decodes");
+    let lesions = ev.service.lesions.expect("lesions");
+    assert_eq!(lesions.body_site.as_deref(), Some("80243003"));
+    assert_eq!(lesions.distance_from_margin_mm, Some(0.0));
+    assert_eq!(lesions.laterality, Some(Laterality::Right));
+    assert_eq!(lesions.lid, Some(LidPart::Lower));
+    assert_eq!(
+        ev.provider.organization_npi.as_ref().map(|n| n.as_str()),
+        Some("1245319599")
+    );
+    assert_eq!(
+        ev.documentation.clinical_notes[0]
+            .author_organization_npi
+            .as_ref()
+            .map(|n| n.as_str()),
+        Some("1245319599")
+    );
+    assert!(ev.unknown_members.is_empty());
+    let shown = format!("{lesions:?}");
+    for part in ["80243003", "right", "lower", "0.0"] {
+        assert!(shown.contains(part), "{part} not in {shown}");
+    }
+}
+
+#[test]
+fn unknown_members_next_to_the_new_fields_are_recorded() {
+    let mut v = minimal();
+    v["service"]["lesions"]["body_site"] =
+        json!({"system": "http://snomed.info/sct", "code": "80243003", "display": "Eyelid"});
+    v["service"]["lesions"]["laterallity"] = json!("right");
+    v["provider"]["organisation_npi"] = json!("1234567893");
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+        "text": "t", "author_org_npi": "1245319599"}]);
+    let got = unknown(v);
+    assert_eq!(
+        got,
+        vec![
+            (
+                "provider.organisation_npi".to_owned(),
+                Some("organization_npi")
+            ),
+            ("service.lesions.laterallity".to_owned(), Some("laterality")),
+            ("service.lesions.body_site.display".to_owned(), None),
+            (
+                "documentation.clinical_notes[0].author_org_npi".to_owned(),
+                Some("author_npi")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_new_optional_fields_sent_as_null_or_left_out_are_absent() {
+    for sent in [None, Some(Value::Null)] {
+        let mut v = minimal();
+        if let Some(null) = &sent {
+            for key in ["body_site", "distance_from_margin_mm", "laterality", "lid"] {
+                v["service"]["lesions"][key] = null.clone();
+            }
+            v["provider"]["organization_npi"] = null.clone();
+            v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+                "text": "t", "author_organization_npi": null}]);
+        } else {
+            v["documentation"]["clinical_notes"] =
+                json!([{"id": "N-1", "date": "2026-11-18", "text": "t"}]);
+        }
+        let ev = decode_value(v, None).expect("decodes");
+        let lesions = ev.service.lesions.expect("lesions");
+        assert!(lesions.body_site.is_none(), "{sent:?}");
+        assert!(lesions.distance_from_margin_mm.is_none(), "{sent:?}");
+        assert!(
+            lesions.laterality.is_none() && lesions.lid.is_none(),
+            "{sent:?}"
+        );
+        assert!(ev.provider.organization_npi.is_none(), "{sent:?}");
+        assert!(ev.documentation.clinical_notes[0]
+            .author_organization_npi
+            .is_none());
+    }
+}
+
+#[test]
+fn a_wrong_new_field_is_refused_at_its_path_without_its_value() {
+    let site = |v: Value| ("/service/lesions", "body_site", v);
+    for ((parent, key, val), want) in [
+        (site(json!("80243003")), "DEC-01|service.lesions.body_site"),
+        (site(json!([])), "DEC-01|service.lesions.body_site"),
+        (
+            site(json!({"code": "80243003"})),
+            "DEC-01|service.lesions.body_site.system",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct/", "code": "80243003"})),
+            "DEC-01|service.lesions.body_site.system",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct"})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct", "code": 80243003})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct", "code": "80243004"})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct", "code": "080243003"})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            ("/service/lesions", "distance_from_margin_mm", json!(-0.5)),
+            "DEC-01|service.lesions.distance_from_margin_mm",
+        ),
+        (
+            ("/service/lesions", "distance_from_margin_mm", json!(50.5)),
+            "DEC-01|service.lesions.distance_from_margin_mm",
+        ),
+        (
+            ("/service/lesions", "distance_from_margin_mm", json!("2")),
+            "DEC-01|service.lesions.distance_from_margin_mm",
+        ),
+        (
+            ("/service/lesions", "laterality", json!("Right")),
+            "DEC-01|service.lesions.laterality",
+        ),
+        (
+            ("/service/lesions", "lid", json!("middle")),
+            "DEC-01|service.lesions.lid",
+        ),
+        (
+            ("/provider", "organization_npi", json!("1234567890")),
+            "FMT-NPI-01|provider.organization_npi",
+        ),
+        (
+            ("/provider", "organization_npi", json!("")),
+            "DEC-01|provider.organization_npi",
+        ),
+    ] {
+        let mut v = minimal();
+        v.pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect(parent)
+            .insert(key.to_owned(), val);
+        let findings = decode_value(v, None).expect_err(want);
+        assert_eq!(paths(&findings), vec![want]);
+        for f in &findings {
+            for part in ["80243", "1234567890", "Right", "middle", "50.5"] {
+                assert!(!f.message.contains(part), "{f:?}");
+            }
+        }
+    }
+    let mut v = minimal();
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+        "text": "t", "author_organization_npi": "123"}]);
+    let findings = decode_value(v, None).expect_err("refused");
+    assert_eq!(
+        paths(&findings),
+        vec!["FMT-NPI-01|documentation.clinical_notes[0].author_organization_npi"]
+    );
+}
+
+#[test]
+fn the_distance_from_the_margin_runs_from_0_to_50_millimetres() {
+    for (d, ok) in [
+        (json!(0), true),
+        (json!(-0.0), true),
+        (json!(1e-300), true),
+        (json!(50), true),
+        (json!(50.0001), false),
+        (json!(-1e-300), false),
+        (json!(1e300), false),
+        (json!(u64::MAX), false),
+    ] {
+        let mut v = minimal();
+        v["service"]["lesions"]["distance_from_margin_mm"] = d.clone();
+        assert_eq!(decode_value(v, None).is_ok(), ok, "{d}");
+    }
+}
