@@ -60,15 +60,15 @@ fn every_case_decode_validate_seed_runs_without_a_panic_and_the_examples_decode(
     let all = run_all("case_decode_validate", harness::case_decode_validate);
     assert_eq!(
         all.len(),
-        45,
-        "one seed per examples/*.json and tests/fixtures/unseen/*.json"
+        46,
+        "one seed per examples/*.json, tests/fixtures/unseen/*.json and tests/fixtures/cases/*.json"
     );
     for (name, bytes) in &all {
         let (&selector, body) = bytes.split_first().expect("not empty");
         let id = preauth_worker::case::identify(body)
             .unwrap_or_else(|e| panic!("{name} is no longer identified: {}", e.detail));
         let decoded = preauth_worker::case::decode(&id, harness::routing_key(selector));
-        if name.starts_with("example-") {
+        if name.starts_with("example-") || name.starts_with("case-") {
             let case = decoded.unwrap_or_else(|f| panic!("{name} no longer decodes: {f:?}"));
             // The seed's first byte selects the routing key its kind travels with.
             assert_eq!(

@@ -45,9 +45,10 @@ adapter = "simulated"
 policy = "strict-commercial"
 "#;
 
-/// Every example case event file (at least ten of them).
+/// Every example case event file (at least ten of them), and the case fixtures that carry the
+/// fields the examples leave out.
 fn example_files() -> Vec<PathBuf> {
-    let files = support::example_files();
+    let files = support::case_files();
     assert!(files.len() >= 10, "only {} example files", files.len());
     files
 }

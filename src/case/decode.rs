@@ -7,21 +7,110 @@
 //! Messages never repeat an input value, not even a slice of it: a value that failed to parse is
 //! described by what was expected and its length, never shown. They are built from fixed text,
 //! enumeration names and numbers only.
+//!
+//! A member the contract does not define never stops decoding: it is recorded, with its path, in
+//! [`CaseEvent::unknown_members`] (validation reports each one as `DEC-05`).
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::{Map, Value};
 
 use super::identify::Identified;
 use super::{
     Appeal, CaseEvent, ClinicalNote, Coverage, Diagnosis, Documentation, Finding, Indication, Kind,
-    Lesions, Letter, Patient, Photo, PriorTreatment, Procedure, Provider, Relationship, Rule,
-    Service, Sex, Urgency, CASE_SCHEMA_V1,
+    Laterality, Lesions, Letter, LidPart, Patient, Photo, PriorTreatment, Procedure, Provider,
+    Relationship, Rule, Service, Sex, UnknownMember, Urgency, CASE_SCHEMA_V1,
 };
-use crate::codes::{Icd10Cm, Modifier, Npi, ProcedureCode, ProcedureSystem};
+use crate::codes::{
+    snomed_ct_concept_id, Icd10Cm, Modifier, ProcedureCode, ProcedureSystem, SNOMED_CT_SYSTEM,
+};
 
+mod members;
+mod readers;
 mod values;
 
-use values::{is_date_shaped, join, length, positive_integer};
+use values::{join, length, positive_integer};
+
+/// The members the contract defines, object by object: any other member is recorded as unknown.
+mod known {
+    pub(super) const EVENT: &[&str] = &[
+        "schema",
+        "event_id",
+        "case_id",
+        "kind",
+        "occurred_at",
+        "urgency",
+        "patient",
+        "coverage",
+        "provider",
+        "service",
+        "documentation",
+        "appeal",
+    ];
+    pub(super) const PATIENT: &[&str] = &["id", "family_name", "given_names", "birth_date", "sex"];
+    pub(super) const COVERAGE: &[&str] = &["payer_id", "member_id", "group_number", "relationship"];
+    pub(super) const PROVIDER: &[&str] = &["npi", "name", "taxonomy", "organization_npi"];
+    pub(super) const SERVICE: &[&str] = &[
+        "planned_date",
+        "place_of_service",
+        "procedures",
+        "diagnoses",
+        "lesions",
+    ];
+    pub(super) const PROCEDURE: &[&str] = &["code", "system", "modifiers", "units"];
+    pub(super) const DIAGNOSIS: &[&str] = &["code", "primary"];
+    pub(super) const LESIONS: &[&str] = &[
+        "count",
+        "max_size_mm",
+        "site",
+        "body_site",
+        "distance_from_margin_mm",
+        "laterality",
+        "lid",
+    ];
+    pub(super) const BODY_SITE: &[&str] = &["system", "code"];
+    pub(super) const DOCUMENTATION: &[&str] = &[
+        "indications",
+        "clinical_notes",
+        "photos",
+        "prior_treatments",
+        "letter_of_medical_necessity",
+    ];
+    pub(super) const CLINICAL_NOTE: &[&str] = &[
+        "id",
+        "date",
+        "author_npi",
+        "author_organization_npi",
+        "text",
+    ];
+    pub(super) const PHOTO: &[&str] = &["id", "taken_on", "uri", "content_type"];
+    pub(super) const PRIOR_TREATMENT: &[&str] = &["treatment", "from", "to", "result"];
+    pub(super) const LETTER: &[&str] = &["uri", "signed_by_npi", "signed_on"];
+    pub(super) const APPEAL: &[&str] = &[
+        "original_event_id",
+        "payer_reference",
+        "denied_on",
+        "denial_reason",
+    ];
+
+    /// Each list by the name the case schema gives the object (`""` for the event itself).
+    #[cfg(test)]
+    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 15] = [
+        ("", EVENT),
+        ("patient", PATIENT),
+        ("coverage", COVERAGE),
+        ("provider", PROVIDER),
+        ("service", SERVICE),
+        ("procedure", PROCEDURE),
+        ("diagnosis", DIAGNOSIS),
+        ("lesions", LESIONS),
+        ("body_site", BODY_SITE),
+        ("documentation", DOCUMENTATION),
+        ("clinical_note", CLINICAL_NOTE),
+        ("photo", PHOTO),
+        ("prior_treatment", PRIOR_TREATMENT),
+        ("letter_of_medical_necessity", LETTER),
+        ("appeal", APPEAL),
+    ];
+}
 
 /// Decodes an identified message into a case event, or returns every finding that stops it.
 ///
@@ -55,6 +144,7 @@ pub(crate) mod rule {
 #[derive(Default)]
 struct Decoder {
     findings: Vec<Finding>,
+    unknown: Vec<UnknownMember>,
 }
 
 impl Decoder {
@@ -64,6 +154,11 @@ impl Decoder {
 
     fn error_rule(&mut self, rule: &Rule, path: &str, message: impl Into<String>) {
         self.findings.push(rule.finding(path, message));
+    }
+
+    /// Records the members of the object at `path` that are not in `known`.
+    fn unknown_members(&mut self, path: &str, m: &Map<String, Value>, known: &[&'static str]) {
+        members::record(path, m, known, &mut self.unknown);
     }
 
     fn event(&mut self, id: &Identified, routing_key: Option<&str>) -> Option<CaseEvent> {
@@ -86,6 +181,7 @@ impl Decoder {
             Some(_) => self.error_rule(rule::SCHEMA, "schema", "expected a string"),
             None => self.error_rule(rule::SCHEMA, "schema", "required field is missing"),
         }
+        self.unknown_members("", m, known::EVENT);
 
         let kind = self.enumerated(
             m,
@@ -178,10 +274,12 @@ impl Decoder {
             service: service?,
             documentation: documentation?,
             appeal,
+            unknown_members: std::mem::take(&mut self.unknown),
         })
     }
 
     fn patient(&mut self, path: &str, m: &Map<String, Value>) -> Option<Patient> {
+        self.unknown_members(path, m, known::PATIENT);
         let id = self.string(m, path, "id");
         let family_name = self.string(m, path, "family_name");
         let given_names = self
@@ -227,6 +325,7 @@ impl Decoder {
     }
 
     fn coverage(&mut self, path: &str, m: &Map<String, Value>) -> Option<Coverage> {
+        self.unknown_members(path, m, known::COVERAGE);
         let payer_id = self.string(m, path, "payer_id");
         let member_id = self.string(m, path, "member_id");
         let group_number = self.opt_string(m, path, "group_number");
@@ -253,17 +352,21 @@ impl Decoder {
     }
 
     fn provider(&mut self, path: &str, m: &Map<String, Value>) -> Option<Provider> {
+        self.unknown_members(path, m, known::PROVIDER);
         let npi = self.npi(m, path, "npi");
         let name = self.string(m, path, "name");
         let taxonomy = self.opt_string(m, path, "taxonomy");
+        let organization_npi = self.opt_npi(m, path, "organization_npi");
         Some(Provider {
             npi: npi?,
             name: name?,
             taxonomy: taxonomy?,
+            organization_npi: organization_npi?,
         })
     }
 
     fn service(&mut self, path: &str, m: &Map<String, Value>) -> Option<Service> {
+        self.unknown_members(path, m, known::SERVICE);
         let planned_date = self.date(m, path, "planned_date");
         let place_of_service = match m.get("place_of_service") {
             None | Some(Value::Null) => Some("11".to_owned()),
@@ -300,10 +403,8 @@ impl Decoder {
     }
 
     fn procedure(&mut self, path: &str, v: &Value) -> Option<Procedure> {
-        let Some(m) = v.as_object() else {
-            self.error(path, "expected an object");
-            return None;
-        };
+        let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::PROCEDURE);
         let system = self.enumerated(
             m,
             path,
@@ -363,10 +464,8 @@ impl Decoder {
     }
 
     fn diagnosis(&mut self, path: &str, v: &Value) -> Option<Diagnosis> {
-        let Some(m) = v.as_object() else {
-            self.error(path, "expected an object");
-            return None;
-        };
+        let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::DIAGNOSIS);
         let code = self
             .string(m, path, "code")
             .and_then(|text| match Icd10Cm::parse(&text) {
@@ -395,6 +494,7 @@ impl Decoder {
     }
 
     fn lesions(&mut self, path: &str, m: &Map<String, Value>) -> Option<Lesions> {
+        self.unknown_members(path, m, known::LESIONS);
         let count = match m.get("count") {
             None | Some(Value::Null) => {
                 self.error(&join(path, "count"), "required field is missing");
@@ -425,14 +525,92 @@ impl Decoder {
             },
         };
         let site = self.string(m, path, "site");
+        let body_site = match m.get("body_site") {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => self
+                .object(m, path, "body_site")
+                .and_then(|(p, o)| self.body_site(&p, o))
+                .map(Some),
+        };
+        let distance_from_margin_mm = match m.get("distance_from_margin_mm") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => match v
+                .as_f64()
+                .filter(|d| d.is_finite() && (0.0..=50.0).contains(d))
+            {
+                Some(d) => Some(Some(d)),
+                None => {
+                    self.error(
+                        &join(path, "distance_from_margin_mm"),
+                        "expected a number of millimetres from 0 to 50",
+                    );
+                    None
+                }
+            },
+        };
+        let laterality = self.opt_enumerated(
+            m,
+            path,
+            "laterality",
+            &[
+                ("right", Laterality::Right),
+                ("left", Laterality::Left),
+                ("both", Laterality::Both),
+            ],
+        );
+        let lid = self.opt_enumerated(
+            m,
+            path,
+            "lid",
+            &[
+                ("upper", LidPart::Upper),
+                ("lower", LidPart::Lower),
+                ("both", LidPart::Both),
+            ],
+        );
         Some(Lesions {
             count: count?,
             max_size_mm: max_size_mm?,
             site: site?,
+            body_site: body_site?,
+            distance_from_margin_mm: distance_from_margin_mm?,
+            laterality: laterality?,
+            lid: lid?,
         })
     }
 
+    /// A SNOMED CT coding of the lesions' site: its concept id's digits.
+    fn body_site(&mut self, path: &str, m: &Map<String, Value>) -> Option<String> {
+        self.unknown_members(path, m, known::BODY_SITE);
+        let system = match m.get("system") {
+            None | Some(Value::Null) => {
+                self.error(&join(path, "system"), "required field is missing");
+                None
+            }
+            Some(Value::String(s)) if s == SNOMED_CT_SYSTEM => Some(()),
+            Some(_) => {
+                self.error(
+                    &join(path, "system"),
+                    format!("expected {SNOMED_CT_SYSTEM:?}"),
+                );
+                None
+            }
+        };
+        let code =
+            self.string(m, path, "code")
+                .and_then(|text| match snomed_ct_concept_id(&text) {
+                    Ok(code) => Some(code),
+                    Err(e) => {
+                        self.error(&join(path, "code"), format!("{e}; {}", length(&text)));
+                        None
+                    }
+                });
+        system?;
+        code
+    }
+
     fn documentation(&mut self, path: &str, m: &Map<String, Value>) -> Option<Documentation> {
+        self.unknown_members(path, m, known::DOCUMENTATION);
         let mut ok = true;
         let indications = self
             .opt_array(m, path, "indications")
@@ -478,23 +656,24 @@ impl Decoder {
 
     fn note(&mut self, path: &str, v: &Value) -> Option<ClinicalNote> {
         let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::CLINICAL_NOTE);
         let id = self.string(m, path, "id");
         let date = self.date(m, path, "date");
-        let author_npi = match m.get("author_npi") {
-            None | Some(Value::Null) => Some(None),
-            Some(_) => self.npi(m, path, "author_npi").map(Some),
-        };
+        let author_npi = self.opt_npi(m, path, "author_npi");
+        let author_organization_npi = self.opt_npi(m, path, "author_organization_npi");
         let text = self.string(m, path, "text");
         Some(ClinicalNote {
             id: id?,
             date: date?,
             author_npi: author_npi?,
+            author_organization_npi: author_organization_npi?,
             text: text?,
         })
     }
 
     fn photo(&mut self, path: &str, v: &Value) -> Option<Photo> {
         let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::PHOTO);
         let id = self.string(m, path, "id");
         let taken_on = self.date(m, path, "taken_on");
         let uri = self.string(m, path, "uri");
@@ -512,6 +691,7 @@ impl Decoder {
 
     fn treatment(&mut self, path: &str, v: &Value) -> Option<PriorTreatment> {
         let m = self.as_object(path, v)?;
+        self.unknown_members(path, m, known::PRIOR_TREATMENT);
         let treatment = self.string(m, path, "treatment");
         let from = self.date(m, path, "from");
         let to = match m.get("to") {
@@ -528,6 +708,7 @@ impl Decoder {
     }
 
     fn letter(&mut self, path: &str, m: &Map<String, Value>) -> Option<Letter> {
+        self.unknown_members(path, m, known::LETTER);
         let uri = self.string(m, path, "uri");
         let signed_by_npi = self.npi(m, path, "signed_by_npi");
         let signed_on = self.date(m, path, "signed_on");
@@ -539,6 +720,7 @@ impl Decoder {
     }
 
     fn appeal(&mut self, path: &str, m: &Map<String, Value>) -> Option<Appeal> {
+        self.unknown_members(path, m, known::APPEAL);
         let original_event_id = self.string(m, path, "original_event_id");
         let payer_reference = self.string(m, path, "payer_reference");
         let denied_on = self.date(m, path, "denied_on");
@@ -552,243 +734,6 @@ impl Decoder {
             denied_on: denied_on?,
             denial_reason: denial_reason?,
         })
-    }
-
-    // ---- field readers ------------------------------------------------------------------
-
-    fn as_object<'a>(&mut self, path: &str, v: &'a Value) -> Option<&'a Map<String, Value>> {
-        let o = v.as_object();
-        if o.is_none() {
-            self.error(path, "expected an object");
-        }
-        o
-    }
-
-    fn object<'a>(
-        &mut self,
-        m: &'a Map<String, Value>,
-        path: &str,
-        key: &str,
-    ) -> Option<(String, &'a Map<String, Value>)> {
-        let p = join(path, key);
-        match m.get(key) {
-            None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
-                None
-            }
-            Some(Value::Object(o)) => Some((p, o)),
-            Some(_) => {
-                self.error(&p, "expected an object");
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, m: &Map<String, Value>, path: &str, key: &str) -> Option<String> {
-        match m.get(key) {
-            None | Some(Value::Null) => {
-                self.error(&join(path, key), "required field is missing");
-                None
-            }
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-            Some(Value::String(_)) => {
-                self.error(&join(path, key), "must not be empty");
-                None
-            }
-            Some(_) => {
-                self.error(&join(path, key), "expected a string");
-                None
-            }
-        }
-    }
-
-    /// `Some(None)` when absent or null, `None` when present but wrong.
-    fn opt_string(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-    ) -> Option<Option<String>> {
-        match m.get(key) {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => Some(Some(s.clone()).filter(|s| !s.trim().is_empty())),
-            Some(_) => {
-                self.error(&join(path, key), "expected a string");
-                None
-            }
-        }
-    }
-
-    fn opt_array<'a>(
-        &mut self,
-        m: &'a Map<String, Value>,
-        path: &str,
-        key: &str,
-    ) -> Option<&'a Vec<Value>> {
-        match m.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(a)) => Some(a),
-            Some(_) => {
-                self.error(&join(path, key), "expected an array");
-                None
-            }
-        }
-    }
-
-    /// An optional list (absent means empty) whose items all decode.
-    fn list<T>(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-        item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
-    ) -> Option<Vec<T>> {
-        match m.get(key) {
-            None | Some(Value::Null) => Some(Vec::new()),
-            Some(Value::Array(_)) => self.items(m, path, key, item),
-            Some(_) => {
-                self.error(&join(path, key), "expected an array");
-                None
-            }
-        }
-    }
-
-    /// A required list with at least one item, all of which decode.
-    fn non_empty_list<T>(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-        item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
-    ) -> Option<Vec<T>> {
-        match m.get(key) {
-            None | Some(Value::Null) => {
-                self.error(&join(path, key), "required field is missing");
-                None
-            }
-            Some(Value::Array(a)) if a.is_empty() => {
-                self.error(&join(path, key), "must list at least one entry");
-                None
-            }
-            Some(Value::Array(_)) => self.items(m, path, key, item),
-            Some(_) => {
-                self.error(&join(path, key), "expected an array");
-                None
-            }
-        }
-    }
-
-    fn items<T>(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-        mut item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
-    ) -> Option<Vec<T>> {
-        let items = m.get(key).and_then(Value::as_array)?;
-        let mut out = Vec::with_capacity(items.len());
-        let mut ok = true;
-        for (i, v) in items.iter().enumerate() {
-            match item(self, &format!("{}[{i}]", join(path, key)), v) {
-                Some(x) => out.push(x),
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn enumerated<T: Copy>(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-        allowed: &[(&str, T)],
-    ) -> Option<T> {
-        let p = join(path, key);
-        let names = || {
-            allowed
-                .iter()
-                .map(|(n, _)| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match m.get(key) {
-            None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
-                None
-            }
-            Some(Value::String(s)) => {
-                let found = allowed.iter().find(|(n, _)| *n == s).map(|(_, v)| *v);
-                if found.is_none() {
-                    self.error(&p, format!("expected one of {}", names()));
-                }
-                found
-            }
-            Some(_) => {
-                self.error(&p, format!("expected one of {}", names()));
-                None
-            }
-        }
-    }
-
-    fn date(&mut self, m: &Map<String, Value>, path: &str, key: &str) -> Option<NaiveDate> {
-        let p = join(path, key);
-        match m.get(key) {
-            None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
-                None
-            }
-            Some(Value::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) if is_date_shaped(s) => Some(d),
-                _ => {
-                    self.error(&p, "expected a calendar date YYYY-MM-DD");
-                    None
-                }
-            },
-            Some(_) => {
-                self.error(&p, "expected a calendar date YYYY-MM-DD");
-                None
-            }
-        }
-    }
-
-    fn datetime(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-    ) -> Option<DateTime<FixedOffset>> {
-        let p = join(path, key);
-        match m.get(key) {
-            None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
-                None
-            }
-            // chrono also takes U+2212 MINUS SIGN before the offset, which RFC 3339 does not.
-            Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-                Ok(t) if s.is_ascii() => Some(t),
-                _ => {
-                    self.error(&p, "expected an RFC 3339 date-time with a UTC offset");
-                    None
-                }
-            },
-            Some(_) => {
-                self.error(&p, "expected an RFC 3339 date-time with a UTC offset");
-                None
-            }
-        }
-    }
-
-    fn npi(&mut self, m: &Map<String, Value>, path: &str, key: &str) -> Option<Npi> {
-        let text = self.string(m, path, key)?;
-        match Npi::parse(&text) {
-            Ok(npi) => Some(npi),
-            // `CodeError` messages are fixed text: they say what was expected, never the value.
-            Err(e) => {
-                self.error_rule(rule::NPI_FORMAT, &join(path, key), e.to_string());
-                None
-            }
-        }
     }
 }
 

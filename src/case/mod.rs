@@ -109,6 +109,56 @@ impl Relationship {
     }
 }
 
+/// Which side of the body the lesions are on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Laterality {
+    Right,
+    Left,
+    Both,
+}
+
+impl Laterality {
+    /// The contract's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Laterality::Right => "right",
+            Laterality::Left => "left",
+            Laterality::Both => "both",
+        }
+    }
+}
+
+impl fmt::Debug for Laterality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which eyelid the lesions are on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LidPart {
+    Upper,
+    Lower,
+    Both,
+}
+
+impl LidPart {
+    /// The contract's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LidPart::Upper => "upper",
+            LidPart::Lower => "lower",
+            LidPart::Both => "both",
+        }
+    }
+}
+
+impl fmt::Debug for LidPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A pre-authorization case event (`preauth.case.v1`), fully decoded.
 #[derive(Clone)]
 pub struct CaseEvent {
@@ -123,6 +173,27 @@ pub struct CaseEvent {
     pub service: Service,
     pub documentation: Documentation,
     pub appeal: Option<Appeal>,
+    /// Every member the contract does not define, at any level, in the order the decoder met
+    /// them. They are ignored; validation reports each one (`DEC-05`).
+    pub unknown_members: Vec<UnknownMember>,
+}
+
+/// A member of a case event that the contract does not define.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMember {
+    /// Where it is: the dotted path with indexes (`service.procedures[0].modifer`). The member's
+    /// own name ends the path only when it is shaped like an identifier (ASCII letters, digits,
+    /// `_` and `-`, 1 to 64 of them); otherwise the path ends in [`UnknownMember::UNNAMED`], so a
+    /// name carrying anything else is never repeated.
+    pub path: String,
+    /// The member the contract defines at the same level whose name is closest, when it is close
+    /// enough to be what was meant.
+    pub suggestion: Option<&'static str>,
+}
+
+impl UnknownMember {
+    /// The last step of the path of a member whose name is not shaped like an identifier.
+    pub const UNNAMED: &'static str = "<a member whose name is not an identifier>";
 }
 
 impl CaseEvent {
@@ -147,6 +218,7 @@ impl fmt::Debug for CaseEvent {
             .field("service", &self.service)
             .field("documentation", &self.documentation)
             .field("appeal", &self.appeal)
+            .field("unknown_members", &self.unknown_members)
             .finish()
     }
 }
@@ -198,6 +270,8 @@ pub struct Provider {
     pub npi: Npi,
     pub name: String,
     pub taxonomy: Option<String>,
+    /// The NPI of the organization the provider works for, when sent.
+    pub organization_npi: Option<Npi>,
 }
 
 impl fmt::Debug for Provider {
@@ -206,6 +280,7 @@ impl fmt::Debug for Provider {
             .field("npi", &self.npi)
             .field("name", &Redacted)
             .field("taxonomy", &redacted_option(&self.taxonomy))
+            .field("organization_npi", &self.organization_npi)
             .finish()
     }
 }
@@ -251,6 +326,12 @@ pub struct Lesions {
     pub count: u32,
     pub max_size_mm: f64,
     pub site: String,
+    /// The site as a SNOMED CT concept id (its digits), when sent.
+    pub body_site: Option<String>,
+    /// How far the nearest lesion is from the lid margin, in millimetres (0 to 50).
+    pub distance_from_margin_mm: Option<f64>,
+    pub laterality: Option<Laterality>,
+    pub lid: Option<LidPart>,
 }
 
 impl fmt::Debug for Lesions {
@@ -259,6 +340,10 @@ impl fmt::Debug for Lesions {
             .field("count", &self.count)
             .field("max_size_mm", &self.max_size_mm)
             .field("site", &Redacted)
+            .field("body_site", &self.body_site)
+            .field("distance_from_margin_mm", &self.distance_from_margin_mm)
+            .field("laterality", &self.laterality)
+            .field("lid", &self.lid)
             .finish()
     }
 }
@@ -278,6 +363,8 @@ pub struct ClinicalNote {
     pub id: String,
     pub date: NaiveDate,
     pub author_npi: Option<Npi>,
+    /// The NPI of the organization the note's author wrote it for, when sent.
+    pub author_organization_npi: Option<Npi>,
     pub text: String,
 }
 
@@ -287,6 +374,7 @@ impl fmt::Debug for ClinicalNote {
             .field("id", &self.id)
             .field("date", &Redacted)
             .field("author_npi", &self.author_npi)
+            .field("author_organization_npi", &self.author_organization_npi)
             .field("text", &Redacted)
             .finish()
     }

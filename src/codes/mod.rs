@@ -1,10 +1,13 @@
-//! Medical code newtypes (CPT, HCPCS Level II, ICD-10-CM, modifiers, NPI) and the code table.
+//! Medical code newtypes (CPT, HCPCS Level II, ICD-10-CM, modifiers, NPI), SNOMED CT concept ids
+//! and the code table.
 //!
 //! Each newtype can only be built through `parse`, so once a value exists its format is valid and
 //! the rules never re-check it.
 
+mod snomed;
 mod table;
 
+pub use snomed::{snomed_ct_concept_id, SNOMED_CT_SYSTEM};
 pub use table::{CodeInfo, CodeTable, CodeTableError};
 
 use std::fmt;
@@ -24,6 +27,8 @@ pub enum CodeError {
     NpiFormat,
     #[error("NPI check digit does not match (Luhn over 80840 and the first nine digits)")]
     NpiCheckDigit,
+    #[error("expected a SNOMED CT concept id (6 to 18 digits, no leading zero, a concept's partition and a valid Verhoeff check digit)")]
+    SnomedCtConcept,
 }
 
 /// The coding system a procedure code belongs to.

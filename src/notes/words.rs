@@ -87,6 +87,9 @@ impl Vocabulary {
 
 /// Lower case, with the typographic apostrophe read as `'`.
 fn lower_case(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c == '\u{2019}' {

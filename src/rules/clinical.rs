@@ -116,6 +116,17 @@ impl SiteReading {
     }
 }
 
+/// What one clinical note says: its mentions of indications, each with the classes that take
+/// its weight away (empty: it counts), and whether it speaks of the lid margin.
+#[derive(Debug, Default)]
+pub(crate) struct NoteReading {
+    pub(crate) mentions: Vec<(Indication, Classes)>,
+    /// The margin is named and not denied.
+    pub(crate) margin_affirmed: bool,
+    /// The margin is named to deny it ("lid margin clear").
+    pub(crate) margin_denied: bool,
+}
+
 /// The clinical vocabulary, validated.
 pub struct Clinical {
     /// Reads notes for the indications; a target's label is its index in `indications`.
@@ -215,6 +226,12 @@ impl Clinical {
             accepted.insert(i.clone(), classes);
             indications.push(i);
         }
+        let sites = file.sites;
+        // The notes are read for the lid margin too, in the same pass.
+        let margin_label = u32::try_from(indications.len()).unwrap_or(u32::MAX);
+        for t in &sites.margin {
+            evidence_terms.push((t.clone(), margin_label, Kind::Mention));
+        }
         let notes = Reader::embedded(evidence_terms.iter().map(|(t, label, kind)| Term {
             phrase: t,
             label: *label,
@@ -222,7 +239,6 @@ impl Clinical {
         }))
         .map_err(|e| invalid(e.to_string()))?;
 
-        let sites = file.sites;
         let mut site_terms = Vec::new();
         for (key, list, label) in [
             ("sites.margin", sites.margin, MARGIN),
@@ -261,9 +277,9 @@ impl Clinical {
         let mut body_sites = HashMap::new();
         for (code, b) in file.body_sites {
             let key = format!("body_sites.{code}");
-            if !(6..=18).contains(&code.len()) || !code.bytes().all(|c| c.is_ascii_digit()) {
+            if crate::codes::snomed_ct_concept_id(&code).as_deref() != Ok(code.as_str()) {
                 return Err(invalid(format!(
-                    "{key}: a SNOMED CT concept id is 6 to 18 digits"
+                    "{key}: not a SNOMED CT concept id (6 to 18 digits, a concept partition, a valid check digit)"
                 )));
             }
             if b.name.trim().is_empty() || b.source.trim().is_empty() {
@@ -372,21 +388,32 @@ impl Clinical {
         self.indications.contains(indication)
     }
 
-    /// Every mention of an indication in a note, with the classes that take its weight away
-    /// (empty: affirmed, current and the patient's, or of a class the indication accepts).
-    pub(crate) fn read_note(&self, text: &str, out: &mut Vec<(Indication, Classes)>) {
+    /// Reads a clinical note: every mention of an indication, with the classes that take its
+    /// weight away (empty: affirmed, current and the patient's, or of a class the indication
+    /// accepts), and what it says of the lid margin.
+    pub(crate) fn read_note(&self, text: &str) -> NoteReading {
         let mut mentions: Vec<Mention> = Vec::new();
         self.notes.read(text, &mut mentions);
+        let mut reading = NoteReading::default();
         for m in mentions {
             let Some(i) = usize::try_from(m.target)
                 .ok()
                 .and_then(|n| self.indications.get(n))
             else {
+                // Past the indications: the lid margin.
+                if m.classes.is_empty() {
+                    reading.margin_affirmed = true;
+                } else {
+                    reading.margin_denied = true;
+                }
                 continue;
             };
             let accepted = self.accepted.get(i).copied().unwrap_or_default();
-            out.push((i.clone(), m.classes.without(accepted)));
+            reading
+                .mentions
+                .push((i.clone(), m.classes.without(accepted)));
         }
+        reading
     }
 
     /// The ICD-10-CM prefixes (without the dot) of secondary diagnoses that support
@@ -424,9 +451,9 @@ mod tests {
     }
 
     fn statuses(c: &Clinical, text: &str) -> Vec<(&'static str, Vec<&'static str>)> {
-        let mut out = Vec::new();
-        c.read_note(text, &mut out);
-        out.iter()
+        c.read_note(text)
+            .mentions
+            .iter()
             .map(|(i, k)| {
                 (
                     i.known_word().unwrap_or("?"),
@@ -449,9 +476,9 @@ mod tests {
         assert!(c.names_eyelid("medial canthus"));
         assert!(!c.names_eyelid("cheek margin"));
         assert!(c.is_periocular("periorbital skin"));
-        let note = c.read_site("Lid margin clear; lesions on the pretarsal skin.");
+        let note = c.read_note("Lid margin clear; lesions on the pretarsal skin.");
         assert!(note.margin_denied && !note.margin_affirmed);
-        let note = c.read_site("On the lid margin. The other margin is clear.");
+        let note = c.read_note("On the lid margin. The other margin is clear.");
         assert!(note.margin_denied && note.margin_affirmed);
         assert!(c.is_vague("irritated") && !c.is_vague("crusting"));
         assert_eq!(
@@ -600,6 +627,26 @@ mod tests {
             "context = [\"maybe\"]",
             "not a ConText class",
         );
+    }
+
+    #[test]
+    fn a_body_site_must_be_a_snomed_concept_id_with_a_known_part() {
+        refused(
+            "[body_sites.80243003]",
+            "[body_sites.80243004]",
+            "body_sites.80243004",
+        );
+        refused("part = \"margin\"", "part = \"lash\"", ".part");
+        let c = Clinical::embedded().expect("embedded");
+        assert_eq!(
+            c.body_site("77024004").map(|b| b.part),
+            Some(BodyPart::Margin)
+        );
+        assert_eq!(
+            c.body_site("40069000").map(|b| (b.part, b.lid)),
+            Some((BodyPart::Skin, Some(LidPart::Lower)))
+        );
+        assert!(c.body_site("138875005").is_none());
     }
 
     #[test]

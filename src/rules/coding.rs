@@ -12,11 +12,18 @@ use crate::case::registry::{
 };
 use crate::case::{CaseEvent, Finding, Procedure};
 use crate::codes::{CodeInfo, CodeTable, CptCategory, EyelidDx};
+use crate::rules::clinical::NoteReading;
 use crate::rules::Policy;
 
-pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec<Finding>) {
+pub(super) fn check(
+    case: &CaseEvent,
+    policy: &Policy,
+    codes: &CodeTable,
+    notes: &[NoteReading],
+    out: &mut Vec<Finding>,
+) {
     diagnoses(case, policy, out);
-    procedures(case, policy, codes, out);
+    procedures(case, policy, codes, notes, out);
     eyelid_modifiers(case, codes, out);
     super::site::modifiers_match_site(case, policy, out);
 }
@@ -62,7 +69,13 @@ fn diagnoses(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
 
 /// Each line in turn: its modifiers, then (when the code table knows the code) coverage, billing
 /// and the lesions the code stands for.
-fn procedures(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec<Finding>) {
+fn procedures(
+    case: &CaseEvent,
+    policy: &Policy,
+    codes: &CodeTable,
+    notes: &[NoteReading],
+    out: &mut Vec<Finding>,
+) {
     let procs = &case.service.procedures;
     if procs
         .iter()
@@ -112,7 +125,7 @@ fn procedures(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Ve
             }
         }
         if info.lesion_removal {
-            lesions(case, p, info, policy, out);
+            lesions(case, p, info, policy, notes, out);
         }
     }
 }
@@ -167,6 +180,7 @@ fn lesions(
     p: &Procedure,
     info: &CodeInfo,
     policy: &Policy,
+    notes: &[NoteReading],
     out: &mut Vec<Finding>,
 ) {
     let code = p.code.as_str();
@@ -207,7 +221,7 @@ fn lesions(
         }
     }
     if info.lid_margin {
-        super::site::lid_margin(case, code, l, policy, out);
+        super::site::lid_margin(code, l, policy, notes, out);
     }
     if info.eyelid && !policy.clinical.names_eyelid(&l.site) {
         out.push(DOC_02.finding(

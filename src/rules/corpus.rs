@@ -53,9 +53,12 @@ struct Disagreement {
 /// otherwise the first class of any mention (negated, hypothetical, historical, other-person),
 /// otherwise silent.
 fn status(clinical: &Clinical, text: &str, indication: &Indication) -> &'static str {
-    let mut mentions = Vec::new();
-    clinical.read_note(text, &mut mentions);
-    let of: Vec<_> = mentions.iter().filter(|(i, _)| i == indication).collect();
+    let reading = clinical.read_note(text);
+    let of: Vec<_> = reading
+        .mentions
+        .iter()
+        .filter(|(i, _)| i == indication)
+        .collect();
     if of.iter().any(|(_, c)| c.is_empty()) {
         return "evidence";
     }

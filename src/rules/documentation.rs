@@ -11,11 +11,18 @@ use crate::case::registry::{
 };
 use crate::case::{CaseEvent, Finding, Indication, Kind};
 use crate::codes::CodeTable;
+use crate::rules::clinical::NoteReading;
 use crate::rules::Policy;
 
-pub(super) fn check(case: &CaseEvent, policy: &Policy, codes: &CodeTable, out: &mut Vec<Finding>) {
+pub(super) fn check(
+    case: &CaseEvent,
+    policy: &Policy,
+    codes: &CodeTable,
+    notes: &[NoteReading],
+    out: &mut Vec<Finding>,
+) {
     necessity(case, policy, codes, out);
-    super::evidence::notes_back_indications(case, policy, out);
+    super::evidence::notes_back_indications(case, policy, notes, out);
     supporting_diagnoses(case, policy, out);
     photos_and_treatments(case, policy, out);
     excision_rationale(case, policy, codes, out);

@@ -7,6 +7,7 @@
 use crate::case::registry::{DOC_06, DOC_07, DOC_08, DOC_09, DOC_10};
 use crate::case::{CaseEvent, ClinicalNote, Finding, Indication};
 use crate::notes::{Class, Classes};
+use crate::rules::clinical::NoteReading;
 use crate::rules::documentation::word;
 use crate::rules::Policy;
 
@@ -50,9 +51,9 @@ fn outside(case: &CaseEvent, note: &ClinicalNote) -> Option<Outside> {
 }
 
 /// A note as read: why it does not count in full (if so), and its mentions of indications.
-type NoteReading = (Option<Outside>, Vec<(Indication, Classes)>);
+type Note<'a> = (Option<Outside>, &'a [(Indication, Classes)]);
 
-fn read_indication(indication: &Indication, notes: &[NoteReading]) -> Reading {
+fn read_indication(indication: &Indication, notes: &[Note<'_>]) -> Reading {
     let mut outside_only = None;
     let mut contradicted = None;
     let mut not_current = None;
@@ -84,7 +85,12 @@ fn read_indication(indication: &Indication, notes: &[NoteReading]) -> Reading {
 }
 
 /// DOC-06 to DOC-10 for the claimed indications the payer accepts.
-pub(super) fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mut Vec<Finding>) {
+pub(super) fn notes_back_indications(
+    case: &CaseEvent,
+    policy: &Policy,
+    read: &[NoteReading],
+    out: &mut Vec<Finding>,
+) {
     let doc = &case.documentation;
     let claimed: Vec<(usize, &Indication)> = doc
         .indications
@@ -102,14 +108,11 @@ pub(super) fn notes_back_indications(case: &CaseEvent, policy: &Policy, out: &mu
         ));
         return;
     }
-    let notes: Vec<NoteReading> = doc
+    let notes: Vec<Note<'_>> = doc
         .clinical_notes
         .iter()
-        .map(|n| {
-            let mut mentions = Vec::new();
-            policy.clinical.read_note(&n.text, &mut mentions);
-            (outside(case, n), mentions)
-        })
+        .zip(read)
+        .map(|(n, r)| (outside(case, n), r.mentions.as_slice()))
         .collect();
     let readings: Vec<(usize, &Indication, Reading)> = claimed
         .iter()

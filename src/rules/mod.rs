@@ -2,8 +2,9 @@
 //! No clock, no I/O: replaying last year's cases gives last year's answers.
 //!
 //! Each rule is one value of the [`registry`] (id, default severity, summary), and a finding is
-//! built only through its rule. The checks are here: coding (codes, modifiers, lesions),
-//! documentation (necessity, notes, photos, dates) and appeal rules. Payer policies and the
+//! built only through its rule. The checks are here: members the contract does not define,
+//! coding (codes, modifiers, lesions), documentation (necessity, notes, photos, dates) and appeal
+//! rules. Payer policies and the
 //! clinical vocabulary they read text against are data (config/policies/, config/clinical.toml).
 
 mod appeal;
@@ -13,6 +14,7 @@ mod coding;
 mod corpus;
 mod documentation;
 mod evidence;
+mod fields;
 pub mod policy;
 mod site;
 
@@ -24,12 +26,21 @@ pub use policy::{Policies, Policy, PolicyError};
 use crate::case::{CaseEvent, Finding, Kind};
 use crate::codes::CodeTable;
 
-/// Applies every rule to a decoded case. Findings come in a stable order: coding, then
-/// documentation, then appeal; each at its rule's severity, or the one the payer policy sets.
+/// Applies every rule to a decoded case. Findings come in a stable order: unknown members, then
+/// coding, then documentation, then appeal; each at its rule's severity, or the one the payer
+/// policy sets.
 pub fn validate(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> Vec<Finding> {
     let mut out = Vec::new();
-    coding::check(case, policy, codes, &mut out);
-    documentation::check(case, policy, codes, &mut out);
+    // Each note is read once, for every rule that looks at what the notes say.
+    let notes: Vec<clinical::NoteReading> = case
+        .documentation
+        .clinical_notes
+        .iter()
+        .map(|n| policy.clinical.read_note(&n.text))
+        .collect();
+    fields::check(case, &mut out);
+    coding::check(case, policy, codes, &notes, &mut out);
+    documentation::check(case, policy, codes, &notes, &mut out);
     if case.kind == Kind::Appeal {
         appeal::check(case, policy, &mut out);
     }

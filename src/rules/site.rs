@@ -10,7 +10,7 @@
 use crate::case::registry::{COD_04, MOD_04, MOD_06};
 use crate::case::{CaseEvent, Finding, Laterality, Lesions, LidPart};
 use crate::codes::Eyelid;
-use crate::rules::clinical::{BodyPart, BodySite};
+use crate::rules::clinical::{BodyPart, BodySite, NoteReading};
 use crate::rules::Policy;
 
 const ASK: &str =
@@ -18,10 +18,10 @@ const ASK: &str =
 
 /// COD-04 for a code that is only for lesions of the lid margin.
 pub(super) fn lid_margin(
-    case: &CaseEvent,
     code: &str,
     l: &Lesions,
     policy: &Policy,
+    notes: &[NoteReading],
     out: &mut Vec<Finding>,
 ) {
     let coded = l
@@ -44,7 +44,7 @@ pub(super) fn lid_margin(
             format!("{code} is only for lesions of the lid margin; the lesion is {d} mm from it"),
         )),
         (_, Some(_)) => None,
-        (Some(BodyPart::Eyelid) | None, None) => text_fallback(case, code, l, policy),
+        (Some(BodyPart::Eyelid) | None, None) => text_fallback(code, l, policy, notes),
     };
     if let Some((field, message)) = problem {
         out.push(COD_04.finding(&format!("service.{field}"), message));
@@ -53,21 +53,14 @@ pub(super) fn lid_margin(
 
 /// The free-text site, read conservatively.
 fn text_fallback(
-    case: &CaseEvent,
     code: &str,
     l: &Lesions,
     policy: &Policy,
+    notes: &[NoteReading],
 ) -> Option<(&'static str, String)> {
     let reading = policy.clinical.read_site(&l.site);
-    let notes_deny = {
-        let readings: Vec<_> = case
-            .documentation
-            .clinical_notes
-            .iter()
-            .map(|n| policy.clinical.read_site(&n.text))
-            .collect();
-        !readings.iter().any(|r| r.margin_affirmed) && readings.iter().any(|r| r.margin_denied)
-    };
+    let notes_deny =
+        !notes.iter().any(|r| r.margin_affirmed) && notes.iter().any(|r| r.margin_denied);
     let why = if reading.at_margin() && !notes_deny {
         return None;
     } else if reading.off_margin || reading.margin_denied {

@@ -368,7 +368,7 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         .expect("policy");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut n = 0;
-    for file in crate::support::example_files() {
+    for file in crate::support::case_files() {
         let bytes = std::fs::read(&file).expect("example");
         let case = decode(&identify(&bytes).expect("identified"), None).expect("decodes");
         let id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());

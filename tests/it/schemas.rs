@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{example_files, examples, outcomes, read_json, root, run, worker};
+use crate::support::{case_files, examples, outcomes, read_json, root, run, worker};
 
 fn validator(name: &str) -> jsonschema::Validator {
     let schema = read_json(&root().join("schemas").join(name));
@@ -20,9 +20,25 @@ fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
 #[test]
 fn every_example_case_validates_against_the_case_schema() {
     let v = validator("preauth.case.v1.schema.json");
-    for file in example_files() {
+    for file in case_files() {
         let errs = errors(&v, &read_json(&file));
         assert!(errs.is_empty(), "{}: {errs:?}", file.display());
+    }
+}
+
+#[test]
+fn every_example_case_uses_only_members_the_contract_defines() {
+    for file in case_files() {
+        let bytes = std::fs::read(&file).expect("readable");
+        let id = preauth_worker::case::identify(&bytes).expect("identifiable");
+        let case = preauth_worker::case::decode(&id, None)
+            .unwrap_or_else(|f| panic!("{}: {f:?}", file.display()));
+        assert!(
+            case.unknown_members.is_empty(),
+            "{}: {:?}",
+            file.display(),
+            case.unknown_members
+        );
     }
 }
 
@@ -214,8 +230,9 @@ fn the_case_schema_and_the_decoder_accept_and_refuse_the_same_cases() {
     let v = validator("preauth.case.v1.schema.json");
     let mut disagreements = Vec::new();
     let mut tried = 0usize;
-    for file in example_files() {
-        let base = read_json(&file);
+    let files = case_files();
+    for file in &files {
+        let base = read_json(file);
         let name = file
             .file_stem()
             .and_then(|s| s.to_str())
@@ -271,6 +288,11 @@ fn the_case_schema_and_the_decoder_accept_and_refuse_the_same_cases() {
             }
         }
     }
+    println!(
+        "{tried} variants of {} cases compared, {} read differently",
+        files.len(),
+        disagreements.len()
+    );
     assert!(tried > 1000, "only {tried} variants");
     assert!(
         disagreements.is_empty(),

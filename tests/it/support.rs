@@ -28,6 +28,23 @@ pub fn example_files() -> Vec<PathBuf> {
     files
 }
 
+/// The examples, and the case events under tests/fixtures/cases/ that carry the fields the
+/// examples leave out.
+pub fn case_files() -> Vec<PathBuf> {
+    let dir = root().join("tests/fixtures/cases");
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "{} holds no case", dir.display());
+    let mut files = example_files();
+    files.extend(fixtures);
+    files
+}
+
 pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -343,3 +343,351 @@ fn deeply_wrong_types_never_panic() {
         assert!(!findings.is_empty(), "{ptr}");
     }
 }
+
+// ---- unknown members --------------------------------------------------------------------
+
+fn unknown(v: Value) -> Vec<(String, Option<&'static str>)> {
+    let ev = decode_value(v, None).expect("unknown members never stop decoding");
+    ev.unknown_members
+        .into_iter()
+        .map(|u| (u.path, u.suggestion))
+        .collect()
+}
+
+#[test]
+fn a_case_with_only_contract_members_has_no_unknown_member() {
+    assert!(unknown(minimal()).is_empty());
+}
+
+#[test]
+fn unknown_members_are_recorded_at_every_depth_with_their_paths() {
+    let mut v = minimal();
+    v["trace_id"] = json!("t-1");
+    v["patient"]["middle_name"] = json!("Q");
+    v["service"]["procedures"][0]["modifer"] = json!(["E4"]);
+    v["service"]["diagnoses"][0]["primay"] = json!(true);
+    v["service"]["lesions"]["sizes"] = json!([1]);
+    v["documentation"]["letter_of_medical_neccessity"] = json!(null);
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18", "text": "t"},
+               {"id": "N-2", "date": "2026-11-18", "text": "t", "autor_npi": "1234567893"}]);
+    let got = unknown(v);
+    for want in [
+        ("trace_id".to_owned(), None),
+        ("patient.middle_name".to_owned(), None),
+        (
+            "service.procedures[0].modifer".to_owned(),
+            Some("modifiers"),
+        ),
+        ("service.diagnoses[0].primay".to_owned(), Some("primary")),
+        ("service.lesions.sizes".to_owned(), None),
+        (
+            "documentation.letter_of_medical_neccessity".to_owned(),
+            Some("letter_of_medical_necessity"),
+        ),
+        (
+            "documentation.clinical_notes[1].autor_npi".to_owned(),
+            Some("author_npi"),
+        ),
+    ] {
+        assert!(got.contains(&want), "{want:?} not in {got:?}");
+    }
+    assert_eq!(got.len(), 7, "{got:?}");
+}
+
+#[test]
+fn unknown_members_of_every_object_of_an_appeal_are_recorded() {
+    let mut v = minimal();
+    v["kind"] = json!("appeal");
+    v["appeal"] = json!({"original_event_id": "e-0", "payer_reference": "PA-1",
+        "denied_on": "2026-11-01", "denail_reason": "x"});
+    v["coverage"]["relatonship"] = json!("self");
+    v["provider"]["taxonmy"] = json!("207N00000X");
+    v["documentation"]["photos"] = json!([{"id": "I", "taken_on": "2026-11-18", "uri": "pm://i", "content-type": "image/png"}]);
+    v["documentation"]["prior_treatments"] = json!([{"treatment": "t", "from": "2026-08-01", "result": "failed", "untill": "2026-09-01"}]);
+    v["documentation"]["letter_of_medical_necessity"] = json!({"uri": "pm://l", "signed_by_npi": "1234567893", "signed_on": "2026-11-19",
+               "signedOn": "x"});
+    let got = unknown(v);
+    for want in [
+        ("coverage.relatonship".to_owned(), Some("relationship")),
+        ("provider.taxonmy".to_owned(), Some("taxonomy")),
+        (
+            "documentation.photos[0].content-type".to_owned(),
+            Some("content_type"),
+        ),
+        ("documentation.prior_treatments[0].untill".to_owned(), None),
+        (
+            "documentation.letter_of_medical_necessity.signedOn".to_owned(),
+            Some("signed_on"),
+        ),
+        ("appeal.denail_reason".to_owned(), Some("denial_reason")),
+    ] {
+        assert!(got.contains(&want), "{want:?} not in {got:?}");
+    }
+    assert_eq!(got.len(), 6, "{got:?}");
+}
+
+#[test]
+fn a_member_name_that_is_not_an_identifier_is_never_repeated() {
+    let mut v = minimal();
+    v["Jane Doe, born 1979"] = json!(1);
+    v["service"]["lesions"]["jane.doe@example.org"] = json!(1);
+    v["patient"]["caf\u{e9}"] = json!(1);
+    v["documentation"]["x".repeat(65)] = json!(1);
+    let got = unknown(v);
+    let unnamed = |at: &str| (join(at, UnknownMember::UNNAMED), None);
+    for want in [
+        unnamed(""),
+        unnamed("service.lesions"),
+        unnamed("patient"),
+        unnamed("documentation"),
+    ] {
+        assert!(got.contains(&want), "{want:?} not in {got:?}");
+    }
+    for (path, _) in &got {
+        for part in ["jane", "1979", "example", "caf", "xxx"] {
+            assert!(!path.to_lowercase().contains(part), "{path}");
+        }
+    }
+}
+
+#[test]
+fn every_unknown_member_is_recorded_even_a_reserved_looking_one() {
+    let mut v = minimal();
+    for name in ["$schema", "_id", "x-trace-id", "traceparent", "__proto__"] {
+        v[name] = json!("t");
+    }
+    let got = unknown(v);
+    assert_eq!(got.len(), 5, "{got:?}");
+    // `$schema` is not shown, but the member it is closest to is.
+    assert!(got.contains(&(UnknownMember::UNNAMED.to_owned(), Some("schema"))));
+    assert!(got.contains(&("x-trace-id".to_owned(), None)));
+}
+
+#[test]
+fn unknown_members_of_a_case_that_does_not_decode_do_not_hide_its_findings() {
+    let mut v = minimal();
+    v["service"]["procedures"][0]["units"] = json!(0);
+    v["service"]["procedures"][0]["modifer"] = json!(["E4"]);
+    let findings = decode_value(v, None).expect_err("rejected");
+    assert_eq!(paths(&findings), vec!["DEC-01|service.procedures[0].units"]);
+}
+
+/// The decoder's member lists are the schema's: a member it would call unknown is one the
+/// schema does not describe, and the other way round.
+#[test]
+fn the_decoders_member_lists_are_the_case_schemas_properties() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../schemas/preauth.case.v1.schema.json"))
+            .expect("schema");
+    for (name, known) in known::BY_SCHEMA_NAME {
+        let object = if name.is_empty() {
+            &schema
+        } else {
+            &schema["$defs"][name]
+        };
+        let mut described: Vec<&str> = object["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("$defs/{name} has properties"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed = known.to_vec();
+        described.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(described, listed, "{name:?}");
+    }
+}
+
+// ---- the optional lesion, provider and note fields --------------------------------------
+
+#[test]
+fn the_new_optional_fields_decode_when_sent() {
+    let mut v = minimal();
+    v["service"]["lesions"]["body_site"] =
+        json!({"system": "http://snomed.info/sct", "code": " 80243003 "});
+    v["service"]["lesions"]["distance_from_margin_mm"] = json!(0);
+    v["service"]["lesions"]["laterality"] = json!("right");
+    v["service"]["lesions"]["lid"] = json!("lower");
+    v["provider"]["organization_npi"] = json!("1245319599");
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+        "text": "t", "author_organization_npi": "1245319599"}]);
+    let ev = decode_value(v, None).expect("decodes");
+    let lesions = ev.service.lesions.expect("lesions");
+    assert_eq!(lesions.body_site.as_deref(), Some("80243003"));
+    assert_eq!(lesions.distance_from_margin_mm, Some(0.0));
+    assert_eq!(lesions.laterality, Some(Laterality::Right));
+    assert_eq!(lesions.lid, Some(LidPart::Lower));
+    assert_eq!(
+        ev.provider.organization_npi.as_ref().map(|n| n.as_str()),
+        Some("1245319599")
+    );
+    assert_eq!(
+        ev.documentation.clinical_notes[0]
+            .author_organization_npi
+            .as_ref()
+            .map(|n| n.as_str()),
+        Some("1245319599")
+    );
+    assert!(ev.unknown_members.is_empty());
+    let shown = format!("{lesions:?}");
+    for part in ["80243003", "right", "lower", "0.0"] {
+        assert!(shown.contains(part), "{part} not in {shown}");
+    }
+}
+
+#[test]
+fn unknown_members_next_to_the_new_fields_are_recorded() {
+    let mut v = minimal();
+    v["service"]["lesions"]["body_site"] =
+        json!({"system": "http://snomed.info/sct", "code": "80243003", "display": "Eyelid"});
+    v["service"]["lesions"]["laterallity"] = json!("right");
+    v["provider"]["organisation_npi"] = json!("1234567893");
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+        "text": "t", "author_org_npi": "1245319599"}]);
+    let got = unknown(v);
+    assert_eq!(
+        got,
+        vec![
+            (
+                "provider.organisation_npi".to_owned(),
+                Some("organization_npi")
+            ),
+            ("service.lesions.laterallity".to_owned(), Some("laterality")),
+            ("service.lesions.body_site.display".to_owned(), None),
+            (
+                "documentation.clinical_notes[0].author_org_npi".to_owned(),
+                Some("author_npi")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_new_optional_fields_sent_as_null_or_left_out_are_absent() {
+    for sent in [None, Some(Value::Null)] {
+        let mut v = minimal();
+        if let Some(null) = &sent {
+            for key in ["body_site", "distance_from_margin_mm", "laterality", "lid"] {
+                v["service"]["lesions"][key] = null.clone();
+            }
+            v["provider"]["organization_npi"] = null.clone();
+            v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+                "text": "t", "author_organization_npi": null}]);
+        } else {
+            v["documentation"]["clinical_notes"] =
+                json!([{"id": "N-1", "date": "2026-11-18", "text": "t"}]);
+        }
+        let ev = decode_value(v, None).expect("decodes");
+        let lesions = ev.service.lesions.expect("lesions");
+        assert!(lesions.body_site.is_none(), "{sent:?}");
+        assert!(lesions.distance_from_margin_mm.is_none(), "{sent:?}");
+        assert!(
+            lesions.laterality.is_none() && lesions.lid.is_none(),
+            "{sent:?}"
+        );
+        assert!(ev.provider.organization_npi.is_none(), "{sent:?}");
+        assert!(ev.documentation.clinical_notes[0]
+            .author_organization_npi
+            .is_none());
+    }
+}
+
+#[test]
+fn a_wrong_new_field_is_refused_at_its_path_without_its_value() {
+    let site = |v: Value| ("/service/lesions", "body_site", v);
+    for ((parent, key, val), want) in [
+        (site(json!("80243003")), "DEC-01|service.lesions.body_site"),
+        (site(json!([])), "DEC-01|service.lesions.body_site"),
+        (
+            site(json!({"code": "80243003"})),
+            "DEC-01|service.lesions.body_site.system",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct/", "code": "80243003"})),
+            "DEC-01|service.lesions.body_site.system",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct"})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct", "code": 80243003})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct", "code": "80243004"})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            site(json!({"system": "http://snomed.info/sct", "code": "080243003"})),
+            "DEC-01|service.lesions.body_site.code",
+        ),
+        (
+            ("/service/lesions", "distance_from_margin_mm", json!(-0.5)),
+            "DEC-01|service.lesions.distance_from_margin_mm",
+        ),
+        (
+            ("/service/lesions", "distance_from_margin_mm", json!(50.5)),
+            "DEC-01|service.lesions.distance_from_margin_mm",
+        ),
+        (
+            ("/service/lesions", "distance_from_margin_mm", json!("2")),
+            "DEC-01|service.lesions.distance_from_margin_mm",
+        ),
+        (
+            ("/service/lesions", "laterality", json!("Right")),
+            "DEC-01|service.lesions.laterality",
+        ),
+        (
+            ("/service/lesions", "lid", json!("middle")),
+            "DEC-01|service.lesions.lid",
+        ),
+        (
+            ("/provider", "organization_npi", json!("1234567890")),
+            "FMT-NPI-01|provider.organization_npi",
+        ),
+        (
+            ("/provider", "organization_npi", json!("")),
+            "DEC-01|provider.organization_npi",
+        ),
+    ] {
+        let mut v = minimal();
+        v.pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect(parent)
+            .insert(key.to_owned(), val);
+        let findings = decode_value(v, None).expect_err(want);
+        assert_eq!(paths(&findings), vec![want]);
+        for f in &findings {
+            for part in ["80243", "1234567890", "Right", "middle", "50.5"] {
+                assert!(!f.message.contains(part), "{f:?}");
+            }
+        }
+    }
+    let mut v = minimal();
+    v["documentation"]["clinical_notes"] = json!([{"id": "N-1", "date": "2026-11-18",
+        "text": "t", "author_organization_npi": "123"}]);
+    let findings = decode_value(v, None).expect_err("refused");
+    assert_eq!(
+        paths(&findings),
+        vec!["FMT-NPI-01|documentation.clinical_notes[0].author_organization_npi"]
+    );
+}
+
+#[test]
+fn the_distance_from_the_margin_runs_from_0_to_50_millimetres() {
+    for (d, ok) in [
+        (json!(0), true),
+        (json!(-0.0), true),
+        (json!(1e-300), true),
+        (json!(50), true),
+        (json!(50.0001), false),
+        (json!(-1e-300), false),
+        (json!(1e300), false),
+        (json!(u64::MAX), false),
+    ] {
+        let mut v = minimal();
+        v["service"]["lesions"]["distance_from_margin_mm"] = d.clone();
+        assert_eq!(decode_value(v, None).is_ok(), ok, "{d}");
+    }
+}

@@ -27,6 +27,13 @@ registry! {
     DEC_02 = Rule::new("DEC-02", Error, "the schema is not `preauth.case.v1`");
     DEC_03 = Rule::new("DEC-03", Error, "the routing key contradicts `kind`");
     DEC_04 = Rule::new("DEC-04", Error, "the `appeal` object disagrees with `kind`");
+    /// Emitted by validation (the first rule it applies), from what decoding recorded.
+    DEC_05 = Rule::new(
+        "DEC-05",
+        Warning,
+        "a member the contract does not define (a misspelt field is otherwise silently ignored)",
+    )
+    .adjustable();
     FMT_CPT_01 = Rule::new("FMT-CPT-01", Error, "CPT/HCPCS syntax");
     /// Emitted by the coding rules, once the codes have decoded.
     FMT_CPT_01_CATEGORY_II = Rule::new(

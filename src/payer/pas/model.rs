@@ -486,6 +486,9 @@ pub(crate) struct Item<'a> {
     pub(crate) serviced_date: Date,
     pub(crate) location_codeable_concept: Concept<'a>,
     pub(crate) quantity: Quantity,
+    /// The lesions' site coded in SNOMED CT, when the case carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) body_site: Option<Concept<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) modifier: Vec<Concept<'a>>,
     #[serde(skip_serializing_if = "Sequences::is_empty")]

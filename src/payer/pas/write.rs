@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::model::*;
 use crate::case::{CaseEvent, Indication, Kind, Relationship, Urgency};
-use crate::codes::ProcedureSystem;
+use crate::codes::{ProcedureSystem, SNOMED_CT_SYSTEM};
 
 // ---------------------------------------------------------------------------------------------
 // The request: what is computed once, then laid out.
@@ -461,6 +461,12 @@ impl<'a> PasRequest<'a> {
     /// One Claim.item per procedure, in procedure order.
     fn items(&self, diagnoses: u32, information: u32) -> Vec<Item<'_>> {
         let service = &self.case.service;
+        // The case has one lesions record, and every line of it treats those lesions: the coded
+        // site, when sent, is each line's body site.
+        let body_site = service
+            .lesions
+            .as_ref()
+            .and_then(|l| l.body_site.as_deref());
         service
             .procedures
             .iter()
@@ -499,6 +505,7 @@ impl<'a> PasRequest<'a> {
                     serviced_date: Date(service.planned_date),
                     location_codeable_concept: concept(POS_SYSTEM, &service.place_of_service),
                     quantity: Quantity { value: p.units },
+                    body_site: body_site.map(|code| concept(SNOMED_CT_SYSTEM, code)),
                     // Anatomic modifiers such as E1-E4 are HCPCS Level II modifiers; they are
                     // sent under the CPT system as agreed for this mapping, since PAS lists only
                     // CPT for modifiers.

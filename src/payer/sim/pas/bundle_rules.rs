@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::codes::Npi;
+use crate::codes::{Npi, SNOMED_CT_SYSTEM};
 use crate::payer::pas::json::{array_of, codings, str_of};
 use crate::payer::pas::model::*;
 
@@ -379,6 +379,9 @@ pub(super) fn request_violations(b: &Value) -> (Vec<String>, Vec<String>) {
         }
         if !item["quantity"]["value"].is_number() {
             out.push(format!("item[{i}].quantity.value is required"));
+        }
+        if item.get("bodySite").is_some() && !only(item.get("bodySite"), SNOMED_CT_SYSTEM) {
+            out.push(format!("item[{i}].bodySite must be coded in SNOMED CT"));
         }
         for (key, valid) in &pointers {
             if array_of(item, key)

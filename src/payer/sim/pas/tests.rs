@@ -346,6 +346,45 @@ fn an_expedited_request_is_stat_and_a_hcpcs_line_carries_the_hcpcs_system() {
 }
 
 #[test]
+fn a_coded_lesion_site_is_the_body_site_of_every_line_and_only_when_sent() {
+    let mut v = base();
+    v["service"]["procedures"] = json!([
+        {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
+        {"code": "G0127", "system": "HCPCS", "units": 2}]);
+    let plain = request_bundle(&decode_value(&v), "req-3", SUBMITTER).to_value();
+    assert!(claim_of(&plain)["item"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|item| item.get("bodySite").is_none()));
+    // 80243003: Eyelid structure.
+    v["service"]["lesions"]["body_site"] =
+        json!({"system": "http://snomed.info/sct", "code": "80243003"});
+    let case = decode_value(&v);
+    let bundle = request_bundle(&case, "req-3", SUBMITTER).to_value();
+    let items = claim_of(&bundle)["item"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    for item in items {
+        assert_eq!(
+            item["bodySite"],
+            json!({"coding": [{"system": "http://snomed.info/sct", "code": "80243003"}]})
+        );
+    }
+    assert_well_formed(&bundle, "body site");
+    assert_eq!(
+        review_from_bundle(&bundle),
+        Ok(ReviewCase::from_case(&case))
+    );
+    let mut wrong = bundle.clone();
+    wrong["entry"][0]["resource"]["item"][1]["bodySite"]["coding"][0]["system"] = json!("x");
+    let (errors, _) = request_violations(&wrong);
+    assert!(
+        errors.iter().any(|e| e.contains("item[1].bodySite")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn an_appeal_carries_the_letter_and_the_appeal_messages() {
     let (_, case, rid) = examples()
         .into_iter()
