@@ -12,7 +12,7 @@ use crate::case::registry::{
 use crate::case::{CaseEvent, Finding, Indication, Kind};
 use crate::codes::CodeTable;
 use crate::rules::clinical::NoteReading;
-use crate::rules::Policy;
+use crate::rules::{word, Policy};
 
 pub(super) fn check(
     case: &CaseEvent,
@@ -27,13 +27,6 @@ pub(super) fn check(
     photos_and_treatments(case, policy, out);
     excision_rationale(case, policy, codes, out);
     dates(case, out);
-}
-
-/// How a message names an indication: its vocabulary word, never a word from outside it.
-pub(super) fn word(indication: &Indication) -> &'static str {
-    indication
-        .known_word()
-        .unwrap_or("a word outside the vocabulary")
 }
 
 fn is_periocular(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> bool {

@@ -8,8 +8,8 @@ use crate::case::registry::{DOC_06, DOC_07, DOC_08, DOC_09, DOC_10};
 use crate::case::{CaseEvent, ClinicalNote, Finding, Indication};
 use crate::notes::{Class, Classes};
 use crate::rules::clinical::NoteReading;
-use crate::rules::documentation::word;
-use crate::rules::Policy;
+
+use crate::rules::{word, Policy};
 
 /// Why a note's evidence does not count in full.
 #[derive(Clone, Copy)]

@@ -23,7 +23,7 @@ pub use crate::case::{Rule, Severity};
 pub use clinical::{Clinical, ClinicalError};
 pub use policy::{Policies, Policy, PolicyError};
 
-use crate::case::{CaseEvent, Finding, Kind};
+use crate::case::{CaseEvent, Finding, Indication, Kind};
 use crate::codes::CodeTable;
 
 /// Applies every rule to a decoded case. Findings come in a stable order: unknown members, then
@@ -46,6 +46,13 @@ pub fn validate(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> Vec<Fin
     }
     policy.apply_severities(&mut out);
     out
+}
+
+/// How a message names an indication: its vocabulary word, never a word from outside it.
+fn word(indication: &Indication) -> &'static str {
+    indication
+        .known_word()
+        .unwrap_or("a word outside the vocabulary")
 }
 
 /// True when at least one documented indication establishes necessity under `policy`.

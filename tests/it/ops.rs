@@ -30,7 +30,8 @@ async fn probes_answer_and_metrics_count_a_scripted_run_exactly() {
     assert_eq!(get(&format!("{ops}/livez")).await.0, 200);
     assert_eq!(get(&format!("{ops}/readyz")).await.0, 200);
 
-    // Two approvals, one rejection (MOD-04), one unanswerable message.
+    // Two approvals, one rejection (MOD-04 twice: the modifier contradicts both the eyelid
+    // diagnosis and the lid the site names), one unanswerable message.
     let approved = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
     let mut second = approved.clone();
     second["event_id"] = "metrics-second".into();
@@ -63,7 +64,7 @@ async fn probes_answer_and_metrics_count_a_scripted_run_exactly() {
     assert_eq!(v("preauth_outcomes_total{status=\"rejected\"}"), 1.0);
     assert_eq!(
         v("preauth_findings_total{rule=\"MOD-04\",severity=\"error\"}"),
-        1.0,
+        2.0,
         "{m:#?}"
     );
     assert_eq!(
