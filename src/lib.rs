@@ -13,6 +13,7 @@ pub(crate) mod broker_url;
 pub mod case;
 pub mod check;
 pub mod codes;
+pub mod exit;
 pub mod config;
 pub mod health;
 pub mod http;
