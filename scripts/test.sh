@@ -36,16 +36,18 @@ ensure_rabbitmq() {
 ensure_fhir_validator() {
   # The FHIR R4 structure validator (fhir.resources, R4B models) checks every outgoing PAS bundle.
   local venv=target/fhir-venv
-  if ! "$venv/bin/python" -c 'import fhir.resources.R4B' >/dev/null 2>&1; then
-    log "Installing the FHIR validator (fhir.resources) into $venv"
+  # pika runs examples/integration/publish_case.py, the publisher the README shows.
+  if ! "$venv/bin/python" -c 'import fhir.resources.R4B, pika' >/dev/null 2>&1; then
+    log "Installing the FHIR validator (fhir.resources) and pika into $venv"
     python3 -m venv "$venv" 2>/dev/null || {
       if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
       $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
       python3 -m venv "$venv"
     }
-    "$venv/bin/pip" install -q 'fhir.resources==8.3.0'
+    "$venv/bin/pip" install -q 'fhir.resources==8.3.0' 'pika==1.4.4'
   fi
   export PREAUTH_FHIR_PYTHON="$PWD/$venv/bin/python"
+  export PREAUTH_PYTHON="$PWD/$venv/bin/python"
 }
 
 ensure_rabbitmq
