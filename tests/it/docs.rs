@@ -50,13 +50,28 @@ fn the_readme_names_every_configuration_key() {
     );
 }
 
+/// README.md's metrics reference is `ops::markdown_table()`, verbatim: the table right under
+/// "### Metrics". `PREAUTH_UPDATE_README=1 cargo test --test it docs::` rewrites it.
 #[test]
-fn the_readme_names_every_metric() {
+fn the_readme_metrics_reference_is_the_catalogue() {
+    let table = preauth_worker::ops::markdown_table();
     let text = readme();
-    for (name, ..) in METRICS {
-        assert!(
-            text.contains(name),
-            "README.md does not document the metric {name}"
-        );
+    let heading = "### Metrics\n\n";
+    let start = text.find(heading).expect("a Metrics section") + heading.len();
+    let end = text[start..]
+        .find("\n\n")
+        .map_or(text.len(), |i| start + i + 1);
+    if std::env::var_os("PREAUTH_UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &text[..start], &text[end..]);
+        std::fs::write(root().join("README.md"), updated).expect("README.md written");
+        return;
+    }
+    assert!(
+        text[start..end] == table,
+        "README.md's metrics table differs from the catalogue (src/ops/catalogue.rs); \
+         PREAUTH_UPDATE_README=1 cargo test --test it docs:: rewrites it. It should read:\n{table}"
+    );
+    for m in METRICS {
+        assert!(table.contains(&format!("`{}`", m.name)));
     }
 }
