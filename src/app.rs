@@ -66,11 +66,7 @@ impl App {
                 }
             })?;
             let payer = build_payer(id, payer_settings, &codes, &key)?;
-            let route = PayerRoute {
-                name: id.clone(),
-                payer,
-                policy,
-            };
+            let route = PayerRoute::new(id.clone(), payer, policy);
             if id == "default" {
                 default = Some(route);
             } else {

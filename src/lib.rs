@@ -6,6 +6,32 @@
 
 #![warn(unreachable_pub)]
 
+/// A closed set of metric label values: the enum, `ALL` and `as_str`. `ops` registers every
+/// value at zero from `ALL` when the worker starts, so a counter incremented with one of them
+/// is never a new series.
+macro_rules! label_values {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            #[allow(dead_code)]
+            $vis const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The label value.
+            $vis fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
 pub mod amqp;
 pub mod app;
 pub mod batch;

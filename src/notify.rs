@@ -74,16 +74,42 @@ fn answer(status: StatusCode, severity: &str, code: &str, text: &str) -> Respons
         .into_response()
 }
 
+label_values! {
+    /// What became of a notification (`preauth_notifications_total`'s `result`).
+    pub enum NotifyResult {
+        /// Verified and handed to the worker.
+        Accepted = "accepted",
+        /// Verified, but more than [`PENDING_NUDGES`] wait for the broker session.
+        Dropped = "dropped",
+        /// A subscription handshake or heartbeat.
+        Handshake = "handshake",
+        UnknownPayer = "unknown-payer",
+        Browser = "browser",
+        Unauthenticated = "unauthenticated",
+        ContentType = "content-type",
+        NotJson = "not-json",
+        NoToken = "no-token",
+        BadToken = "bad-token",
+    }
+}
+
+/// The `payer` label of a notification for a payer that takes none here.
+pub const UNKNOWN_PAYER: &str = "unknown";
+
 fn refused(
     payer: &str,
-    result: &'static str,
+    result: NotifyResult,
     status: StatusCode,
     code: &str,
     text: &str,
 ) -> Response {
-    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result)
+    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result.as_str())
         .increment(1);
-    warn!(payer, result, "Payer notification refused.");
+    warn!(
+        payer,
+        result = result.as_str(),
+        "Payer notification refused."
+    );
     answer(status, "error", code, text)
 }
 
@@ -96,8 +122,8 @@ async fn notify(
     // A metric label from the path must come from the configuration, never from the client.
     let Some((payer, credential)) = n.credentials.get_key_value(payer.as_str()) else {
         return refused(
-            "unknown",
-            "unknown-payer",
+            UNKNOWN_PAYER,
+            NotifyResult::UnknownPayer,
             StatusCode::NOT_FOUND,
             "not-found",
             "no payer of that name takes notifications here",
@@ -107,7 +133,7 @@ async fn notify(
     if headers.contains_key(header::ORIGIN) {
         return refused(
             payer,
-            "browser",
+            NotifyResult::Browser,
             StatusCode::FORBIDDEN,
             "security",
             "notifications are accepted from payer servers only",
@@ -120,7 +146,7 @@ async fn notify(
     if !same_secret(presented, credential.expose_secret().as_bytes()) {
         return refused(
             payer,
-            "unauthenticated",
+            NotifyResult::Unauthenticated,
             StatusCode::UNAUTHORIZED,
             "login",
             "the Authorization header is not this payer's notification credential",
@@ -134,7 +160,7 @@ async fn notify(
     if !fhir_json {
         return refused(
             payer,
-            "content-type",
+            NotifyResult::ContentType,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "not-supported",
             "send application/fhir+json",
@@ -143,7 +169,7 @@ async fn notify(
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return refused(
             payer,
-            "not-json",
+            NotifyResult::NotJson,
             StatusCode::BAD_REQUEST,
             "structure",
             "the notification is not JSON",
@@ -151,13 +177,13 @@ async fn notify(
     };
     let kind = notification_type(&value);
     if matches!(kind, Some("handshake" | "heartbeat")) {
-        metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => "handshake").increment(1);
+        metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => NotifyResult::Handshake.as_str()).increment(1);
         return answer(StatusCode::OK, "information", "informational", "received");
     }
     let Some(token) = notification_response(&value).and_then(correlation) else {
         return refused(
             payer,
-            "no-token",
+            NotifyResult::NoToken,
             StatusCode::UNPROCESSABLE_ENTITY,
             "not-found",
             "the notification carries no correlation token of this worker",
@@ -166,7 +192,7 @@ async fn notify(
     if !token.verify(&n.key, payer) {
         return refused(
             payer,
-            "bad-token",
+            NotifyResult::BadToken,
             StatusCode::UNPROCESSABLE_ENTITY,
             "security",
             "the correlation token does not verify for this payer",
@@ -177,14 +203,14 @@ async fn notify(
         .as_ref()
         .map(|tx| tx.try_send(token.request_identifier.clone()))
     {
-        Some(Ok(())) => "accepted",
-        Some(Err(_)) | None => "dropped",
+        Some(Ok(())) => NotifyResult::Accepted,
+        Some(Err(_)) | None => NotifyResult::Dropped,
     };
-    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result).increment(1);
+    metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result.as_str()).increment(1);
     info!(
         payer,
         request_identifier = %token.request_identifier,
-        result,
+        result = result.as_str(),
         "Payer notification received; the follow-up asks the payer now, and publishes its answer."
     );
     answer(

@@ -54,7 +54,10 @@ impl Application {
     pub async fn build(app: App, shutdown: CancellationToken) -> Result<Self, StartError> {
         let health = Arc::new(Health::default());
         let recorder = match crate::ops::recorder() {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                crate::ops::register(&app.settings, &app.pipeline.payers);
+                Some(h)
+            }
             Err(e) => {
                 tracing::warn!("Metrics are off: {e}");
                 None

@@ -11,6 +11,18 @@ use lapin::{BasicProperties, Channel, Connection};
 use super::{bounded, AmqpError};
 use crate::case::{Outcome, OUTCOME_SCHEMA_V1};
 
+label_values! {
+    /// The broker's answer to a publish (`preauth_publish_confirms_total`'s `result`).
+    pub enum ConfirmResult {
+        Ack = "ack",
+        /// Acked but returned unroutable (nothing bound).
+        Returned = "returned",
+        Nack = "nack",
+        Timeout = "timeout",
+        Error = "error",
+    }
+}
+
 /// A channel in confirm mode.
 #[derive(Clone)]
 pub(crate) struct Publisher {
@@ -95,22 +107,23 @@ impl Publisher {
                 Ok(c) => c,
                 Err(e) => {
                     let result = if matches!(e, AmqpError::Timeout { .. }) {
-                        "timeout"
+                        ConfirmResult::Timeout
                     } else {
-                        "error"
+                        ConfirmResult::Error
                     };
-                    metrics::counter!("preauth_publish_confirms_total", "result" => result)
+                    metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str())
                         .increment(1);
                     return Err(e);
                 }
             };
         let result = match &confirmation {
-            Confirmation::Ack(None) => "ack",
-            Confirmation::Ack(Some(_)) => "returned",
-            Confirmation::Nack(_) => "nack",
-            Confirmation::NotRequested => "error",
+            Confirmation::Ack(None) => ConfirmResult::Ack,
+            Confirmation::Ack(Some(_)) => ConfirmResult::Returned,
+            Confirmation::Nack(_) => ConfirmResult::Nack,
+            Confirmation::NotRequested => ConfirmResult::Error,
         };
-        metrics::counter!("preauth_publish_confirms_total", "result" => result).increment(1);
+        metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str())
+            .increment(1);
         match confirmation {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(returned)) => Err(AmqpError::Publish {

@@ -21,10 +21,11 @@ use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::topology::Topology;
 use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError};
+use crate::case::Outcome;
 use crate::config::Settings;
 use crate::health::Health;
 use crate::pipeline::ParkReason;
-use crate::pipeline::{Disposition, Next, Pipeline};
+use crate::pipeline::{Disposition, Next, PayerDirectory, Pipeline};
 use crate::retry::ReconnectWaits;
 
 /// How a session ended.
@@ -91,6 +92,33 @@ impl FaultPoint {
 
 /// The exit status of a worker stopped by the fault-injection point.
 pub const FAULT_EXIT_CODE: i32 = 86;
+
+label_values! {
+    /// What a verified notification did (`preauth_followups_brought_forward_total`'s `result`).
+    pub enum Forwarded {
+        BroughtForward = "brought-forward",
+        /// Nothing waits for a follow-up of that request (already on its way, or decided).
+        NotWaiting = "not-waiting",
+        /// Not a request identifier of this worker.
+        NotOurs = "not-ours",
+        Error = "error",
+    }
+}
+
+label_values! {
+    /// Why a case event waits in a delay tier (`preauth_delayed_total`'s `kind`).
+    pub enum DelayKind {
+        Retry = "retry",
+        FollowUp = "follow-up",
+    }
+}
+
+/// The `tier` of a pended request waiting in its own queue for a notifying payer.
+pub const AWAITING_TIER: &str = "awaiting";
+
+/// The `payer` label of an outcome no configured payer was chosen for (the payer is not
+/// configured, or the case did not decode).
+pub const NO_PAYER: &str = "none";
 
 /// Runs the worker until `shutdown` is cancelled. Returns an error only for problems a
 /// reconnect cannot fix (a queue declared with other arguments). `nudges` carries the request
@@ -343,12 +371,12 @@ async fn bring_forward(
     publisher: &Publisher,
     request_identifier: &str,
 ) {
-    let count = |result: &'static str| {
-        metrics::counter!("preauth_followups_brought_forward_total", "result" => result)
+    let count = |result: Forwarded| {
+        metrics::counter!("preauth_followups_brought_forward_total", "result" => result.as_str())
             .increment(1)
     };
     let Some(spec) = shared.topology.awaiting_queue(request_identifier) else {
-        return count("not-ours");
+        return count(Forwarded::NotOurs);
     };
     let timeout = shared.settings.amqp.timeout;
     // A channel of its own: getting from a queue the broker does not have closes the channel.
@@ -356,7 +384,7 @@ async fn bring_forward(
         Ok(c) => c,
         Err(e) => {
             warn!(%request_identifier, "Cannot bring the follow-up forward: {e}. It runs when its wait ends.");
-            return count("error");
+            return count(Forwarded::Error);
         }
     };
     let got = bounded(
@@ -389,7 +417,7 @@ async fn bring_forward(
                         warn!(%request_identifier, "The awaiting copy was not acked: {e}.");
                     }
                     info!(%request_identifier, "Payer notification: the pended request's follow-up is brought forward.");
-                    count("brought-forward");
+                    count(Forwarded::BroughtForward);
                 }
                 Err(e) => {
                     let _ = bounded(
@@ -402,18 +430,18 @@ async fn bring_forward(
                     )
                     .await;
                     warn!(%request_identifier, "Cannot bring the follow-up forward: {e}. It runs when its wait ends.");
-                    count("error");
+                    count(Forwarded::Error);
                 }
             }
         }
         Ok(None) => {
             debug!(%request_identifier, "Payer notification: nothing awaits a follow-up for this request.");
-            count("not-waiting");
+            count(Forwarded::NotWaiting);
         }
         Err(e) => {
             // Most often the queue does not exist: the request is not pended here any more.
             debug!(%request_identifier, "Payer notification: no awaiting copy ({e}).");
-            count("not-waiting");
+            count(Forwarded::NotWaiting);
         }
     }
     let _ = tokio::time::timeout(timeout, channel.close(200, ShortString::from("done"))).await;
@@ -485,6 +513,7 @@ async fn handle_delivery_inner(
                 state: None,
             },
             ids: None,
+            payer: None,
         }
     } else {
         // A panic on one case is contained here: the case is parked with the reason and the
@@ -509,6 +538,7 @@ async fn handle_delivery_inner(
                         state: None,
                     },
                     ids: None,
+                    payer: None,
                 }
             }
         }
@@ -554,8 +584,7 @@ async fn handle_delivery_inner(
             .await
             {
                 Ok(_) => {
-                    metrics::counter!("preauth_parked_total", "reason" => ParkReason::TooLarge.code())
-                        .increment(1);
+                    count_parked(ParkReason::TooLarge);
                     info!(
                         bytes = delivery.data.len(),
                         "Rejected an oversized message; the broker moves it to the parking queue."
@@ -586,8 +615,7 @@ async fn carry_out(
             error!(%case_id, %event_id, status = outcome.status.as_str(), "Outcome could not be published: {e}. The case event is not acked.");
             return Settle::Requeue;
         }
-        metrics::counter!("preauth_outcomes_total", "status" => outcome.status.as_str())
-            .increment(1);
+        count_outcome(&shared.pipeline.payers, d, outcome);
         info!(%case_id, %event_id, outcome_id = %outcome.outcome_id, status = outcome.status.as_str(), "Published case outcome.");
     }
     // The copy is a new message: the broker's count of this one's deliveries does not carry over.
@@ -617,16 +645,16 @@ async fn carry_out(
                 spec.name,
                 "request's awaiting queue",
                 Box::new(|| {
-                    metrics::counter!("preauth_delayed_total", "kind" => "follow-up", "tier" => "awaiting").increment(1)
+                    metrics::counter!("preauth_delayed_total", "kind" => DelayKind::FollowUp.as_str(), "tier" => AWAITING_TIER).increment(1)
                 }),
             )
         }
         Next::Retry { after, state } | Next::FollowUp { after, state, .. } => {
             headers::write_state(&mut table, state, routing_key, body, key);
             let kind = if matches!(d.next, Next::Retry { .. }) {
-                "retry"
+                DelayKind::Retry
             } else {
-                "follow-up"
+                DelayKind::FollowUp
             };
             let tier = crate::amqp::topology::tier_label(*after);
             match shared.topology.tier_queue(*after) {
@@ -634,7 +662,7 @@ async fn carry_out(
                     q.to_owned(),
                     "delay tier",
                     Box::new(move || {
-                        metrics::counter!("preauth_delayed_total", "kind" => kind, "tier" => tier.clone()).increment(1)
+                        metrics::counter!("preauth_delayed_total", "kind" => kind.as_str(), "tier" => tier.clone()).increment(1)
                     }),
                 ),
                 None => {
@@ -665,13 +693,11 @@ async fn carry_out(
                 headers::PARKED_AT,
                 &chrono::Utc::now().to_rfc3339(),
             );
-            let reason = reason.code();
+            let reason = *reason;
             (
                 shared.topology.parking_queue.clone(),
                 "parking queue",
-                Box::new(move || {
-                    metrics::counter!("preauth_parked_total", "reason" => reason).increment(1)
-                }),
+                Box::new(move || count_parked(reason)),
             )
         }
     };
@@ -692,6 +718,25 @@ async fn carry_out(
             Settle::Requeue
         }
     }
+}
+
+/// Counts a confirmed outcome by status and payer, and its reasons by payer, status and code.
+pub(crate) fn count_outcome(payers: &PayerDirectory, d: &Disposition, outcome: &Outcome) {
+    let status = outcome.status.as_str();
+    let payer = d.payer.as_deref();
+    metrics::counter!("preauth_outcomes_total", "status" => status, "payer" => payer.unwrap_or(NO_PAYER).to_owned())
+        .increment(1);
+    let Some(payer) = payer else { return };
+    for r in &outcome.reasons {
+        let code = payers.reason_label(payer, &r.code);
+        metrics::counter!("preauth_payer_reasons_total", "payer" => payer.to_owned(), "status" => status, "code" => code)
+            .increment(1);
+    }
+}
+
+/// Counts a message moved to the parking queue.
+pub(crate) fn count_parked(reason: ParkReason) {
+    metrics::counter!("preauth_parked_total", "reason" => reason.code()).increment(1);
 }
 
 /// Retries a publish with backoff for up to `amqp.publish_hold`, marking the worker not ready

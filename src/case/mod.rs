@@ -14,7 +14,7 @@ pub use decode::decode;
 pub use finding::{registry, Finding, Rule, Severity};
 pub use identify::{identify, json_error, Identified, Unidentifiable, Unreadable};
 pub use outcome::{
-    AppealRoute, Authorization, Outcome, PayerRef, Reason, Status, OUTCOME_SCHEMA_V1,
+    AppealRoute, Authorization, Outcome, PayerRef, Reason, Status, WorkerReason, OUTCOME_SCHEMA_V1,
 };
 
 use std::fmt;

@@ -88,11 +88,57 @@ pub struct Reason {
 
 impl Reason {
     /// A reason of the worker's own (not the payer's).
-    pub fn worker(code: &str, text: impl Into<String>) -> Self {
+    pub fn worker(reason: WorkerReason, text: impl Into<String>) -> Self {
+        Self::worker_code(reason.code(), text)
+    }
+
+    /// The payer refused the request with this HTTP status (code `http-<status>`).
+    pub fn http_refusal(status: u16, text: impl Into<String>) -> Self {
+        Self::worker_code(&format!("http-{status}"), text)
+    }
+
+    fn worker_code(code: &str, text: impl Into<String>) -> Self {
         Self {
             code: code.to_owned(),
             system: Some(WORKER_REASON_SYSTEM.to_owned()),
             text: text.into(),
+        }
+    }
+}
+
+/// The worker's own reason codes (`system` = `urn:preauth-worker:reason`), besides
+/// `http-<status>`: every one is listed here, so metrics can count them by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerReason {
+    PayerNotConfigured,
+    RetriesExhausted,
+    PayerRefused,
+    FollowupsExhausted,
+    RegulatoryDeadline,
+    NoDecision,
+    MalformedResponse,
+}
+
+impl WorkerReason {
+    pub const ALL: [WorkerReason; 7] = [
+        WorkerReason::PayerNotConfigured,
+        WorkerReason::RetriesExhausted,
+        WorkerReason::PayerRefused,
+        WorkerReason::FollowupsExhausted,
+        WorkerReason::RegulatoryDeadline,
+        WorkerReason::NoDecision,
+        WorkerReason::MalformedResponse,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            WorkerReason::PayerNotConfigured => "payer-not-configured",
+            WorkerReason::RetriesExhausted => "retries-exhausted",
+            WorkerReason::PayerRefused => "payer-refused",
+            WorkerReason::FollowupsExhausted => "followups-exhausted",
+            WorkerReason::RegulatoryDeadline => "regulatory-deadline",
+            WorkerReason::NoDecision => "no-decision",
+            WorkerReason::MalformedResponse => "malformed-response",
         }
     }
 }

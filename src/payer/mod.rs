@@ -224,4 +224,11 @@ pub trait Payer: Send + Sync {
     fn notifies(&self) -> bool {
         false
     }
+
+    /// The reason codes this adapter names (a bounded set, for metrics): a code it passes on
+    /// from the payer without knowing it is counted as `other`. The worker's own codes
+    /// ([`crate::case::WorkerReason`]) are counted for every payer and need not be listed.
+    fn reason_codes(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
 }

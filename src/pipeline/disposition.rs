@@ -38,6 +38,9 @@ pub struct Disposition {
     pub next: Next,
     /// `(case_id, event_id)` when the message could be identified.
     pub ids: Option<(String, String)>,
+    /// The configured payer id the case was routed to (`default` for the fallback), when it was
+    /// routed: the outcomes' `payer` metric label.
+    pub payer: Option<String>,
 }
 
 /// Why a message cannot be answered and goes to the parking queue.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::case::{
     decode, identify, AppealRoute, Authorization, CaseEvent, Finding, Kind, Outcome, PayerRef,
-    Reason, Status, Urgency, OUTCOME_SCHEMA_V1,
+    Reason, Status, Urgency, WorkerReason, OUTCOME_SCHEMA_V1,
 };
 use crate::codes::CodeTable;
 use crate::ids::{outcome_id, replayed_outcome_id, request_identifier};
@@ -28,6 +28,20 @@ pub struct PayerRoute {
     pub name: String,
     pub payer: Arc<dyn Payer>,
     pub policy: Arc<Policy>,
+    /// The reason codes the payer's adapter names ([`Payer::reason_codes`]), read once.
+    pub reason_codes: Vec<&'static str>,
+}
+
+impl PayerRoute {
+    pub fn new(name: impl Into<String>, payer: Arc<dyn Payer>, policy: Arc<Policy>) -> Self {
+        let reason_codes = payer.reason_codes();
+        Self {
+            name: name.into(),
+            payer,
+            policy,
+            reason_codes,
+        }
+    }
 }
 
 /// Payer ids to routes, with the optional `default` route for ids not listed.
@@ -44,6 +58,65 @@ impl PayerDirectory {
 
     pub(crate) fn route(&self, payer_id: &str) -> Option<&PayerRoute> {
         self.routes.get(payer_id).or(self.default.as_ref())
+    }
+
+    /// Every configured payer, the fallback included.
+    pub fn routes(&self) -> impl Iterator<Item = &PayerRoute> {
+        self.routes.values().chain(self.default.as_ref())
+    }
+
+    /// The `code` metric label of a reason on an outcome for the payer configured as `name`: the
+    /// code itself when the worker or that payer's adapter names it, else `other` (a payer's
+    /// codes are not a bounded set).
+    pub fn reason_label(&self, name: &str, code: &str) -> &'static str {
+        let named = self
+            .routes
+            .get(name)
+            .or(self.default.as_ref().filter(|d| d.name == name))
+            .map(|r| r.reason_codes.as_slice())
+            .unwrap_or_default();
+        reason_labels(named)
+            .find(|known| *known == code)
+            .unwrap_or(OTHER_REASON)
+    }
+}
+
+/// The `code` label of a reason no adapter names.
+pub const OTHER_REASON: &str = "other";
+
+/// Every `code` label a payer whose adapter names `adapter_codes` can have: the worker's own
+/// codes, the adapter's, and `other`.
+pub fn reason_labels<'a>(
+    adapter_codes: &'a [&'static str],
+) -> impl Iterator<Item = &'static str> + 'a {
+    WorkerReason::ALL
+        .iter()
+        .map(|r| r.code())
+        .chain(adapter_codes.iter().copied())
+        .chain([OTHER_REASON])
+}
+
+/// How a payer call ended (`preauth_payer_requests_total`'s `result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallResult {
+    Answered,
+    Transient,
+    Refused,
+}
+
+impl CallResult {
+    pub const ALL: [CallResult; 3] = [
+        CallResult::Answered,
+        CallResult::Transient,
+        CallResult::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallResult::Answered => "answered",
+            CallResult::Transient => "transient",
+            CallResult::Refused => "refused",
+        }
     }
 }
 
@@ -116,7 +189,7 @@ impl Pipeline {
             // log line nor the reason repeats it (the case and event ids find the case).
             warn!(case_id = %case.case_id, event_id = %case.event_id, "Payer is not configured.");
             let reasons = vec![Reason::worker(
-                "payer-not-configured",
+                WorkerReason::PayerNotConfigured,
                 "the case's coverage.payer_id names no configured payer and there is no default payer",
             )];
             let o = self.outcome(
@@ -133,16 +206,20 @@ impl Pipeline {
                 outcomes: vec![o],
                 next: Next::Ack,
                 ids,
+                payer: None,
             };
         };
         let findings = validate(&case, &route.policy, &self.codes);
         count_findings(&findings);
-        if has_errors(&findings) {
+        let mut disposition = if has_errors(&findings) {
             info!(case_id = %case.case_id, event_id = %case.event_id, findings = findings.len(), "Case rejected by validation.");
-            return self.rejected(&case.case_id, &case.event_id, state, findings, ids);
-        }
-        let mut disposition = self.submit(&case, route, state, findings).await;
-        disposition.ids = ids;
+            self.rejected(&case.case_id, &case.event_id, state, findings, ids)
+        } else {
+            let mut disposition = self.submit(&case, route, state, findings).await;
+            disposition.ids = ids;
+            disposition
+        };
+        disposition.payer = Some(route.name.clone());
         disposition
     }
 
@@ -181,11 +258,11 @@ impl Pipeline {
             let started = std::time::Instant::now();
             let result = route.payer.send(request).await;
             let label = match &result {
-                Ok(_) => "answered",
-                Err(PayerError::Transient { .. }) => "transient",
-                Err(PayerError::Refused { .. }) => "refused",
+                Ok(_) => CallResult::Answered,
+                Err(PayerError::Transient { .. }) => CallResult::Transient,
+                Err(PayerError::Refused { .. }) => CallResult::Refused,
             };
-            metrics::counter!("preauth_payer_requests_total", "payer" => route.name.clone(), "result" => label).increment(1);
+            metrics::counter!("preauth_payer_requests_total", "payer" => route.name.clone(), "result" => label.as_str()).increment(1);
             metrics::histogram!("preauth_payer_request_duration_seconds", "payer" => route.name.clone())
                 .record(started.elapsed().as_secs_f64());
             match &result {
@@ -235,12 +312,13 @@ impl Pipeline {
                                 state: next_state,
                             },
                             ids: None,
+                            payer: None,
                         }
                     }
                     None => {
                         warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; case failed and parked.");
                         let reasons = vec![Reason::worker(
-                            "retries-exhausted",
+                            WorkerReason::RetriesExhausted,
                             format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
                         )];
                         Disposition {
@@ -258,6 +336,7 @@ impl Pipeline {
                                 state: Some(next_state),
                             },
                             ids: None,
+                            payer: None,
                         }
                     }
                 }
@@ -268,7 +347,7 @@ impl Pipeline {
             }) => {
                 warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer refused the request.");
                 if reasons.is_empty() {
-                    reasons.push(Reason::worker("payer-refused", detail));
+                    reasons.push(Reason::worker(WorkerReason::PayerRefused, detail));
                 }
                 Disposition {
                     outcomes: vec![self.failed(
@@ -281,6 +360,7 @@ impl Pipeline {
                     )],
                     next: Next::Ack,
                     ids: None,
+                    payer: None,
                 }
             }
             Ok(response) => {
@@ -335,6 +415,7 @@ impl Pipeline {
             outcomes: vec![o],
             next: Next::Ack,
             ids: None,
+            payer: None,
         };
         match response.overall() {
             Overall::Certified | Overall::PartlyCertified => {
@@ -404,7 +485,7 @@ impl Pipeline {
                 if waited > clock.num_seconds() {
                     let mut reasons = reasons;
                     reasons.push(Reason::worker(
-                        "regulatory-deadline",
+                        WorkerReason::RegulatoryDeadline,
                         format!(
                             "the payer has not decided within its regulatory deadline ({} hours for a {} request); contact the payer",
                             clock.num_hours(),
@@ -442,12 +523,13 @@ impl Pipeline {
                                 }),
                             },
                             ids: None,
+                            payer: None,
                         }
                     }
                     None => {
                         let mut reasons = reasons;
                         reasons.push(Reason::worker(
-                            "followups-exhausted",
+                            WorkerReason::FollowupsExhausted,
                             format!(
                                 "the payer had not decided after {} follow-ups; contact the payer",
                                 state.followups
@@ -461,7 +543,7 @@ impl Pipeline {
             Overall::NoDecision => {
                 let mut reasons = reasons;
                 reasons.push(Reason::worker(
-                    "no-decision",
+                    WorkerReason::NoDecision,
                     format!(
                         "the payer answered {} without a decision; contact the payer",
                         action.unwrap_or("nothing")
@@ -495,6 +577,7 @@ impl Pipeline {
             outcomes: vec![o],
             next: Next::Ack,
             ids,
+            payer: None,
         }
     }
 
@@ -598,6 +681,7 @@ fn park(ids: Option<(String, String)>, reason: ParkReason, detail: String) -> Di
             state: None,
         },
         ids,
+        payer: None,
     }
 }
 

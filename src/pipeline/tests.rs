@@ -8,11 +8,11 @@ use std::time::Duration;
 fn pipeline(now: DateTime<Utc>) -> Pipeline {
     let codes = Arc::new(CodeTable::embedded().expect("codes"));
     let policies = Policies::load(&codes, None).expect("policies");
-    let route = PayerRoute {
-        name: "default".into(),
-        payer: Arc::new(SimulatedPayer::new(Arc::clone(&codes), Faults::default())),
-        policy: policies.get("default").expect("default"),
-    };
+    let route = PayerRoute::new(
+        "default",
+        Arc::new(SimulatedPayer::new(Arc::clone(&codes), Faults::default())),
+        policies.get("default").expect("default"),
+    );
     Pipeline {
         codes,
         payers: PayerDirectory::new(HashMap::new(), Some(route)),

@@ -478,6 +478,26 @@ fn remove_test_objects(url: &str, vhost: &str, prefix: &str) {
     .join();
 }
 
+/// The settings a worker process started with `env` and `config` reads (the variables read the
+/// way figment's `Env` reads them).
+pub fn settings_from(
+    env: &[(String, String)],
+    config: Option<&std::path::Path>,
+) -> preauth_worker::config::Settings {
+    let mut overrides = figment::Figment::new();
+    for (k, v) in env {
+        let Some(key) = k.strip_prefix(preauth_worker::config::ENV_PREFIX) else {
+            continue;
+        };
+        let value: figment::value::Value = v.parse().expect("a value");
+        overrides = overrides.merge(figment::providers::Serialized::default(
+            &key.to_lowercase().replace("__", "."),
+            value,
+        ));
+    }
+    preauth_worker::config::Settings::load_with(config, overrides).expect("settings load")
+}
+
 /// A worker started in this test process, through the same `App` and `Application` calls the
 /// binary makes: for tests where a process boundary is not the point (SIGKILL, SIGTERM and log
 /// checks use [`WorkerProcess`]). Stopped, and drained, when dropped or `stop`ped.
@@ -491,20 +511,7 @@ impl InProcessWorker {
     /// Builds the worker from the shipped defaults, `config` and `env`, binds its listeners and
     /// waits until it consumes.
     pub async fn start_ready(env: &[(String, String)], config: Option<&std::path::Path>) -> Self {
-        // The same variables a worker process would get, read the way figment's `Env` reads them.
-        let mut overrides = figment::Figment::new();
-        for (k, v) in env {
-            let Some(key) = k.strip_prefix(preauth_worker::config::ENV_PREFIX) else {
-                continue;
-            };
-            let value: figment::value::Value = v.parse().expect("a value");
-            overrides = overrides.merge(figment::providers::Serialized::default(
-                &key.to_lowercase().replace("__", "."),
-                value,
-            ));
-        }
-        let settings =
-            preauth_worker::config::Settings::load_with(config, overrides).expect("settings load");
+        let settings = settings_from(env, config);
         let app = preauth_worker::app::App::build(settings).expect("the worker builds");
         let shutdown = tokio_util::sync::CancellationToken::new();
         let application = preauth_worker::startup::Application::build(app, shutdown.clone())

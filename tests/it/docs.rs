@@ -50,13 +50,116 @@ fn the_readme_names_every_configuration_key() {
     );
 }
 
+/// README.md's metrics reference is `ops::markdown_table()`, verbatim: the table right under
+/// "### Metrics". `PREAUTH_UPDATE_README=1 cargo test --test it docs::` rewrites it.
 #[test]
-fn the_readme_names_every_metric() {
+fn the_readme_metrics_reference_is_the_catalogue() {
+    let table = preauth_worker::ops::markdown_table();
     let text = readme();
-    for (name, ..) in METRICS {
-        assert!(
-            text.contains(name),
-            "README.md does not document the metric {name}"
-        );
+    let heading = "### Metrics\n\n";
+    let start = text.find(heading).expect("a Metrics section") + heading.len();
+    let end = text[start..]
+        .find("\n\n")
+        .map_or(text.len(), |i| start + i + 1);
+    if std::env::var_os("PREAUTH_UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &text[..start], &text[end..]);
+        std::fs::write(root().join("README.md"), updated).expect("README.md written");
+        return;
     }
+    assert!(
+        text[start..end] == table,
+        "README.md's metrics table differs from the catalogue (src/ops/catalogue.rs); \
+         PREAUTH_UPDATE_README=1 cargo test --test it docs:: rewrites it. It should read:\n{table}"
+    );
+    for m in METRICS {
+        assert!(table.contains(&format!("`{}`", m.name)));
+    }
+}
+
+/// The `preauth_*` and `process_*` metrics an expression names, each with the label names it
+/// matches on in `{…}`.
+fn named_metrics(text: &str) -> Vec<(String, Vec<String>)> {
+    let metric = regex::Regex::new(r"\b((?:preauth|process)_[a-z_]+)(\{[^}]*\})?").expect("regex");
+    let label = regex::Regex::new(r#"([a-z_]+)\s*(?:=~|!~|!=|=)\s*""#).expect("regex");
+    metric
+        .captures_iter(text)
+        .map(|c| {
+            let labels = c.get(2).map_or(vec![], |m| {
+                label
+                    .captures_iter(m.as_str())
+                    .map(|l| l[1].to_owned())
+                    .collect()
+            });
+            (c[1].to_owned(), labels)
+        })
+        .collect()
+}
+
+#[test]
+fn the_alert_rules_and_the_dashboard_name_only_catalogue_metrics_and_labels_and_no_queue() {
+    use preauth_worker::ops::PROCESS_METRICS;
+    let files = [
+        "deploy/prometheus/alerts.yaml",
+        "deploy/grafana/preauth-worker.json",
+    ];
+    let names_queue = regex::Regex::new(r#"queue\s*(=~|=)\s*""#).expect("regex");
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for file in files {
+        let text = std::fs::read_to_string(root().join(file)).expect("deploy file");
+        let exprs: Vec<String> = if file.ends_with(".json") {
+            let d: serde_json::Value = serde_json::from_str(&text).expect("dashboard JSON");
+            let panels = d["panels"].as_array().cloned().unwrap_or_default();
+            panels
+                .iter()
+                .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+                .filter_map(|t| t["expr"].as_str().map(str::to_owned))
+                .chain(
+                    d["templating"]["list"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v["definition"].as_str().map(str::to_owned)),
+                )
+                .collect()
+        } else {
+            let doc: serde_norway::Value = serde_norway::from_str(&text).expect("rules YAML");
+            doc["groups"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g["rules"].as_sequence().cloned().unwrap_or_default())
+                .filter_map(|r| r["expr"].as_str().map(str::to_owned))
+                .collect()
+        };
+        for expr in &exprs {
+            if names_queue.is_match(expr) {
+                problems.push(format!("{file}: names a queue: {expr}"));
+            }
+            for (name, labels) in named_metrics(expr) {
+                seen += 1;
+                let base = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(&name);
+                let Some(m) = METRICS
+                    .iter()
+                    .chain(PROCESS_METRICS)
+                    .find(|m| m.name == name || m.name == base)
+                else {
+                    problems.push(format!("{file}: {name} is not in the catalogue"));
+                    continue;
+                };
+                for l in labels {
+                    let known = m.labels.iter().any(|k| k.name == l)
+                        || ["job", "instance", "le"].contains(&l.as_str());
+                    if !known {
+                        problems.push(format!("{file}: {name} has no label {l}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(seen > 20, "only {seen} metric references found");
 }

@@ -18,7 +18,7 @@ use super::auth::TokenSource;
 use super::body::read_bounded;
 use super::read::{parse_response, Correlation, ResponseError};
 use super::write::{inquiry_bundle, request_bundle};
-use crate::case::Reason;
+use crate::case::{Reason, WorkerReason};
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
 
 /// Identifiers a payer gives (reference, authorization number, reason codes): what fits in an
@@ -233,7 +233,27 @@ impl Payer for PasPayer {
     fn notifies(&self) -> bool {
         self.correlation.is_some()
     }
+
+    fn reason_codes(&self) -> Vec<&'static str> {
+        reason_codes()
+    }
 }
+
+/// The reason codes the PAS adapter names itself: a note without a code, a business error
+/// without one, and the common HTTP refusals.
+pub(crate) fn reason_codes() -> Vec<&'static str> {
+    [super::read::NOTE, super::read::UNCODED_ERROR]
+        .into_iter()
+        .chain(HTTP_REFUSALS)
+        .collect()
+}
+
+/// The refusals a FHIR server commonly answers with, as the `http-<status>` reason codes
+/// [`classify`] gives them (any other refusal is still reported, and counted as `other`).
+const HTTP_REFUSALS: [&str; 13] = [
+    "http-400", "http-401", "http-403", "http-404", "http-405", "http-406", "http-409", "http-410",
+    "http-412", "http-413", "http-415", "http-422", "http-501",
+];
 
 /// Turns an HTTP answer into a payer response or a classified error.
 pub fn classify(
@@ -247,7 +267,7 @@ pub fn classify(
             serde_json::from_slice(body).map_err(|_| PayerError::Refused {
                 detail: format!("payer answered {code} with a body that is not JSON"),
                 reasons: vec![Reason::worker(
-                    "malformed-response",
+                    WorkerReason::MalformedResponse,
                     "the payer's answer is not JSON",
                 )],
             })?;
@@ -260,7 +280,10 @@ pub fn classify(
                 },
                 other => PayerError::Refused {
                     detail: other.to_string(),
-                    reasons: vec![Reason::worker("malformed-response", other.to_string())],
+                    reasons: vec![Reason::worker(
+                        WorkerReason::MalformedResponse,
+                        other.to_string(),
+                    )],
                 },
             });
     }
@@ -278,8 +301,8 @@ pub fn classify(
         .unwrap_or_else(|| "no OperationOutcome".to_owned());
     Err(PayerError::Refused {
         detail: format!("payer answered {status}: {why}"),
-        reasons: vec![Reason::worker(
-            &format!("http-{code}"),
+        reasons: vec![Reason::http_refusal(
+            code,
             format!("the payer refused the request ({status}): {why}"),
         )],
     })

@@ -269,9 +269,14 @@ fn reason_codes(review: &ExtensionTree<'_>, fallback_text: &str) -> Vec<Reason> 
         .collect()
 }
 
+/// The code of a payer's note that came without a reason code.
+pub(crate) const NOTE: &str = "note";
+/// The code of a business error that came without one.
+pub(crate) const UNCODED_ERROR: &str = "unknown";
+
 fn note_reason(text: &str) -> Reason {
     Reason {
-        code: "note".to_owned(),
+        code: NOTE.to_owned(),
         system: None,
         text: text.to_owned(),
     }
@@ -286,7 +291,7 @@ fn period_of(p: Option<&Period<'_>>) -> (Option<NaiveDate>, Option<NaiveDate>) {
 fn business_error(e: &ClaimError<'_>) -> Reason {
     let concept = e.code.as_ref();
     let c = concept.and_then(|cc| cc.coding.first());
-    let code = c.and_then(|c| c.code).unwrap_or("unknown");
+    let code = c.and_then(|c| c.code).unwrap_or(UNCODED_ERROR);
     let mut text = c
         .and_then(|c| c.display)
         .or_else(|| concept.and_then(|cc| cc.text))

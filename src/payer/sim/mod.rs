@@ -14,7 +14,7 @@ pub mod server;
 
 pub use faults::Faults;
 
-use crate::case::{CaseEvent, Indication, Kind, Reason};
+use crate::case::{CaseEvent, Indication, Kind, Reason, WorkerReason};
 use crate::codes::{CodeTable, ProcedureCode};
 use crate::payer::pas::model::{X12_REASON_SYSTEM, X12_REJECT_SYSTEM};
 use crate::payer::{
@@ -61,7 +61,7 @@ impl Payer for SimulatedPayer {
                 detail: "simulated payer answered with a body that is not a PAS response"
                     .to_owned(),
                 reasons: vec![Reason::worker(
-                    "malformed-response",
+                    WorkerReason::MalformedResponse,
                     "the payer's answer is not a PAS response",
                 )],
             }),
@@ -71,11 +71,61 @@ impl Payer for SimulatedPayer {
     fn adapter(&self) -> &'static str {
         "simulated"
     }
+
+    fn reason_codes(&self) -> Vec<&'static str> {
+        reason_codes()
+    }
 }
 
-fn reason(code: &str, text: &str) -> Reason {
+/// The decision reasons the simulator gives (X12 886 codes of its own choosing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimReason {
+    PendedForReview,
+    NotCovered,
+    NotNecessary,
+    Documentation,
+    ConservativeTreatment,
+    NoLetter,
+}
+
+impl SimReason {
+    const ALL: [SimReason; 6] = [
+        SimReason::PendedForReview,
+        SimReason::NotCovered,
+        SimReason::NotNecessary,
+        SimReason::Documentation,
+        SimReason::ConservativeTreatment,
+        SimReason::NoLetter,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            SimReason::PendedForReview => "0U",
+            SimReason::NotCovered => "N1",
+            SimReason::NotNecessary => "MN1",
+            SimReason::Documentation => "DOC",
+            SimReason::ConservativeTreatment => "CT1",
+            SimReason::NoLetter => "LMN",
+        }
+    }
+}
+
+/// The X12 901 reject reason the simulator refuses an unknown member with.
+const SUBSCRIBER_NOT_FOUND: &str = "75";
+
+/// Every reason code the simulator answers with: its decision reasons and its reject reason
+/// (besides the worker's own `malformed-response` for a scripted nonsense answer).
+pub(crate) fn reason_codes() -> Vec<&'static str> {
+    SimReason::ALL
+        .iter()
+        .map(|r| r.code())
+        .chain([SUBSCRIBER_NOT_FOUND])
+        .collect()
+}
+
+fn reason(why: SimReason, text: &str) -> Reason {
     Reason {
-        code: code.to_owned(),
+        code: why.code().to_owned(),
         system: Some(X12_REASON_SYSTEM.to_owned()),
         text: text.to_owned(),
     }
@@ -180,7 +230,7 @@ pub fn decide_review(
             return Err(PayerError::Refused {
                 detail: "subscriber not found".to_owned(),
                 reasons: vec![Reason {
-                    code: "75".to_owned(),
+                    code: SUBSCRIBER_NOT_FOUND.to_owned(),
                     system: Some(X12_REJECT_SYSTEM.to_owned()),
                     text: "subscriber/insured not found".to_owned(),
                 }],
@@ -213,9 +263,10 @@ pub fn decide_review(
         .any(|p| review.pend_codes.contains(p.code.as_str()));
     if needs_review && round < review.pend_rounds {
         response.items = items(case, |_| (ReviewAction::Pended, 0, vec![]));
-        response
-            .reasons
-            .push(reason("0U", "pended for medical review"));
+        response.reasons.push(reason(
+            SimReason::PendedForReview,
+            "pended for medical review",
+        ));
         return Ok(response);
     }
 
@@ -232,7 +283,7 @@ pub fn decide_review(
         let cosmetic = codes.get(&p.code).is_some_and(|c| c.cosmetic_only);
         if cosmetic || review.not_covered_codes.contains(p.code.as_str()) {
             let r = reason(
-                "N1",
+                SimReason::NotCovered,
                 &format!("{} is not covered under this plan's policy", p.code),
             );
             (ReviewAction::NotCertified, 0, vec![r])
@@ -271,19 +322,19 @@ fn items(
 fn whole_request_denial(case: &ReviewCase, policy: &Policy) -> Option<Reason> {
     if !case.indications.iter().any(|i| policy.covers(i)) {
         return Some(reason(
-            "MN1",
+            SimReason::NotNecessary,
             "not medically necessary: no covered indication is documented",
         ));
     }
     if case.clinical_notes == 0 {
         return Some(reason(
-            "DOC",
+            SimReason::Documentation,
             "documentation incomplete: no clinical note supports the request",
         ));
     }
     if policy.photos_required && case.photos == 0 {
         return Some(reason(
-            "DOC",
+            SimReason::Documentation,
             "documentation incomplete: photographs are required",
         ));
     }
@@ -291,13 +342,13 @@ fn whole_request_denial(case: &ReviewCase, policy: &Policy) -> Option<Reason> {
     if (policy.review.require_failed_conservative_treatment || case.appeal) && !failed_conservative
     {
         return Some(reason(
-            "CT1",
+            SimReason::ConservativeTreatment,
             "conservative treatment not documented as failed: a less costly treatment must be tried first",
         ));
     }
     if case.appeal && !case.letter_of_medical_necessity {
         return Some(reason(
-            "LMN",
+            SimReason::NoLetter,
             "appeal without a letter of medical necessity",
         ));
     }
