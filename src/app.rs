@@ -2,6 +2,7 @@
 //! the pipeline), so tests build exactly what the binary builds.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::codes::CodeTable;
@@ -18,19 +19,103 @@ use crate::security::DeploymentKey;
 /// Why the worker cannot start with these settings.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error(transparent)]
-    Codes(#[from] crate::codes::CodeTableError),
-    #[error(transparent)]
-    Policy(#[from] crate::rules::PolicyError),
-    #[error("payers.{payer}.policy: {source}")]
-    PayerPolicy {
-        payer: String,
-        source: crate::rules::PolicyError,
+    /// A setting whose value cannot be used (a file that cannot be read, a variable that is not
+    /// set): the message names the key and the value.
+    #[error("configuration: {key} = {value}: {message}")]
+    Setting {
+        key: String,
+        value: String,
+        message: String,
     },
-    #[error("payers.{payer}.adapter: {message}")]
-    Adapter { payer: String, message: String },
+    /// A payer that cannot be built for a reason no one key holds.
+    #[error("configuration: payers.{payer}: {message}")]
+    Payer { payer: String, message: String },
+    /// The local deployment key (no `security.key_file`) cannot be read or made.
     #[error(transparent)]
-    Key(#[from] crate::security::KeyError),
+    Key(crate::security::KeyError),
+    /// Data built into the binary does not load: a fault of the build, not of the configuration.
+    #[error("the shipped {0}")]
+    Shipped(String),
+}
+
+impl StartupError {
+    /// True when the cause is the build itself, not the configuration.
+    pub fn is_shipped(&self) -> bool {
+        matches!(self, StartupError::Shipped(_))
+    }
+}
+
+/// A setting's problem, with its value as the operator wrote it (secrets masked).
+fn setting(key: String, value: &str, message: impl Into<String>) -> StartupError {
+    StartupError::Setting {
+        value: crate::config::quoted(&crate::config::shown(&key, value)),
+        key,
+        message: message.into(),
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn key_error(e: crate::security::KeyError) -> StartupError {
+    match e {
+        crate::security::KeyError::File { path, message } => {
+            setting("security.key_file".into(), &path, message)
+        }
+        other => StartupError::Key(other),
+    }
+}
+
+fn code_table_error(path: &Path, e: crate::codes::CodeTableError) -> StartupError {
+    use crate::codes::CodeTableError;
+    let message = match e {
+        CodeTableError::Read { source, .. } => format!("cannot read it: {source}"),
+        CodeTableError::Invalid { message, .. } => message,
+    };
+    setting("rules.code_table".into(), &path_text(path), message)
+}
+
+/// A policy that does not load: the shipped ones fail only against another code table.
+fn policy_error(settings: &Settings, e: crate::rules::PolicyError) -> StartupError {
+    use crate::rules::PolicyError;
+    match (e, &settings.rules.policy_dir, &settings.rules.code_table) {
+        (PolicyError::Read { path, source }, Some(dir), _) => {
+            let message = if Path::new(&path) == dir.as_path() {
+                format!("cannot read it: {source}")
+            } else {
+                format!("cannot read {path}: {source}")
+            };
+            setting("rules.policy_dir".into(), &path_text(dir), message)
+        }
+        (
+            PolicyError::Invalid {
+                source_name,
+                message,
+            },
+            _,
+            Some(table),
+        ) if source_name.contains("(embedded)") => setting(
+            "rules.code_table".into(),
+            &path_text(table),
+            format!(
+                "the shipped policy {source_name} does not agree with this code table: {message}"
+            ),
+        ),
+        (
+            PolicyError::Invalid {
+                source_name,
+                message,
+            },
+            Some(dir),
+            _,
+        ) if !source_name.contains("(embedded)") => setting(
+            "rules.policy_dir".into(),
+            &path_text(dir),
+            format!("policy {source_name}: {message}"),
+        ),
+        (other, ..) => StartupError::Shipped(other.to_string()),
+    }
 }
 
 /// What the commands share.
@@ -50,20 +135,29 @@ impl App {
     }
 
     pub(crate) fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
-        let key = DeploymentKey::resolve(settings.security.key_file.as_deref())?;
+        let key =
+            DeploymentKey::resolve(settings.security.key_file.as_deref()).map_err(key_error)?;
         let codes = Arc::new(match &settings.rules.code_table {
-            Some(path) => CodeTable::from_file(path)?,
-            None => CodeTable::embedded()?,
+            Some(path) => CodeTable::from_file(path).map_err(|e| code_table_error(path, e))?,
+            None => CodeTable::embedded().map_err(|e| StartupError::Shipped(e.to_string()))?,
         });
-        let policies = Policies::load(&codes, settings.rules.policy_dir.as_deref())?;
+        let policies = Policies::load(&codes, settings.rules.policy_dir.as_deref())
+            .map_err(|e| policy_error(&settings, e))?;
         let mut routes = HashMap::new();
         let mut default = None;
         for (id, payer_settings) in &settings.payers {
-            let policy = policies.get(&payer_settings.policy).map_err(|source| {
-                StartupError::PayerPolicy {
-                    payer: id.clone(),
-                    source,
-                }
+            let policy = policies.get(&payer_settings.policy).map_err(|e| {
+                let message = match e {
+                    crate::rules::PolicyError::Unknown { known, .. } => format!(
+                        "not a known policy (known: {known}); a policy is a file NAME.toml in config/policies/ or in rules.policy_dir"
+                    ),
+                    other => other.to_string(),
+                };
+                setting(
+                    format!("payers.{id}.policy"),
+                    &payer_settings.policy,
+                    message,
+                )
             })?;
             let payer = build_payer(id, payer_settings, &codes, &key)?;
             let route = PayerRoute::new(id.clone(), payer, policy);
@@ -112,13 +206,11 @@ fn build_pas(
     s: &PayerSettings,
     key: &DeploymentKey,
 ) -> Result<Arc<dyn Payer>, StartupError> {
-    let err = |message: String| StartupError::Adapter {
-        payer: id.to_owned(),
-        message,
-    };
+    let name = |k: &str| format!("payers.{id}.{k}");
     let timeout = s.timeout.unwrap_or(std::time::Duration::from_secs(20));
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))
+    let read = |k: &str, path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| setting(name(k), &path_text(path), format!("cannot read it: {e}")))
     };
     // No redirects: a 307/308 would re-send the request body (patient data) to another host.
     let mut builder = reqwest::Client::builder()
@@ -127,39 +219,34 @@ fn build_pas(
         .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
         .user_agent(concat!("preauth-worker/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &s.ca_file {
-        for cert in reqwest::Certificate::from_pem_bundle(&read(path)?).map_err(|e| {
-            err(format!(
-                "ca_file {}: not PEM certificates: {e}",
-                path.display()
-            ))
+        for cert in reqwest::Certificate::from_pem_bundle(&read("ca_file", path)?).map_err(|e| {
+            setting(
+                name("ca_file"),
+                &path_text(path),
+                format!("not PEM certificates: {e}"),
+            )
         })? {
             builder = builder.add_root_certificate(cert);
         }
     }
     if let Some(path) = &s.client_identity_file {
-        let identity = reqwest::Identity::from_pem(&read(path)?).map_err(|e| {
-            err(format!(
-                "client_identity_file {}: needs a certificate and its key in PEM: {e}",
-                path.display()
-            ))
-        })?;
+        let identity =
+            reqwest::Identity::from_pem(&read("client_identity_file", path)?).map_err(|e| {
+                setting(
+                    name("client_identity_file"),
+                    &path_text(path),
+                    format!("needs a certificate and its private key in PEM: {e}"),
+                )
+            })?;
         builder = builder.identity(identity);
     }
-    let http = builder
-        .build()
-        .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
+    let http = builder.build().map_err(|e| StartupError::Payer {
+        payer: id.to_owned(),
+        message: format!("cannot build the HTTP client: {e}"),
+    })?;
     let auth = match (&s.token_url, &s.client_id) {
         (Some(token_url), Some(client_id)) => {
-            let credentials = if let Some(var) = &s.client_secret_env {
-                Credentials::secret_from_env(client_id, var)
-            } else if let Some(path) = &s.client_secret_file {
-                Credentials::secret_from_file(client_id, path)
-            } else if let Some(path) = &s.private_key_file {
-                Credentials::private_key_from_file(client_id, path)
-            } else {
-                return Err(err("credentials missing".into()));
-            }
-            .map_err(|e| err(e.to_string()))?;
+            let credentials = credentials(id, s, client_id)?;
             Some(Arc::new(TokenSource::new(
                 http.clone(),
                 token_url.clone(),
@@ -169,10 +256,10 @@ fn build_pas(
         }
         _ => None,
     };
-    let base_url = s
-        .base_url
-        .clone()
-        .ok_or_else(|| err("base_url is required".into()))?;
+    let base_url = s.base_url.clone().ok_or_else(|| StartupError::Payer {
+        payer: id.to_owned(),
+        message: "base_url is required for adapter \"fhir-pas\"".into(),
+    })?;
     Ok(Arc::new(PasPayer::new(
         http,
         PasSettings {
@@ -189,4 +276,53 @@ fn build_pas(
         },
         auth,
     )))
+}
+
+/// The client credentials of a payer's token endpoint; each problem names the key that holds
+/// the credential (never the secret).
+fn credentials(id: &str, s: &PayerSettings, client_id: &str) -> Result<Credentials, StartupError> {
+    use crate::payer::pas::auth::CredentialError;
+    let key = |k: &str| format!("payers.{id}.{k}");
+    let file_error = |k: &str, path: &Path, e: CredentialError| match e {
+        CredentialError::File { message, .. } => setting(
+            key(k),
+            &path_text(path),
+            format!("cannot read it: {message}"),
+        ),
+        CredentialError::EmptyFile { .. } => setting(key(k), &path_text(path), "the file is empty"),
+        other => setting(key(k), &path_text(path), other.to_string()),
+    };
+    if let Some(var) = &s.client_secret_env {
+        let hint = format!("set it to the client secret in the worker's environment, or use payers.{id}.client_secret_file");
+        return Credentials::secret_from_env(client_id, var).map_err(|e| match e {
+            CredentialError::EmptyEnv(_) => setting(
+                key("client_secret_env"),
+                var,
+                format!("the environment variable {var} is empty; {hint}"),
+            ),
+            _ => setting(
+                key("client_secret_env"),
+                var,
+                format!("the environment variable {var} is not set; {hint}"),
+            ),
+        });
+    }
+    if let Some(path) = &s.client_secret_file {
+        return Credentials::secret_from_file(client_id, path)
+            .map_err(|e| file_error("client_secret_file", path, e));
+    }
+    if let Some(path) = &s.private_key_file {
+        return Credentials::private_key_from_file(client_id, path).map_err(|e| match e {
+            CredentialError::Key { .. } => setting(
+                key("private_key_file"),
+                &path_text(path),
+                "not an RSA or EC (P-384) private key in PEM form",
+            ),
+            other => file_error("private_key_file", path, other),
+        });
+    }
+    Err(StartupError::Payer {
+        payer: id.to_owned(),
+        message: "client_id is set but no credential: set client_secret_env, client_secret_file or private_key_file".into(),
+    })
 }

@@ -23,7 +23,7 @@ pub fn redact_url(url: &str) -> String {
     // Whatever the URL's shape (even one that does not parse), everything between the start of
     // the user information and the last `@` after its first `:` is the password.
     let Some(at) = url.rfind('@') else {
-        return url.to_owned();
+        return redact_without_at(url);
     };
     let head = &url[..at];
     let start = head
@@ -35,6 +35,35 @@ pub fn redact_url(url: &str) -> String {
         Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
         None => url.to_owned(),
     }
+}
+
+/// A URL without user information may still be a mistyped one with a password in it
+/// (`guest:PASSWORD`, `amqp://guest:PASSWORD`): after any `:` outside brackets that is not the
+/// scheme's, anything but a port number is masked, up to the next `/`, `?` or `#`.
+fn redact_without_at(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    let mut in_brackets = false;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        out.push(c);
+        match c {
+            '[' => in_brackets = true,
+            ']' => in_brackets = false,
+            ':' if !in_brackets && !rest.starts_with("//") => {
+                let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                let (segment, after) = rest.split_at(end);
+                if segment.chars().all(|c| c.is_ascii_digit()) {
+                    out.push_str(segment);
+                } else {
+                    out.push_str("***");
+                }
+                rest = after;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The URL with a heartbeat set (30 s) unless the operator chose one.
@@ -59,6 +88,12 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact_url("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
+        assert_eq!(redact_url("amqp://[::1]:5672/%2f"), "amqp://[::1]:5672/%2f");
+        assert_eq!(
+            redact_url("amqp://h/%2f?heartbeat=30"),
+            "amqp://h/%2f?heartbeat=30"
+        );
+        assert_eq!(redact_url("guest:PASSMARK"), "guest:***");
         // Malformed URLs too: the password never shows, whatever else is wrong.
         for bad in [
             "amqp//guest:PASSMARK@127.0.0.1:5672/%2f",
@@ -66,6 +101,9 @@ mod tests {
             "amqp:/guest:PASSMARK@host",
             "amqp://guest:PASS@MARK@host",
             "http://u:PASSMARK@h/x",
+            "guest:PASSMARK",
+            "amqp://guest:PASSMARK",
+            "amqp://guest:PASSMARK/%2f",
         ] {
             let shown = redact_url(bad);
             assert!(

@@ -7,10 +7,10 @@ use crate::case::{decode, identify, Finding, Severity};
 use crate::pipeline::Pipeline;
 use crate::rules::{has_errors, validate};
 
-/// Exit codes of `check`.
-pub(crate) const EXIT_SUBMITTABLE: i32 = 0;
-pub(crate) const EXIT_FINDINGS: i32 = 1;
-pub const EXIT_UNREADABLE: i32 = 2;
+/// Exit codes of `check`, from the one table (`crate::exit`).
+pub(crate) const EXIT_SUBMITTABLE: i32 = crate::exit::OK as i32;
+pub(crate) const EXIT_FINDINGS: i32 = crate::exit::FINDINGS as i32;
+pub const EXIT_UNREADABLE: i32 = crate::exit::DATA as i32;
 
 /// The result of checking one case event.
 #[derive(Debug, Serialize)]

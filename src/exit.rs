@@ -14,8 +14,8 @@ pub const DATA: u8 = 65;
 /// No input: a file that does not exist or cannot be opened, or nothing given to read:
 /// EX_NOINPUT.
 pub const NO_INPUT: u8 = 66;
-/// The broker or a payer cannot be reached, or refuses the credentials or the virtual host, after
-/// the bounded number of tries: EX_UNAVAILABLE.
+/// The broker cannot be reached, or refuses the credentials or the virtual host after the bounded
+/// number of tries; a listen address is held by another process: EX_UNAVAILABLE.
 pub const UNAVAILABLE: u8 = 69;
 /// A fault of the worker itself: EX_SOFTWARE.
 pub const SOFTWARE: u8 = 70;
@@ -28,17 +28,61 @@ pub const TABLE: [(u8, &str); 8] = [
     (FINDINGS, "check: the case has findings with errors"),
     (USAGE, "the command line is wrong"),
     (DATA, "an input could not be read as a case event"),
-    (
-        NO_INPUT,
-        "no input: a missing or unreadable file, or nothing to read",
-    ),
+    (NO_INPUT, "no input: a missing or unreadable file, or nothing to read"),
     (
         UNAVAILABLE,
-        "the broker or a payer is unreachable or refuses the credentials or virtual host",
+        "the broker is unreachable or refuses the credentials or virtual host (after 3 tries); a listen address is in use",
     ),
     (SOFTWARE, "a fault of the worker itself"),
-    (
-        CONFIG,
-        "the configuration is invalid (the message names the key and the value)",
-    ),
+    (CONFIG, "the configuration is invalid (the message names the key and the value)"),
 ];
+
+/// The table for `--help`: one line per code.
+pub fn help_text() -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, meaning) in TABLE {
+        out.push_str(&format!("  {code:>2}  {meaning}\n"));
+    }
+    out
+}
+
+/// The table as Markdown, as docs/operations.md carries it.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| code | meaning |\n|---|---|\n");
+    for (code, meaning) in TABLE {
+        out.push_str(&format!("| {code} | {meaning} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_in_the_table_once_in_order() {
+        let codes: Vec<u8> = TABLE.iter().map(|(c, _)| *c).collect();
+        assert_eq!(
+            codes,
+            vec![
+                OK,
+                FINDINGS,
+                USAGE,
+                DATA,
+                NO_INPUT,
+                UNAVAILABLE,
+                SOFTWARE,
+                CONFIG
+            ]
+        );
+        assert!(codes.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_help_text_lists_every_code() {
+        let text = help_text();
+        for (code, meaning) in TABLE {
+            assert!(text.contains(&format!("{code:>2}  {meaning}")), "{text}");
+        }
+    }
+}

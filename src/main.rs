@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use preauth_worker::amqp::parked;
 use preauth_worker::amqp::topology::Topology;
@@ -13,12 +13,9 @@ use preauth_worker::config::Settings;
 use preauth_worker::payer::sim::server::{self as sim_server, Scenario};
 use preauth_worker::payer::sim::{self, Faults};
 use preauth_worker::startup::Application;
-use preauth_worker::{batch, check, telemetry};
+use preauth_worker::{batch, check, exit, telemetry};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-/// Exit code for unusable configuration (EX_CONFIG-style, as sysexits' EX_USAGE).
-const EXIT_CONFIG: u8 = 64;
 
 #[derive(Parser)]
 #[command(
@@ -36,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate one case event and print the findings (exit 0 submittable, 1 findings with errors, 2 unreadable).
+    /// Validate one case event and print the findings (exit 0 submittable, 1 findings with errors, 65 unreadable, 66 no such file).
     Check {
         /// The case event (JSON); `-` for standard input.
         #[arg(required_unless_present = "rules")]
@@ -72,12 +69,26 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Show the merged configuration (secrets masked), or check it without connecting.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the merged settings (shipped defaults, --config FILE, PREAUTH__ variables) as TOML,
+    /// with URL passwords and the values of keys that hold a secret masked.
+    Show,
+    /// Load and validate everything `run` loads at start (settings, log filter, code table,
+    /// policies, clinical vocabulary, payer credentials and secret files) without connecting:
+    /// prints "configuration OK" (exit 0), or the problem naming the key (exit 78).
+    Check,
 }
 
 #[derive(clap::Args)]
 struct PayerSimArgs {
     /// Address to listen on (loopback unless you mean otherwise).
-    #[arg(long, default_value = "127.0.0.1:9470")]
+    #[arg(long, default_value = "127.0.0.1:9470", value_parser = parse_listen)]
     listen: std::net::SocketAddr,
     /// The payer policy to decide by.
     #[arg(long, default_value = "default")]
@@ -125,8 +136,63 @@ enum ParkedCommand {
     },
 }
 
+/// A listen address, with what to write when it is not one.
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse().map_err(|_| {
+        "not an IP address and port; write one such as 127.0.0.1:9470 or [::]:9470 (not a host name)"
+            .to_owned()
+    })
+}
+
+/// Prints the error and returns the exit code.
+fn fail(code: u8, e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("preauth-worker: {e}");
+    ExitCode::from(code)
+}
+
+/// The command line, or the exit code clap's answer calls for (help and version: 0; a usage
+/// mistake: `exit::USAGE`, not clap's own 2).
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::command()
+        .after_help(exit::help_text())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .map_err(|e| {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
+        })
+}
+
+/// `RUST_LOG`, when set, replaces `log.level`: it must be a filter that logs something.
+fn rust_log_problem() -> Option<String> {
+    let value = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
+    let why = preauth_worker::config::log_filter_problem(&value)?;
+    Some(format!(
+        "configuration: RUST_LOG = {}: {why}; write trace, debug, info, warn or error, or target=level directives such as \"info,lapin=warn\" (or unset it to use log.level)",
+        preauth_worker::config::quoted(&value)
+    ))
+}
+
+/// The exit code of a broker error: a refusal or an unreachable broker is `UNAVAILABLE`; a queue
+/// declared with other arguments is the configuration's disagreement with the broker.
+fn amqp_exit(e: &preauth_worker::amqp::AmqpError) -> u8 {
+    match e {
+        preauth_worker::amqp::AmqpError::Inequivalent { .. } => exit::CONFIG,
+        _ => exit::UNAVAILABLE,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     if let Command::Check {
         rules: true, json, ..
     } = cli.command
@@ -135,14 +201,20 @@ fn main() -> ExitCode {
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(e) => return fail(exit::CONFIG, e),
     };
-    // Batch commands talk to a person on stderr: only problems are logged unless asked.
+    if let Some(problem) = rust_log_problem() {
+        return fail(exit::CONFIG, problem);
+    }
+    if let Command::Config(ConfigCommand::Show) = cli.command {
+        let _ = std::io::stdout().write_all(settings.show().as_bytes());
+        return ExitCode::SUCCESS;
+    }
+    // Commands for a person at a terminal: only problems are logged unless asked.
     let level = match cli.command {
-        Command::Check { .. } | Command::Process { .. } if settings.log.level == "info" => {
+        Command::Check { .. } | Command::Process { .. } | Command::Config(_)
+            if settings.log.level == "info" =>
+        {
             "warn".to_owned()
         }
         _ => settings.log.level.clone(),
@@ -150,10 +222,8 @@ fn main() -> ExitCode {
     telemetry::init(settings.log.format, &level);
     let app = match App::build(settings) {
         Ok(app) => app,
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(e) if e.is_shipped() => return fail(exit::SOFTWARE, e),
+        Err(e) => return fail(exit::CONFIG, e),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -161,11 +231,20 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("preauth-worker: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return fail(
+                exit::SOFTWARE,
+                format!("cannot start the async runtime: {e}"),
+            )
         }
     };
     match cli.command {
+        Command::Config(_) => match preauth_worker::startup::check(&app) {
+            Ok(()) => {
+                println!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(exit::CONFIG, e),
+        },
         Command::Check { file, json, .. } => match file {
             Some(file) => run_check(&app, &file, json),
             None => print_rules(json),
@@ -191,19 +270,13 @@ fn main() -> ExitCode {
 async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
     let policy = match app.policies.get(&args.policy) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(e) => return fail(exit::USAGE, format!("--policy {}: {e}", args.policy)),
     };
     let clients = match sim::clients::client_secrets(&args.clients)
         .and_then(|c| Ok((c, sim::clients::client_keys(&args.client_keys)?)))
     {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(e) => return fail(exit::USAGE, e),
     };
     let scenario = Scenario {
         faults: args.faults,
@@ -213,9 +286,17 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return fail(
+                exit::UNAVAILABLE,
+                format!("--listen {}: cannot listen there: {e}", args.listen),
+            )
+        }
         Err(e) => {
-            eprintln!("preauth-worker: cannot listen on {}: {e}", args.listen);
-            return ExitCode::FAILURE;
+            return fail(
+                exit::USAGE,
+                format!("--listen {}: cannot listen there: {e}", args.listen),
+            )
         }
     };
     match sim_server::start(listener, policy, Arc::clone(&app.codes), scenario) {
@@ -230,10 +311,7 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
             handle.stop();
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(exit::SOFTWARE, e),
     }
 }
 
@@ -263,10 +341,7 @@ async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(amqp_exit(&e), e),
     }
 }
 
@@ -274,10 +349,8 @@ async fn run_worker(app: App) -> ExitCode {
     let shutdown = CancellationToken::new();
     let application = match Application::build(app, shutdown.clone()).await {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("preauth-worker: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(e) if e.is_address_in_use() => return fail(exit::UNAVAILABLE, e),
+        Err(e) => return fail(exit::CONFIG, e),
     };
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -288,8 +361,7 @@ async fn run_worker(app: App) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("Cannot run: {e}");
-            eprintln!("preauth-worker: {e}");
-            ExitCode::FAILURE
+            fail(amqp_exit(&e), e)
         }
     }
 }
@@ -332,8 +404,10 @@ fn run_check(app: &App, file: &PathBuf, json: bool) -> ExitCode {
     let report = match body {
         Ok(body) => check::check(&app.pipeline, &body),
         Err(e) => {
-            eprintln!("preauth-worker: cannot read {}: {e}", file.display());
-            return ExitCode::from(check::EXIT_UNREADABLE as u8);
+            return fail(
+                exit::NO_INPUT,
+                format!("cannot read {}: {e}", file.display()),
+            )
         }
     };
     let text = if json {
@@ -344,7 +418,7 @@ fn run_check(app: &App, file: &PathBuf, json: bool) -> ExitCode {
         report.render()
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
-    ExitCode::from(report.exit_code() as u8)
+    ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(exit::SOFTWARE))
 }
 
 async fn run_process(app: &App, inputs: &[PathBuf], output: Option<PathBuf>) -> ExitCode {

@@ -247,17 +247,19 @@ pub(crate) fn load_credentials(
         let Some(path) = &payer.notification_credential_file else {
             continue;
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let named = || {
             format!(
-                "payers.{id}.notification_credential_file {}: {e}",
-                path.display()
+                "payers.{id}.notification_credential_file = {}",
+                crate::config::quoted(&path.display().to_string())
             )
-        })?;
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read it: {e}", named()))?;
         let value = text.trim_end_matches(['\r', '\n']);
         if value.len() < 16 || value.chars().any(char::is_control) {
             return Err(format!(
-                "payers.{id}.notification_credential_file {}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
-                path.display()
+                "{}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
+                named()
             ));
         }
         out.insert(id.clone(), SecretString::from(value.to_owned()));

@@ -17,6 +17,9 @@ pub(crate) const MIN_KEY_BYTES: usize = 32;
 pub enum KeyError {
     #[error("security.key_file {path}: {message}")]
     File { path: String, message: String },
+    /// The key kept in the local state folder (no `security.key_file`) cannot be read.
+    #[error("the local deployment key {path}: {message}; set security.key_file to a key file of your own")]
+    Local { path: String, message: String },
     #[error("no deployment key: the system random generator failed; set security.key_file")]
     NoRandomness,
 }
@@ -92,7 +95,7 @@ impl DeploymentKey {
             path: path.display().to_string(),
             message,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
         let trimmed = bytes
             .strip_suffix(b"\r\n")
             .or_else(|| bytes.strip_suffix(b"\n"))
@@ -120,7 +123,10 @@ impl DeploymentKey {
                 return Self::ephemeral();
             }
         }
-        let mut key = Self::load(&path)?;
+        let mut key = Self::load(&path).map_err(|e| match e {
+            KeyError::File { path, message } => KeyError::Local { path, message },
+            other => other,
+        })?;
         key.origin = KeyOrigin::Local(path);
         Ok(key)
     }

@@ -22,18 +22,60 @@ use crate::security::{DeploymentKey, KeyOrigin};
 /// Why the worker cannot start listening.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("ops.listen {addr}: {source}")]
+    #[error(
+        "configuration: ops.listen = \"{addr}\": cannot listen there: {source}{}",
+        listen_hint(source)
+    )]
     Ops {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("notifications.listen {addr}: {source}")]
+    #[error(
+        "configuration: notifications.listen = \"{addr}\": cannot listen there: {source}{}",
+        listen_hint(source)
+    )]
     Notifications {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error("configuration: {0}")]
     Credentials(String),
+}
+
+impl StartError {
+    /// True when the address is held by another process (which may let it go), not wrong.
+    pub fn is_address_in_use(&self) -> bool {
+        match self {
+            StartError::Ops { source, .. } | StartError::Notifications { source, .. } => {
+                source.kind() == std::io::ErrorKind::AddrInUse
+            }
+            StartError::Credentials(_) => false,
+        }
+    }
+}
+
+fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another process (another worker?) holds the port: stop it or choose another port"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "; the address is not one of this machine's: use 127.0.0.1, 0.0.0.0 or [::], or an address of one of its interfaces"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need privileges the worker should not have: choose a port above 1024"
+        }
+        _ => "",
+    }
+}
+
+/// Everything `run` would load before it listens and connects, loaded and thrown away (`config
+/// check`): the payers' notification credentials, when the notification listener is on.
+pub fn check(app: &App) -> Result<(), StartError> {
+    if app.settings.notifications.listen.is_some() {
+        notify::load_credentials(&app.settings).map_err(StartError::Credentials)?;
+    }
+    Ok(())
 }
 
 /// A worker with its listeners bound, ready to consume.
@@ -75,8 +117,8 @@ impl Application {
         let mut nudges = None;
         let mut notifications_addr = None;
         if let Some(listen) = app.settings.notifications.listen {
-            let credentials = notify::load_credentials(&app.settings)
-                .map_err(|e| StartError::Credentials(e.to_string()))?;
+            let credentials =
+                notify::load_credentials(&app.settings).map_err(StartError::Credentials)?;
             if credentials.is_empty() {
                 tracing::warn!("notifications.listen is set but no payer has notification_credential_file: every notification will be refused.");
             }

@@ -130,7 +130,7 @@ fn every_config_load_seed_runs_without_a_panic_and_the_valid_ones_load() {
     }
 }
 
-// Crashes found through `config_load`. Both are the sum in `Settings::check` (src/config.rs):
+// Crashes found through `config_load`. Both are the sum in the hold rule (src/config/rules.rs):
 // `publish_hold + in_process_retry().budget() + timeout * 4` on `Duration`s, which panics on
 // overflow instead of rejecting the file. A file that sets a duration near u64::MAX seconds must
 // be refused with a message, like any other hold over the broker's consumer timeout.

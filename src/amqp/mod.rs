@@ -4,6 +4,7 @@
 pub mod headers;
 pub mod parked;
 pub mod publisher;
+pub mod refusal;
 pub mod topology;
 pub mod worker;
 
@@ -12,10 +13,13 @@ pub use worker::FAULT_EXIT_CODE;
 use std::future::Future;
 use std::time::Duration;
 
+pub use refusal::{Refusal, REFUSED_TRIES};
+
 /// What went wrong talking to the broker.
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
-    #[error("cannot connect to RabbitMQ at {url}: {source}")]
+    /// Connecting failed; a refused login says so plainly ([`AmqpError::refusal`]).
+    #[error("{}", connect_text(url, source))]
     Connect {
         url: String,
         #[source]
@@ -23,7 +27,7 @@ pub enum AmqpError {
     },
     #[error("{what} timed out after {after:?}")]
     Timeout { what: String, after: Duration },
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", broker_text(source))]
     Broker {
         what: String,
         #[source]
@@ -42,6 +46,32 @@ impl AmqpError {
     /// True for errors a reconnect cannot fix.
     pub(crate) fn is_fatal(&self) -> bool {
         matches!(self, AmqpError::Inequivalent { .. })
+    }
+
+    /// The broker's refusal (credentials, virtual host, permission) this error is, if it is one.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            AmqpError::Connect { url, source } => refusal::refusal_of(Some(url), source),
+            AmqpError::Broker { source, .. } => refusal::refusal_of(None, source),
+            _ => None,
+        }
+    }
+}
+
+fn connect_text(url: &str, source: &lapin::Error) -> String {
+    match refusal::refusal_of(Some(url), source) {
+        Some(refusal) => format!("RabbitMQ at {}: {refusal}", redact_url(url)),
+        None => format!(
+            "cannot connect to RabbitMQ at {}: {source}",
+            redact_url(url)
+        ),
+    }
+}
+
+fn broker_text(source: &lapin::Error) -> String {
+    match refusal::refusal_of(None, source) {
+        Some(refusal) => refusal.to_string(),
+        None => source.to_string(),
     }
 }
 

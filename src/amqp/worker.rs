@@ -20,7 +20,7 @@ use tracing::{debug, error, info, warn};
 use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::topology::Topology;
-use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError};
+use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError, REFUSED_TRIES};
 use crate::case::Outcome;
 use crate::config::Settings;
 use crate::health::Health;
@@ -121,7 +121,8 @@ pub const AWAITING_TIER: &str = "awaiting";
 pub const NO_PAYER: &str = "none";
 
 /// Runs the worker until `shutdown` is cancelled. Returns an error only for problems a
-/// reconnect cannot fix (a queue declared with other arguments). `nudges` carries the request
+/// reconnect cannot fix: a queue declared with other arguments, or the broker's refusal of the
+/// credentials, the virtual host or a permission [`REFUSED_TRIES`] sessions in a row. `nudges` carries the request
 /// identifiers of verified payer notifications (see [`crate::notify`]): each brings that
 /// request's follow-up forward.
 pub async fn run(
@@ -144,6 +145,7 @@ pub async fn run(
     });
     let url = redact_url(&shared.settings.amqp.url);
     let mut waits = ReconnectWaits::new();
+    let mut refusals = 0;
     let mut first = true;
     loop {
         if shutdown.is_cancelled() {
@@ -165,9 +167,26 @@ pub async fn run(
                 shared
                     .node
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // A refusal does not go away by waiting: a few tries (a broker still loading its
+                // definitions refuses too), then stop.
+                if e.refusal().is_some() {
+                    refusals += 1;
+                    if refusals >= REFUSED_TRIES {
+                        error!(url = %url, attempt = refusals, "{e}. Stopping after {refusals} refusals in a row.");
+                        return Err(e);
+                    }
+                } else {
+                    refusals = 0;
+                }
                 let (failures, wait) = waits.next_wait();
                 let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                 match &e {
+                    _ if e.refusal().is_some() => error!(
+                        url = %url,
+                        attempt = refusals,
+                        retry_in_ms,
+                        "{e}. Trying again ({refusals} of {REFUSED_TRIES})."
+                    ),
                     AmqpError::Connect { .. } | AmqpError::Timeout { .. } => error!(
                         url = %url,
                         attempt = failures,

@@ -1,5 +1,7 @@
 //! `preauth-worker check`: findings for a person, exit codes for scripts.
 
+use preauth_worker::exit;
+
 use crate::support::{examples, run, worker};
 
 fn check(args: &[&str]) -> (i32, String) {
@@ -27,14 +29,14 @@ fn a_case_with_errors_exits_one_and_names_the_rules() {
 }
 
 #[test]
-fn unreadable_input_exits_two() {
+fn unreadable_input_exits_with_the_data_code_and_a_missing_file_with_the_no_input_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad.json");
     std::fs::write(&file, "{ this is not json").expect("write");
     let (code, text) = check(&[file.to_str().expect("utf-8")]);
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, i32::from(exit::DATA), "{text}");
     let (code, _) = check(&["/nonexistent/case.json"]);
-    assert_eq!(code, 2);
+    assert_eq!(code, i32::from(exit::NO_INPUT));
 }
 
 #[test]
@@ -48,10 +50,20 @@ fn json_output_is_machine_readable() {
 }
 
 #[test]
-fn a_bad_configuration_exits_sixty_four_naming_the_key() {
+fn a_bad_configuration_exits_with_the_config_code_naming_the_key() {
     let out = run(worker(&["check", "-"], &[("PREAUTH__AMQP__PREFETCH", "0")]));
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(i32::from(exit::CONFIG)));
     assert!(String::from_utf8_lossy(&out.stderr).contains("amqp.prefetch"));
+}
+
+#[test]
+fn a_usage_mistake_exits_with_the_usage_code_not_clap_s_two() {
+    let out = run(worker(&["check", "--no-such-flag"], &[]));
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+    let out = run(worker(&[], &[]));
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+    let out = run(worker(&["--help"], &[]));
+    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]

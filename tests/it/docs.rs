@@ -163,3 +163,33 @@ fn the_alert_rules_and_the_dashboard_name_only_catalogue_metrics_and_labels_and_
     assert!(problems.is_empty(), "{problems:#?}");
     assert!(seen > 20, "only {seen} metric references found");
 }
+
+/// The exit-code table of docs/operations.md, between its markers.
+fn documented_exit_codes() -> String {
+    let text =
+        std::fs::read_to_string(root().join("docs/operations.md")).expect("docs/operations.md");
+    let begin = text
+        .find("<!-- exit-codes:begin")
+        .and_then(|i| text[i..].find('\n').map(|n| i + n + 1))
+        .expect("the exit-codes:begin marker");
+    let end = text
+        .find("<!-- exit-codes:end -->")
+        .expect("the exit-codes:end marker");
+    text[begin..end].to_owned()
+}
+
+#[test]
+fn the_operations_guide_carries_the_exit_code_table_of_the_code() {
+    let documented = documented_exit_codes();
+    let expected = preauth_worker::exit::markdown_table();
+    if documented != expected && std::env::var_os("PREAUTH_UPDATE_DOCS").is_some() {
+        let path = root().join("docs/operations.md");
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replacen(&documented, &expected, 1)).expect("write");
+        return;
+    }
+    assert_eq!(
+        documented, expected,
+        "docs/operations.md's exit-code table differs from preauth_worker::exit::TABLE; run this test with PREAUTH_UPDATE_DOCS=1 to regenerate it"
+    );
+}

@@ -5,6 +5,7 @@ mod support;
 
 mod check_command;
 mod docs;
+mod errors;
 mod integration;
 mod ops;
 mod pas;

@@ -524,7 +524,8 @@ async fn returned_outcomes_and_a_bad_broker_url_leak_no_body_and_no_password_int
     }
     assert!(!logs.contains("Server returned us a message"));
 
-    // A malformed broker URL with a password: refused at start (64), the password never shown.
+    // A malformed broker URL with a password: refused at start (the config code), the password
+    // never shown.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_preauth-worker"))
         .arg("run")
         .env(
@@ -534,7 +535,10 @@ async fn returned_outcomes_and_a_bad_broker_url_leak_no_body_and_no_password_int
         .env("RUST_LOG", "trace")
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(preauth_worker::exit::CONFIG))
+    );
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -280,7 +280,11 @@ async fn a_queue_declared_with_other_arguments_stops_the_worker_with_a_clear_err
     let status = worker
         .wait_exit(Duration::from_secs(20))
         .expect("the worker exits");
-    assert!(!status.success());
+    assert_eq!(
+        status.code(),
+        Some(i32::from(preauth_worker::exit::CONFIG)),
+        "restarting cannot help: the configuration and the broker disagree"
+    );
     let logs = worker.logs();
     assert!(
         logs.contains(&b.work_queue())

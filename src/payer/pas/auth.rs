@@ -61,8 +61,12 @@ impl std::fmt::Debug for Credentials {
 pub enum CredentialError {
     #[error("environment variable {0} is not set")]
     MissingEnv(String),
+    #[error("environment variable {0} is empty")]
+    EmptyEnv(String),
     #[error("cannot read {path}: {message}")]
     File { path: String, message: String },
+    #[error("{path} is empty")]
+    EmptyFile { path: String },
     #[error("{path} is not an RSA or EC private key in PEM form")]
     Key { path: String },
 }
@@ -71,6 +75,9 @@ impl Credentials {
     /// A client secret from an environment variable.
     pub fn secret_from_env(client_id: &str, var: &str) -> Result<Self, CredentialError> {
         let secret = std::env::var(var).map_err(|_| CredentialError::MissingEnv(var.to_owned()))?;
+        if secret.trim().is_empty() {
+            return Err(CredentialError::EmptyEnv(var.to_owned()));
+        }
         Ok(Self::Secret {
             client_id: client_id.to_owned(),
             secret: SecretString::from(secret.trim().to_owned()),
@@ -83,6 +90,11 @@ impl Credentials {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
+        if secret.trim().is_empty() {
+            return Err(CredentialError::EmptyFile {
+                path: path.display().to_string(),
+            });
+        }
         Ok(Self::Secret {
             client_id: client_id.to_owned(),
             secret: SecretString::from(secret.trim().to_owned()),
