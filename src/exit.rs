@@ -28,8 +28,17 @@ pub const TABLE: [(u8, &str); 8] = [
     (FINDINGS, "check: the case has findings with errors"),
     (USAGE, "the command line is wrong"),
     (DATA, "an input could not be read as a case event"),
-    (NO_INPUT, "no input: a missing or unreadable file, or nothing to read"),
-    (UNAVAILABLE, "the broker or a payer is unreachable or refuses the credentials or virtual host"),
+    (
+        NO_INPUT,
+        "no input: a missing or unreadable file, or nothing to read",
+    ),
+    (
+        UNAVAILABLE,
+        "the broker or a payer is unreachable or refuses the credentials or virtual host",
+    ),
     (SOFTWARE, "a fault of the worker itself"),
-    (CONFIG, "the configuration is invalid (the message names the key and the value)"),
+    (
+        CONFIG,
+        "the configuration is invalid (the message names the key and the value)",
+    ),
 ];
