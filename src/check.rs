@@ -1,20 +1,27 @@
-//! The `check` command: validate one case event and show the findings to a person.
+//! The `check` command: validate case events and show the findings to a person. An input holds
+//! one case event, a JSON array of them or JSON lines ([`crate::inputs`]); each gets a report.
 
 use serde::Serialize;
 
 use crate::case::registry::{CFG_01, RULES};
-use crate::case::{decode, identify, Finding, Severity};
+use crate::case::{decode, Finding, Severity};
+use crate::inputs::{Entry, InputItem, Inputs, ProblemKind};
 use crate::pipeline::Pipeline;
 use crate::rules::{has_errors, validate};
 
-/// Exit codes of `check`, from the one table (`crate::exit`).
+/// Exit codes of `check` (the table of [`crate::exit`]).
 pub(crate) const EXIT_SUBMITTABLE: i32 = crate::exit::OK as i32;
 pub(crate) const EXIT_FINDINGS: i32 = crate::exit::FINDINGS as i32;
+/// An input that is not a case event: EX_DATAERR.
 pub const EXIT_UNREADABLE: i32 = crate::exit::DATA as i32;
 
 /// The result of checking one case event.
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
+    /// Where the case event came from: the file, `file#index` in a JSON array, `file:line` in
+    /// JSON lines, or `stdin`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
     pub case_id: Option<String>,
     pub event_id: Option<String>,
     pub policy: Option<String>,
@@ -32,6 +39,19 @@ impl CheckReport {
             EXIT_SUBMITTABLE
         } else {
             EXIT_FINDINGS
+        }
+    }
+
+    /// The report for an input that is not a case event.
+    fn unreadable(input: Option<String>, why: String) -> Self {
+        Self {
+            input,
+            case_id: None,
+            event_id: None,
+            policy: None,
+            submittable: false,
+            unreadable: Some(why),
+            findings: Vec::new(),
         }
     }
 
@@ -105,9 +125,75 @@ pub fn catalogue(json: bool) -> String {
     s
 }
 
+/// The reports of a run over several inputs, in input order.
+#[derive(Debug)]
+pub struct CheckRun {
+    pub reports: Vec<CheckReport>,
+}
+
+impl CheckRun {
+    /// Checks every case event read, in order; what could not be read gets an unreadable report.
+    /// Problems of the kind "nothing to read" are left to the caller (see [`crate::inputs`]).
+    pub fn new(pipeline: &Pipeline, inputs: Inputs) -> Self {
+        let reports = inputs
+            .entries
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Event(item) => Some(check_item(pipeline, &item)),
+                Entry::Problem(p) if p.kind == ProblemKind::Unreadable => {
+                    let why = match p.reason {
+                        Some(reason) => format!("{} ({reason})", p.detail),
+                        None => p.detail,
+                    };
+                    Some(CheckReport::unreadable(Some(p.label), why))
+                }
+                Entry::Problem(_) => None,
+            })
+            .collect();
+        Self { reports }
+    }
+
+    /// The worst of the reports: unreadable (65) before findings with errors (1) before 0.
+    pub fn exit_code(&self) -> i32 {
+        let codes = self.reports.iter().map(CheckReport::exit_code);
+        if self.reports.iter().any(|r| r.unreadable.is_some()) {
+            EXIT_UNREADABLE
+        } else {
+            codes.max().unwrap_or(EXIT_SUBMITTABLE)
+        }
+    }
+
+    /// One report as it always was; several, each under the input it came from.
+    pub fn render(&self) -> String {
+        match self.reports.as_slice() {
+            [one] => one.render(),
+            many => many
+                .iter()
+                .map(|r| format!("{}: {}", r.input.as_deref().unwrap_or("?"), r.render()))
+                .collect(),
+        }
+    }
+
+    /// One report as a JSON object; several as a JSON array of them.
+    pub fn to_json(&self) -> String {
+        let text = match self.reports.as_slice() {
+            [one] => serde_json::to_string_pretty(one),
+            many => serde_json::to_string_pretty(many),
+        };
+        text.map(|s| s + "\n").unwrap_or_default()
+    }
+}
+
+fn check_item(pipeline: &Pipeline, item: &InputItem) -> CheckReport {
+    let mut report = check(pipeline, &item.body);
+    report.input = Some(item.label.clone());
+    report
+}
+
 /// Checks one case event body the way the pipeline would before submitting it.
 pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
     let mut report = CheckReport {
+        input: None,
         case_id: None,
         event_id: None,
         policy: None,
@@ -115,20 +201,9 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
         unreadable: None,
         findings: Vec::new(),
     };
-    if body.len() > pipeline.max_message_bytes {
-        report.unreadable = Some(format!(
-            "{} bytes is over the {}-byte limit",
-            body.len(),
-            pipeline.max_message_bytes
-        ));
-        return report;
-    }
-    let id = match identify(body) {
+    let id = match crate::inputs::screen_body(body, pipeline.max_message_bytes) {
         Ok(id) => id,
-        Err(u) => {
-            report.unreadable = Some(format!("{} ({})", u.detail, u.reason.code()));
-            return report;
-        }
+        Err((code, detail)) => return CheckReport::unreadable(None, format!("{detail} ({code})")),
     };
     report.case_id = Some(id.case_id.clone());
     report.event_id = Some(id.event_id.clone());

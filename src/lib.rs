@@ -44,6 +44,7 @@ pub mod exit;
 pub mod health;
 pub mod http;
 pub mod ids;
+pub mod inputs;
 pub mod notes;
 pub mod notify;
 pub mod ops;

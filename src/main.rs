@@ -1,15 +1,19 @@
 //! The `preauth-worker` binary: parse the command line, load the configuration, run a command.
 
-use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use preauth_worker::amqp::parked;
+use preauth_worker::amqp::client::{self, UrlOrigin};
+use preauth_worker::amqp::publish_cli::{self, CasePublisher};
 use preauth_worker::amqp::topology::Topology;
+use preauth_worker::amqp::watch::{self, WatchOptions};
+use preauth_worker::amqp::{parked, AmqpError};
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
+use preauth_worker::inputs::{self, Entry, InputProblem, ProblemKind};
 use preauth_worker::payer::sim::server::{self as sim_server, Scenario};
 use preauth_worker::payer::sim::{self, Faults};
 use preauth_worker::startup::Application;
@@ -33,12 +37,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate one case event and print the findings (exit 0 submittable, 1 findings with errors, 65 unreadable, 66 no such file).
+    /// Validate case events and print the findings (exit 0 submittable, 1 findings with errors,
+    /// 65 an input is not a case event, 66 nothing to read).
     Check {
-        /// The case event (JSON); `-` for standard input.
+        /// A file of case events (one JSON object, a JSON array, or JSON lines, told apart by
+        /// looking), a folder of *.json/*.jsonl, or `-` for standard input.
         #[arg(required_unless_present = "rules")]
         file: Option<PathBuf>,
-        /// Print the report (or the rule catalogue) as JSON.
+        /// Print the report as JSON (an array of reports when the input holds several case
+        /// events), or the rule catalogue with --rules.
         #[arg(long)]
         json: bool,
         /// Print the rule catalogue (id, severity, what it checks) instead of checking a case.
@@ -61,13 +68,39 @@ enum Command {
     /// Look at the parking queue, or send parked messages back to the work queue after a fix.
     #[command(subcommand)]
     Parked(ParkedCommand),
-    /// Drive case events from files, folders or standard input to their outcomes, without a broker.
+    /// Drive case events from files, folders or standard input to their outcomes, without a
+    /// broker (exit 65 when an input is not a case event, 66 when there is nothing to read).
     Process {
-        /// Files (one JSON object, a JSON array, or JSON lines), folders of *.json/*.jsonl, or `-`.
+        /// Files (one JSON object, a JSON array, or JSON lines, told apart by looking), folders
+        /// of *.json/*.jsonl, or `-` for standard input (read when no input is named and it is
+        /// not a terminal).
         inputs: Vec<PathBuf>,
         /// Write outcome events (JSON lines) here instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Send case events to the cases exchange (topology.cases_exchange) as a practice-management
+    /// system would: routing key from each event's kind, message id its event_id, persistent,
+    /// confirmed (exit 65 when an input is not a case event, 69 when a publish fails).
+    Publish {
+        /// Files of case events (one JSON object, a JSON array, or JSON lines), folders of
+        /// *.json/*.jsonl, or `-` for standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print outcome events as they arrive, from a temporary queue bound to the outcomes exchange
+    /// (topology.outcomes_exchange), until Ctrl-C or --count.
+    Watch {
+        /// Print each event's body (one JSON line) instead of status, case, outcome id and
+        /// routing key.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many events.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Binding key on the outcomes exchange (repeatable), e.g. `outcome.rejected`.
+        #[arg(long = "key", value_name = "PATTERN", default_value = watch::EVERY_OUTCOME)]
+        keys: Vec<String>,
     },
     /// Show the merged configuration (secrets masked), or check it without connecting.
     #[command(subcommand)]
@@ -111,26 +144,23 @@ struct PayerSimArgs {
 
 #[derive(Subcommand)]
 enum ParkedCommand {
-    /// Show parked messages (reason, case, when, attempts) without removing them.
+    /// Show parked messages (reason, case, when, attempts), oldest first, without removing them.
     List {
-        /// Show at most this many.
+        /// Show at most this many (0: no limit).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
-        /// One JSON object per line.
+        /// One JSON object per line (the same messages, in the same order).
         #[arg(long)]
         json: bool,
     },
-    /// Send parked messages back to the work queue with a fresh attempt count.
+    /// Send parked messages back to the work queue with a fresh attempt count: one case's
+    /// (--case CASE_ID) or every one (--all); one of the two is required.
+    #[command(group(ArgGroup::new("selection").required(true).args(["case_id", "all"])))]
     Replay {
-        /// Only the messages of this case.
-        #[arg(
-            long = "case",
-            value_name = "CASE_ID",
-            conflicts_with = "all",
-            required_unless_present = "all"
-        )]
+        /// Replay the messages of this case only.
+        #[arg(long = "case", value_name = "CASE_ID")]
         case_id: Option<String>,
-        /// Every parked message.
+        /// Replay every parked message.
         #[arg(long)]
         all: bool,
     },
@@ -212,12 +242,24 @@ fn main() -> ExitCode {
     }
     // Commands for a person at a terminal: only problems are logged unless asked.
     let level = match cli.command {
-        Command::Check { .. } | Command::Process { .. } | Command::Config(_)
+        Command::Check { .. }
+        | Command::Process { .. }
+        | Command::Publish { .. }
+        | Command::Watch { .. }
+        | Command::Config(_)
             if settings.log.level == "info" =>
         {
             "warn".to_owned()
         }
         _ => settings.log.level.clone(),
+    };
+    // Commands a person runs on the broker say what went wrong themselves, first; lapin's own
+    // report of the same error would come before it (RUST_LOG still shows it).
+    let level = match cli.command {
+        Command::Parked(_) | Command::Publish { .. } | Command::Watch { .. } => {
+            format!("{level},lapin=off")
+        }
+        _ => level,
     };
     telemetry::init(settings.log.format, &level);
     let app = match App::build(settings) {
@@ -251,7 +293,14 @@ fn main() -> ExitCode {
         },
         Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
         Command::Run => runtime.block_on(run_worker(app)),
-        Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd)),
+        Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd, cli.config.as_deref())),
+        Command::Publish { files } => {
+            runtime.block_on(run_publish(&app, &files, cli.config.as_deref()))
+        }
+        Command::Watch { json, count, keys } => {
+            let options = WatchOptions { keys, count, json };
+            runtime.block_on(run_watch(&app, &options, cli.config.as_deref()))
+        }
         Command::PayerSim(args) => runtime.block_on(run_payer_sim(&app, args)),
         Command::Topology { definitions, vhost } => {
             let topology = Topology::from_settings(&app.settings);
@@ -315,11 +364,11 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
     }
 }
 
-async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
+async fn run_parked(app: &App, cmd: ParkedCommand, config: Option<&Path>) -> ExitCode {
     let result = match cmd {
         ParkedCommand::List { limit, json } => parked::list(&app.settings, limit)
             .await
-            .map(|items| parked::render(&items, &app.settings.topology.parking_queue, json)),
+            .map(|listing| parked::render(&listing, &app.settings.topology.parking_queue, json)),
         ParkedCommand::Replay { case_id, all } => {
             let selection = match (case_id, all) {
                 (Some(id), _) => parked::Selection::Case(id),
@@ -341,7 +390,119 @@ async fn run_parked(app: &App, cmd: ParkedCommand) -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(e) => fail(amqp_exit(&e), e),
+        Err(e) => broker_failure(&e, app, config),
+    }
+}
+
+/// A broker error for a person, what to do first and the broker's own words after; exit 69.
+fn broker_failure(e: &AmqpError, app: &App, config: Option<&Path>) -> ExitCode {
+    // A refusal (credentials, virtual host, permission) is said plainly; only a broker that
+    // cannot be reached gets the "where the URL came from" explanation.
+    if e.refusal().is_some() || !client::is_connect_failure(e) {
+        return fail(amqp_exit(e), e);
+    }
+    let origin = if std::env::var_os("PREAUTH__AMQP__URL").is_some() {
+        UrlOrigin::Env
+    } else {
+        config.map_or(UrlOrigin::Default, |f| UrlOrigin::File(f.to_path_buf()))
+    };
+    let url = preauth_worker::amqp::redact_url(&app.settings.amqp.url);
+    eprintln!(
+        "preauth-worker: {}",
+        client::unreachable_message(&url, &origin, e)
+    );
+    ExitCode::from(exit::UNAVAILABLE)
+}
+
+async fn run_publish(app: &App, files: &[PathBuf], config: Option<&Path>) -> ExitCode {
+    let max = app.settings.amqp.max_message_bytes;
+    let mut problems: Vec<InputProblem> = Vec::new();
+    let mut unsendable = 0usize;
+    let mut ready = Vec::new();
+    for entry in inputs::read(files).entries {
+        match entry {
+            Entry::Event(item) => match inputs::screen(&item, max) {
+                Ok(event) => match publish_cli::routing_key(&event) {
+                    Ok(key) => ready.push((item, event, key)),
+                    Err(why) => {
+                        eprintln!("{}: not sent: {why}", item.label);
+                        unsendable += 1;
+                    }
+                },
+                Err(p) => problems.push(p),
+            },
+            Entry::Problem(p) => problems.push(p),
+        }
+    }
+    for p in &problems {
+        eprintln!("{}", p.line());
+    }
+    let mut failed = 0usize;
+    let mut sent = 0usize;
+    if !ready.is_empty() {
+        let publisher = match CasePublisher::open(&app.settings).await {
+            Ok(p) => p,
+            Err(e) => return broker_failure(&e, app, config),
+        };
+        for (item, event, key) in &ready {
+            if !publisher.usable() {
+                eprintln!(
+                    "{}: not sent: the channel closed after an earlier error",
+                    item.label
+                );
+                failed += 1;
+                continue;
+            }
+            match publisher.send(&item.body, event, key).await {
+                Ok(()) => {
+                    sent += 1;
+                    println!(
+                        "{}: sent case {} (event {}) to {} as {key}",
+                        item.label,
+                        event.case_id,
+                        event.event_id,
+                        publisher.exchange()
+                    );
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: not sent: {e}", item.label);
+                }
+            }
+        }
+        publisher.close().await;
+    }
+    let unreadable = problems.len() + unsendable;
+    eprintln!(
+        "sent {}{}{}",
+        batch::case_events(sent),
+        if failed > 0 {
+            format!(", {failed} not confirmed")
+        } else {
+            String::new()
+        },
+        if unreadable > 0 {
+            format!(", {unreadable} input problem(s)")
+        } else {
+            String::new()
+        }
+    );
+    if failed > 0 {
+        return ExitCode::from(exit::UNAVAILABLE);
+    }
+    match inputs::exit_code(&problems) {
+        Some(code) => ExitCode::from(code),
+        None if unsendable > 0 => ExitCode::from(exit::DATA),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+async fn run_watch(app: &App, options: &WatchOptions, config: Option<&Path>) -> ExitCode {
+    let print = |line: String| writeln!(std::io::stdout(), "{line}").is_ok();
+    let ready = |what: String| eprintln!("{what}");
+    match watch::watch(&app.settings, options, ready, print, wait_for_signal()).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => broker_failure(&e, app, config),
     }
 }
 
@@ -394,37 +555,63 @@ fn print_rules(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run_check(app: &App, file: &PathBuf, json: bool) -> ExitCode {
-    let body = if file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
-    } else {
-        std::fs::read(file)
-    };
-    let report = match body {
-        Ok(body) => check::check(&app.pipeline, &body),
-        Err(e) => {
-            return fail(
-                exit::NO_INPUT,
-                format!("cannot read {}: {e}", file.display()),
-            )
-        }
-    };
-    let text = if json {
-        serde_json::to_string_pretty(&report)
-            .map(|s| s + "\n")
-            .unwrap_or_default()
-    } else {
-        report.render()
-    };
-    let _ = std::io::stdout().write_all(text.as_bytes());
-    ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(exit::SOFTWARE))
+fn run_check(app: &App, file: &Path, json: bool) -> ExitCode {
+    let read = inputs::read(std::slice::from_ref(&file.to_path_buf()));
+    // Nothing to read is not a report: it goes to stderr and decides the exit code.
+    let nothing: Vec<&InputProblem> = read
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Problem(p) if p.kind == ProblemKind::NoInput => Some(p),
+            _ => None,
+        })
+        .collect();
+    for p in &nothing {
+        eprintln!("{}", p.line());
+    }
+    let no_input = !nothing.is_empty();
+    let run = check::CheckRun::new(&app.pipeline, read);
+    if !run.reports.is_empty() {
+        let text = if json { run.to_json() } else { run.render() };
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
+    if no_input {
+        return ExitCode::from(exit::NO_INPUT);
+    }
+    ExitCode::from(u8::try_from(run.exit_code()).unwrap_or(exit::SOFTWARE))
 }
 
 async fn run_process(app: &App, inputs: &[PathBuf], output: Option<PathBuf>) -> ExitCode {
-    let (items, problems) = batch::read_inputs(inputs);
+    let inputs: Vec<PathBuf> = if inputs.is_empty() {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "preauth-worker: no input: name files or folders of case events, or `-` to read them from standard input"
+            );
+            return ExitCode::from(exit::NO_INPUT);
+        }
+        vec![PathBuf::from("-")]
+    } else {
+        inputs.to_vec()
+    };
+    // Only case events reach the pipeline: what is not one is reported here, by its label.
+    let max = app.settings.amqp.max_message_bytes;
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    for entry in inputs::read(&inputs).entries {
+        match entry {
+            Entry::Event(item) => match inputs::screen(&item, max) {
+                Ok(_) => items.push(item),
+                Err(p) => problems.push(p),
+            },
+            Entry::Problem(p) => problems.push(p),
+        }
+    }
     for p in &problems {
-        eprintln!("{}: {}", p.label, p.message);
+        eprintln!("{}", p.line());
+    }
+    let input_code = inputs::exit_code(&problems);
+    if items.is_empty() {
+        return ExitCode::from(input_code.unwrap_or(exit::NO_INPUT));
     }
     let out: Box<dyn Write + Send> = match &output {
         Some(path) => match std::fs::File::create(path) {
@@ -446,12 +633,17 @@ async fn run_process(app: &App, inputs: &[PathBuf], output: Option<PathBuf>) -> 
     .await
     {
         Ok(mut summary) => {
-            summary.input_problems = problems.len();
+            let read_unreadable = problems
+                .iter()
+                .filter(|p| p.kind == ProblemKind::Unreadable)
+                .count();
+            let driven_unreadable = summary.unreadable;
+            summary.unreadable += read_unreadable;
             eprint!("{}", summary.render());
-            if problems.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+            match input_code {
+                Some(code) => ExitCode::from(code),
+                None if driven_unreadable > 0 => ExitCode::from(exit::DATA),
+                None => ExitCode::SUCCESS,
             }
         }
         Err(e) => {

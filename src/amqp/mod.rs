@@ -1,11 +1,15 @@
 //! Every broker detail lives here: topology, connections, confirmed publishing, the consumer
-//! loop, reconnection and graceful shutdown. The pipeline never sees a lapin type.
+//! loop, reconnection and graceful shutdown; and the commands a person runs against the broker
+//! (`parked`, `publish`, `watch`). The pipeline never sees a lapin type.
 
+pub mod client;
 pub mod headers;
 pub mod parked;
+pub mod publish_cli;
 pub mod publisher;
 pub mod refusal;
 pub mod topology;
+pub mod watch;
 pub mod worker;
 
 pub use worker::FAULT_EXIT_CODE;

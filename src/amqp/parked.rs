@@ -3,14 +3,15 @@
 //! interrupted run leaves every message in the parking queue (a replayed one at worst twice,
 //! which the outcome ids make harmless).
 
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
-use lapin::{Connection, ConnectionProperties};
+use lapin::Connection;
 use serde::Serialize;
 
+use super::client::{self, is_not_found};
 use super::headers::{self, get_str, get_u32};
 use super::publisher::{moved_properties, Publisher};
-use super::{bounded, redact_url, AmqpError};
+use super::{bounded, AmqpError};
 use crate::config::Settings;
 
 /// One parked message, as `parked list` shows it.
@@ -25,15 +26,31 @@ pub struct ParkedInfo {
     pub bytes: usize,
 }
 
+/// What `parked list` found: the messages shown, oldest first (the parking queue's order), and
+/// how many the queue held.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub items: Vec<ParkedInfo>,
+    pub total: usize,
+}
+
 /// `parked list` for a person (a header line, then one aligned line per message) or for a
-/// program (one JSON object per line).
-pub fn render(items: &[ParkedInfo], parking_queue: &str, json: bool) -> String {
+/// program (one JSON object per line); the same messages in the same order either way.
+pub fn render(listing: &Listing, parking_queue: &str, json: bool) -> String {
+    let items = &listing.items;
     let mut out = String::new();
     if !json {
         out.push_str(&format!(
-            "{} parked message(s) in {parking_queue}\n",
-            items.len()
+            "{} parked message(s) in {parking_queue}, oldest first",
+            listing.total.max(items.len())
         ));
+        if items.len() < listing.total {
+            out.push_str(&format!(
+                "; showing the first {} (--limit 0 shows all)",
+                items.len()
+            ));
+        }
+        out.push('\n');
     }
     for i in items {
         if json {
@@ -59,38 +76,6 @@ pub fn render(items: &[ParkedInfo], parking_queue: &str, json: bool) -> String {
 pub enum Selection {
     All,
     Case(String),
-}
-
-async fn open(settings: &Settings) -> Result<(Connection, lapin::Channel), AmqpError> {
-    let t = settings.amqp.timeout;
-    // The first listed node; any node of a cluster serves the parking queue.
-    let url = super::broker_urls(&settings.amqp.url)
-        .first()
-        .copied()
-        .unwrap_or_default()
-        .to_owned();
-    let conn = match tokio::time::timeout(
-        t,
-        Connection::connect(&url, ConnectionProperties::default()),
-    )
-    .await
-    {
-        Ok(Ok(c)) => c,
-        Ok(Err(source)) => {
-            return Err(AmqpError::Connect {
-                url: redact_url(&settings.amqp.url),
-                source,
-            })
-        }
-        Err(_) => {
-            return Err(AmqpError::Timeout {
-                what: "connecting".into(),
-                after: t,
-            })
-        }
-    };
-    let channel = bounded("opening a channel", t, conn.create_channel()).await?;
-    Ok((conn, channel))
 }
 
 /// What `parked list` shows of a message. Only what the worker itself wrote is shown as it is;
@@ -157,9 +142,50 @@ async fn next_parked(
     .await
 }
 
-/// Lists up to `limit` parked messages without removing any.
-pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, AmqpError> {
-    let (conn, channel) = open(settings).await?;
+/// How many messages the parking queue holds; a clear error when it does not exist.
+async fn depth(conn: &Connection, settings: &Settings) -> Result<usize, AmqpError> {
+    let queue = settings.topology.parking_queue.as_str();
+    // A failed passive declare closes its channel: use one of its own.
+    let channel = bounded(
+        "opening a channel",
+        settings.amqp.timeout,
+        conn.create_channel(),
+    )
+    .await?;
+    let declared = bounded(
+        format!("looking up the parking queue {queue}"),
+        settings.amqp.timeout,
+        channel.queue_declare(
+            ShortString::from(queue),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        ),
+    )
+    .await;
+    match declared {
+        Ok(q) => {
+            let _ = channel.close(200, ShortString::from("done")).await;
+            Ok(usize::try_from(q.message_count()).unwrap_or(usize::MAX))
+        }
+        Err(AmqpError::Broker { source, .. }) if is_not_found(&source) => Err(AmqpError::Broker {
+            what: format!(
+                "the parking queue {queue} (topology.parking_queue) does not exist on this broker: no worker with this configuration has started here"
+            ),
+            source,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lists parked messages without removing any, oldest first: up to `limit`, or all of them
+/// when `limit` is 0.
+pub async fn list(settings: &Settings, limit: usize) -> Result<Listing, AmqpError> {
+    let (conn, channel) = client::open(settings, "preauth-worker parked list").await?;
+    let total = depth(&conn, settings).await?;
+    let limit = if limit == 0 { usize::MAX } else { limit };
     let mut out = Vec::new();
     let mut tags = Vec::new();
     while out.len() < limit {
@@ -169,8 +195,10 @@ pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, 
         out.push(info(&m.delivery, settings.amqp.max_message_bytes));
         tags.push(m.delivery.acker);
     }
-    // Give every message back, in order: nothing is consumed by looking.
-    for acker in tags.iter().rev() {
+    // Give every message back in the order it came: nothing is consumed by looking, and the
+    // queue keeps its order (a quorum queue serves returned messages first, in the order they
+    // were returned; a classic queue puts them back where they were).
+    for acker in &tags {
         let _ = acker
             .nack(BasicNackOptions {
                 requeue: true,
@@ -180,7 +208,7 @@ pub async fn list(settings: &Settings, limit: usize) -> Result<Vec<ParkedInfo>, 
     }
     // Whatever was not given back returns to the queue with the connection.
     let _ = close(conn, channel, settings).await;
-    Ok(out)
+    Ok(Listing { items: out, total })
 }
 
 /// Sends the selected parked messages back to the work queue (fresh state, original routing key)
@@ -190,7 +218,8 @@ pub async fn replay(
     key: &crate::security::DeploymentKey,
     selection: &Selection,
 ) -> Result<Vec<ParkedInfo>, AmqpError> {
-    let (conn, channel) = open(settings).await?;
+    let (conn, channel) = client::open(settings, "preauth-worker parked replay").await?;
+    depth(&conn, settings).await?;
     let publisher = Publisher::open(&conn, settings.amqp.timeout).await?;
     let mut replayed = Vec::new();
     let mut keep = Vec::new();
@@ -238,7 +267,7 @@ pub async fn replay(
         .await?;
         replayed.push(i);
     }
-    for acker in keep.iter().rev() {
+    for acker in &keep {
         let _ = acker
             .nack(BasicNackOptions {
                 requeue: true,

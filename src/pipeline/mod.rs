@@ -316,7 +316,7 @@ impl Pipeline {
                         }
                     }
                     None => {
-                        warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; case failed and parked.");
+                        warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; the case failed.");
                         let reasons = vec![Reason::worker(
                             WorkerReason::RetriesExhausted,
                             format!("the payer stayed unavailable through {attempts} attempts: {detail}"),

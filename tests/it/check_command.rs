@@ -1,8 +1,6 @@
 //! `preauth-worker check`: findings for a person, exit codes for scripts.
 
-use preauth_worker::exit;
-
-use crate::support::{examples, run, worker};
+use crate::support::{broken_pretty_case, examples, read_json, run, worker};
 
 fn check(args: &[&str]) -> (i32, String) {
     let out = run(worker(&[&["check"], args].concat(), &[]));
@@ -29,14 +27,105 @@ fn a_case_with_errors_exits_one_and_names_the_rules() {
 }
 
 #[test]
-fn unreadable_input_exits_with_the_data_code_and_a_missing_file_with_the_no_input_code() {
+fn unreadable_input_exits_sixty_five_and_a_missing_file_sixty_six() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad.json");
     std::fs::write(&file, "{ this is not json").expect("write");
     let (code, text) = check(&[file.to_str().expect("utf-8")]);
-    assert_eq!(code, i32::from(exit::DATA), "{text}");
-    let (code, _) = check(&["/nonexistent/case.json"]);
-    assert_eq!(code, i32::from(exit::NO_INPUT));
+    assert_eq!(code, 65, "{text}");
+    assert!(text.starts_with("unreadable: "), "{text}");
+    let out = run(worker(&["check", "/nonexistent/case.json"], &[]));
+    assert_eq!(out.status.code(), Some(66));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/case.json: cannot read it"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_pretty_printed_case_with_one_syntax_error_is_reported_once_with_its_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, broken_pretty_case()).expect("write");
+    let (code, text) = check(&[file.to_str().expect("utf-8")]);
+    assert_eq!(code, 65, "{text}");
+    assert_eq!(
+        text,
+        "unreadable: not valid JSON: a syntax error at line 4 column 3 (not-json)\n"
+    );
+}
+
+#[test]
+fn an_empty_file_is_no_input_and_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("empty.json");
+    std::fs::write(&file, "\n  \n").expect("write");
+    let out = run(worker(&["check", file.to_str().expect("utf-8")], &[]));
+    assert_eq!(out.status.code(), Some(66));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("empty.json: the file is empty: no case event in it"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn json_lines_get_one_report_each_and_the_worst_exit_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cases.jsonl");
+    let one = |name: &str| serde_json::to_string(&read_json(&examples().join(name))).expect("json");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            one("01-eyelid-margin-cornea-approved.json"),
+            one("03-cheek-appearance-only-rejected.json")
+        ),
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+    let (code, text) = check(&[path]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("cases.jsonl:1: case C-2026-000123"), "{text}");
+    assert!(text.contains("cases.jsonl:2: case C-2026-000125"), "{text}");
+    let (code, json) = check(&[path, "--json"]);
+    assert_eq!(code, 1);
+    let reports: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(reports.as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(reports[1]["input"], format!("{path}:2"));
+    // A line that is not JSON makes the whole run unreadable (65), the others still checked.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\nnot json\n",
+            one("01-eyelid-margin-cornea-approved.json")
+        ),
+    )
+    .expect("write");
+    let (code, text) = check(&[path]);
+    assert_eq!(code, 65, "{text}");
+    assert!(text.contains("cases.jsonl:1: case C-2026-000123"), "{text}");
+    assert!(
+        text.contains("cases.jsonl:2: unreadable: not JSON: a syntax error at column 2 (not-json)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_oversized_case_names_the_setting_that_raises_the_limit() {
+    let file = examples().join("01-eyelid-margin-cornea-approved.json");
+    let out = run(worker(
+        &["check", file.to_str().expect("utf-8")],
+        &[("PREAUTH__AMQP__MAX_MESSAGE_BYTES", "1024")],
+    ));
+    assert_eq!(out.status.code(), Some(65));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("over the 1024-byte limit") && text.contains("amqp.max_message_bytes"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -52,18 +141,8 @@ fn json_output_is_machine_readable() {
 #[test]
 fn a_bad_configuration_exits_with_the_config_code_naming_the_key() {
     let out = run(worker(&["check", "-"], &[("PREAUTH__AMQP__PREFETCH", "0")]));
-    assert_eq!(out.status.code(), Some(i32::from(exit::CONFIG)));
+    assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("amqp.prefetch"));
-}
-
-#[test]
-fn a_usage_mistake_exits_with_the_usage_code_not_clap_s_two() {
-    let out = run(worker(&["check", "--no-such-flag"], &[]));
-    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
-    let out = run(worker(&[], &[]));
-    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
-    let out = run(worker(&["--help"], &[]));
-    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]

@@ -176,18 +176,8 @@ fn processing_the_same_events_twice_yields_the_same_outcome_ids() {
     assert_eq!(ids(first), ids(second));
 }
 
-#[test]
-fn json_lines_with_a_bad_line_report_its_number_and_carry_on() {
-    let good = serde_json::to_string(&read_json(
-        &examples().join("01-eyelid-margin-cornea-approved.json"),
-    ))
-    .expect("json");
-    let mut second = read_json(&examples().join("03-cheek-appearance-only-rejected.json"));
-    second["event_id"] = Value::from("line-three");
-    let input = format!(
-        "{good}\n\nthis is not json\n{}\n{{\"case_id\": \"C-9\"}}\n",
-        serde_json::to_string(&second).expect("json")
-    );
+/// Runs `process -` with `input` on standard input.
+fn process_stdin(input: &str) -> std::process::Output {
     let mut child = worker(&["process", "-"], FAST)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -200,15 +190,34 @@ fn json_lines_with_a_bad_line_report_its_number_and_carry_on() {
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success());
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn json_lines_with_a_bad_line_report_its_number_carry_on_and_exit_sixty_five() {
+    let good = serde_json::to_string(&read_json(
+        &examples().join("01-eyelid-margin-cornea-approved.json"),
+    ))
+    .expect("json");
+    let mut second = read_json(&examples().join("03-cheek-appearance-only-rejected.json"));
+    second["event_id"] = Value::from("line-three");
+    let input = format!(
+        "{good}\n\nthis is not json\n{}\n{{\"case_id\": \"C-9\"}}\n",
+        serde_json::to_string(&second).expect("json")
+    );
+    let out = process_stdin(&input);
+    assert_eq!(out.status.code(), Some(65));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("stdin:3: cannot be answered (not-json)"),
+        stderr.contains("stdin:3: unreadable (not-json): not JSON: a syntax error at column 2"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("stdin:5: cannot be answered (no-event-id)"),
+        stderr.contains("stdin:5: unreadable (no-event-id): event_id is missing"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("parking") && !stderr.contains("parked"),
         "{stderr}"
     );
     let got = outcomes(&out.stdout);
@@ -216,6 +225,108 @@ fn json_lines_with_a_bad_line_report_its_number_and_carry_on() {
         got.iter().filter_map(|o| o["status"].as_str()).collect();
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(statuses.contains("approved") && statuses.contains("rejected"));
+    assert!(stderr.contains("\n2 case events in "), "{stderr}");
+}
+
+#[test]
+fn a_pretty_printed_file_with_one_syntax_error_is_reported_once_and_exits_sixty_five() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, crate::support::broken_pretty_case()).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let out = run(worker(&["process", path], FAST));
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("{path}: unreadable (not-json): not valid JSON: a syntax error at line 4 column 3"),
+        "one line, nothing else: {stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_empty_file_or_no_input_at_all_is_an_error_naming_what_was_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("empty.jsonl");
+    std::fs::write(&file, "\n\n").expect("write");
+    let out = run(worker(&["process", file.to_str().expect("utf-8")], FAST));
+    assert_eq!(out.status.code(), Some(66));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("empty.jsonl: the file is empty: no case event in it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("0 case events"), "{stderr}");
+    // No input named and nothing on standard input.
+    let out = run(worker(&["process"], FAST));
+    assert_eq!(out.status.code(), Some(66));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stdin: standard input is empty: no case event to read"),
+        "{stderr}"
+    );
+    // A folder without case files, and a file that is not there.
+    let out = run(worker(
+        &[
+            "process",
+            dir.path().join("none").to_str().expect("utf-8"),
+            dir.path().to_str().expect("utf-8"),
+        ],
+        FAST,
+    ));
+    assert_eq!(out.status.code(), Some(66));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("none: cannot read it"), "{stderr}");
+}
+
+#[test]
+fn a_run_where_every_input_is_unreadable_exits_sixty_five() {
+    let out = process_stdin("not json\n[1, 2]\n{\"event_id\": \"e-1\"}\n");
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+    assert!(
+        stderr.contains("stdin:2: unreadable (not-an-object)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stdin:3: unreadable (no-case-id)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_summary_says_one_case_event_and_lines_up_its_counts() {
+    let file = examples().join("01-eyelid-margin-cornea-approved.json");
+    let out = run(worker(&["process", file.to_str().expect("utf-8")], FAST));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\n1 case event in "), "{stderr}");
+    let table: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("  status"))
+        .take_while(|l| !l.starts_with("  top rules"))
+        .collect();
+    assert!(table.len() >= 8, "{stderr}");
+    let widths: std::collections::BTreeSet<usize> = table.iter().map(|l| l.len()).collect();
+    assert_eq!(widths.len(), 1, "columns do not line up:\n{stderr}");
+}
+
+#[test]
+fn an_oversized_case_event_names_the_setting_and_the_limit() {
+    let file = examples().join("01-eyelid-margin-cornea-approved.json");
+    let out = run(worker(
+        &["process", file.to_str().expect("utf-8")],
+        &[("PREAUTH__AMQP__MAX_MESSAGE_BYTES", "1024")],
+    ));
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unreadable (too-large): ")
+            && stderr.contains("over the 1024-byte limit for one case event; the setting amqp.max_message_bytes raises it"),
+        "{stderr}"
+    );
 }
 
 #[test]

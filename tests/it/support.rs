@@ -50,6 +50,19 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Example 01 pretty-printed, with the comma after its third line taken out: one syntax error,
+/// at line 4 column 3.
+pub fn broken_pretty_case() -> String {
+    let pretty = serde_json::to_string_pretty(&read_json(
+        &examples().join("01-eyelid-margin-cornea-approved.json"),
+    ))
+    .expect("json");
+    let mut lines: Vec<String> = pretty.lines().map(str::to_owned).collect();
+    let third = lines[2].trim_end_matches(',').to_owned();
+    lines[2] = third;
+    lines.join("\n") + "\n"
+}
+
 /// The binary under test, with a clean PREAUTH__ environment plus `env`.
 pub fn worker(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preauth-worker"));

@@ -13,16 +13,17 @@ use crate::broker::{
     count_terminal, current_state, terminal_by_event, Broker, InProcessWorker, Received,
     WorkerProcess,
 };
+use crate::parked_command::parked_cli;
 use crate::support::{example_files, examples, payer_sim, read_json};
 
-fn env_with(b: &Broker, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn env_with(b: &Broker, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = b.env();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env
 }
 
 /// A copy of the contract example with fresh ids.
-fn case(n: usize, tag: &str) -> Value {
+pub(crate) fn case(n: usize, tag: &str) -> Value {
     let mut v = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
     v["event_id"] = Value::from(format!("{tag}-event-{n:05}"));
     v["case_id"] = Value::from(format!("{tag}-case-{n:05}"));
@@ -587,96 +588,6 @@ async fn no_patient_data_reaches_the_logs_or_the_outcomes_even_at_debug_level() 
             "patient value {v:?} leaked into an outcome"
         );
     }
-    drop(worker);
-    b.cleanup().await;
-}
-
-fn parked_cli(env: &[(String, String)], args: &[&str]) -> String {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
-    cmd.arg("parked").args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("parked runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parked_list_shows_without_consuming_and_replay_sends_a_case_back_after_a_fix() {
-    let mut b = Broker::new().await;
-    // A payer that never recovers: failed outcome, parked copy.
-    let mut worker = WorkerProcess::start_ready(&env_with(
-        &b,
-        &[("PREAUTH__PAYERS__DEFAULT__TRANSIENT_FAILURES", "1000")],
-    ))
-    .await;
-    let c = case(7, "replay");
-    b.publish_case(&c).await;
-    b.publish("case.submitted", b"garbage").await;
-    let got = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(got[0].body["status"], "failed");
-    // The failed outcome, the parked copy and the ack are three steps; the kill must come after
-    // the broker has the ack (nothing of the work queue left, ready or unacked), or it lands in
-    // the window and the event is delivered again (which a test of its own covers).
-    assert_eq!(
-        b.wait_settled(&b.work_queue()).await,
-        (0, 0),
-        "{}",
-        worker.logs()
-    );
-    assert_eq!(
-        b.wait_depth(&b.parking_queue(), 2).await,
-        2,
-        "{}",
-        worker.logs()
-    );
-    worker.kill();
-    let env = b.env();
-    let listed: Vec<Value> = parked_cli(&env, &["list", "--json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
-    assert_eq!(listed.len(), 2, "{listed:?}");
-    let retried = listed
-        .iter()
-        .find(|i| i["reason"] == "retries-exhausted")
-        .expect("the failed case is parked");
-    assert_eq!(retried["case_id"], c["case_id"]);
-    assert!(retried["parked_at"].as_str().is_some());
-    assert!(retried["attempts"].as_u64().is_some_and(|a| a >= 3));
-    // Listing consumed nothing: both messages are back (the quorum queue returns them
-    // asynchronously after the listing connection closes).
-    let depth = b.wait_depth(&b.parking_queue(), 2).await;
-    assert_eq!(depth, 2);
-    assert!(parked_cli(&env, &["list"]).contains("2 parked message(s)"));
-
-    // The payer is fixed: replay that case only.
-    let worker = WorkerProcess::start_ready(&b.env()).await;
-    let case_id = c["case_id"].as_str().expect("case id");
-    assert!(parked_cli(&env, &["replay", "--case", case_id]).contains("replayed 1 message"));
-    let again = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(again[0].body["status"], "approved", "{}", worker.logs());
-    assert_eq!(
-        again[0].body["attempts"], 1,
-        "a replay starts a fresh attempt count"
-    );
-    // The replay supersedes the failed outcome: a higher sequence and an id of its own.
-    assert!(again[0].body["sequence"].as_u64() > got[0].body["sequence"].as_u64());
-    assert_ne!(again[0].body["outcome_id"], got[0].body["outcome_id"]);
-    assert_eq!(
-        b.wait_depth(&b.parking_queue(), 1).await,
-        1,
-        "the garbage message stays parked"
-    );
     drop(worker);
     b.cleanup().await;
 }
