@@ -36,6 +36,33 @@ pub struct Settings {
     pub security: SecuritySettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// The OTLP/HTTP endpoint of a trace collector (`http://otel-collector:4318`; `/v1/traces`
+    /// is added unless the path already ends with it). Unset: no spans are exported and no
+    /// `traceparent` is written.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the exported spans carry.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    "preauth-worker".to_owned()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -422,6 +449,17 @@ impl Settings {
                 ));
             }
         }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            let http = reqwest::Url::parse(endpoint)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !http {
+                // Not repeated: a collector URL may carry a token in its query.
+                return bad("telemetry.otlp_endpoint: not an http:// or https:// URL; give the OTLP/HTTP endpoint of a collector, like http://otel-collector:4318".into());
+            }
+        }
+        if self.telemetry.service_name.trim().is_empty() {
+            return bad("telemetry.service_name: must not be empty".into());
+        }
         if self.notifications.max_body_bytes < 1024 {
             return bad("notifications.max_body_bytes: must be at least 1024".into());
         }
@@ -521,6 +559,24 @@ mod tests {
         assert_eq!(s.ops.listen.to_string(), "127.0.0.1:9464");
         assert_eq!(s.retry.delays[0], Duration::from_secs(5));
         assert_eq!(s.payers["default"].adapter, Adapter::Simulated);
+    }
+
+    #[test]
+    fn traces_are_off_by_default_and_an_endpoint_must_be_an_http_url() {
+        let s = load(None, &[]).expect("defaults");
+        assert_eq!(s.telemetry.otlp_endpoint, None);
+        assert_eq!(s.telemetry.service_name, "preauth-worker");
+        let on = "[telemetry]\notlp_endpoint = \"http://otel-collector:4318\"\n";
+        assert!(load(Some(on), &[]).is_ok());
+        for bad in [
+            "otel-collector:4318",
+            "grpc://otel-collector:4317",
+            "http://",
+        ] {
+            let text = format!("[telemetry]\notlp_endpoint = \"{bad}\"\n");
+            let e = load(Some(&text), &[]).expect_err(bad).to_string();
+            assert!(e.contains("telemetry.otlp_endpoint"), "{e}");
+        }
     }
 
     #[test]

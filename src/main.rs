@@ -147,7 +147,16 @@ fn main() -> ExitCode {
         }
         _ => settings.log.level.clone(),
     };
-    telemetry::init(settings.log.format, &level);
+    // Traces are for the commands that handle cases: `run` and `process`.
+    let traces = matches!(cli.command, Command::Run | Command::Process { .. })
+        .then_some(&settings.telemetry);
+    let _telemetry = match telemetry::init(settings.log.format, &level, traces) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("preauth-worker: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let app = match App::build(settings) {
         Ok(app) => app,
         Err(e) => {

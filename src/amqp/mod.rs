@@ -5,6 +5,7 @@ pub mod headers;
 pub mod parked;
 pub mod publisher;
 pub mod topology;
+mod trace;
 pub mod worker;
 
 pub use worker::FAULT_EXIT_CODE;

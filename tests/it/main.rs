@@ -10,6 +10,7 @@ mod pas;
 mod process_command;
 mod schemas;
 mod secrets;
+mod traces;
 mod trust;
 mod unseen_cases;
 mod worker;
