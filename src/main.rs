@@ -261,7 +261,13 @@ fn main() -> ExitCode {
         }
         _ => level,
     };
-    telemetry::init(settings.log.format, &level);
+    // Traces are for the commands that handle cases: `run` and `process`.
+    let traces = matches!(cli.command, Command::Run | Command::Process { .. })
+        .then_some(&settings.telemetry);
+    let _telemetry = match telemetry::init(settings.log.format, &level, traces) {
+        Ok(t) => t,
+        Err(e) => return fail(exit::CONFIG, e),
+    };
     let app = match App::build(settings) {
         Ok(app) => app,
         Err(e) if e.is_shipped() => return fail(exit::SOFTWARE, e),

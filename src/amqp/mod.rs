@@ -9,6 +9,7 @@ pub mod publish_cli;
 pub mod publisher;
 pub mod refusal;
 pub mod topology;
+mod trace;
 pub mod watch;
 pub mod worker;
 

@@ -69,6 +69,14 @@ impl Publisher {
             .with_type(ShortString::from(OUTCOME_SCHEMA_V1))
             .with_timestamp(timestamp)
             .with_app_id(ShortString::from("preauth-worker"));
+        // The W3C trace context of the current (publish) span, when spans are exported.
+        let mut headers = FieldTable::default();
+        super::trace::inject(&tracing::Span::current(), &mut headers);
+        let props = if headers.inner().is_empty() {
+            props
+        } else {
+            props.with_headers(headers)
+        };
         self.publish(exchange, &outcome.status.routing_key(), &body, props)
             .await
     }

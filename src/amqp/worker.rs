@@ -15,11 +15,12 @@ use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties, Event};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, warn, Instrument};
 
 use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::topology::Topology;
+use super::trace;
 use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError, REFUSED_TRIES};
 use crate::case::Outcome;
 use crate::config::Settings;
@@ -484,7 +485,10 @@ async fn handle_delivery(
     metrics::counter!("preauth_cases_received_total").increment(1);
     let in_flight = metrics::gauge!("preauth_cases_in_flight");
     in_flight.increment(1.0);
-    handle_delivery_inner(shared, publisher, delivery).await;
+    let span = trace::consume_span(&delivery, &shared.topology.work_queue);
+    handle_delivery_inner(shared, publisher, delivery)
+        .instrument(span)
+        .await;
     in_flight.decrement(1.0);
 }
 
@@ -565,6 +569,19 @@ async fn handle_delivery_inner(
 
     let settle = carry_out(shared, publisher, &delivery, &routing_key, &disposition).await;
     let ids = disposition.ids.clone().unwrap_or_default();
+    let span = tracing::Span::current();
+    if disposition.ids.is_some() {
+        span.record("case_id", ids.0.as_str());
+        span.record("event_id", ids.1.as_str());
+    }
+    span.record(
+        "settle",
+        match settle {
+            Settle::Ack => "ack",
+            Settle::Requeue => "requeue",
+            Settle::DeadLetter => "dead-letter",
+        },
+    );
     if matches!(settle, Settle::Ack) && disposition.outcomes.iter().any(|o| o.status.is_terminal())
     {
         shared.fault.terminal_outcome_published(&ids.0, &ids.1);
@@ -629,8 +646,15 @@ async fn carry_out(
     let (case_id, event_id) = d.ids.clone().unwrap_or_default();
     let outcomes_exchange = &shared.topology.outcomes_exchange;
     for outcome in &d.outcomes {
+        let span = trace::publish_span(outcomes_exchange, &outcome.status.routing_key());
+        span.record("outcome_id", outcome.outcome_id.as_str());
+        span.record("outcome_status", outcome.status.as_str());
         let publish = || publisher.publish_outcome(outcomes_exchange, outcome);
-        if let Err(e) = with_hold(shared, publisher, publish).await {
+        let published = with_hold(shared, publisher, publish)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = published {
+            span.record("otel.status_code", "error");
             error!(%case_id, %event_id, status = outcome.status.as_str(), "Outcome could not be published: {e}. The case event is not acked.");
             return Settle::Requeue;
         }
@@ -720,13 +744,22 @@ async fn carry_out(
             )
         }
     };
-    // Body untouched; properties kept; the wait or the reason in headers.
+    // Body untouched; properties kept; the wait or the reason in headers, and the trace
+    // context of this move (when spans are exported) for the delivery it leads to.
+    let span = trace::publish_span("", &queue);
+    trace::inject(&span, &mut table);
     let mut props = moved_properties(&delivery.properties, table);
     if let Some(after) = expiration {
         props = props.with_expiration(ShortString::from(after.as_millis().max(1).to_string()));
     }
     let publish = || publisher.publish("", &queue, &delivery.data, props.clone());
-    match with_hold(shared, publisher, publish).await {
+    let moved = with_hold(shared, publisher, publish)
+        .instrument(span.clone())
+        .await;
+    if moved.is_err() {
+        span.record("otel.status_code", "error");
+    }
+    match moved {
         Ok(()) => {
             counted();
             info!(%case_id, %event_id, %queue, "Moved the case event to the {what}.");

@@ -43,6 +43,33 @@ pub struct Settings {
     pub security: SecuritySettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// The OTLP/HTTP endpoint of a trace collector (`http://otel-collector:4318`; `/v1/traces`
+    /// is added unless the path already ends with it). Unset: no spans are exported and no
+    /// `traceparent` is written.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the exported spans carry.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    "preauth-worker".to_owned()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

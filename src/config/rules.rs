@@ -155,6 +155,22 @@ impl Settings {
         for (id, payer) in &self.payers {
             payer_problems(id, payer)?;
         }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            let http = reqwest::Url::parse(endpoint)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !http {
+                // Not repeated: a collector URL may carry a token in its query.
+                return Err(Problem::new(
+                    "telemetry.otlp_endpoint",
+                    "not an http:// or https:// URL",
+                )
+                .hint("give the OTLP/HTTP endpoint of a collector, like http://otel-collector:4318")
+                .concealed());
+            }
+        }
+        if self.telemetry.service_name.trim().is_empty() {
+            return Err(Problem::new("telemetry.service_name", "must not be empty"));
+        }
         if self.notifications.max_body_bytes < 1024 {
             return Err(Problem::new(
                 "notifications.max_body_bytes",

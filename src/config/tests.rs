@@ -512,3 +512,21 @@ fn the_payer_key_list_is_every_key_a_payer_table_takes() {
     listed.sort_unstable();
     assert_eq!(keys, listed);
 }
+
+#[test]
+fn traces_are_off_by_default_and_an_endpoint_must_be_an_http_url() {
+    let s = load(None, &[]).expect("defaults");
+    assert_eq!(s.telemetry.otlp_endpoint, None);
+    assert_eq!(s.telemetry.service_name, "preauth-worker");
+    let on = "[telemetry]\notlp_endpoint = \"http://otel-collector:4318\"\n";
+    assert!(load(Some(on), &[]).is_ok());
+    for bad in [
+        "otel-collector:4318",
+        "grpc://otel-collector:4317",
+        "http://",
+    ] {
+        let text = format!("[telemetry]\notlp_endpoint = \"{bad}\"\n");
+        let e = load(Some(&text), &[]).expect_err(bad).to_string();
+        assert!(e.contains("telemetry.otlp_endpoint"), "{e}");
+    }
+}

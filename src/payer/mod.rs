@@ -23,6 +23,17 @@ pub enum Operation {
     Inquire { round: u32 },
 }
 
+impl Operation {
+    /// A short code for traces: `submit`, `appeal` or `inquire`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Operation::Submit => "submit",
+            Operation::Appeal => "appeal",
+            Operation::Inquire { .. } => "inquire",
+        }
+    }
+}
+
 /// One request to a payer.
 #[derive(Clone, Copy)]
 pub struct PayerRequest<'a> {

@@ -30,6 +30,18 @@ pub enum Next {
     },
 }
 
+impl Next {
+    /// What the driver does next, as a code: `ack`, `retry`, `follow-up` or `park`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Next::Ack => "ack",
+            Next::Retry { .. } => "retry",
+            Next::FollowUp { .. } => "follow-up",
+            Next::Park { .. } => "park",
+        }
+    }
+}
+
 /// The pipeline's verdict on one delivery.
 #[derive(Debug, Clone)]
 pub struct Disposition {

@@ -19,7 +19,8 @@ use crate::payer::{Operation, Overall, Payer, PayerError, PayerRequest, PayerRes
 use crate::retry::{CaseState, InProcessRetry, Schedule};
 use crate::rules::{documents_necessity, has_errors, validate, Policy};
 use chrono::{DateTime, Duration as Days, Utc};
-use tracing::{debug, info, warn};
+use tracing::field::Empty;
+use tracing::{debug, info, warn, Instrument};
 
 /// A configured payer: its adapter and its policy.
 #[derive(Clone)]
@@ -144,7 +145,23 @@ impl Pipeline {
         routing_key: Option<&str>,
         state: &CaseState,
     ) -> Disposition {
-        let mut d = self.dispose(body, routing_key, state).await;
+        // Ids and codes only: the payer is the configured route, never the id a case carries.
+        let span = tracing::info_span!(
+            "decide",
+            case_id = Empty,
+            event_id = Empty,
+            payer = Empty,
+            findings = Empty,
+            rules = Empty,
+            outcome_status = Empty,
+            next = Empty,
+            park_reason = Empty,
+        );
+        let mut d = self
+            .dispose(body, routing_key, state)
+            .instrument(span.clone())
+            .await;
+        record_decision(&span, &d);
         // Every outcome of this delivery ranks by the state it arrived with (never by what the
         // delivery itself did), so a redelivery of the same message outranks it.
         for o in &mut d.outcomes {
@@ -209,6 +226,7 @@ impl Pipeline {
                 payer: None,
             };
         };
+        tracing::Span::current().record("payer", route.name.as_str());
         let findings = validate(&case, &route.policy, &self.codes);
         count_findings(&findings);
         let mut disposition = if has_errors(&findings) {
@@ -255,13 +273,27 @@ impl Pipeline {
                 reference: state.reference.as_deref(),
                 attempt: attempts,
             };
+            let span = tracing::info_span!(
+                "payer call",
+                payer = %route.name,
+                adapter = route.payer.adapter(),
+                operation = operation.code(),
+                request_id = %request_id,
+                attempt = attempts,
+                result = Empty,
+                otel.status_code = Empty,
+            );
             let started = std::time::Instant::now();
-            let result = route.payer.send(request).await;
+            let result = route.payer.send(request).instrument(span.clone()).await;
             let label = match &result {
                 Ok(_) => CallResult::Answered,
                 Err(PayerError::Transient { .. }) => CallResult::Transient,
                 Err(PayerError::Refused { .. }) => CallResult::Refused,
             };
+            span.record("result", label.as_str());
+            if result.is_err() {
+                span.record("otel.status_code", "error");
+            }
             metrics::counter!("preauth_payer_requests_total", "payer" => route.name.clone(), "result" => label.as_str()).increment(1);
             metrics::histogram!("preauth_payer_request_duration_seconds", "payer" => route.name.clone())
                 .record(started.elapsed().as_secs_f64());
@@ -653,6 +685,37 @@ impl Pipeline {
             sequence: 0,
             next_follow_up_at: None,
         }
+    }
+}
+
+/// What the delivery came to, on its `decide` span: ids, rule ids and status codes.
+fn record_decision(span: &tracing::Span, d: &Disposition) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some((case_id, event_id)) = &d.ids {
+        span.record("case_id", case_id.as_str());
+        span.record("event_id", event_id.as_str());
+    }
+    let mut rules: Vec<&str> = d
+        .outcomes
+        .iter()
+        .flat_map(|o| o.findings.iter().map(|f| f.rule.as_str()))
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    if !rules.is_empty() {
+        span.record("rules", rules.join(",").as_str());
+    }
+    let findings: usize = d.outcomes.iter().map(|o| o.findings.len()).sum();
+    span.record("findings", findings);
+    let statuses: Vec<&str> = d.outcomes.iter().map(|o| o.status.as_str()).collect();
+    if !statuses.is_empty() {
+        span.record("outcome_status", statuses.join(",").as_str());
+    }
+    span.record("next", d.next.code());
+    if let Next::Park { reason, .. } = &d.next {
+        span.record("park_reason", reason.code());
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Received {
     pub content_type: Option<String>,
     pub kind: Option<String>,
     pub routing_key: String,
+    /// The W3C `traceparent` header, when the worker wrote one.
+    pub traceparent: Option<String>,
 }
 
 /// A parked message.
@@ -271,6 +273,7 @@ impl Broker {
                         content_type: p.content_type().as_ref().map(|s| s.as_str().to_owned()),
                         kind: p.kind().as_ref().map(|s| s.as_str().to_owned()),
                         routing_key: d.routing_key.as_str().to_owned(),
+                        traceparent: header(p, "traceparent"),
                     });
                 }
                 Ok(None) => tokio::time::sleep(Duration::from_millis(50)).await,

@@ -14,6 +14,7 @@ mod process_command;
 mod publish_watch;
 mod schemas;
 mod secrets;
+mod traces;
 mod trust;
 mod unseen_cases;
 mod worker;

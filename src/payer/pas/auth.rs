@@ -241,6 +241,7 @@ impl TokenSource {
             }
         };
         let response = request
+            .headers(super::trace::trace_headers(&tracing::Span::current()))
             .form(&form)
             .send()
             .await

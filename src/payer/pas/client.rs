@@ -12,11 +12,13 @@ use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
-use tracing::debug;
+use tracing::field::Empty;
+use tracing::{debug, Instrument};
 
 use super::auth::TokenSource;
 use super::body::read_bounded;
 use super::read::{parse_response, Correlation, ResponseError};
+use super::trace::trace_headers;
 use super::write::{inquiry_bundle, request_bundle};
 use crate::case::{Reason, WorkerReason};
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
@@ -93,6 +95,8 @@ pub struct PasSettings {
 pub struct PasPayer {
     http: reqwest::Client,
     base_url: String,
+    /// The payer's host, for traces.
+    host: String,
     timeout: Duration,
     in_flight: Semaphore,
     limiter: Option<DefaultDirectRateLimiter>,
@@ -116,8 +120,13 @@ impl PasPayer {
                 );
                 Some(RateLimiter::direct(quota))
             });
+        let host = reqwest::Url::parse(&settings.base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
         Self {
             http,
+            host,
             base_url: settings.base_url.trim_end_matches('/').to_owned(),
             timeout: settings.timeout,
             in_flight: Semaphore::new(settings.concurrency.max(1) as usize),
@@ -135,17 +144,45 @@ impl PasPayer {
         retry_on_401: bool,
     ) -> Result<reqwest::Response, PayerError> {
         let url = format!("{}/{path}", self.base_url);
+        let token = match &self.auth {
+            Some(auth) => Some(auth.token().await?),
+            None => None,
+        };
+        // One span per HTTP request (a resend after a 401 is another), its context sent along.
+        let span = tracing::info_span!(
+            "payer http",
+            otel.name = %format!("POST {path}"),
+            otel.kind = "client",
+            http.request.method = "POST",
+            server.address = %self.host,
+            url.path = %format!("/{path}"),
+            http.response.status_code = Empty,
+            otel.status_code = Empty,
+        );
         let mut request = self
             .http
             .post(&url)
             .timeout(self.timeout)
             .header(CONTENT_TYPE, FHIR_JSON)
             .header(ACCEPT, FHIR_JSON)
+            .headers(trace_headers(&span))
             .body(body.to_vec());
-        if let Some(auth) = &self.auth {
-            request = request.bearer_auth(auth.token().await?.expose_secret());
+        if let Some(token) = &token {
+            request = request.bearer_auth(token.expose_secret());
         }
-        let response = request.send().await.map_err(|e| PayerError::Transient {
+        let sent = request.send().instrument(span.clone()).await;
+        match &sent {
+            Ok(response) => {
+                span.record("http.response.status_code", response.status().as_u16());
+                if !response.status().is_success() {
+                    span.record("otel.status_code", "error");
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "error");
+            }
+        }
+        let response = sent.map_err(|e| PayerError::Transient {
             retry_after: None,
             detail: if e.is_timeout() {
                 format!("no answer from {path} within {:?}", self.timeout)

@@ -8,4 +8,5 @@ pub mod client;
 pub(crate) mod json;
 pub mod model;
 pub mod read;
+mod trace;
 pub mod write;

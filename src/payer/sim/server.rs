@@ -79,6 +79,8 @@ struct SimState {
     scenario: Scenario,
     started: Instant,
     seen: Mutex<Vec<Seen>>,
+    /// The `traceparent` header of each request that carried one, by request identifier.
+    traceparents: Mutex<Vec<(String, String)>>,
     tries: Mutex<HashMap<String, u32>>,
     pended: Mutex<HashMap<String, Pended>>,
     tokens: Mutex<HashMap<String, SystemTime>>,
@@ -98,6 +100,15 @@ impl SimHandle {
             .seen
             .lock()
             .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The W3C `traceparent` of every request that carried one, with its request identifier.
+    pub fn traceparents(&self) -> Vec<(String, String)> {
+        self.state
+            .traceparents
+            .lock()
+            .map(|t| t.clone())
             .unwrap_or_default()
     }
 
@@ -148,6 +159,7 @@ pub fn start(
         scenario,
         started: Instant::now(),
         seen: Mutex::new(Vec::new()),
+        traceparents: Mutex::new(Vec::new()),
         tries: Mutex::new(HashMap::new()),
         pended: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
@@ -326,6 +338,11 @@ async fn receive(
         ));
     };
     let id = identifier_of(&bundle);
+    if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        if let Ok(mut t) = state.traceparents.lock() {
+            t.push((id.clone(), traceparent.to_owned()));
+        }
+    }
     state.delay(&id).await;
     if !state.authorized(headers) {
         state.record(&id, operation, StatusCode::UNAUTHORIZED);
