@@ -37,6 +37,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output,
+    /// e.g. `preauth-worker completions bash > /etc/bash_completion.d/preauth-worker`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output, e.g.
+    /// `preauth-worker man > /usr/local/share/man/man1/preauth-worker.1`.
+    Man,
     /// Validate case events and print the findings (exit 0 submittable, 1 findings with errors,
     /// 65 an input is not a case event, 66 nothing to read).
     Check {
@@ -229,6 +238,26 @@ fn main() -> ExitCode {
     {
         return print_rules(json);
     }
+    // Neither needs a configuration: they describe the command line itself.
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command().after_help(exit::help_text());
+            clap_complete::generate(shell, &mut cmd, "preauth-worker", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            let cmd = Cli::command().after_help(exit::help_text());
+            let mut out = Vec::new();
+            return match clap_mangen::Man::new(cmd).render(&mut out) {
+                Ok(()) => {
+                    let _ = std::io::stdout().write_all(&out);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(exit::SOFTWARE, e),
+            };
+        }
+        _ => {}
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(exit::CONFIG, e),
@@ -286,6 +315,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        // Answered before the configuration is read.
+        Command::Completions { .. } | Command::Man => ExitCode::SUCCESS,
         Command::Config(_) => match preauth_worker::startup::check(&app) {
             Ok(()) => {
                 println!("configuration OK");

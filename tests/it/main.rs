@@ -4,6 +4,7 @@ mod broker;
 mod support;
 
 mod check_command;
+mod cli;
 mod docs;
 mod errors;
 mod integration;
