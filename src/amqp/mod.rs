@@ -3,6 +3,7 @@
 //! (`parked`, `publish`, `watch`). The pipeline never sees a lapin type.
 
 pub mod client;
+mod counts;
 pub mod headers;
 pub mod parked;
 pub mod publish_cli;

@@ -17,16 +17,17 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn, Instrument};
 
+pub(crate) use super::counts::{count_outcome, count_parked};
+pub use super::counts::{DelayKind, Forwarded, AWAITING_TIER, NO_PAYER};
 use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::topology::Topology;
 use super::trace;
 use super::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError, REFUSED_TRIES};
-use crate::case::Outcome;
 use crate::config::Settings;
 use crate::health::Health;
 use crate::pipeline::ParkReason;
-use crate::pipeline::{Disposition, Next, PayerDirectory, Pipeline};
+use crate::pipeline::{Disposition, Next, Pipeline};
 use crate::retry::ReconnectWaits;
 
 /// How a session ended.
@@ -93,33 +94,6 @@ impl FaultPoint {
 
 /// The exit status of a worker stopped by the fault-injection point.
 pub const FAULT_EXIT_CODE: i32 = 86;
-
-label_values! {
-    /// What a verified notification did (`preauth_followups_brought_forward_total`'s `result`).
-    pub enum Forwarded {
-        BroughtForward = "brought-forward",
-        /// Nothing waits for a follow-up of that request (already on its way, or decided).
-        NotWaiting = "not-waiting",
-        /// Not a request identifier of this worker.
-        NotOurs = "not-ours",
-        Error = "error",
-    }
-}
-
-label_values! {
-    /// Why a case event waits in a delay tier (`preauth_delayed_total`'s `kind`).
-    pub enum DelayKind {
-        Retry = "retry",
-        FollowUp = "follow-up",
-    }
-}
-
-/// The `tier` of a pended request waiting in its own queue for a notifying payer.
-pub const AWAITING_TIER: &str = "awaiting";
-
-/// The `payer` label of an outcome no configured payer was chosen for (the payer is not
-/// configured, or the case did not decode).
-pub const NO_PAYER: &str = "none";
 
 /// Runs the worker until `shutdown` is cancelled. Returns an error only for problems a
 /// reconnect cannot fix: a queue declared with other arguments, or the broker's refusal of the
@@ -770,25 +744,6 @@ async fn carry_out(
             Settle::Requeue
         }
     }
-}
-
-/// Counts a confirmed outcome by status and payer, and its reasons by payer, status and code.
-pub(crate) fn count_outcome(payers: &PayerDirectory, d: &Disposition, outcome: &Outcome) {
-    let status = outcome.status.as_str();
-    let payer = d.payer.as_deref();
-    metrics::counter!("preauth_outcomes_total", "status" => status, "payer" => payer.unwrap_or(NO_PAYER).to_owned())
-        .increment(1);
-    let Some(payer) = payer else { return };
-    for r in &outcome.reasons {
-        let code = payers.reason_label(payer, &r.code);
-        metrics::counter!("preauth_payer_reasons_total", "payer" => payer.to_owned(), "status" => status, "code" => code)
-            .increment(1);
-    }
-}
-
-/// Counts a message moved to the parking queue.
-pub(crate) fn count_parked(reason: ParkReason) {
-    metrics::counter!("preauth_parked_total", "reason" => reason.code()).increment(1);
 }
 
 /// Retries a publish with backoff for up to `amqp.publish_hold`, marking the worker not ready

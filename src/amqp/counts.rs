@@ -1,0 +1,52 @@
+//! The worker's counters by label: the label values of its own metrics, and the two counts
+//! more than one place makes (an outcome, a parked message). `ops` registers every series at
+//! zero from these same values.
+
+use crate::case::Outcome;
+use crate::pipeline::{Disposition, ParkReason, PayerDirectory};
+
+label_values! {
+    /// What a verified notification did (`preauth_followups_brought_forward_total`'s `result`).
+    pub enum Forwarded {
+        BroughtForward = "brought-forward",
+        /// Nothing waits for a follow-up of that request (already on its way, or decided).
+        NotWaiting = "not-waiting",
+        /// Not a request identifier of this worker.
+        NotOurs = "not-ours",
+        Error = "error",
+    }
+}
+
+label_values! {
+    /// Why a case event waits in a delay tier (`preauth_delayed_total`'s `kind`).
+    pub enum DelayKind {
+        Retry = "retry",
+        FollowUp = "follow-up",
+    }
+}
+
+/// The `tier` of a pended request waiting in its own queue for a notifying payer.
+pub const AWAITING_TIER: &str = "awaiting";
+
+/// The `payer` label of an outcome no configured payer was chosen for (the payer is not
+/// configured, or the case did not decode).
+pub const NO_PAYER: &str = "none";
+
+/// Counts a confirmed outcome by status and payer, and its reasons by payer, status and code.
+pub(crate) fn count_outcome(payers: &PayerDirectory, d: &Disposition, outcome: &Outcome) {
+    let status = outcome.status.as_str();
+    let payer = d.payer.as_deref();
+    metrics::counter!("preauth_outcomes_total", "status" => status, "payer" => payer.unwrap_or(NO_PAYER).to_owned())
+        .increment(1);
+    let Some(payer) = payer else { return };
+    for r in &outcome.reasons {
+        let code = payers.reason_label(payer, &r.code);
+        metrics::counter!("preauth_payer_reasons_total", "payer" => payer.to_owned(), "status" => status, "code" => code)
+            .increment(1);
+    }
+}
+
+/// Counts a message moved to the parking queue.
+pub(crate) fn count_parked(reason: ParkReason) {
+    metrics::counter!("preauth_parked_total", "reason" => reason.code()).increment(1);
+}
