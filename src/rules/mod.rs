@@ -10,8 +10,6 @@
 mod appeal;
 mod clinical;
 mod coding;
-#[cfg(test)]
-mod corpus;
 mod documentation;
 mod evidence;
 mod fields;

@@ -1,3 +1,7 @@
+//! The evidence rules; the independent note corpus is in `corpus`.
+
+mod corpus;
+
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::clinical::Clinical;
 use crate::case::Indication;
 use crate::notes::Class;
+use crate::rules::clinical::Clinical;
 
-const CORPUS: &str = include_str!("../../tests/fixtures/notes/corpus.json");
-const DISAGREEMENTS: &str = include_str!("../../tests/fixtures/notes/disagreements.toml");
+const CORPUS: &str = include_str!("../../../../tests/fixtures/notes/corpus.json");
+const DISAGREEMENTS: &str = include_str!("../../../../tests/fixtures/notes/disagreements.toml");
 
 #[derive(Deserialize)]
 struct Corpus {
