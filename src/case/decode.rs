@@ -23,7 +23,7 @@ use crate::codes::{
     snomed_ct_concept_id, Icd10Cm, Modifier, ProcedureCode, ProcedureSystem, SNOMED_CT_SYSTEM,
 };
 
-mod members;
+pub(super) mod members;
 mod readers;
 mod values;
 
@@ -126,6 +126,13 @@ pub fn decode(id: &Identified, routing_key: Option<&str>) -> Result<CaseEvent, V
                 // Unreachable by construction (every `None` records a finding), kept so that a
                 // future edit cannot turn a decode failure into a silent pass.
                 d.error("", "the event could not be decoded");
+            }
+            // A misspelt required field shows as "missing": its DEC-05 says what was meant.
+            // Not after DEC-02: the body of another schema version is not read as v1.
+            if !d.findings.iter().any(|f| f.rule == rule::SCHEMA.id()) {
+                let unknown = std::mem::take(&mut d.unknown);
+                d.findings
+                    .extend(unknown.iter().map(UnknownMember::finding));
             }
             Err(d.findings)
         }

@@ -75,17 +75,30 @@ pub fn identify(bytes: &[u8]) -> Result<Identified, Unidentifiable> {
     };
     let event_id = usable_id(map, "event_id").map_err(|why| Unidentifiable {
         reason: Unreadable::NoEventId,
-        detail: format!("event_id {why}"),
+        detail: format!("event_id {why}{}", misspelt(map, "event_id")),
     })?;
     let case_id = usable_id(map, "case_id").map_err(|why| Unidentifiable {
         reason: Unreadable::NoCaseId,
-        detail: format!("case_id {why}"),
+        detail: format!("case_id {why}{}", misspelt(map, "case_id")),
     })?;
     Ok(Identified {
         event_id,
         case_id,
         body,
     })
+}
+
+/// A hint when another top-level member looks like a misspelling of `key` (`caseid`): the
+/// member's own name is not repeated, only the field it was probably meant to be.
+fn misspelt(map: &Map<String, Value>, key: &'static str) -> String {
+    let near = map
+        .keys()
+        .any(|k| k != key && super::decode::members::suggestion(k, &[key]) == Some(key));
+    if near {
+        format!("; a member with a name close to it is present: did you mean `{key}`?")
+    } else {
+        String::new()
+    }
 }
 
 fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str> {

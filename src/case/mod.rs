@@ -192,6 +192,18 @@ pub struct UnknownMember {
 }
 
 impl UnknownMember {
+    /// Its `DEC-05` finding: the path, and the contract's own field it most likely meant. The
+    /// message quotes nothing else.
+    pub fn finding(&self) -> Finding {
+        let message = match self.suggestion {
+            Some(name) => format!(
+                "this member is not part of the contract and is ignored; did you mean `{name}`?"
+            ),
+            None => "this member is not part of the contract and is ignored".to_owned(),
+        };
+        registry::DEC_05.finding(&self.path, message)
+    }
+
     /// The last step of the path of a member whose name is not shaped like an identifier.
     pub const UNNAMED: &'static str = "<a member whose name is not an identifier>";
 }

@@ -4,19 +4,10 @@
 //! The path names the member only when its name is shaped like an identifier (decoding decides
 //! that); the message quotes nothing but the contract's own field name it suggests.
 
-use crate::case::registry::DEC_05;
 use crate::case::{CaseEvent, Finding};
 
 pub(super) fn check(case: &CaseEvent, out: &mut Vec<Finding>) {
-    for member in &case.unknown_members {
-        let message = match member.suggestion {
-            Some(name) => format!(
-                "this member is not part of the contract and is ignored; did you mean `{name}`?"
-            ),
-            None => "this member is not part of the contract and is ignored".to_owned(),
-        };
-        out.push(DEC_05.finding(&member.path, message));
-    }
+    out.extend(case.unknown_members.iter().map(|m| m.finding()));
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ fn is_identifier(name: &str) -> bool {
 /// by Damerau–Levenshtein distance (a swap of two neighbours is one edit). A name is plausible
 /// when at least 70% of the longer of the two is unchanged, or when a single edit separates two
 /// names of three characters or more (`url` for `uri`). Ties go to the name listed first.
-pub(super) fn suggestion(name: &str, known: &[&'static str]) -> Option<&'static str> {
+pub(in crate::case) fn suggestion(name: &str, known: &[&'static str]) -> Option<&'static str> {
     let wanted: Vec<char> = fold(name);
     // The contract's names are short: a name far longer than every one of them cannot be close
     // to any, and skipping it keeps a body of many long names cheap to read.

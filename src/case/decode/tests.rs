@@ -464,12 +464,18 @@ fn every_unknown_member_is_recorded_even_a_reserved_looking_one() {
 }
 
 #[test]
-fn unknown_members_of_a_case_that_does_not_decode_do_not_hide_its_findings() {
+fn unknown_members_of_a_case_that_does_not_decode_come_after_its_findings() {
     let mut v = minimal();
     v["service"]["procedures"][0]["units"] = json!(0);
     v["service"]["procedures"][0]["modifer"] = json!(["E4"]);
     let findings = decode_value(v, None).expect_err("rejected");
-    assert_eq!(paths(&findings), vec!["DEC-01|service.procedures[0].units"]);
+    assert_eq!(
+        paths(&findings),
+        vec![
+            "DEC-01|service.procedures[0].units",
+            "DEC-05|service.procedures[0].modifer"
+        ]
+    );
 }
 
 /// The decoder's member lists are the schema's: a member it would call unknown is one the
@@ -690,4 +696,55 @@ fn the_distance_from_the_margin_runs_from_0_to_50_millimetres() {
         v["service"]["lesions"]["distance_from_margin_mm"] = d.clone();
         assert_eq!(decode_value(v, None).is_ok(), ok, "{d}");
     }
+}
+
+#[test]
+fn a_misspelt_required_field_is_missing_and_says_what_was_meant() {
+    let mut v = minimal();
+    let diagnoses = v["service"]["diagnoses"].take();
+    if let Some(service) = v["service"].as_object_mut() {
+        service.remove("diagnoses");
+        service.insert("diagnosis".into(), diagnoses);
+    }
+    let findings = decode_value(v, None).expect_err("diagnoses is required");
+    let got: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.path.as_str()))
+        .collect();
+    assert!(got.contains(&("DEC-01", "service.diagnoses")), "{got:?}");
+    assert!(got.contains(&("DEC-05", "service.diagnosis")), "{got:?}");
+    let hint = findings
+        .iter()
+        .find(|f| f.rule == "DEC-05")
+        .map(|f| f.message.as_str());
+    assert!(
+        hint.is_some_and(|m| m.contains("did you mean `diagnoses`")),
+        "{hint:?}"
+    );
+    assert!(findings.iter().all(|f| f.rule != "DEC-05" || !f.is_error()));
+}
+
+#[test]
+fn another_schema_version_gets_only_its_dec_02() {
+    let mut v = minimal();
+    v["schema"] = json!("preauth.case.v9");
+    v["servce"] = json!({});
+    let findings = decode_value(v, None).expect_err("not v1");
+    let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, vec!["DEC-02"]);
+}
+
+#[test]
+fn a_misspelt_identifier_is_named_as_what_was_meant_without_repeating_the_member() {
+    let mut v = minimal();
+    let id = v["case_id"].take();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("case_id");
+        m.insert("caseId".into(), id);
+    }
+    let bytes = serde_json::to_vec(&v).expect("json");
+    let e = identify(&bytes).expect_err("no case_id");
+    assert_eq!(e.reason, Unreadable::NoCaseId);
+    assert!(e.detail.contains("did you mean `case_id`"), "{}", e.detail);
+    assert!(!e.detail.contains("caseId"), "{}", e.detail);
 }
