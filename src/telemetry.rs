@@ -223,10 +223,20 @@ mod tests {
         impl tracing::Callsite for Site {
             fn set_interest(&self, _: tracing::subscriber::Interest) {}
             fn metadata(&self) -> &Metadata<'_> {
-                unimplemented!()
+                &SITE_META
             }
         }
         static SITE: Site = Site;
+        static SITE_META: Metadata<'static> = Metadata::new(
+            "site",
+            "test",
+            tracing::Level::INFO,
+            None,
+            None,
+            None,
+            FieldSet::new(&[], Identifier(&SITE)),
+            Kind::EVENT,
+        );
         let meta = |target: &'static str, kind: Kind| {
             Metadata::new(
                 "m",

@@ -190,25 +190,15 @@ impl<T> Phrases<T> {
         list.get_mut(at).map(|(_, t)| t)
     }
 
-    /// The longest phrase starting at `at`: its length in words and its payload.
-    pub(super) fn longest_at(&self, words: &[u32], at: usize) -> Option<(usize, &T)> {
-        let first = *words.get(at)?;
-        if first == NONE {
-            return None;
-        }
-        let after = words.get(at + 1..).unwrap_or(&[]);
-        self.by_first
-            .get(&first)?
-            .iter()
-            .find_map(|(rest, t)| after.starts_with(rest).then_some((rest.len() + 1, t)))
-    }
-
     /// Every phrase starting at `at`, the longest first: its length in words and its payload.
-    pub(super) fn all_at<'a>(
+    pub(super) fn all_at<'a, 'w>(
         &'a self,
-        words: &'a [u32],
+        words: &'w [u32],
         at: usize,
-    ) -> impl Iterator<Item = (usize, &'a T)> + 'a {
+    ) -> impl Iterator<Item = (usize, &'a T)> + 'w
+    where
+        'a: 'w,
+    {
         let first = words.get(at).copied().unwrap_or(NONE);
         let after = words.get(at + 1..).unwrap_or(&[]);
         let list = if first == NONE {
@@ -227,7 +217,7 @@ impl<T> Phrases<T> {
     pub(super) fn find<'a>(&'a self, words: &[u32], out: &mut Vec<(usize, usize, &'a T)>) {
         let mut i = 0;
         while i < words.len() {
-            match self.longest_at(words, i) {
+            match self.all_at(words, i).next() {
                 Some((len, t)) => {
                     out.push((i, i + len, t));
                     i += len;
