@@ -34,6 +34,28 @@ pub(crate) fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
     v5(&["replay", outcome_id, &replays.to_string()]).to_string()
 }
 
+/// The id of a progress event (`preauth.progress.v1`): the same step of the same delivery is
+/// always the same id, so a redelivery repeats it and consumers de-duplicate. `step` is the
+/// step's code, `replays` the event's replay count, `discriminator` the attempt number for
+/// `submitted`, the delay tiers used for `retry-scheduled`, 0 otherwise.
+pub fn progress_id(
+    case_id: &str,
+    event_id: &str,
+    step: &str,
+    replays: u32,
+    discriminator: u32,
+) -> String {
+    v5(&[
+        "progress",
+        case_id,
+        event_id,
+        step,
+        &replays.to_string(),
+        &discriminator.to_string(),
+    ])
+    .to_string()
+}
+
 /// The GUID of one resource of a PAS request (its `urn:uuid:` fullUrl): a resent request
 /// carries the same GUIDs, another request new ones.
 pub(crate) fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
@@ -71,6 +93,25 @@ mod tests {
         assert_ne!(
             outcome_id("C-1", "e-1", "pended", 1),
             outcome_id("C-1", "e-1", "pended", 2)
+        );
+    }
+
+    #[test]
+    fn a_progress_id_names_one_step_of_one_delivery() {
+        let a = progress_id("C-1", "e-1", "submitted", 0, 1);
+        assert_eq!(a, progress_id("C-1", "e-1", "submitted", 0, 1));
+        assert_ne!(a, progress_id("C-1", "e-1", "submitted", 0, 2));
+        assert_ne!(a, progress_id("C-1", "e-1", "submitted", 1, 1));
+        assert_ne!(a, progress_id("C-1", "e-1", "received", 0, 1));
+        assert_ne!(a, progress_id("C-1", "e-2", "submitted", 0, 1));
+        assert_ne!(a, outcome_id("C-1", "e-1", "submitted", 1));
+        assert_eq!(
+            a,
+            Uuid::new_v5(
+                &ID_NAMESPACE,
+                "progress\u{1f}C-1\u{1f}e-1\u{1f}submitted\u{1f}0\u{1f}1".as_bytes()
+            )
+            .to_string()
         );
     }
 

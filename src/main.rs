@@ -74,7 +74,8 @@ enum Command {
     },
     /// Serve a simulated payer that speaks Da Vinci PAS ($submit, $inquire, /token), deciding by a policy.
     PayerSim(PayerSimArgs),
-    /// Look at the parking queue, or send parked messages back to the work queue after a fix.
+    /// Look at the parking queue, send parked messages back to the work queue after a fix, or
+    /// delete them.
     #[command(subcommand)]
     Parked(ParkedCommand),
     /// Drive case events from files, folders or standard input to their outcomes, without a
@@ -163,16 +164,40 @@ enum ParkedCommand {
         json: bool,
     },
     /// Send parked messages back to the work queue with a fresh attempt count: one case's
-    /// (--case CASE_ID) or every one (--all); one of the two is required.
-    #[command(group(ArgGroup::new("selection").required(true).args(["case_id", "all"])))]
+    /// (--case CASE_ID), one message (--fingerprint FP, as `parked list` shows it) or every one
+    /// (--all); one of them is required.
+    #[command(group(ArgGroup::new("selection").required(true).args(["case_id", "fingerprint", "all"])))]
     Replay {
         /// Replay the messages of this case only.
         #[arg(long = "case", value_name = "CASE_ID")]
         case_id: Option<String>,
+        /// Replay the message with this fingerprint only.
+        #[arg(long, value_name = "FP")]
+        fingerprint: Option<String>,
         /// Replay every parked message.
         #[arg(long)]
         all: bool,
     },
+    /// Remove parked messages for good: one case's (--case CASE_ID) or one message
+    /// (--fingerprint FP, as `parked list` shows it); one of the two is required.
+    #[command(group(ArgGroup::new("selection").required(true).args(["case_id", "fingerprint"])))]
+    Delete {
+        /// Delete the messages of this case.
+        #[arg(long = "case", value_name = "CASE_ID")]
+        case_id: Option<String>,
+        /// Delete the message with this fingerprint.
+        #[arg(long, value_name = "FP")]
+        fingerprint: Option<String>,
+    },
+}
+
+/// The parked messages a `--case` / `--fingerprint` / `--all` choice names.
+fn parked_selection(case_id: Option<String>, fingerprint: Option<String>) -> parked::Selection {
+    match (case_id, fingerprint) {
+        (Some(id), _) => parked::Selection::Case(id),
+        (_, Some(fp)) => parked::Selection::Fingerprint(fp),
+        _ => parked::Selection::All,
+    }
 }
 
 /// A listen address, with what to write when it is not one.
@@ -406,11 +431,12 @@ async fn run_parked(app: &App, cmd: ParkedCommand, config: Option<&Path>) -> Exi
         ParkedCommand::List { limit, json } => parked::list(&app.settings, limit)
             .await
             .map(|listing| parked::render(&listing, &app.settings.topology.parking_queue, json)),
-        ParkedCommand::Replay { case_id, all } => {
-            let selection = match (case_id, all) {
-                (Some(id), _) => parked::Selection::Case(id),
-                _ => parked::Selection::All,
-            };
+        ParkedCommand::Replay {
+            case_id,
+            fingerprint,
+            all: _,
+        } => {
+            let selection = parked_selection(case_id, fingerprint);
             parked::replay(&app.settings, &app.key, &selection)
                 .await
                 .map(|items| {
@@ -418,6 +444,21 @@ async fn run_parked(app: &App, cmd: ParkedCommand, config: Option<&Path>) -> Exi
                         "replayed {} message(s) to {}\n",
                         items.len(),
                         app.settings.topology.work_queue
+                    )
+                })
+        }
+        ParkedCommand::Delete {
+            case_id,
+            fingerprint,
+        } => {
+            let selection = parked_selection(case_id, fingerprint);
+            parked::delete(&app.settings, &selection)
+                .await
+                .map(|items| {
+                    format!(
+                        "deleted {} message(s) from {}\n",
+                        items.len(),
+                        app.settings.topology.parking_queue
                     )
                 })
         }

@@ -47,6 +47,26 @@ impl CaseState {
     }
 }
 
+/// A short, stable name for a wait: 500ms, 5s, 30m, 2h, 1d (the delay tiers' metric label and
+/// the `retry.tier` of a progress event).
+pub fn tier_label(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        format!("{ms}ms")
+    } else {
+        let s = d.as_secs();
+        if s.is_multiple_of(86_400) {
+            format!("{}d", s / 86_400)
+        } else if s.is_multiple_of(3600) {
+            format!("{}h", s / 3600)
+        } else if s.is_multiple_of(60) {
+            format!("{}m", s / 60)
+        } else {
+            format!("{s}s")
+        }
+    }
+}
+
 /// Replays counted in a sequence number (keeps it below 2^53, exact in every JSON reader).
 const MAX_REPLAYS: u32 = 9_000_000;
 

@@ -6,6 +6,7 @@ pub mod client;
 mod counts;
 pub mod headers;
 pub mod parked;
+pub(crate) mod progress;
 pub mod publish_cli;
 pub mod publisher;
 pub mod refusal;

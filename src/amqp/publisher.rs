@@ -1,5 +1,5 @@
-//! Confirmed publishing on its own connection: persistent messages, `mandatory`, and a publish
-//! counts only when the broker acked it and did not return it.
+//! Confirmed publishing on its own connection: persistent messages, `mandatory` (progress events
+//! excepted), and a publish counts only when the broker acked it and did not return it.
 
 use std::time::Duration;
 
@@ -81,8 +81,8 @@ impl Publisher {
             .await
     }
 
-    /// Publishes `body` and waits for the confirm. A return (unroutable), a nack or a timeout is
-    /// a failure, never a success.
+    /// Publishes `body` (`mandatory`) and waits for the confirm. A return (unroutable), a nack
+    /// or a timeout is a failure, never a success.
     pub(crate) async fn publish(
         &self,
         exchange: &str,
@@ -90,6 +90,22 @@ impl Publisher {
         body: &[u8],
         properties: BasicProperties,
     ) -> Result<(), AmqpError> {
+        let sent = self
+            .send(exchange, routing_key, body, properties, true)
+            .await?;
+        sent.confirmed().await
+    }
+
+    /// Sends `body` (persistent; `mandatory` or not) without waiting for its confirm: several
+    /// sends can be in flight before their confirms are awaited ([`Sent::confirmed`]).
+    pub(crate) async fn send(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+        mandatory: bool,
+    ) -> Result<Sent, AmqpError> {
         let target = if exchange.is_empty() {
             format!("queue {routing_key}")
         } else {
@@ -102,7 +118,7 @@ impl Publisher {
                 ShortString::from(exchange),
                 ShortString::from(routing_key),
                 BasicPublishOptions {
-                    mandatory: true,
+                    mandatory,
                     ..Default::default()
                 },
                 body,
@@ -110,8 +126,41 @@ impl Publisher {
             ),
         )
         .await?;
+        Ok(Sent {
+            target,
+            confirm,
+            timeout: self.timeout,
+        })
+    }
+
+    /// Declares a queue the worker creates as it goes (a request's awaiting queue).
+    pub(crate) async fn declare(
+        &self,
+        queue: &super::topology::QueueSpec,
+    ) -> Result<(), AmqpError> {
+        super::topology::Topology::declare_queue(&self.channel, queue, self.timeout).await
+    }
+
+    /// True while the channel can be used.
+    pub(crate) fn usable(&self) -> bool {
+        self.channel.status().connected()
+    }
+}
+
+/// A message sent and not yet confirmed.
+pub(crate) struct Sent {
+    target: String,
+    confirm: lapin::PublisherConfirm,
+    timeout: Duration,
+}
+
+impl Sent {
+    /// Waits for the broker's confirm. A return (unroutable, for a mandatory message), a nack
+    /// or a timeout is a failure, never a success.
+    pub(crate) async fn confirmed(self) -> Result<(), AmqpError> {
+        let target = self.target;
         let confirmation =
-            match bounded(format!("confirm from {target}"), self.timeout, confirm).await {
+            match bounded(format!("confirm from {target}"), self.timeout, self.confirm).await {
                 Ok(c) => c,
                 Err(e) => {
                     let result = if matches!(e, AmqpError::Timeout { .. }) {
@@ -150,19 +199,6 @@ impl Publisher {
                 reason: "the channel is not in confirm mode".into(),
             }),
         }
-    }
-
-    /// Declares a queue the worker creates as it goes (a request's awaiting queue).
-    pub(crate) async fn declare(
-        &self,
-        queue: &super::topology::QueueSpec,
-    ) -> Result<(), AmqpError> {
-        super::topology::Topology::declare_queue(&self.channel, queue, self.timeout).await
-    }
-
-    /// True while the channel can be used.
-    pub(crate) fn usable(&self) -> bool {
-        self.channel.status().connected()
     }
 }
 

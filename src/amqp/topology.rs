@@ -72,24 +72,7 @@ pub struct Topology {
 
 pub use crate::config::{AWAITING_QUEUE_EXPIRES, LONGEST_AWAITING_WAIT};
 
-/// A short, stable name for a wait: 500ms, 5s, 30m, 2h, 1d.
-pub(crate) fn tier_label(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        format!("{ms}ms")
-    } else {
-        let s = d.as_secs();
-        if s.is_multiple_of(86_400) {
-            format!("{}d", s / 86_400)
-        } else if s.is_multiple_of(3600) {
-            format!("{}h", s / 3600)
-        } else if s.is_multiple_of(60) {
-            format!("{}m", s / 60)
-        } else {
-            format!("{s}s")
-        }
-    }
-}
+pub(crate) use crate::retry::tier_label;
 
 impl Topology {
     pub fn from_settings(s: &Settings) -> Self {

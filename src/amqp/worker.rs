@@ -501,17 +501,17 @@ async fn handle_delivery_inner(
         ..carried.state
     };
 
-    let disposition = if deliveries >= shared.settings.amqp.delivery_limit {
-        Disposition {
-            outcomes: vec![],
-            next: Next::Park {
-                reason: ParkReason::DeliveryLimit,
-                detail: format!("delivered {deliveries} times without being settled"),
+    let mut disposition = if deliveries >= shared.settings.amqp.delivery_limit {
+        let detail = format!("delivered {deliveries} times without being settled");
+        let reason = ParkReason::DeliveryLimit;
+        Disposition::new(
+            vec![],
+            Next::Park {
+                reason,
+                detail,
                 state: None,
             },
-            ids: None,
-            payer: None,
-        }
+        )
     } else {
         // A panic on one case is contained here: the case is parked with the reason and the
         // worker carries on. (Caught in place rather than in a task of its own, so the body is
@@ -527,19 +527,28 @@ async fn handle_delivery_inner(
             Ok(d) => d,
             Err(_) => {
                 error!("Case handler panicked; parking the message.");
-                Disposition {
-                    outcomes: vec![],
-                    next: Next::Park {
-                        reason: ParkReason::HandlerPanic,
-                        detail: "the handler panicked on this message".into(),
+                let detail = "the handler panicked on this message".into();
+                let reason = ParkReason::HandlerPanic;
+                Disposition::new(
+                    vec![],
+                    Next::Park {
+                        reason,
+                        detail,
                         state: None,
                     },
-                    ids: None,
-                    payer: None,
-                }
+                )
             }
         }
     };
+    if let Next::Park {
+        reason: r @ (ParkReason::DeliveryLimit | ParkReason::HandlerPanic),
+        ..
+    } = disposition.next
+    {
+        let at = (shared.pipeline.clock)();
+        let parked = crate::pipeline::progress::parked_message(&delivery.data, &state, r, at);
+        disposition.progress.extend(parked);
+    }
 
     let settle = carry_out(shared, publisher, &delivery, &routing_key, &disposition).await;
     let ids = disposition.ids.clone().unwrap_or_default();
@@ -619,6 +628,14 @@ async fn carry_out(
 ) -> Settle {
     let (case_id, event_id) = d.ids.clone().unwrap_or_default();
     let outcomes_exchange = &shared.topology.outcomes_exchange;
+    if shared.settings.outcomes.progress && !d.progress.is_empty() {
+        let publish = || super::progress::publish(publisher, outcomes_exchange, &d.progress);
+        if let Err(e) = with_hold(shared, publisher, publish).await {
+            error!(%case_id, %event_id, "Progress events could not be published: {e}. The case event is not acked.");
+            return Settle::Requeue;
+        }
+        debug!(%case_id, %event_id, events = d.progress.len(), "Published progress events.");
+    }
     for outcome in &d.outcomes {
         let span = trace::publish_span(outcomes_exchange, &outcome.status.routing_key());
         span.record("outcome_id", outcome.outcome_id.as_str());

@@ -8,6 +8,7 @@ mod decode;
 mod finding;
 mod identify;
 mod outcome;
+mod progress;
 pub(crate) mod redact;
 
 pub use decode::decode;
@@ -15,6 +16,10 @@ pub use finding::{registry, Finding, Rule, Severity};
 pub use identify::{identify, json_error, Identified, Unidentifiable, Unreadable};
 pub use outcome::{
     AppealRoute, Authorization, Outcome, PayerRef, Reason, Status, WorkerReason, OUTCOME_SCHEMA_V1,
+};
+pub use progress::{
+    Progress, ProgressOperation, ProgressParked, ProgressPayer, ProgressRetry, Step,
+    PROGRESS_SCHEMA_V1,
 };
 
 use std::fmt;
@@ -62,7 +67,8 @@ impl Kind {
 }
 
 /// How fast the payer must answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Urgency {
     Standard,
     Expedited,

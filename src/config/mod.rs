@@ -45,6 +45,27 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub outcomes: OutcomesSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomesSettings {
+    /// Publish progress events (`progress.<step>`: received, submitted, retry-scheduled,
+    /// parked, replayed) on the outcomes exchange beside the outcomes; confirmed, not mandatory.
+    #[serde(default = "default_true")]
+    pub progress: bool,
+}
+
+impl Default for OutcomesSettings {
+    fn default() -> Self {
+        Self { progress: true }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

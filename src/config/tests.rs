@@ -530,3 +530,17 @@ fn traces_are_off_by_default_and_an_endpoint_must_be_an_http_url() {
         assert!(e.contains("telemetry.otlp_endpoint"), "{e}");
     }
 }
+
+#[test]
+fn progress_events_are_on_by_default_and_can_be_turned_off() {
+    let s = load(None, &[]).expect("defaults");
+    assert!(s.outcomes.progress);
+    let off = load(None, &[("PREAUTH__OUTCOMES__PROGRESS", "false")]).expect("env");
+    assert!(!off.outcomes.progress);
+    let file = load(Some("[outcomes]\nprogress = false\n"), &[]).expect("file");
+    assert!(!file.outcomes.progress);
+    let e = load(Some("[outcomes]\nprogres = false\n"), &[])
+        .expect_err("unknown key")
+        .to_string();
+    assert!(e.contains("outcomes.progres"), "{e}");
+}

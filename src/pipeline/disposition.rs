@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::case::{Outcome, Unreadable};
+use crate::case::{Outcome, Progress, Unreadable};
 use crate::retry::CaseState;
 
 /// What the driver does after publishing the disposition's outcomes.
@@ -45,6 +45,9 @@ impl Next {
 /// The pipeline's verdict on one delivery.
 #[derive(Debug, Clone)]
 pub struct Disposition {
+    /// Progress events to publish (confirmed, not mandatory) before the outcomes, in the order
+    /// the steps happened.
+    pub progress: Vec<Progress>,
     /// Outcomes to publish (confirmed) before `next`; a terminal one is always last.
     pub outcomes: Vec<Outcome>,
     pub next: Next,
@@ -53,6 +56,19 @@ pub struct Disposition {
     /// The configured payer id the case was routed to (`default` for the fallback), when it was
     /// routed: the outcomes' `payer` metric label.
     pub payer: Option<String>,
+}
+
+impl Disposition {
+    /// These outcomes, then `next`; no progress, ids or payer yet.
+    pub fn new(outcomes: Vec<Outcome>, next: Next) -> Self {
+        Self {
+            progress: Vec::new(),
+            outcomes,
+            next,
+            ids: None,
+            payer: None,
+        }
+    }
 }
 
 /// Why a message cannot be answered and goes to the parking queue.

@@ -3,6 +3,7 @@
 //! / park) and knows nothing of the broker or HTTP. Every driver uses it: `run`, `process`, tests.
 
 mod disposition;
+pub mod progress;
 
 pub use disposition::{Disposition, Next, ParkReason};
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use crate::case::{
     decode, identify, AppealRoute, Authorization, CaseEvent, Finding, Kind, Outcome, PayerRef,
-    Reason, Status, Urgency, WorkerReason, OUTCOME_SCHEMA_V1,
+    ProgressPayer, Reason, Status, Urgency, WorkerReason, OUTCOME_SCHEMA_V1,
 };
 use crate::codes::CodeTable;
 use crate::ids::{outcome_id, replayed_outcome_id, request_identifier};
@@ -157,11 +158,17 @@ impl Pipeline {
             next = Empty,
             park_reason = Empty,
         );
+        let received_at = (self.clock)();
         let mut d = self
             .dispose(body, routing_key, state)
             .instrument(span.clone())
             .await;
         record_decision(&span, &d);
+        if let Some((case_id, event_id)) = &d.ids {
+            if let Some(p) = progress::received(case_id, event_id, state, received_at) {
+                d.progress.insert(0, p);
+            }
+        }
         // Every outcome of this delivery ranks by the state it arrived with (never by what the
         // delivery itself did), so a redelivery of the same message outranks it.
         for o in &mut d.outcomes {
@@ -220,10 +227,8 @@ impl Pipeline {
                 vec![],
             );
             return Disposition {
-                outcomes: vec![o],
-                next: Next::Ack,
                 ids,
-                payer: None,
+                ..Disposition::new(vec![o], Next::Ack)
             };
         };
         tracing::Span::current().record("payer", route.name.as_str());
@@ -263,8 +268,23 @@ impl Pipeline {
             ..state.clone()
         };
         let mut waits = self.in_process.waits();
+        let progress_payer = || ProgressPayer {
+            id: case.coverage.payer_id.clone(),
+            request_identifier: request_id.clone(),
+            reference: state.reference.clone(),
+        };
+        let mut sent = Vec::new();
         let result = loop {
             attempts += 1;
+            let at = (self.clock)();
+            sent.push(progress::submitted(
+                case,
+                state,
+                progress_payer(),
+                operation,
+                attempts,
+                at,
+            ));
             let request = PayerRequest {
                 case,
                 policy: &route.policy,
@@ -324,7 +344,7 @@ impl Pipeline {
             reference,
             review_action: action.map(str::to_owned),
         };
-        match result {
+        let mut d = match result {
             Err(PayerError::Transient {
                 retry_after,
                 detail,
@@ -337,15 +357,25 @@ impl Pipeline {
                 match self.retry.next(state.retries, retry_after) {
                     Some(after) => {
                         info!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_s = after.as_secs(), "Payer unavailable; case goes to a delay tier.");
-                        Disposition {
-                            outcomes: vec![],
-                            next: Next::Retry {
-                                after,
-                                state: next_state,
-                            },
-                            ids: None,
-                            payer: None,
-                        }
+                        let wait = progress::Wait {
+                            after,
+                            asked: retry_after.is_some(),
+                            retries: next_state.retries,
+                        };
+                        let at = (self.clock)();
+                        sent.push(progress::retry_scheduled(
+                            case,
+                            state,
+                            progress_payer(),
+                            attempts,
+                            wait,
+                            at,
+                        ));
+                        let next = Next::Retry {
+                            after,
+                            state: next_state,
+                        };
+                        Disposition::new(vec![], next)
                     }
                     None => {
                         warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; the case failed.");
@@ -353,23 +383,26 @@ impl Pipeline {
                             WorkerReason::RetriesExhausted,
                             format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
                         )];
-                        Disposition {
-                            outcomes: vec![self.failed(
-                                &case.case_id,
-                                &case.event_id,
-                                attempts,
-                                Some(payer_ref(state.reference.clone(), None)),
-                                reasons,
-                                findings,
-                            )],
-                            next: Next::Park {
-                                reason: ParkReason::RetriesExhausted,
-                                detail: format!("payer unavailable after {attempts} attempts"),
-                                state: Some(next_state),
-                            },
-                            ids: None,
-                            payer: None,
-                        }
+                        let (reason, at) = (ParkReason::RetriesExhausted, (self.clock)());
+                        let (id, ev) = (&case.case_id, &case.event_id);
+                        let payer = Some(progress_payer());
+                        sent.push(progress::parked(id, ev, state, attempts, reason, payer, at));
+                        let failed = self.failed(
+                            id,
+                            ev,
+                            attempts,
+                            Some(payer_ref(state.reference.clone(), None)),
+                            reasons,
+                            findings,
+                        );
+                        let detail = format!("payer unavailable after {attempts} attempts");
+                        let state = Some(next_state);
+                        let next = Next::Park {
+                            reason,
+                            detail,
+                            state,
+                        };
+                        Disposition::new(vec![failed], next)
                     }
                 }
             }
@@ -381,24 +414,19 @@ impl Pipeline {
                 if reasons.is_empty() {
                     reasons.push(Reason::worker(WorkerReason::PayerRefused, detail));
                 }
-                Disposition {
-                    outcomes: vec![self.failed(
-                        &case.case_id,
-                        &case.event_id,
-                        attempts,
-                        Some(payer_ref(state.reference.clone(), None)),
-                        reasons,
-                        findings,
-                    )],
-                    next: Next::Ack,
-                    ids: None,
-                    payer: None,
-                }
+                let payer = Some(payer_ref(state.reference.clone(), None));
+                let (id, ev) = (&case.case_id, &case.event_id);
+                let failed = self.failed(id, ev, attempts, payer, reasons, findings);
+                Disposition::new(vec![failed], Next::Ack)
             }
             Ok(response) => {
                 self.decide(case, route, state, attempts, findings, response, payer_ref)
             }
-        }
+        };
+        // The calls come first: a retry or a park is what followed them.
+        sent.append(&mut d.progress);
+        d.progress = sent;
+        d
     }
 
     /// A `failed` outcome: the payer never answered (unavailable throughout, refused the
@@ -441,14 +469,9 @@ impl Pipeline {
             response.reference.clone().or(state.reference.clone()),
             action,
         ));
-        let reasons = collect_reasons(&response);
+        let reasons = payer_reasons(&response);
         let (case_id, event_id) = (&case.case_id, &case.event_id);
-        let done = |o: Outcome| Disposition {
-            outcomes: vec![o],
-            next: Next::Ack,
-            ids: None,
-            payer: None,
-        };
+        let done = |o: Outcome| Disposition::new(vec![o], Next::Ack);
         match response.overall() {
             Overall::Certified | Overall::PartlyCertified => {
                 let o = self.approved(
@@ -545,18 +568,14 @@ impl Pipeline {
                             .ok()
                             .and_then(|d| o.decided_at.checked_add_signed(d));
                         info!(case_id = %case_id, event_id = %event_id, followups, wait_s = after.as_secs(), "Payer pended the request; following up later.");
-                        Disposition {
-                            outcomes: vec![o],
-                            next: Next::FollowUp {
-                                after,
-                                state: next_state,
-                                awaiting: route.payer.notifies().then(|| {
-                                    request_identifier(case_id, event_id, case.kind.operation())
-                                }),
-                            },
-                            ids: None,
-                            payer: None,
-                        }
+                        let next = Next::FollowUp {
+                            after,
+                            state: next_state,
+                            awaiting: route.payer.notifies().then(|| {
+                                request_identifier(case_id, event_id, case.kind.operation())
+                            }),
+                        };
+                        Disposition::new(vec![o], next)
                     }
                     None => {
                         let mut reasons = reasons;
@@ -606,10 +625,8 @@ impl Pipeline {
             findings,
         );
         Disposition {
-            outcomes: vec![o],
-            next: Next::Ack,
             ids,
-            payer: None,
+            ..Disposition::new(vec![o], Next::Ack)
         }
     }
 
@@ -736,25 +753,19 @@ pub(crate) fn regulatory_clock(urgency: Urgency) -> Days {
 
 fn park(ids: Option<(String, String)>, reason: ParkReason, detail: String) -> Disposition {
     warn!(reason = reason.code(), %detail, "Message cannot be answered; parking it.");
+    let next = Next::Park {
+        reason,
+        detail,
+        state: None,
+    };
     Disposition {
-        outcomes: vec![],
-        next: Next::Park {
-            reason,
-            detail,
-            state: None,
-        },
         ids,
-        payer: None,
+        ..Disposition::new(vec![], next)
     }
 }
 
 /// The payer's reasons: the whole request's first, then each line's, without repeats.
 pub fn payer_reasons(response: &PayerResponse) -> Vec<Reason> {
-    collect_reasons(response)
-}
-
-/// The payer's reasons: the whole request's first, then each line's, without repeats.
-fn collect_reasons(response: &PayerResponse) -> Vec<Reason> {
     let mut out: Vec<Reason> = Vec::new();
     for r in response
         .reasons

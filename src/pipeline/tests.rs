@@ -168,3 +168,169 @@ async fn a_redelivery_outranks_the_delivery_it_repeats_and_a_replay_outranks_bot
     };
     assert!(most.sequence() < (1u64 << 53));
 }
+
+/// The pipeline with a simulator that fails the first `fails` tries of each request, two
+/// payer calls per delivery and one delay tier of 5 s.
+fn failing(now: DateTime<Utc>, fails: u32) -> Pipeline {
+    let mut p = pipeline(now);
+    let codes = Arc::clone(&p.codes);
+    let policies = Policies::load(&codes, None).expect("policies");
+    let faults = Faults {
+        fail_first: fails,
+        ..Faults::default()
+    };
+    let route = PayerRoute::new(
+        "default",
+        Arc::new(SimulatedPayer::new(codes, faults)),
+        policies.get("default").expect("default"),
+    );
+    p.payers = PayerDirectory::new(HashMap::new(), Some(route));
+    p.in_process = InProcessRetry {
+        max_calls: 2,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        max_retry_after: Duration::from_millis(1),
+    };
+    p
+}
+
+fn steps(d: &Disposition) -> Vec<crate::case::Step> {
+    d.progress.iter().map(|p| p.step).collect()
+}
+
+fn progress_ids(d: &Disposition) -> Vec<String> {
+    d.progress.iter().map(|p| p.progress_id.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_fresh_delivery_reports_received_then_each_payer_call_with_its_request() {
+    use crate::case::{ProgressOperation, Step};
+    let now = Utc::now();
+    let body = serde_json::to_vec(&base()).expect("json");
+    let d = pipeline(now)
+        .handle(&body, Some("case.submitted"), &CaseState::default())
+        .await;
+    assert_eq!(d.outcomes[0].status, Status::Approved);
+    assert_eq!(steps(&d), [Step::Received, Step::Submitted]);
+    let (received, submitted) = (&d.progress[0], &d.progress[1]);
+    assert_eq!(received.attempt, 0);
+    assert_eq!(received.at, now);
+    assert!(received.payer.is_none() && received.operation.is_none());
+    assert_eq!(submitted.at, now);
+    assert_eq!(submitted.attempt, 1);
+    assert_eq!(submitted.operation, Some(ProgressOperation::Submit));
+    assert_eq!(submitted.urgency, Some(Urgency::Standard));
+    let payer = submitted.payer.as_ref().expect("payer");
+    let outcome_payer = d.outcomes[0].payer.as_ref().expect("payer");
+    assert_eq!(payer.request_identifier, outcome_payer.request_identifier);
+    assert_eq!(payer.id, outcome_payer.id);
+    for p in &d.progress {
+        assert_eq!(p.sequence, d.outcomes[0].sequence);
+        assert_eq!((p.case_id.as_str(), p.event_id.as_str()), {
+            let (c, e) = d.ids.as_ref().expect("ids");
+            (c.as_str(), e.as_str())
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_or_unreadable_message_reports_only_what_happened() {
+    use crate::case::Step;
+    let p = pipeline(Utc::now());
+    let mut v = base();
+    v["service"]["procedures"] = serde_json::json!([]);
+    let rejected = p
+        .handle(
+            &serde_json::to_vec(&v).expect("json"),
+            Some("case.submitted"),
+            &CaseState::default(),
+        )
+        .await;
+    assert_eq!(rejected.outcomes[0].status, Status::Rejected);
+    assert_eq!(steps(&rejected), [Step::Received]);
+    let unreadable = p
+        .handle(b"not json", Some("case.submitted"), &CaseState::default())
+        .await;
+    assert!(unreadable.progress.is_empty());
+}
+
+#[tokio::test]
+async fn progress_ids_are_the_same_on_a_redelivery_and_differ_across_steps_attempts_and_replays() {
+    use crate::case::Step;
+    let now = Utc::now();
+    let p = failing(now, 100);
+    let body = serde_json::to_vec(&base()).expect("json");
+    let first = p
+        .handle(&body, Some("case.submitted"), &CaseState::default())
+        .await;
+    assert_eq!(
+        steps(&first),
+        [
+            Step::Received,
+            Step::Submitted,
+            Step::Submitted,
+            Step::RetryScheduled
+        ]
+    );
+    let attempts: Vec<u32> = first.progress.iter().map(|e| e.attempt).collect();
+    assert_eq!(attempts, [0, 1, 2, 2]);
+    let retry = first.progress[3].retry.as_ref().expect("retry");
+    assert_eq!(retry.tier, "5s");
+    assert_eq!(retry.reason, "payer-unavailable");
+    assert_eq!(retry.retry_at, now + chrono::Duration::seconds(5));
+    let mut ids = progress_ids(&first);
+    // A redelivery of the same message: the same ids, a higher sequence.
+    let redelivered = CaseState {
+        redeliveries: 1,
+        ..CaseState::default()
+    };
+    let again = p.handle(&body, Some("case.submitted"), &redelivered).await;
+    assert_eq!(progress_ids(&again), ids);
+    assert!(again.progress[0].sequence > first.progress[0].sequence);
+    // The retry from the delay tier: no `received`, the next calls, then the tiers run out.
+    let Next::Retry { state, .. } = first.next else {
+        panic!("{:?}", first.next)
+    };
+    let retried = p.handle(&body, Some("case.submitted"), &state).await;
+    assert_eq!(
+        steps(&retried),
+        [Step::Submitted, Step::Submitted, Step::Parked]
+    );
+    assert_eq!(retried.progress[0].attempt, 3);
+    let parked = retried.progress[2].parked.as_ref().expect("parked");
+    assert_eq!(parked.reason, "retries-exhausted");
+    assert_eq!(retried.outcomes[0].status, Status::Failed);
+    ids.extend(progress_ids(&retried));
+    // After a replay, the same steps have new ids.
+    let replayed = CaseState {
+        replays: 1,
+        ..CaseState::default()
+    };
+    let after_replay = p.handle(&body, Some("case.submitted"), &replayed).await;
+    assert_eq!(steps(&after_replay)[0], Step::Received);
+    assert!(after_replay.progress.iter().all(|e| e.replays == 1));
+    ids.extend(progress_ids(&after_replay));
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+    let replay_step = progress::replayed("C-1", "e-1", 1, now);
+    assert_eq!(
+        replay_step.progress_id,
+        progress::replayed("C-1", "e-1", 1, now).progress_id
+    );
+    assert_ne!(
+        replay_step.progress_id,
+        progress::replayed("C-1", "e-1", 2, now).progress_id
+    );
+}
+
+#[test]
+fn a_message_parked_by_the_driver_reports_parked_only_when_it_names_a_case() {
+    let body = serde_json::to_vec(&base()).expect("json");
+    let state = CaseState::default();
+    let p = progress::parked_message(&body, &state, ParkReason::DeliveryLimit, Utc::now())
+        .expect("identified");
+    assert_eq!(p.parked.expect("parked").reason, "delivery-limit");
+    assert!(
+        progress::parked_message(b"[1]", &state, ParkReason::HandlerPanic, Utc::now()).is_none()
+    );
+}

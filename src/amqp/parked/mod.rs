@@ -1,7 +1,13 @@
-//! `preauth-worker parked list|replay`: look at what was parked, and send it back to the work
-//! queue after a fix. Both hold what they read unacked and settle it only at the end, so an
-//! interrupted run leaves every message in the parking queue (a replayed one at worst twice,
-//! which the outcome ids make harmless).
+//! `preauth-worker parked list|replay|delete`: look at what was parked, send it back to the work
+//! queue after a fix, or remove it. Each holds what it reads unacked and settles it only at the
+//! end, so an interrupted run leaves every message in the parking queue (a replayed one at worst
+//! twice, which the outcome ids make harmless). `peek` shows one message to an operator.
+
+mod peek;
+#[cfg(test)]
+mod tests;
+
+pub use peek::{delete, peek, Peeked, MAX_HEADERS, MAX_HEADER_NAME, MAX_HEADER_VALUE};
 
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
@@ -24,6 +30,38 @@ pub struct ParkedInfo {
     pub parked_at: Option<String>,
     pub attempts: u32,
     pub bytes: usize,
+    /// Names this one message (16 hex digits of a SHA-256 of its body, its parking time and its
+    /// reason header): stable while it is parked, the same for identical copies.
+    pub fingerprint: String,
+}
+
+/// The fingerprint of a parked message: the first 16 hex digits of the SHA-256 of its body and
+/// its `x-preauth-parked-at` and `x-preauth-reason` headers (each part length-prefixed).
+pub fn fingerprint(body: &[u8], parked_at: Option<&str>, reason: Option<&str>) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [
+        body,
+        parked_at.unwrap_or_default().as_bytes(),
+        reason.unwrap_or_default().as_bytes(),
+    ] {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+    ctx.finish()
+        .as_ref()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn fingerprint_of(delivery: &lapin::message::Delivery) -> String {
+    let h = delivery.properties.headers().as_ref();
+    fingerprint(
+        &delivery.data,
+        get_str(h, headers::PARKED_AT).as_deref(),
+        get_str(h, headers::REASON).as_deref(),
+    )
 }
 
 /// What `parked list` found: the messages shown, oldest first (the parking queue's order), and
@@ -58,12 +96,13 @@ pub fn render(listing: &Listing, parking_queue: &str, json: bool) -> String {
             out.push('\n');
         } else {
             out.push_str(&format!(
-                "{:<18} case {:<20} event {:<38} parked {:<26} attempts {:<3} {}\n",
+                "{:<18} case {:<20} event {:<38} parked {:<26} attempts {:<3} fingerprint {} {}\n",
                 i.reason,
                 i.case_id.as_deref().unwrap_or("-"),
                 i.event_id.as_deref().unwrap_or("-"),
                 i.parked_at.as_deref().unwrap_or("-"),
                 i.attempts,
+                i.fingerprint,
                 i.detail
             ));
         }
@@ -71,18 +110,31 @@ pub fn render(listing: &Listing, parking_queue: &str, json: bool) -> String {
     out
 }
 
-/// Which parked messages to replay.
+/// Which parked messages to replay, delete or peek at.
 #[derive(Debug, Clone)]
 pub enum Selection {
     All,
     Case(String),
+    /// The message with this fingerprint ([`ParkedInfo::fingerprint`]; case does not matter).
+    Fingerprint(String),
+}
+
+impl Selection {
+    /// Whether the selection takes the message `info` describes.
+    pub fn takes(&self, info: &ParkedInfo) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Case(id) => info.case_id.as_deref() == Some(id.as_str()),
+            Selection::Fingerprint(fp) => info.fingerprint.eq_ignore_ascii_case(fp.trim()),
+        }
+    }
 }
 
 /// What `parked list` shows of a message. Only what the worker itself wrote is shown as it is;
 /// ids come from the body only when they pass the checks the worker identifies a case by, and a
 /// reason or detail header a publisher could have set (on a message the broker dead-lettered)
 /// is shown only when it is one of the worker's own reason codes, the detail bounded.
-fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> ParkedInfo {
+pub(super) fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> ParkedInfo {
     let h = delivery.properties.headers().as_ref();
     let bytes = delivery.data.len();
     // An oversized message is rejected by the worker and moved by the broker: its reason is
@@ -96,6 +148,7 @@ fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> Parked
             parked_at: None,
             attempts: 0,
             bytes,
+            fingerprint: fingerprint_of(delivery),
         };
     }
     let ids = crate::case::identify(&delivery.data).ok();
@@ -123,11 +176,12 @@ fn info(delivery: &lapin::message::Delivery, max_message_bytes: usize) -> Parked
             .filter(|t| t.len() <= 40 && chrono::DateTime::parse_from_rfc3339(t).is_ok()),
         attempts: get_u32(h, headers::ATTEMPTS).unwrap_or(0),
         bytes,
+        fingerprint: fingerprint_of(delivery),
     }
 }
 
 /// The next parked message, held unacked (it returns to the queue if this connection drops).
-async fn next_parked(
+pub(super) async fn next_parked(
     channel: &lapin::Channel,
     settings: &Settings,
 ) -> Result<Option<lapin::message::BasicGetMessage>, AmqpError> {
@@ -143,7 +197,7 @@ async fn next_parked(
 }
 
 /// How many messages the parking queue holds; a clear error when it does not exist.
-async fn depth(conn: &Connection, settings: &Settings) -> Result<usize, AmqpError> {
+pub(super) async fn depth(conn: &Connection, settings: &Settings) -> Result<usize, AmqpError> {
     let queue = settings.topology.parking_queue.as_str();
     // A failed passive declare closes its channel: use one of its own.
     let channel = bounded(
@@ -229,11 +283,7 @@ pub async fn replay(
         };
         let d = m.delivery;
         let i = info(&d, settings.amqp.max_message_bytes);
-        let chosen = match selection {
-            Selection::All => true,
-            Selection::Case(id) => i.case_id.as_deref() == Some(id.as_str()),
-        };
-        if !chosen {
+        if !selection.takes(&i) {
             keep.push(d.acker);
             continue;
         }
@@ -253,6 +303,15 @@ pub async fn replay(
             replays: carried.state.replays.saturating_add(1),
             ..crate::retry::CaseState::default()
         };
+        // The replay is a step of the case's timeline, told before the copy goes back.
+        if let (true, Some(case_id), Some(event_id)) =
+            (settings.outcomes.progress, &i.case_id, &i.event_id)
+        {
+            let at = chrono::Utc::now();
+            let p = crate::pipeline::progress::replayed(case_id, event_id, fresh.replays, at);
+            let exchange = &settings.topology.outcomes_exchange;
+            super::progress::publish(&publisher, exchange, &[p]).await?;
+        }
         let mut table = FieldTable::default();
         headers::write_state(&mut table, &fresh, &routing_key, &d.data, key);
         let props = moved_properties(&d.properties, table);
@@ -288,7 +347,7 @@ pub async fn replay(
 /// channel, so once it is back the replayed messages are gone from the parking queue and the
 /// others are back in it. When the close fails, what was not settled returns to the queue with
 /// the connection.
-async fn close(
+pub(super) async fn close(
     conn: Connection,
     channel: lapin::Channel,
     settings: &Settings,
