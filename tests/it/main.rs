@@ -12,6 +12,7 @@ mod ops;
 mod parked_command;
 mod pas;
 mod process_command;
+mod progress;
 mod publish_watch;
 mod schemas;
 mod secrets;

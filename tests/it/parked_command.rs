@@ -135,7 +135,7 @@ async fn parked_list_shows_text_and_json_in_one_order_oldest_first_however_often
 }
 
 #[test]
-fn parked_replay_without_a_selector_names_both_modes_in_its_error_and_its_help() {
+fn parked_replay_and_delete_without_a_selector_name_their_modes_in_the_error_and_the_help() {
     let out = run(worker(&["parked", "replay"], &[]));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -145,12 +145,21 @@ fn parked_replay_without_a_selector_names_both_modes_in_its_error_and_its_help()
     );
     let help = run(worker(&["parked", "replay", "--help"], &[]));
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(
-        help.contains("one case's (--case CASE_ID) or every one (--all)"),
-        "{help}"
-    );
+    for mode in ["(--case CASE_ID)", "(--fingerprint FP", "(--all)"] {
+        assert!(help.contains(mode), "{mode}: {help}");
+    }
     let both = run(worker(&["parked", "replay", "--all", "--case", "C-1"], &[]));
     assert!(!both.status.success());
+    // Deleting needs a case or a fingerprint: there is no "delete everything".
+    let out = run(worker(&["parked", "delete"], &[]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--case <CASE_ID>") && stderr.contains("--fingerprint <FP>"),
+        "{stderr}"
+    );
+    let all = run(worker(&["parked", "delete", "--all"], &[]));
+    assert!(!all.status.success());
 }
 
 #[test]

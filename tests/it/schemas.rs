@@ -301,3 +301,100 @@ fn the_case_schema_and_the_decoder_accept_and_refuse_the_same_cases() {
         disagreements.join("\n")
     );
 }
+
+/// Every progress event the pipeline yields for every example and fixture, followed through its
+/// retries and follow-ups as the worker would, with a payer that fails its first calls; and the
+/// events the driver and `parked replay` make themselves.
+async fn every_progress_event() -> Vec<preauth_worker::case::Progress> {
+    use preauth_worker::pipeline::{progress, Next, ParkReason};
+    use preauth_worker::retry::CaseState;
+    let settings = crate::broker::settings_from(
+        &[
+            (
+                "PREAUTH__PAYERS__DEFAULT__TRANSIENT_FAILURES".into(),
+                "2".into(),
+            ),
+            ("PREAUTH__RETRY__IN_PROCESS_CALLS".into(), "1".into()),
+            (
+                "PREAUTH__RETRY__DELAYS".into(),
+                "[\"1s\", \"2s\", \"3s\"]".into(),
+            ),
+            (
+                "PREAUTH__FOLLOWUP__PENDED".into(),
+                "[\"1s\", \"2s\"]".into(),
+            ),
+        ],
+        None,
+    );
+    let app = preauth_worker::app::App::build(settings).expect("app");
+    let mut events = Vec::new();
+    for file in case_files() {
+        let body = std::fs::read(&file).expect("readable");
+        let key = if read_json(&file)["kind"] == "appeal" {
+            "case.appeal"
+        } else {
+            "case.submitted"
+        };
+        let mut state = CaseState::default();
+        for _ in 0..10 {
+            let d = app.pipeline.handle(&body, Some(key), &state).await;
+            events.extend(d.progress);
+            match d.next {
+                Next::Retry { state: s, .. } | Next::FollowUp { state: s, .. } => state = s,
+                _ => break,
+            }
+        }
+        let now = chrono::Utc::now();
+        events.extend(progress::parked_message(
+            &body,
+            &state,
+            ParkReason::DeliveryLimit,
+            now,
+        ));
+        if let Ok(id) = preauth_worker::case::identify(&body) {
+            events.push(progress::replayed(&id.case_id, &id.event_id, 1, now));
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn every_progress_event_the_worker_publishes_validates_against_the_progress_schema() {
+    use preauth_worker::case::Step;
+    let v = validator("preauth.progress.v1.schema.json");
+    let events = every_progress_event().await;
+    for step in Step::ALL {
+        assert!(
+            events.iter().any(|e| e.step == step),
+            "no {} event among {}",
+            step.as_str(),
+            events.len()
+        );
+    }
+    for e in &events {
+        let value = serde_json::to_value(e).expect("json");
+        let errs = errors(&v, &value);
+        assert!(errs.is_empty(), "{value}: {errs:?}");
+    }
+    // The schema names every reason the worker parks for, and is not a rubber stamp.
+    let schema = read_json(&root().join("schemas/preauth.progress.v1.schema.json"));
+    let reasons = &schema["$defs"]["parked"]["properties"]["reason"]["enum"];
+    for r in preauth_worker::pipeline::ParkReason::ALL {
+        assert!(
+            reasons
+                .as_array()
+                .is_some_and(|a| a.contains(&json!(r.code()))),
+            "{}",
+            r.code()
+        );
+    }
+    let submitted = events
+        .iter()
+        .find(|e| e.step == Step::Submitted)
+        .expect("a submitted event");
+    let mut bad = serde_json::to_value(submitted).expect("json");
+    bad["operation"] = json!(null);
+    assert!(!errors(&v, &bad).is_empty());
+    bad["step"] = json!("maybe");
+    assert!(!errors(&v, &bad).is_empty());
+}

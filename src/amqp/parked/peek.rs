@@ -32,7 +32,7 @@ pub struct Peeked {
 }
 
 /// The first parked message `selection` takes, with its headers and body; `None` when the
-/// parking queue holds none. Nothing is removed: every message read goes back, in order.
+/// parking queue holds none. Nothing is removed: every message goes back, in its order.
 pub async fn peek(settings: &Settings, selection: &Selection) -> Result<Option<Peeked>, AmqpError> {
     let (conn, channel) = client::open(settings, "preauth-worker parked peek").await?;
     depth(&conn, settings).await?;
@@ -42,8 +42,7 @@ pub async fn peek(settings: &Settings, selection: &Selection) -> Result<Option<P
     while let Some(m) = next_parked(&channel, settings).await? {
         let d = m.delivery;
         let i = info(&d, max);
-        let taken = selection.takes(&i);
-        if taken {
+        if found.is_none() && selection.takes(&i) {
             let shown = &d.data[..d.data.len().min(max)];
             found = Some(Peeked {
                 info: i,
@@ -52,10 +51,9 @@ pub async fn peek(settings: &Settings, selection: &Selection) -> Result<Option<P
                 body_truncated: shown.len() < d.data.len(),
             });
         }
+        // Read to the end even once found: a returned message goes to the back of a quorum
+        // queue, so only a queue read whole and given back in order keeps its order.
         held.push(d.acker);
-        if taken {
-            break;
-        }
     }
     give_back(&held).await;
     let _ = close(conn, channel, settings).await;
