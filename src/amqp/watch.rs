@@ -45,13 +45,25 @@ pub fn line(body: &[u8], routing_key: &str, json: bool) -> Option<String> {
             .map(shown)
             .unwrap_or_else(|| "-".to_owned())
     };
-    Some(format!(
-        "{:<13}  case {}  outcome {}  {}",
-        field("status"),
-        field("case_id"),
-        field("outcome_id"),
-        shown(routing_key)
-    ))
+    // A progress event (`--key 'progress.#'`) has a step and a progress id instead.
+    let progress = parsed.as_ref().is_some_and(|v| v.get("step").is_some());
+    Some(if progress {
+        format!(
+            "{:<13}  case {}  progress {}  {}",
+            field("step"),
+            field("case_id"),
+            field("progress_id"),
+            shown(routing_key)
+        )
+    } else {
+        format!(
+            "{:<13}  case {}  outcome {}  {}",
+            field("status"),
+            field("case_id"),
+            field("outcome_id"),
+            shown(routing_key)
+        )
+    })
 }
 
 /// A value fit for one terminal line: no control characters, at most 128 characters.
@@ -162,6 +174,14 @@ pub async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_progress_event_is_one_line_of_step_case_progress_id_and_routing_key() {
+        let body = br#"{"schema":"preauth.progress.v1","progress_id":"p-1","case_id":"C-1","event_id":"E-1","step":"submitted"}"#;
+        let l = line(body, "progress.submitted", false).unwrap_or_default();
+        assert!(l.starts_with("submitted"), "{l}");
+        assert!(l.contains("case C-1  progress p-1  progress.submitted"), "{l}");
+    }
 
     #[test]
     fn an_outcome_is_one_line_of_status_case_outcome_and_routing_key() {
