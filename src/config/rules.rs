@@ -123,13 +123,13 @@ impl Settings {
     /// The web console: a session lasts between a minute and a week, a page holds 1 to 1000 rows.
     fn console_problems(&self) -> Result<(), Problem> {
         let c = &self.console;
-        if c.session_ttl < Duration::from_secs(60) || c.session_ttl > Duration::from_secs(7 * 86_400)
+        if c.session_ttl < Duration::from_secs(60)
+            || c.session_ttl > Duration::from_secs(7 * 86_400)
         {
-            return Err(Problem::new(
-                "console.session_ttl",
-                "must be between 1 minute and 7 days",
-            )
-            .hint(DURATION_HINT));
+            return Err(
+                Problem::new("console.session_ttl", "must be between 1 minute and 7 days")
+                    .hint(DURATION_HINT),
+            );
         }
         if !(1..=1000).contains(&c.page_size) {
             return Err(Problem::new(

@@ -404,8 +404,8 @@ mod tests {
             denied: 10 - approved,
             appeal: 0,
         };
-        let uri = rates_chart(&[w("acme", 2, 7), w("acme", 9, 8), w("northwind", 2, 5)])
-            .expect("chart");
+        let uri =
+            rates_chart(&[w("acme", 2, 7), w("acme", 9, 8), w("northwind", 2, 5)]).expect("chart");
         let svg = STANDARD
             .decode(uri.trim_start_matches("data:image/svg+xml;base64,"))
             .expect("base64");

@@ -36,13 +36,15 @@ pub(crate) async fn record(
     target: Option<&str>,
     detail: Option<&str>,
 ) -> Result<(), Fail> {
-    sqlx::query("INSERT INTO ledger_audit (user_name, action, target, detail) VALUES ($1, $2, $3, $4)")
-        .bind(user)
-        .bind(action.as_str())
-        .bind(target)
-        .bind(detail)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO ledger_audit (user_name, action, target, detail) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user)
+    .bind(action.as_str())
+    .bind(target)
+    .bind(detail)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -59,15 +61,21 @@ pub(crate) async fn page(
 ) -> Result<Response, Fail> {
     session.require_operator()?;
     let size = i64::from(state.settings.page_size);
-    let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT id, at, user_name, action, target, detail FROM ledger_audit \
+    let rows: Vec<(
+        i64,
+        chrono::DateTime<chrono::Utc>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    )> = sqlx::query_as(
+        "SELECT id, at, user_name, action, target, detail FROM ledger_audit \
              WHERE id < $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(q.before.unwrap_or(i64::MAX))
-        .bind(size + 1)
-        .fetch_all(&state.pool)
-        .await?;
+    )
+    .bind(q.before.unwrap_or(i64::MAX))
+    .bind(size + 1)
+    .fetch_all(&state.pool)
+    .await?;
     let more = rows.len() as i64 > size;
     let rows: Vec<AuditRow> = rows
         .into_iter()

@@ -146,9 +146,8 @@ async fn lookup(state: &ConsoleState, token: &str) -> Result<Option<Session>, Fa
     .bind(token_hash(token))
     .fetch_optional(&state.pool)
     .await?;
-    Ok(row.and_then(|(user, role, csrf)| {
-        Role::parse(&role).map(|role| Session { user, role, csrf })
-    }))
+    Ok(row
+        .and_then(|(user, role, csrf)| Role::parse(&role).map(|role| Session { user, role, csrf })))
 }
 
 /// Sign-in attempts per user name: 5 at once, then one every 12 seconds.
@@ -209,12 +208,11 @@ async fn check_password(
     name: &str,
     password: &str,
 ) -> Result<Option<Role>, Fail> {
-    let row: Option<(String, String, bool)> = sqlx::query_as(
-        "SELECT role, password_hash, disabled FROM ledger_users WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(&state.pool)
-    .await?;
+    let row: Option<(String, String, bool)> =
+        sqlx::query_as("SELECT role, password_hash, disabled FROM ledger_users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&state.pool)
+            .await?;
     let (role, hash, usable) = match &row {
         Some((role, hash, disabled)) => (Role::parse(role), hash.clone(), !disabled),
         None => (None, stand_in_hash().to_owned(), false),

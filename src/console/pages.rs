@@ -51,7 +51,10 @@ pub(crate) async fn work_list(
         nav: Nav::of(&session),
         slug: list.slug(),
         title: list.title(),
-        lists: WorkList::ALL.iter().map(|l| (l.slug(), l.title())).collect(),
+        lists: WorkList::ALL
+            .iter()
+            .map(|l| (l.slug(), l.title()))
+            .collect(),
         rows: rows.iter().map(|r| work_row(r, now)).collect(),
         page,
         prev: (page > 1).then(|| link(page - 1)),
@@ -103,14 +106,13 @@ pub(crate) async fn search(
     session: Session,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, Fail> {
-    let text: String = q
-        .q
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_QUERY)
-        .collect();
+    let text: String =
+        q.q.unwrap_or_default()
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_QUERY)
+            .collect();
     let size = i64::from(state.settings.page_size);
     let page = page_number(q.page);
     let mut rows = Vec::new();
@@ -146,7 +148,8 @@ fn text(v: &Option<String>) -> String {
 }
 
 fn findings(v: &serde_json::Value) -> Vec<FindingView> {
-    let field = |f: &serde_json::Value, k: &str| f.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let field =
+        |f: &serde_json::Value, k: &str| f.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
     v.as_array()
         .map(|a| {
             a.iter()
@@ -166,8 +169,16 @@ fn reasons(v: &serde_json::Value) -> Vec<ReasonView> {
         .map(|a| {
             a.iter()
                 .map(|r| ReasonView {
-                    code: r.get("code").and_then(|x| x.as_str()).unwrap_or("").to_owned(),
-                    text: r.get("text").and_then(|x| x.as_str()).unwrap_or("").to_owned(),
+                    code: r
+                        .get("code")
+                        .and_then(|x| x.as_str())
+                        .unwrap_or("")
+                        .to_owned(),
+                    text: r
+                        .get("text")
+                        .and_then(|x| x.as_str())
+                        .unwrap_or("")
+                        .to_owned(),
                 })
                 .collect()
         })
@@ -267,7 +278,10 @@ fn step_detail(t: &TimelineEntry) -> String {
     if let (Some(tier), reason) = (&t.retry_tier, &t.retry_reason) {
         parts.push(format!(
             "retry in {tier}{}",
-            reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         ));
     }
     if let Some(r) = &t.parked_reason {
@@ -294,10 +308,7 @@ fn event_view(e: &CaseEvent, timeline: &[TimelineEntry], now: DateTime<Utc>) -> 
     };
     EventView {
         event_id: e.event_id.clone(),
-        status: e
-            .status
-            .clone()
-            .unwrap_or_else(|| "in progress".to_owned()),
+        status: e.status.clone().unwrap_or_else(|| "in progress".to_owned()),
         payer: text(&e.payer_id),
         request_identifier: text(&e.request_identifier),
         payer_reference: text(&e.payer_reference),
@@ -351,10 +362,19 @@ mod tests {
             .expect("time")
             .with_timezone(&Utc);
         let now = sent + Duration::hours(24);
-        assert_eq!(clock(Some(sent), Some("expedited"), now), ("2d 0h left".into(), false));
-        assert_eq!(clock(Some(sent), Some("standard"), now), ("6d 0h left".into(), false));
+        assert_eq!(
+            clock(Some(sent), Some("expedited"), now),
+            ("2d 0h left".into(), false)
+        );
+        assert_eq!(
+            clock(Some(sent), Some("standard"), now),
+            ("6d 0h left".into(), false)
+        );
         let late = sent + Duration::hours(75);
-        assert_eq!(clock(Some(sent), Some("expedited"), late), ("overdue by 3h".into(), true));
+        assert_eq!(
+            clock(Some(sent), Some("expedited"), late),
+            ("overdue by 3h".into(), true)
+        );
         assert_eq!(clock(None, None, now).0, "not submitted yet");
     }
 
@@ -362,8 +382,14 @@ mod tests {
     fn days_left_to_an_appeal_are_counted_in_calendar_days() {
         let today = NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
-        assert_eq!(days_left(d(2026, 3, 12), today), ("10 days left".into(), false));
+        assert_eq!(
+            days_left(d(2026, 3, 12), today),
+            ("10 days left".into(), false)
+        );
         assert_eq!(days_left(d(2026, 3, 2), today), ("due today".into(), false));
-        assert_eq!(days_left(d(2026, 2, 28), today), ("2 days overdue".into(), true));
+        assert_eq!(
+            days_left(d(2026, 2, 28), today),
+            ("2 days overdue".into(), true)
+        );
     }
 }

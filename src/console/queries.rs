@@ -104,15 +104,13 @@ impl WorkList {
         }
     }
 
-    /// The list's order: the most recent first, except the deadlines: the nearest first.
+    /// The list's order: the most recent first, except the deadlines: the nearest first (each
+    /// served by an index of migrations/0002_console.sql).
     fn order(self) -> &'static str {
         match self {
-            WorkList::ToFix | WorkList::Failed => "c.decided_at DESC NULLS LAST, c.event_id",
+            WorkList::ToFix | WorkList::Failed => "c.decided_at DESC, c.event_id",
             WorkList::ToAppeal => "c.appeal_deadline ASC NULLS LAST, c.event_id",
-            WorkList::Waiting => {
-                "c.submitted_at + CASE WHEN c.urgency = 'expedited' THEN interval '72 hours' \
-                 ELSE interval '168 hours' END ASC NULLS LAST, c.event_id"
-            }
+            WorkList::Waiting => "ledger_payer_clock_end(c.submitted_at, c.urgency), c.event_id",
         }
     }
 }

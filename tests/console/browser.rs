@@ -9,7 +9,11 @@ use crate::support::{screenshot, Console, Driver, Http, PASSWORD};
 async fn sign_in(browser: &Client, c: &Console, name: &str, start: &str) {
     browser.goto(&c.url(start)).await.expect("goto");
     let url = browser.current_url().await.expect("url");
-    assert_eq!(url.path(), "/login", "a signed-out visit goes to the login page");
+    assert_eq!(
+        url.path(),
+        "/login",
+        "a signed-out visit goes to the login page"
+    );
     browser
         .find(Locator::Id("name"))
         .await
@@ -56,16 +60,31 @@ async fn staff_sign_in_see_what_to_fix_and_read_a_case_timeline_in_order() {
         .iter()
         .find(|r| r.contains("C-2026-000125"))
         .expect("the rejected case is to fix");
-    for part in ["COD-02", "service.procedures[0].code", "not billable", "DOC-04"] {
+    for part in [
+        "COD-02",
+        "service.procedures[0].code",
+        "not billable",
+        "DOC-04",
+    ] {
         assert!(row.contains(part), "{part} in {row}");
     }
     assert!(!rows.iter().any(|r| r.contains("C-2026-000130")));
     screenshot(&browser, "02-to-fix").await;
-    for (slug, shot) in [("to-appeal", "03-to-appeal"), ("waiting", "04-waiting"), ("failed", "05-failed")] {
-        browser.goto(&c.url(&format!("/work/{slug}"))).await.expect("goto");
+    for (slug, shot) in [
+        ("to-appeal", "03-to-appeal"),
+        ("waiting", "04-waiting"),
+        ("failed", "05-failed"),
+    ] {
+        browser
+            .goto(&c.url(&format!("/work/{slug}")))
+            .await
+            .expect("goto");
         screenshot(&browser, shot).await;
     }
-    browser.goto(&c.url("/cases/C-2026-000400")).await.expect("goto");
+    browser
+        .goto(&c.url("/cases/C-2026-000400"))
+        .await
+        .expect("goto");
     let steps = texts(&browser, "#event-1 ol.timeline li").await;
     let names: Vec<&str> = steps
         .iter()
@@ -87,10 +106,16 @@ async fn staff_sign_in_see_what_to_fix_and_read_a_case_timeline_in_order() {
         assert!(facts.contains(part), "{part} in {facts}");
     }
     screenshot(&browser, "06-case").await;
-    browser.goto(&c.url("/search?q=C-2026-0001")).await.expect("goto");
+    browser
+        .goto(&c.url("/search?q=C-2026-0001"))
+        .await
+        .expect("goto");
     screenshot(&browser, "07-search").await;
     browser.goto(&c.url("/analytics")).await.expect("goto");
-    let charts = browser.find_all(Locator::Css("figure img")).await.expect("charts");
+    let charts = browser
+        .find_all(Locator::Css("figure img"))
+        .await
+        .expect("charts");
     assert_eq!(charts.len(), 3);
     screenshot(&browser, "08-analytics").await;
     browser.close().await.expect("close");
@@ -108,8 +133,17 @@ async fn an_operator_replays_a_parked_message_from_the_page() {
     let row = texts(&browser, "#parked tbody tr").await.join("\n");
     assert!(row.contains(&fp) && row.contains("delivery-limit") && row.contains("C-2026-000600"));
     screenshot(&browser, "09-parked-operator").await;
-    browser.goto(&c.url(&format!("/parked/{fp}"))).await.expect("goto");
-    let body = browser.find(Locator::Id("body")).await.expect("body").text().await.expect("text");
+    browser
+        .goto(&c.url(&format!("/parked/{fp}")))
+        .await
+        .expect("goto");
+    let body = browser
+        .find(Locator::Id("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text");
     assert!(body.contains("E-600-1"));
     screenshot(&browser, "10-parked-body").await;
     browser.goto(&c.url("/parked")).await.expect("goto");
@@ -125,7 +159,11 @@ async fn an_operator_replays_a_parked_message_from_the_page() {
         format!("/parked/{fp}/replay"),
         "a confirmation page first"
     );
-    assert_eq!(c.depth(&c.parking_queue).await, 1, "nothing moved before confirming");
+    assert_eq!(
+        c.depth(&c.parking_queue).await,
+        1,
+        "nothing moved before confirming"
+    );
     screenshot(&browser, "11-confirm-replay").await;
     browser
         .find(Locator::Css("#confirm button"))
@@ -135,9 +173,16 @@ async fn an_operator_replays_a_parked_message_from_the_page() {
         .await
         .expect("click");
     assert_eq!(browser.current_url().await.expect("url").path(), "/parked");
-    assert!(browser.find(Locator::Id("parked-empty")).await.is_ok(), "the queue is empty");
+    assert!(
+        browser.find(Locator::Id("parked-empty")).await.is_ok(),
+        "the queue is empty"
+    );
     assert_eq!(c.depth(&c.parking_queue).await, 0);
-    assert_eq!(c.depth(&c.work_queue).await, 1, "the message is back in the work queue");
+    assert_eq!(
+        c.depth(&c.work_queue).await,
+        1,
+        "the message is back in the work queue"
+    );
     browser.goto(&c.url("/audit")).await.expect("goto");
     let audit = texts(&browser, "#audit tbody tr").await.join("\n");
     assert!(audit.contains("replay") && audit.contains(&fp), "{audit}");
@@ -155,7 +200,11 @@ async fn a_staff_user_cannot_replay_from_the_page_nor_by_a_forged_post() {
     sign_in(&browser, &c, "sam", "/parked").await;
     let page = browser.source().await.expect("source");
     assert!(page.contains(&fp), "staff see the message");
-    assert!(browser.find_all(Locator::Css("a.replay")).await.expect("find").is_empty());
+    assert!(browser
+        .find_all(Locator::Css("a.replay"))
+        .await
+        .expect("find")
+        .is_empty());
     assert!(!page.contains("E-601-1\"}"), "no body for staff");
     screenshot(&browser, "13-parked-staff").await;
     // The browser's own session, its own CSRF token: the POST a page without the button would
@@ -173,13 +222,23 @@ async fn a_staff_user_cannot_replay_from_the_page_nor_by_a_forged_post() {
         .expect("attr")
         .expect("value");
     let mut http = Http::new();
-    http.cookies.push(("preauth_session".into(), cookie.value().to_owned()));
+    http.cookies
+        .push(("preauth_session".into(), cookie.value().to_owned()));
     let r = http
         .post(&c.url(&format!("/parked/{fp}/replay")), &[("csrf", &csrf)])
         .await;
     assert_eq!(r.status(), 403);
-    browser.goto(&c.url(&format!("/parked/{fp}/replay"))).await.expect("goto");
-    let text = browser.find(Locator::Css("h1")).await.expect("h1").text().await.expect("text");
+    browser
+        .goto(&c.url(&format!("/parked/{fp}/replay")))
+        .await
+        .expect("goto");
+    let text = browser
+        .find(Locator::Css("h1"))
+        .await
+        .expect("h1")
+        .text()
+        .await
+        .expect("text");
     assert_eq!(text, "Forbidden");
     assert_eq!(c.depth(&c.parking_queue).await, 1);
     assert_eq!(c.depth(&c.work_queue).await, 0);

@@ -103,15 +103,57 @@ pub async fn examples(pool: &PgPool) -> Result<(), sqlx::Error> {
     let rejected = ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]'::jsonb, \
         '[{\"rule\":\"COD-02\",\"severity\":\"error\",\"path\":\"service.procedures[0].code\",\"message\":\"The procedure code is not billable for milia removal; use 10040.\"},\
           {\"rule\":\"DOC-04\",\"severity\":\"error\",\"path\":\"documentation.notes[0]\",\"message\":\"The clinical note does not state the number of lesions.\"}]'::jsonb, '[]'::jsonb";
-    insert(pool, &Seeded { case_id: "C-2026-000125", event_id: "E-125-1", payer: "acme", status: Some("rejected"), received_h: 5.0, submitted_after_h: None, decided_after_h: Some(0.001), urgency: "standard", extra: rejected }).await?;
+    insert(
+        pool,
+        &Seeded {
+            case_id: "C-2026-000125",
+            event_id: "E-125-1",
+            payer: "acme",
+            status: Some("rejected"),
+            received_h: 5.0,
+            submitted_after_h: None,
+            decided_after_h: Some(0.001),
+            urgency: "standard",
+            extra: rejected,
+        },
+    )
+    .await?;
     let rejected_old = ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]'::jsonb, \
         '[{\"rule\":\"SITE-01\",\"severity\":\"error\",\"path\":\"service.site\",\"message\":\"The treatment site is missing.\"}]'::jsonb, '[]'::jsonb";
-    insert(pool, &Seeded { case_id: "C-2026-000130", event_id: "E-130-1", payer: "acme", status: Some("rejected"), received_h: 50.0, submitted_after_h: None, decided_after_h: Some(0.001), urgency: "standard", extra: rejected_old }).await?;
+    insert(
+        pool,
+        &Seeded {
+            case_id: "C-2026-000130",
+            event_id: "E-130-1",
+            payer: "acme",
+            status: Some("rejected"),
+            received_h: 50.0,
+            submitted_after_h: None,
+            decided_after_h: Some(0.001),
+            urgency: "standard",
+            extra: rejected_old,
+        },
+    )
+    .await?;
     insert(pool, &Seeded { case_id: "C-2026-000130", event_id: "E-130-2", payer: "acme", status: Some("approved"), received_h: 20.0, submitted_after_h: Some(0.01), decided_after_h: Some(2.0), urgency: "standard", extra: ", 'ACME-REF-130', 'A1', 'AUTH-13000', current_date, current_date + 90, 1, false, NULL, NULL, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb" }).await?;
     insert(pool, &Seeded { case_id: "C-2026-000200", event_id: "E-200-1", payer: "northwind-health", status: Some("appeal-needed"), received_h: 72.0, submitted_after_h: Some(0.01), decided_after_h: Some(30.0), urgency: "standard",
         extra: ", 'NW-77120', 'A3', NULL, NULL, NULL, NULL, NULL, NULL, current_date + 10, '[\"Operative note signed by the surgeon\",\"Photographs of the lesions\"]'::jsonb, '[]'::jsonb, '[{\"code\":\"MED-NEC\",\"text\":\"Medical necessity not established\"}]'::jsonb" }).await?;
     insert(pool, &Seeded { case_id: "C-2026-000300", event_id: "E-300-1", payer: "bluestone", status: Some("pended"), received_h: 30.5, submitted_after_h: Some(0.5), decided_after_h: Some(0.6), urgency: "expedited", extra: ", 'BS-3001', 'A4', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb" }).await?;
-    insert(pool, &Seeded { case_id: "C-2026-000301", event_id: "E-301-1", payer: "acme", status: Some("pended"), received_h: 200.0, submitted_after_h: Some(8.0), decided_after_h: Some(9.0), urgency: "standard", extra: none }).await?;
+    insert(
+        pool,
+        &Seeded {
+            case_id: "C-2026-000301",
+            event_id: "E-301-1",
+            payer: "acme",
+            status: Some("pended"),
+            received_h: 200.0,
+            submitted_after_h: Some(8.0),
+            decided_after_h: Some(9.0),
+            urgency: "standard",
+            extra: none,
+        },
+    )
+    .await?;
     insert(pool, &Seeded { case_id: "C-2026-000400", event_id: "E-400-1", payer: "acme", status: Some("approved"), received_h: 100.0, submitted_after_h: Some(0.01), decided_after_h: Some(26.0), urgency: "standard",
         extra: ", 'ACME-REF-400', 'A1', 'AUTH-88231', current_date - 4, current_date + 86, 2, false, '$40 copay', NULL, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb" }).await?;
     retry(pool, "E-400-1").await?;
@@ -159,7 +201,7 @@ pub async fn bulk(pool: &PgPool, cases: i64) -> Result<(), sqlx::Error> {
              'service.procedures[0].code', 'message', 'The procedure code is not billable.')) ELSE '[]'::jsonb END, \
            CASE WHEN st IN ('denied','appeal-needed','failed') THEN jsonb_build_array(jsonb_build_object('code', \
              (ARRAY['MED-NEC','NOT-COVERED','INFO-MISSING'])[1 + g % 3], 'text', 'reason')) ELSE '[]'::jsonb END, \
-           1 + g % 3, CASE WHEN st <> 'pended' THEN r + make_interval(mins => 30 + g % 2000) END, \
+           1 + g % 3, CASE WHEN st <> 'pended' THEN r + make_interval(mins => (30 + g % 2000)::int) END, \
            r, r + interval '2 seconds', CASE WHEN g % 4 = 0 THEN 'expedited' ELSE 'standard' END \
          FROM (SELECT g, now() - make_interval(secs => g * 29) AS r, \
                  (ARRAY['approved','approved','denied','appeal-needed','rejected','pended','failed','approved'])[1 + g % 8] AS st \
@@ -182,7 +224,9 @@ pub async fn bulk(pool: &PgPool, cases: i64) -> Result<(), sqlx::Error> {
     )
     .execute(pool)
     .await?;
-    sqlx::query("ANALYZE ledger_case_events").execute(pool).await?;
+    sqlx::query("ANALYZE ledger_case_events")
+        .execute(pool)
+        .await?;
     sqlx::query("ANALYZE ledger_events").execute(pool).await?;
     Ok(())
 }

@@ -57,7 +57,11 @@ impl Db {
 
     pub async fn drop_database(self) {
         self.pool.close().await;
-        if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(ADMIN_URL).await {
+        if let Ok(admin) = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(ADMIN_URL)
+            .await
+        {
             let _ = admin
                 .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
                 .await;
@@ -106,7 +110,10 @@ impl Console {
             .await
             .expect("RabbitMQ at 127.0.0.1:5672");
         let ch = amqp.create_channel().await.expect("channel");
-        for q in [&settings.topology.work_queue, &settings.topology.parking_queue] {
+        for q in [
+            &settings.topology.work_queue,
+            &settings.topology.parking_queue,
+        ] {
             let mut args = FieldTable::default();
             args.insert(
                 ShortString::from("x-queue-type"),
@@ -159,7 +166,9 @@ impl Console {
             AMQPValue::LongString(LongString::from("delivered 21 times")),
         );
         let ch = self.amqp.create_channel().await.expect("channel");
-        ch.confirm_select(Default::default()).await.expect("confirms");
+        ch.confirm_select(Default::default())
+            .await
+            .expect("confirms");
         ch.basic_publish(
             ShortString::from(""),
             ShortString::from(self.parking_queue.as_str()),
@@ -271,16 +280,31 @@ impl Http {
 
     /// Signs in as `name` through the form; returns the session's CSRF token.
     pub async fn sign_in(&mut self, console: &Console, name: &str) -> String {
-        let page = self.get(&console.url("/login")).await.text().await.expect("page");
+        let page = self
+            .get(&console.url("/login"))
+            .await
+            .text()
+            .await
+            .expect("page");
         let csrf = hidden(&page, "csrf");
         let r = self
             .post(
                 &console.url("/login"),
-                &[("csrf", &csrf), ("name", name), ("password", PASSWORD), ("next", "/")],
+                &[
+                    ("csrf", &csrf),
+                    ("name", name),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
             )
             .await;
         assert_eq!(r.status(), 303, "sign-in of {name}");
-        let page = self.get(&console.url("/search")).await.text().await.expect("page");
+        let page = self
+            .get(&console.url("/search"))
+            .await
+            .text()
+            .await
+            .expect("page");
         hidden(&page, "csrf")
     }
 }
@@ -288,7 +312,10 @@ impl Http {
 /// The value of the first hidden input named `name` in a page.
 pub fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in {page}")) + marker.len();
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {page}"))
+        + marker.len();
     let end = page[start..].find('"').expect("end of value") + start;
     page[start..end].to_owned()
 }
@@ -313,7 +340,10 @@ impl Driver {
             .expect("chromedriver (apt-get install chromium chromium-driver)");
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

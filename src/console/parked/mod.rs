@@ -88,7 +88,11 @@ pub fn fingerprint(body: &[u8]) -> String {
 }
 
 fn valid_fingerprint(fp: &str) -> Result<(), Fail> {
-    if fp.len() == 32 && fp.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if fp.len() == 32
+        && fp
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         Ok(())
     } else {
         Err(Fail::NotFound)
