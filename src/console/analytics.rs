@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use super::audit::{self, Action};
 use super::auth::Session;
-use super::views::{AnalyticsView, CountRow, Nav, RateRow, TimingRow};
+use super::views::{AnalyticsView, CountRow, RateRow, TimingRow};
 use super::web::{self, Fail};
 use super::ConsoleState;
 
@@ -279,7 +279,7 @@ pub(crate) async fn page(
     let timing_chart = bar_chart("Median time to decision per payer", &timing_bars, "hours")
         .map_err(chart_error)?;
     web::page(&AnalyticsView {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         weeks,
         rates_chart,
         reasons_chart,

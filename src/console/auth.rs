@@ -29,7 +29,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 
 use super::audit::{self, Action};
-use super::views::LoginView;
+use super::views::{LoginView, Nav};
 use super::web::{self, Fail};
 use super::ConsoleState;
 
@@ -74,6 +74,16 @@ pub struct Session {
 impl Session {
     pub fn is_operator(&self) -> bool {
         self.role == Role::Operator
+    }
+
+    /// The navigation bar of this user's pages.
+    pub(crate) fn nav(&self) -> Nav {
+        Nav {
+            user: self.user.clone(),
+            role: self.role.as_str(),
+            operator: self.is_operator(),
+            csrf: self.csrf.clone(),
+        }
     }
 
     /// Operators only: 403 for staff.

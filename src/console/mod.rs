@@ -88,7 +88,7 @@ pub fn router(state: ConsoleState) -> Router {
         )
         .route("/analytics", get(analytics::page))
         .route("/analytics.csv", get(analytics::csv_export))
-        .route("/audit", get(audit::page))
+        .route("/audit", get(pages::audit_page))
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)

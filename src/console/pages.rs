@@ -9,8 +9,8 @@ use super::audit::{self, Action};
 use super::auth::Session;
 use super::queries::{self, CaseEvent, TimelineEntry, WorkList};
 use super::views::{
-    day_opt, when, when_opt, CaseView, EventView, FindingView, Nav, ReasonView, SearchView,
-    StepView, WorkRow, WorkView,
+    day_opt, when, when_opt, AuditRow, AuditView, CaseView, EventView, FindingView, ReasonView,
+    SearchView, StepView, WorkRow, WorkView,
 };
 use super::web::{self, Fail};
 use super::ConsoleState;
@@ -48,7 +48,7 @@ pub(crate) async fn work_list(
     let now = Utc::now();
     let link = |p: i64| format!("/work/{}?page={p}", list.slug());
     web::page(&WorkView {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         slug: list.slug(),
         title: list.title(),
         lists: WorkList::ALL
@@ -89,7 +89,7 @@ pub(crate) async fn case_page(
         .map(|e| event_view(e, &timeline, now))
         .collect();
     web::page(&CaseView {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         case_id,
         events,
     })
@@ -134,12 +134,68 @@ pub(crate) async fn search(
     let link = |p: i64| format!("/search?q={}&page={p}", web::encode(&text));
     let now = Utc::now();
     web::page(&SearchView {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         searched: !text.is_empty(),
         rows: rows.iter().map(|r| work_row(r, now)).collect(),
         prev: (page > 1).then(|| link(page - 1)),
         next: more.then(|| link(page + 1)),
         q: text,
+    })
+}
+
+/// One row of `ledger_audit`: id, at, user, action, target, detail.
+type AuditRecord = (
+    i64,
+    chrono::DateTime<chrono::Utc>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    /// Rows older than this id (the next page).
+    before: Option<i64>,
+}
+
+pub(crate) async fn audit_page(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, Fail> {
+    session.require_operator()?;
+    let size = i64::from(state.settings.page_size);
+    let rows: Vec<AuditRecord> = sqlx::query_as(
+        "SELECT id, at, user_name, action, target, detail FROM ledger_audit \
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(q.before.unwrap_or(i64::MAX))
+    .bind(size + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    let more = rows.len() as i64 > size;
+    let rows: Vec<AuditRow> = rows
+        .into_iter()
+        .take(size as usize)
+        .map(|(id, at, user, action, target, detail)| AuditRow {
+            id,
+            at: when(at),
+            user,
+            action,
+            target: target.unwrap_or_default(),
+            detail: detail.unwrap_or_default(),
+        })
+        .collect();
+    let next = if more {
+        rows.last().map(|r| format!("/audit?before={}", r.id))
+    } else {
+        None
+    };
+    web::page(&AuditView {
+        nav: session.nav(),
+        rows,
+        next,
     })
 }
 

@@ -3,8 +3,7 @@
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::auth::Session;
-use super::parked::ParkedMessage;
+use super::parked::queue::ParkedMessage;
 
 /// The navigation bar: who is signed in, the links their role may follow, the sign-out form.
 pub(crate) struct Nav {
@@ -12,17 +11,6 @@ pub(crate) struct Nav {
     pub role: &'static str,
     pub operator: bool,
     pub csrf: String,
-}
-
-impl Nav {
-    pub(crate) fn of(s: &Session) -> Nav {
-        Nav {
-            user: s.user.clone(),
-            role: s.role.as_str(),
-            operator: s.is_operator(),
-            csrf: s.csrf.clone(),
-        }
-    }
 }
 
 /// A moment as the console shows it.

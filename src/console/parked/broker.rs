@@ -12,7 +12,7 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use tokio::sync::Mutex;
 
-use super::{fingerprint, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
+use super::queue::{fingerprint, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
 use crate::amqp::headers::{self, get_str, get_u32};
 use crate::amqp::publisher::{moved_properties, Publisher};
 use crate::amqp::{bounded, client, AmqpError};

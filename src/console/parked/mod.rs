@@ -7,85 +7,23 @@
 //! case twice is harmless: the outcome ids make it so).
 
 mod broker;
+pub(crate) mod queue;
 
 pub use broker::BrokerParkedQueue;
+pub use queue::{fingerprint, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
 
-use async_trait::async_trait;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Form;
 
 use super::audit::{self, Action};
 use super::auth::{CsrfForm, Session};
-use super::views::{ConfirmView, Nav, ParkedBodyView, ParkedListView};
+use super::views::{ConfirmView, ParkedBodyView, ParkedListView};
 use super::web::{self, Fail};
 use super::ConsoleState;
 
 /// Messages shown on the list page at most.
 const LIST_LIMIT: usize = 500;
-
-/// One parked message.
-#[derive(Debug, Clone)]
-pub struct ParkedMessage {
-    pub fingerprint: String,
-    /// The worker's `x-preauth-reason` code, or `broker-dead-lettered`.
-    pub reason: String,
-    pub detail: String,
-    pub case_id: Option<String>,
-    pub event_id: Option<String>,
-    pub message_id: Option<String>,
-    pub parked_at: Option<String>,
-    pub attempts: u32,
-    pub bytes: usize,
-    /// Every header, name and value as text, sorted by name.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl ParkedMessage {
-    /// The headers anyone signed in may see: the worker's own and the broker's dead-lettering
-    /// record; what a publisher set is for operators only.
-    pub fn own_headers(&self) -> Vec<(String, String)> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.starts_with("x-preauth-") || k.contains("death"))
-            .cloned()
-            .collect()
-    }
-}
-
-/// What the parking queue holds, oldest first.
-#[derive(Debug, Clone, Default)]
-pub struct ParkedListing {
-    pub items: Vec<ParkedMessage>,
-}
-
-/// Why the parking queue could not be read or changed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ParkedError(pub String);
-
-/// The parking queue as the console uses it.
-#[async_trait]
-pub trait ParkedQueue: Send + Sync {
-    /// Up to `limit` parked messages (0: all), oldest first, none removed.
-    async fn list(&self, limit: usize) -> Result<ParkedListing, ParkedError>;
-    /// The parked message of fingerprint `fp`, none removed.
-    async fn peek(&self, fp: &str) -> Result<Option<ParkedMessage>, ParkedError>;
-    /// Sends the messages of fingerprint `fp` back to the work queue; how many.
-    async fn replay(&self, fp: &str) -> Result<usize, ParkedError>;
-    /// Removes the messages of fingerprint `fp` for good; how many.
-    async fn delete(&self, fp: &str) -> Result<usize, ParkedError>;
-}
-
-/// The fingerprint of a parked body.
-pub fn fingerprint(body: &[u8]) -> String {
-    crate::security::digest(body)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn valid_fingerprint(fp: &str) -> Result<(), Fail> {
     if fp.len() == 32
@@ -119,7 +57,7 @@ pub(crate) async fn list_page(
     )
     .await?;
     web::page(&ParkedListView {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         operator: session.is_operator(),
         limit: LIST_LIMIT,
         items: listing.items,
@@ -147,7 +85,7 @@ pub(crate) async fn body_page(
         Err(_) => String::from_utf8_lossy(&message.body).into_owned(),
     };
     web::page(&ParkedBodyView {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         body,
         message,
     })
@@ -163,7 +101,7 @@ async fn confirm(
     valid_fingerprint(fp)?;
     let message = state.parked.peek(fp).await?.ok_or(Fail::NotFound)?;
     web::page(&ConfirmView {
-        nav: Nav::of(session),
+        nav: session.nav(),
         action,
         message,
     })
