@@ -40,6 +40,7 @@ pub mod case;
 pub mod check;
 pub mod codes;
 pub mod config;
+pub mod console;
 pub mod exit;
 pub mod health;
 pub mod http;

@@ -47,6 +47,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     #[serde(default)]
     pub outcomes: OutcomesSettings,
+    #[serde(default)]
+    pub console: ConsoleSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -64,8 +66,50 @@ impl Default for OutcomesSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Address of the web console the ledger process serves (loopback unless you mean otherwise:
+    /// put a TLS-terminating proxy in front of it).
+    #[serde(default = "default_console_listen")]
+    pub listen: SocketAddr,
+    /// How long a console session lasts after signing in.
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// The session cookie carries the `Secure` flag (sent over HTTPS only). Off only for a console
+    /// reached over plain http on loopback (tests).
+    #[serde(default = "default_true")]
+    pub secure_cookies: bool,
+    /// Rows on one page of a work list, the audit log and search results.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            listen: default_console_listen(),
+            session_ttl: default_session_ttl(),
+            secure_cookies: true,
+            page_size: default_page_size(),
+        }
+    }
+}
+
+fn default_console_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9480))
+}
+
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
+
 fn default_true() -> bool {
     true
+}
+
+fn default_page_size() -> u32 {
+    50
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -384,6 +384,10 @@ pub(crate) fn hint_for(key: &str) -> Option<&'static str> {
         ("ops", "listen") => {
             "write an IP address and port such as 127.0.0.1:9464 or [::]:9464 (not a host name)"
         }
+        ("console", "listen") => {
+            "write an IP address and port such as 127.0.0.1:9480 or [::]:9480 (not a host name)"
+        }
+        ("console", "session_ttl") => DURATION_HINT,
         ("notifications", "listen") => {
             "write an IP address and port such as 127.0.0.1:9465 or [::]:9465 (not a host name)"
         }

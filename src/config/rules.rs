@@ -120,6 +120,32 @@ fn name_problem(key: &str, name: &str) -> Option<Problem> {
 
 impl Settings {
     /// Every rule, in the order of the settings file; the first problem found.
+    /// The web console: a session lasts between a minute and a week, a page holds 1 to 1000 rows.
+    fn console_problems(&self) -> Result<(), Problem> {
+        let c = &self.console;
+        if c.session_ttl < Duration::from_secs(60)
+            || c.session_ttl > Duration::from_secs(7 * 86_400)
+        {
+            return Err(
+                Problem::new("console.session_ttl", "must be between 1 minute and 7 days")
+                    .hint(DURATION_HINT),
+            );
+        }
+        if !(1..=1000).contains(&c.page_size) {
+            return Err(Problem::new(
+                "console.page_size",
+                "must be between 1 and 1000",
+            ));
+        }
+        if c.listen == self.ops.listen && c.listen.port() != 0 {
+            return Err(Problem::new(
+                "console.listen",
+                "the same address as ops.listen; each listener needs its own port",
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn problems(&self, layers: &Layers<'_>) -> Result<(), Problem> {
         self.amqp_problems(layers)?;
         self.topology_problems()?;
@@ -168,6 +194,7 @@ impl Settings {
                 .concealed());
             }
         }
+        self.console_problems()?;
         if self.telemetry.service_name.trim().is_empty() {
             return Err(Problem::new("telemetry.service_name", "must not be empty"));
         }

@@ -544,3 +544,18 @@ fn progress_events_are_on_by_default_and_can_be_turned_off() {
         .to_string();
     assert!(e.contains("outcomes.progres"), "{e}");
 }
+
+#[test]
+fn the_console_keys_have_their_defaults_and_their_bounds() {
+    let settings = load(None, &[]).expect("defaults");
+    assert_eq!(settings.console.listen.to_string(), "127.0.0.1:9480");
+    assert_eq!(settings.console.session_ttl, Duration::from_secs(8 * 3600));
+    assert!(settings.console.secure_cookies);
+    assert_eq!(settings.console.page_size, 50);
+    let err = refused("[console]\nsession_ttl = \"10s\"\n");
+    assert!(err.contains("console.session_ttl"), "{err}");
+    let err = refused("[console]\npage_size = 0\n");
+    assert!(err.contains("console.page_size"), "{err}");
+    let err = refused("[console]\nlisten = \"127.0.0.1:9464\"\n");
+    assert!(err.contains("console.listen"), "{err}");
+}

@@ -1,0 +1,181 @@
+//! Parked messages: the list (reason, detail, the worker's own headers, ids, fingerprint) for
+//! everyone signed in; a message's body and every header for operators; replay and delete for
+//! operators, each through a confirmation page and a POST carrying the session's CSRF token.
+//!
+//! A message is named by its fingerprint: the first 16 bytes of the SHA-256 of its body, in hex.
+//! Two parked copies of the same body share it, and an action on it acts on both (a replayed
+//! case twice is harmless: the outcome ids make it so).
+
+mod broker;
+pub(crate) mod queue;
+
+pub use broker::BrokerParkedQueue;
+pub use queue::{fingerprint, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Form;
+
+use super::audit::{self, Action};
+use super::auth::{CsrfForm, Session};
+use super::views::{ConfirmView, ParkedBodyView, ParkedListView};
+use super::web::{self, Fail};
+use super::ConsoleState;
+
+/// Messages shown on the list page at most.
+const LIST_LIMIT: usize = 500;
+
+fn valid_fingerprint(fp: &str) -> Result<(), Fail> {
+    if fp.len() == 32
+        && fp
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        Ok(())
+    } else {
+        Err(Fail::NotFound)
+    }
+}
+
+impl From<ParkedError> for Fail {
+    fn from(e: ParkedError) -> Self {
+        Fail::Broker(e.0)
+    }
+}
+
+pub(crate) async fn list_page(
+    State(state): State<ConsoleState>,
+    session: Session,
+) -> Result<Response, Fail> {
+    let listing = state.parked.list(LIST_LIMIT).await?;
+    audit::record(
+        &state.pool,
+        &session.user,
+        Action::ViewParked,
+        None,
+        Some(&listing.items.len().to_string()),
+    )
+    .await?;
+    web::page(&ParkedListView {
+        nav: session.nav(),
+        operator: session.is_operator(),
+        limit: LIST_LIMIT,
+        items: listing.items,
+    })
+}
+
+pub(crate) async fn body_page(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(fp): Path<String>,
+) -> Result<Response, Fail> {
+    session.require_operator()?;
+    valid_fingerprint(&fp)?;
+    let message = state.parked.peek(&fp).await?.ok_or(Fail::NotFound)?;
+    audit::record(
+        &state.pool,
+        &session.user,
+        Action::ViewParkedBody,
+        Some(&fp),
+        message.case_id.as_deref(),
+    )
+    .await?;
+    let body = match serde_json::from_slice::<serde_json::Value>(&message.body) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(&message.body).into_owned(),
+    };
+    web::page(&ParkedBodyView {
+        nav: session.nav(),
+        body,
+        message,
+    })
+}
+
+async fn confirm(
+    state: &ConsoleState,
+    session: &Session,
+    fp: &str,
+    action: &'static str,
+) -> Result<Response, Fail> {
+    session.require_operator()?;
+    valid_fingerprint(fp)?;
+    let message = state.parked.peek(fp).await?.ok_or(Fail::NotFound)?;
+    web::page(&ConfirmView {
+        nav: session.nav(),
+        action,
+        message,
+    })
+}
+
+pub(crate) async fn confirm_replay(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(fp): Path<String>,
+) -> Result<Response, Fail> {
+    confirm(&state, &session, &fp, "replay").await
+}
+
+pub(crate) async fn confirm_delete(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(fp): Path<String>,
+) -> Result<Response, Fail> {
+    confirm(&state, &session, &fp, "delete").await
+}
+
+pub(crate) async fn replay(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(fp): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Fail> {
+    session.check_csrf(form.csrf.as_deref())?;
+    session.require_operator()?;
+    valid_fingerprint(&fp)?;
+    let n = state.parked.replay(&fp).await?;
+    audit::record(
+        &state.pool,
+        &session.user,
+        Action::Replay,
+        Some(&fp),
+        Some(&n.to_string()),
+    )
+    .await?;
+    Ok(web::see_other(&format!("/parked?done=replayed-{n}")))
+}
+
+pub(crate) async fn delete(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(fp): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Fail> {
+    session.check_csrf(form.csrf.as_deref())?;
+    session.require_operator()?;
+    valid_fingerprint(&fp)?;
+    let n = state.parked.delete(&fp).await?;
+    audit::record(
+        &state.pool,
+        &session.user,
+        Action::Delete,
+        Some(&fp),
+        Some(&n.to_string()),
+    )
+    .await?;
+    Ok(web::see_other(&format!("/parked?done=deleted-{n}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_is_32_hex_digits_of_the_body() {
+        let a = fingerprint(b"{\"case_id\":\"C-1\"}");
+        assert_eq!(a.len(), 32);
+        assert!(valid_fingerprint(&a).is_ok());
+        assert_ne!(a, fingerprint(b"{\"case_id\":\"C-2\"}"));
+        assert!(valid_fingerprint("../../etc").is_err());
+        assert!(valid_fingerprint(&a.to_uppercase()).is_err());
+    }
+}
