@@ -21,7 +21,7 @@ mod views;
 mod web;
 
 pub use parked::{
-    fingerprint, BrokerParkedQueue, ParkedError, ParkedListing, ParkedMessage, ParkedQueue,
+    BrokerParkedQueue, ParkedError, ParkedListing, ParkedMessage, ParkedQueue,
 };
 
 use std::net::SocketAddr;

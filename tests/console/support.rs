@@ -183,7 +183,7 @@ impl Console {
         .expect("publish")
         .await
         .expect("confirm");
-        console::fingerprint(&body)
+        preauth_worker::amqp::parked::fingerprint(&body, None, Some("delivery-limit"))
     }
 
     /// Messages ready in `queue`.

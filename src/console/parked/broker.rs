@@ -1,21 +1,19 @@
-//! [`ParkedQueue`] over the real parking queue (`topology.parking_queue`), with lapin: every
-//! operation takes the messages with `basic.get` and holds them unacked, settles the chosen ones
-//! and gives the rest back in order (a quorum queue serves returned messages first, in the order
-//! they were returned). An interrupted operation leaves every message parked. One operation at a
-//! time per console process.
+//! [`ParkedQueue`] over the real parking queue (`topology.parking_queue`). Reading takes the
+//! messages with `basic.get`, holds them unacked and gives every one back (an interrupted read
+//! leaves every message parked); replay and delete are `amqp::parked`'s, the code of the
+//! `parked replay` and `parked delete` commands. One operation at a time per console process.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::options::{BasicGetOptions, BasicNackOptions};
+use lapin::types::{AMQPValue, ShortString};
 use tokio::sync::Mutex;
 
-use super::queue::{fingerprint, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
+use super::queue::{ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
 use crate::amqp::headers::{self, get_str, get_u32};
-use crate::amqp::publisher::{moved_properties, Publisher};
-use crate::amqp::{bounded, client, AmqpError};
+use crate::amqp::{bounded, client, parked, AmqpError};
 use crate::config::Settings;
 use crate::security::DeploymentKey;
 
@@ -42,29 +40,18 @@ impl From<AmqpError> for ParkedError {
     }
 }
 
-/// What to do with each message taken.
-enum Verdict {
-    Keep,
-    Replay,
-    Delete,
-}
-
 impl BrokerParkedQueue {
-    /// Takes up to `limit` messages (0: all), decides on each with `choose`, carries the verdicts
-    /// out, returns every message seen, as shown, in queue order.
-    async fn pass(
-        &self,
-        limit: usize,
-        mut choose: impl FnMut(&ParkedMessage) -> Verdict + Send,
-    ) -> Result<(Vec<ParkedMessage>, usize), ParkedError> {
+    /// Reads up to `limit` messages (0: all) and gives every one back: returns them, as shown,
+    /// in queue order. Replay and delete go through `amqp::parked`, the code `parked replay`
+    /// and `parked delete` run, so the console and the command line act alike (a replay
+    /// publishes `progress.replayed` first).
+    async fn read(&self, limit: usize) -> Result<Vec<ParkedMessage>, ParkedError> {
         let _one = self.one_at_a_time.lock().await;
         let s = &self.settings;
         let (conn, channel) = client::open(s, "preauth-worker console").await?;
-        let publisher = Publisher::open(&conn, s.amqp.timeout).await?;
         let limit = if limit == 0 { usize::MAX } else { limit };
         let mut seen = Vec::new();
         let mut keep = Vec::new();
-        let mut acted = 0;
         let result: Result<(), AmqpError> = async {
             while seen.len() < limit {
                 let got = bounded(
@@ -79,28 +66,7 @@ impl BrokerParkedQueue {
                 let Some(m) = got else { break };
                 let d = m.delivery;
                 let shown = describe(&d, s.amqp.max_message_bytes);
-                match choose(&shown) {
-                    Verdict::Keep => keep.push(d.acker),
-                    Verdict::Delete => {
-                        bounded(
-                            "removing a parked message",
-                            s.amqp.timeout,
-                            d.acker.ack(BasicAckOptions::default()),
-                        )
-                        .await?;
-                        acted += 1;
-                    }
-                    Verdict::Replay => {
-                        self.send_back(&publisher, &d).await?;
-                        bounded(
-                            "removing the replayed message",
-                            s.amqp.timeout,
-                            d.acker.ack(BasicAckOptions::default()),
-                        )
-                        .await?;
-                        acted += 1;
-                    }
-                }
+                keep.push(d.acker);
                 seen.push(shown);
             }
             Ok(())
@@ -123,67 +89,32 @@ impl BrokerParkedQueue {
         .await;
         client::close(conn, s).await;
         result?;
-        Ok((seen, acted))
-    }
-
-    /// Publishes a parked message back to the work queue, as `parked replay` does: a fresh case
-    /// state (the replay count kept, plus one), the original routing key, confirmed.
-    async fn send_back(&self, publisher: &Publisher, d: &Delivery) -> Result<(), AmqpError> {
-        let old = d.properties.headers().clone().unwrap_or_default();
-        let carried = headers::read_carried(Some(&old), &d.data, &self.key);
-        let routing_key = carried
-            .routing_key
-            .or_else(|| get_str(Some(&old), headers::ROUTING_KEY))
-            .unwrap_or_else(|| d.routing_key.as_str().to_owned());
-        let fresh = crate::retry::CaseState {
-            replays: carried.state.replays.saturating_add(1),
-            ..crate::retry::CaseState::default()
-        };
-        let mut table = FieldTable::default();
-        headers::write_state(&mut table, &fresh, &routing_key, &d.data, &self.key);
-        let props = moved_properties(&d.properties, table);
-        publisher
-            .publish("", &self.settings.topology.work_queue, &d.data, props)
-            .await
+        Ok(seen)
     }
 }
 
 #[async_trait]
 impl ParkedQueue for BrokerParkedQueue {
     async fn list(&self, limit: usize) -> Result<ParkedListing, ParkedError> {
-        let (items, _) = self.pass(limit, |_| Verdict::Keep).await?;
+        let items = self.read(limit).await?;
         Ok(ParkedListing { items })
     }
 
     async fn peek(&self, fp: &str) -> Result<Option<ParkedMessage>, ParkedError> {
-        let (items, _) = self.pass(0, |_| Verdict::Keep).await?;
+        let items = self.read(0).await?;
         Ok(items.into_iter().find(|m| m.fingerprint == fp))
     }
 
     async fn replay(&self, fp: &str) -> Result<usize, ParkedError> {
-        let (_, n) = self
-            .pass(0, |m| {
-                if m.fingerprint == fp {
-                    Verdict::Replay
-                } else {
-                    Verdict::Keep
-                }
-            })
-            .await?;
-        Ok(n)
+        let _one = self.one_at_a_time.lock().await;
+        let selection = parked::Selection::Fingerprint(fp.to_owned());
+        Ok(parked::replay(&self.settings, &self.key, &selection).await?.len())
     }
 
     async fn delete(&self, fp: &str) -> Result<usize, ParkedError> {
-        let (_, n) = self
-            .pass(0, |m| {
-                if m.fingerprint == fp {
-                    Verdict::Delete
-                } else {
-                    Verdict::Keep
-                }
-            })
-            .await?;
-        Ok(n)
+        let _one = self.one_at_a_time.lock().await;
+        let selection = parked::Selection::Fingerprint(fp.to_owned());
+        Ok(parked::delete(&self.settings, &selection).await?.len())
     }
 }
 
@@ -230,7 +161,11 @@ fn describe(d: &Delivery, max_message_bytes: usize) -> ParkedMessage {
         .unwrap_or_default();
     all_headers.sort();
     ParkedMessage {
-        fingerprint: fingerprint(&d.data),
+        fingerprint: parked::fingerprint(
+            &d.data,
+            get_str(h, headers::PARKED_AT).as_deref(),
+            get_str(h, headers::REASON).as_deref(),
+        ),
         reason: reason.unwrap_or_else(|| "broker-dead-lettered".to_owned()),
         detail,
         case_id: ids.as_ref().map(|i| i.case_id.clone()),

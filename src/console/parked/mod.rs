@@ -2,7 +2,7 @@
 //! everyone signed in; a message's body and every header for operators; replay and delete for
 //! operators, each through a confirmation page and a POST carrying the session's CSRF token.
 //!
-//! A message is named by its fingerprint: the first 16 bytes of the SHA-256 of its body, in hex.
+//! A message is named by its fingerprint (`amqp::parked::fingerprint`, as `parked list` shows it).
 //! Two parked copies of the same body share it, and an action on it acts on both (a replayed
 //! case twice is harmless: the outcome ids make it so).
 
@@ -10,7 +10,7 @@ mod broker;
 pub(crate) mod queue;
 
 pub use broker::BrokerParkedQueue;
-pub use queue::{fingerprint, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
+pub use queue::{ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -26,7 +26,7 @@ use super::ConsoleState;
 const LIST_LIMIT: usize = 500;
 
 fn valid_fingerprint(fp: &str) -> Result<(), Fail> {
-    if fp.len() == 32
+    if fp.len() == 16
         && fp
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
@@ -170,11 +170,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fingerprint_is_32_hex_digits_of_the_body() {
-        let a = fingerprint(b"{\"case_id\":\"C-1\"}");
-        assert_eq!(a.len(), 32);
+    fn a_fingerprint_is_the_parking_queues_16_hex_digits_and_nothing_else_passes() {
+        let fp = |body: &[u8]| crate::amqp::parked::fingerprint(body, None, Some("not-json"));
+        let a = fp(b"{\"case_id\":\"C-1\"}");
+        assert_eq!(a.len(), 16);
         assert!(valid_fingerprint(&a).is_ok());
-        assert_ne!(a, fingerprint(b"{\"case_id\":\"C-2\"}"));
+        assert_ne!(a, fp(b"{\"case_id\":\"C-2\"}"));
         assert!(valid_fingerprint("../../etc").is_err());
         assert!(valid_fingerprint(&a.to_uppercase()).is_err());
     }

@@ -55,12 +55,3 @@ pub trait ParkedQueue: Send + Sync {
     /// Removes the messages of fingerprint `fp` for good; how many.
     async fn delete(&self, fp: &str) -> Result<usize, ParkedError>;
 }
-
-/// The fingerprint of a parked body.
-pub fn fingerprint(body: &[u8]) -> String {
-    crate::security::digest(body)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
