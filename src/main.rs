@@ -284,12 +284,9 @@ fn main() -> ExitCode {
         | Command::Watch { .. }
         | Command::Config(_)
         | Command::Ledger {
-            command: Some(LedgerCommand::User(_) | LedgerCommand::Migrate | LedgerCommand::Seed { .. }),
-        }
-            if settings.log.level == "info" =>
-        {
-            "warn".to_owned()
-        }
+            command:
+                Some(LedgerCommand::User(_) | LedgerCommand::Migrate | LedgerCommand::Seed { .. }),
+        } if settings.log.level == "info" => "warn".to_owned(),
         _ => settings.log.level.clone(),
     };
     // Commands a person runs on the broker say what went wrong themselves, first; lapin's own

@@ -79,7 +79,9 @@ pub async fn execute(
     let command = command.unwrap_or(LedgerCommand::Run);
     let serving = matches!(command, LedgerCommand::Run);
     let result = match command {
-        LedgerCommand::Run => super::run(settings, shutdown, console).await.map(|()| exit::OK),
+        LedgerCommand::Run => super::run(settings, shutdown, console)
+            .await
+            .map(|()| exit::OK),
         LedgerCommand::Migrate => migrate(&settings).await,
         LedgerCommand::User(cmd) => user(&settings, cmd).await,
         LedgerCommand::Seed { events } => seed(&settings, events).await,

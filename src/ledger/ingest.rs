@@ -48,7 +48,9 @@ pub fn queues(settings: &Settings) -> [QueueSpec; 2] {
         QueueSpec {
             name: dead.clone(),
             args: vec![("x-queue-type", Arg::Str("quorum".into()))],
-            purpose: "the ledger's dead letters: messages that are neither outcome nor progress event".into(),
+            purpose:
+                "the ledger's dead letters: messages that are neither outcome nor progress event"
+                    .into(),
         },
         QueueSpec {
             name: queue.clone(),
@@ -116,7 +118,9 @@ pub async fn run(
                 retry_in_ms,
                 "Cannot reach RabbitMQ: {e}. Is the broker running and the URL right (amqp.url, PREAUTH__AMQP__URL)? Retrying."
             ),
-            _ => warn!(url = %url, attempt = failures, retry_in_ms, "Broker connection lost: {e}. Reconnecting."),
+            _ => {
+                warn!(url = %url, attempt = failures, retry_in_ms, "Broker connection lost: {e}. Reconnecting.")
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -408,7 +412,12 @@ async fn write_held(
                     return Held::GaveUp;
                 }
                 let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-                error!(attempt, retry_in_ms, messages = messages.len(), "Cannot write to the ledger database: {e}. Holding the batch and retrying.");
+                error!(
+                    attempt,
+                    retry_in_ms,
+                    messages = messages.len(),
+                    "Cannot write to the ledger database: {e}. Holding the batch and retrying."
+                );
                 tokio::select! {
                     _ = shutdown.cancelled() => return Held::Stopped,
                     _ = tokio::time::sleep(wait) => {}

@@ -163,8 +163,7 @@ pub fn parse(body: &[u8]) -> Result<Message, Unreadable> {
     }
     match value.get("schema").and_then(Value::as_str) {
         Some(OUTCOME_SCHEMA_V1) => {
-            let outcome =
-                Outcome::deserialize(&value).map_err(|_| Unreadable::NotAnOutcome)?;
+            let outcome = Outcome::deserialize(&value).map_err(|_| Unreadable::NotAnOutcome)?;
             from_outcome(outcome, value)
         }
         Some(PROGRESS_SCHEMA_V1) => {
@@ -220,7 +219,10 @@ fn from_outcome(o: Outcome, body: Value) -> Result<Message, Unreadable> {
         patient_responsibility: authorization.and_then(|a| a.patient_responsibility.clone()),
         appeal_deadline: o.appeal.as_ref().map(|a| a.deadline),
         appeal_required: json(serde_json::to_value(
-            o.appeal.as_ref().map(|a| a.required.clone()).unwrap_or_default(),
+            o.appeal
+                .as_ref()
+                .map(|a| a.required.clone())
+                .unwrap_or_default(),
         ))?,
         findings: json(serde_json::to_value(&o.findings))?,
         reasons: json(serde_json::to_value(&o.reasons))?,

@@ -67,11 +67,31 @@ const PAYERS: [&str; 5] = [
 
 /// Findings of rejected cases: rule, path, message (the worker's own sentences, no patient data).
 const FINDINGS: [(&str, &str, &str); 5] = [
-    ("NEC-01", "documentation.indications", "No accepted indication is documented for the removal."),
-    ("COD-03", "service.procedures[0].modifiers", "The eyelid procedure needs a laterality modifier (E1-E4)."),
-    ("COD-07", "service.procedures[0].units", "17110 covers up to 14 lesions; use 17111 for 15 or more."),
-    ("DOC-02", "documentation.photos", "Photographs of the lesions are required by this payer."),
-    ("COS-01", "service.diagnoses[0]", "Z41.1 marks an encounter for cosmetic reasons, which is not covered."),
+    (
+        "NEC-01",
+        "documentation.indications",
+        "No accepted indication is documented for the removal.",
+    ),
+    (
+        "COD-03",
+        "service.procedures[0].modifiers",
+        "The eyelid procedure needs a laterality modifier (E1-E4).",
+    ),
+    (
+        "COD-07",
+        "service.procedures[0].units",
+        "17110 covers up to 14 lesions; use 17111 for 15 or more.",
+    ),
+    (
+        "DOC-02",
+        "documentation.photos",
+        "Photographs of the lesions are required by this payer.",
+    ),
+    (
+        "COS-01",
+        "service.diagnoses[0]",
+        "Z41.1 marks an encounter for cosmetic reasons, which is not covered.",
+    ),
 ];
 
 /// Payer denial reasons (X12 886 codes).
@@ -240,11 +260,9 @@ fn case_event(rng: &mut Rng, run: &str, n: u64, now: DateTime<Utc>) -> Vec<Value
 
 /// A stable number from an id, for authorization numbers.
 fn rng_number(id: &str) -> u64 {
-    id.bytes()
-        .fold(1_469_598_103_934_665_603u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(1_099_511_628_211)
-        })
-        % 10_000_000_000
+    id.bytes().fold(1_469_598_103_934_665_603u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1_099_511_628_211)
+    }) % 10_000_000_000
 }
 
 /// The synthetic events of one run, generated a case event at a time.

@@ -149,7 +149,9 @@ pub(crate) fn fold(messages: &[Message]) -> BTreeMap<&str, Fold<'_>> {
         f.request_identifier = f.request_identifier.or(m.request_identifier.as_deref());
         f.payer_reference = f.payer_reference.or(m.payer_reference.as_deref());
         if let Some(d) = &m.decision {
-            if f.decision.is_none_or(|have| outranks((m.sequence, d), have)) {
+            if f.decision
+                .is_none_or(|have| outranks((m.sequence, d), have))
+            {
                 f.decision = Some((m.sequence, d));
                 f.case_id = &m.case_id;
                 best.insert(m.event_id.as_str(), m);
@@ -191,14 +193,22 @@ pub async fn write(pool: &PgPool, messages: &[Message]) -> Result<Written, sqlx:
 
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(INSERT_EVENTS)
-        .bind(rows.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|m| m.message_id.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|m| m.case_id.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|m| m.step.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|m| m.sequence).collect::<Vec<_>>())
         .bind(rows.iter().map(|m| m.at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|m| m.payer_id.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|m| m.payer_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(
             rows.iter()
                 .map(|m| m.request_identifier.as_deref())
@@ -237,7 +247,11 @@ pub async fn write(pool: &PgPool, messages: &[Message]) -> Result<Written, sqlx:
         )
         .bind(col(|d| Some(d.outcome_id.as_str())))
         .bind(f.iter().map(|(_, x)| x.payer_id).collect::<Vec<_>>())
-        .bind(f.iter().map(|(_, x)| x.request_identifier).collect::<Vec<_>>())
+        .bind(
+            f.iter()
+                .map(|(_, x)| x.request_identifier)
+                .collect::<Vec<_>>(),
+        )
         .bind(f.iter().map(|(_, x)| x.payer_reference).collect::<Vec<_>>())
         .bind(col(|d| d.review_action.as_deref()))
         .bind(col(|d| d.authorization_number.as_deref()))
@@ -301,9 +315,7 @@ pub fn is_data_error(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db
             .code()
             .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
-        sqlx::Error::Encode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-            true
-        }
+        sqlx::Error::Encode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => true,
         _ => false,
     }
 }

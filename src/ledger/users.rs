@@ -184,12 +184,11 @@ pub async fn add(
 
 /// Every user, by name.
 pub async fn list(pool: &PgPool) -> Result<Vec<User>, LedgerError> {
-    let rows: Vec<(String, String, bool, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT name, role, disabled, created_at FROM ledger_users ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(|e| LedgerError::database("listing users", e))?;
+    let rows: Vec<(String, String, bool, DateTime<Utc>)> =
+        sqlx::query_as("SELECT name, role, disabled, created_at FROM ledger_users ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| LedgerError::database("listing users", e))?;
     rows.into_iter()
         .map(|(name, role, disabled, created_at)| {
             Ok(User {
@@ -230,7 +229,11 @@ pub async fn disable(pool: &PgPool, name: &str) -> Result<bool, LedgerError> {
 /// The user, when `name` exists, is enabled and `password` is its password; `None` otherwise.
 /// An unknown or malformed name, a disabled user and a wrong password take the same time (a
 /// hash is verified in every case) and give the same answer.
-pub async fn verify(pool: &PgPool, name: &str, password: &str) -> Result<Option<User>, LedgerError> {
+pub async fn verify(
+    pool: &PgPool,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, LedgerError> {
     let row: Option<(String, String, bool, DateTime<Utc>, String)> = if check_name(name).is_ok() {
         sqlx::query_as(
             "SELECT name, role, disabled, created_at, password_hash FROM ledger_users WHERE name = $1",
@@ -257,12 +260,14 @@ pub async fn verify(pool: &PgPool, name: &str, password: &str) -> Result<Option<
         .await
         .map_err(|e| LedgerError::Internal(format!("verifying a password: {e}")))?;
     match row {
-        Some((name, role, disabled, created_at, _)) if matched && !disabled && !too_long => Ok(Some(User {
-            name,
-            role: role_of(&role)?,
-            disabled,
-            created_at,
-        })),
+        Some((name, role, disabled, created_at, _)) if matched && !disabled && !too_long => {
+            Ok(Some(User {
+                name,
+                role: role_of(&role)?,
+                disabled,
+                created_at,
+            }))
+        }
         _ => Ok(None),
     }
 }

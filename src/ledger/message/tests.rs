@@ -31,9 +31,19 @@ fn parsed(v: &Value) -> Message {
 #[test]
 fn an_outcome_and_a_progress_event_are_told_apart_by_their_schema() {
     let o = parsed(&outcome("approved", 1000, "o-1"));
-    assert_eq!((o.kind, o.step.as_str(), o.sequence), (Kind::Outcome, "approved", 1000));
-    assert_eq!(o.decision.as_ref().map(|d| d.status.as_str()), Some("approved"));
-    let p = parsed(&progress("submitted", "2026-03-01T09:00:00Z", Some("expedited")));
+    assert_eq!(
+        (o.kind, o.step.as_str(), o.sequence),
+        (Kind::Outcome, "approved", 1000)
+    );
+    assert_eq!(
+        o.decision.as_ref().map(|d| d.status.as_str()),
+        Some("approved")
+    );
+    let p = parsed(&progress(
+        "submitted",
+        "2026-03-01T09:00:00Z",
+        Some("expedited"),
+    ));
     assert_eq!((p.kind, p.step.as_str()), (Kind::Progress, "submitted"));
     assert_eq!(p.urgency.as_deref(), Some("expedited"));
     assert!(p.decision.is_none());
@@ -42,20 +52,33 @@ fn an_outcome_and_a_progress_event_are_told_apart_by_their_schema() {
 #[test]
 fn what_is_not_an_event_of_ours_is_refused_with_a_code_and_no_value() {
     assert_eq!(parse(b"not json"), Err(Unreadable::NotJson));
-    assert_eq!(parse(br#"{"schema":"other"}"#), Err(Unreadable::UnknownSchema));
+    assert_eq!(
+        parse(br#"{"schema":"other"}"#),
+        Err(Unreadable::UnknownSchema)
+    );
     assert_eq!(
         parse(br#"{"schema":"preauth.outcome.v1","event_id":"x"}"#),
         Err(Unreadable::NotAnOutcome)
     );
     let mut nul = outcome("approved", 1, "o-1");
-    nul["findings"] = serde_json::json!([{"rule": "X", "severity": "error", "path": "a\u{0}", "message": "m"}]);
-    assert_eq!(parse(&serde_json::to_vec(&nul).expect("json")), Err(Unreadable::Nul));
+    nul["findings"] =
+        serde_json::json!([{"rule": "X", "severity": "error", "path": "a\u{0}", "message": "m"}]);
+    assert_eq!(
+        parse(&serde_json::to_vec(&nul).expect("json")),
+        Err(Unreadable::Nul)
+    );
     let mut huge = outcome("approved", u64::MAX, "o-1");
     huge["sequence"] = serde_json::json!(u64::MAX);
-    assert_eq!(parse(&serde_json::to_vec(&huge).expect("json")), Err(Unreadable::OutOfRange));
+    assert_eq!(
+        parse(&serde_json::to_vec(&huge).expect("json")),
+        Err(Unreadable::OutOfRange)
+    );
     let mut empty = outcome("approved", 1, "");
     empty["outcome_id"] = "".into();
-    assert_eq!(parse(&serde_json::to_vec(&empty).expect("json")), Err(Unreadable::OutOfRange));
+    assert_eq!(
+        parse(&serde_json::to_vec(&empty).expect("json")),
+        Err(Unreadable::OutOfRange)
+    );
     assert_eq!(Unreadable::NotJson.to_string(), "not-json");
 }
 
@@ -64,8 +87,16 @@ fn the_fold_of_a_batch_does_not_depend_on_the_order_of_arrival() {
     let failed = parsed(&outcome("failed", 3_000, "o-failed"));
     let approved = parsed(&outcome("approved", 4_000, "o-approved"));
     let received = parsed(&progress("received", "2026-03-01T08:00:00Z", None));
-    let first = parsed(&progress("submitted", "2026-03-01T08:00:02Z", Some("standard")));
-    let second = parsed(&progress("submitted", "2026-03-01T09:00:00Z", Some("expedited")));
+    let first = parsed(&progress(
+        "submitted",
+        "2026-03-01T08:00:02Z",
+        Some("standard"),
+    ));
+    let second = parsed(&progress(
+        "submitted",
+        "2026-03-01T09:00:00Z",
+        Some("expedited"),
+    ));
     let all = [failed, approved, received, first, second];
     // Every order of the five.
     let mut orders = vec![vec![]];
@@ -87,7 +118,10 @@ fn the_fold_of_a_batch_does_not_depend_on_the_order_of_arrival() {
     assert_eq!(orders.len(), 120);
     let reference = fold(&all);
     let f = &reference["evt-1"];
-    assert_eq!(f.decision.map(|(s, d)| (s, d.status.as_str())), Some((4_000, "approved")));
+    assert_eq!(
+        f.decision.map(|(s, d)| (s, d.status.as_str())),
+        Some((4_000, "approved"))
+    );
     assert_eq!(f.received_at.to_rfc3339(), "2026-03-01T08:00:00+00:00");
     assert_eq!(
         f.submitted.map(|(at, u)| (at.to_rfc3339(), u)),
