@@ -30,6 +30,10 @@ pub enum LedgerCommand {
     Seed {
         #[arg(long, value_name = "N")]
         events: u64,
+        /// Publish them to topology.outcomes_exchange (confirmed) instead of writing them, for
+        /// a running ledger to ingest.
+        #[arg(long)]
+        publish: bool,
     },
 }
 
@@ -84,7 +88,19 @@ pub async fn execute(
             .map(|()| exit::OK),
         LedgerCommand::Migrate => migrate(&settings).await,
         LedgerCommand::User(cmd) => user(&settings, cmd).await,
-        LedgerCommand::Seed { events } => seed(&settings, events).await,
+        LedgerCommand::Seed { events, publish } if publish => {
+            super::seed::publish(&settings, events)
+                .await
+                .map(|(sent, took)| {
+                    println!(
+                        "published {sent} events to {} in {:.2} s",
+                        settings.topology.outcomes_exchange,
+                        took.as_secs_f64()
+                    );
+                    exit::OK
+                })
+        }
+        LedgerCommand::Seed { events, .. } => seed(&settings, events).await,
     };
     match result {
         Ok(code) => code,

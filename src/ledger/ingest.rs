@@ -202,7 +202,7 @@ async fn session(
     settings: &Settings,
     node: usize,
     pool: &PgPool,
-    readiness: &Readiness,
+    readiness: &Arc<Readiness>,
     shutdown: &CancellationToken,
     waits: &mut ReconnectWaits,
 ) -> Result<(), AmqpError> {
@@ -236,6 +236,7 @@ async fn session(
     let (size, wait) = (settings.ledger.batch_size, settings.ledger.batch_wait);
     let mut lost = None;
     let mut stopping = false;
+    let mut writing: Option<tokio::task::JoinHandle<Result<Settled, AmqpError>>> = None;
     while !stopping && lost.is_none() {
         // The first delivery of a batch: wait as long as it takes.
         let first = tokio::select! {
@@ -264,9 +265,32 @@ async fn session(
             // Nothing can be acked on a lost channel: the broker redelivers the batch.
             break;
         }
-        match settle(pool, readiness, shutdown, batch, timeout).await? {
-            Settled::Done => {}
-            Settled::Stopped => stopping = true,
+        // Parsed here, while the previous batch is written; written once that one is settled
+        // (one batch in the database at a time, so acks stay in delivery order).
+        let parsed: Vec<(Delivery, Result<Message, message::Unreadable>)> = batch
+            .into_iter()
+            .map(|d| {
+                let m = message::parse(&d.data);
+                (d, m)
+            })
+            .collect();
+        if let Some(previous) = writing.take() {
+            if let Settled::Stopped = joined(previous).await? {
+                stopping = true;
+            }
+        }
+        writing = Some(tokio::spawn(settle(
+            pool.clone(),
+            Arc::clone(readiness),
+            shutdown.clone(),
+            parsed,
+            timeout,
+        )));
+    }
+    if let Some(previous) = writing.take() {
+        let settled = joined(previous).await;
+        if lost.is_none() {
+            settled?;
         }
     }
     readiness.set_consuming(false);
@@ -305,17 +329,26 @@ fn loggable_id(d: &Delivery) -> String {
         .to_owned()
 }
 
-/// Parses, writes and settles one batch.
+/// The end of a batch's task.
+async fn joined(
+    task: tokio::task::JoinHandle<Result<Settled, AmqpError>>,
+) -> Result<Settled, AmqpError> {
+    task.await
+        .map_err(|e| AmqpError::Lost(format!("a batch's task ended abnormally: {e}")))?
+}
+
+/// Writes and settles one parsed batch.
 async fn settle(
-    pool: &PgPool,
-    readiness: &Readiness,
-    shutdown: &CancellationToken,
-    batch: Vec<Delivery>,
+    pool: PgPool,
+    readiness: Arc<Readiness>,
+    shutdown: CancellationToken,
+    batch: Vec<(Delivery, Result<Message, message::Unreadable>)>,
     timeout: Duration,
 ) -> Result<Settled, AmqpError> {
+    let (pool, readiness, shutdown) = (&pool, &*readiness, &shutdown);
     let mut good: Vec<(Delivery, Message)> = Vec::with_capacity(batch.len());
-    for d in batch {
-        match message::parse(&d.data) {
+    for (d, parsed) in batch {
+        match parsed {
             Ok(m) => good.push((d, m)),
             Err(why) => {
                 warn!(
@@ -331,7 +364,7 @@ async fn settle(
     if good.is_empty() {
         return Ok(Settled::Done);
     }
-    let messages: Vec<Message> = good.iter().map(|(_, m)| m.clone()).collect();
+    let (good, messages): (Vec<Delivery>, Vec<Message>) = good.into_iter().unzip();
     match write_held(pool, readiness, shutdown, &messages).await {
         Held::Written(w) => {
             debug!(
@@ -340,17 +373,17 @@ async fn settle(
                 case_events = w.case_events,
                 "Batch written."
             );
-            ack_up_to(good.iter().map(|(d, _)| d), timeout).await?;
+            ack_up_to(good.iter(), timeout).await?;
             Ok(Settled::Done)
         }
         Held::Stopped => Ok(Settled::Stopped),
         Held::GaveUp => {
-            requeue(good.iter().map(|(d, _)| d), timeout).await?;
+            requeue(good.iter(), timeout).await?;
             Ok(Settled::Done)
         }
         Held::Data(e) => {
             warn!(messages = messages.len(), code = ?db_code(&e), "The database refused a batch as data: writing its messages one by one.");
-            for (d, m) in &good {
+            for (d, m) in good.iter().zip(&messages) {
                 match write_held(pool, readiness, shutdown, std::slice::from_ref(m)).await {
                     Held::Written(_) => ack_up_to(std::iter::once(d), timeout).await?,
                     Held::Data(e) => {

@@ -11,8 +11,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
+use lapin::BasicProperties;
+
 use super::message::{self, Message};
 use super::{store, LedgerError};
+use crate::amqp::{bounded, client};
+use crate::config::Settings;
 
 /// Events written per transaction while seeding.
 pub const SEED_BATCH: usize = 1000;
@@ -334,4 +340,65 @@ pub async fn seed(pool: &PgPool, n_events: u64) -> Result<Seeded, LedgerError> {
         case_events: generator.case_events(),
         elapsed: writing,
     })
+}
+
+/// Publishes about `n_events` synthetic events to `topology.outcomes_exchange` as the worker
+/// does (`outcome.<status>` / `progress.<step>`, message id, persistent, publisher-confirmed),
+/// for the ingest benchmark: returns how many were published and how long it took.
+pub async fn publish(settings: &Settings, n_events: u64) -> Result<(u64, Duration), LedgerError> {
+    let timeout = settings.amqp.timeout;
+    let (conn, channel) = client::open(settings, "preauth-worker ledger seed").await?;
+    bounded(
+        "selecting publisher confirms",
+        timeout,
+        channel.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await?;
+    let run = format!("{:x}", Utc::now().timestamp_micros());
+    let mut generator = Generator::new(&run, Utc::now());
+    let exchange = settings.topology.outcomes_exchange.as_str();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut pending = Vec::new();
+    while sent < n_events {
+        for body in generator.next_bodies() {
+            let (id, key) = match (body["outcome_id"].as_str(), body["status"].as_str()) {
+                (Some(id), Some(status)) => (id.to_owned(), format!("outcome.{status}")),
+                _ => (
+                    body["progress_id"].as_str().unwrap_or_default().to_owned(),
+                    format!("progress.{}", body["step"].as_str().unwrap_or_default()),
+                ),
+            };
+            let payload = serde_json::to_vec(&body)
+                .map_err(|e| LedgerError::Internal(format!("seed event: {e}")))?;
+            let confirm = bounded(
+                "publishing a seed event",
+                timeout,
+                channel.basic_publish(
+                    ShortString::from(exchange),
+                    ShortString::from(key.as_str()),
+                    BasicPublishOptions::default(),
+                    &payload,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_message_id(ShortString::from(id.as_str()))
+                        .with_content_type(ShortString::from("application/json")),
+                ),
+            )
+            .await?;
+            pending.push(confirm);
+            sent += 1;
+        }
+        if pending.len() >= 1000 {
+            for confirm in pending.drain(..) {
+                bounded("a publisher confirm", timeout, confirm).await?;
+            }
+        }
+    }
+    for confirm in pending.drain(..) {
+        bounded("a publisher confirm", timeout, confirm).await?;
+    }
+    let elapsed = started.elapsed();
+    client::close(conn, settings).await;
+    Ok((sent, elapsed))
 }
