@@ -33,6 +33,50 @@ ensure_rabbitmq() {
   return 1
 }
 
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+
+# PostgreSQL for the ledger tests (tests/ledger.rs): each test makes a database of its own
+# (preauth_test_<random>) on PREAUTH_TEST_PG, as user postgres with trust auth on loopback.
+ensure_postgres() {
+  export PREAUTH_TEST_PG="${PREAUTH_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+  if pg_up; then return 0; fi
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    log "PostgreSQL is not installed: installing it from Debian's packages"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  fi
+  log "Starting PostgreSQL"
+  local started=
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    while read -r version cluster _; do
+      $SUDO pg_ctlcluster "$version" "$cluster" start >/dev/null 2>&1 && started=1
+    done < <(pg_lsclusters -h 2>/dev/null)
+  fi
+  if [ -z "$started" ]; then
+    $SUDO service postgresql start >/dev/null 2>&1 || true
+  fi
+  for _ in $(seq 1 60); do
+    if pg_up; then
+      # Loopback connections as postgres without a password (the tests' default URL).
+      if ! psql "$PREAUTH_TEST_PG/postgres" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+        local hba
+        hba="$(as_postgres psql -qAtc 'SHOW hba_file' 2>/dev/null || true)"
+        if [ -n "$hba" ] && ! grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+          log "Allowing loopback connections as postgres without a password (test machine only)"
+          $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+          as_postgres psql -qAtc 'SELECT pg_reload_conf()' >/dev/null 2>&1 || true
+        fi
+      fi
+      return 0
+    fi
+    sleep 1
+  done
+  echo "PostgreSQL did not come up on 127.0.0.1:5432 within 60 s" >&2
+  return 1
+}
+
 ensure_fhir_validator() {
   # The FHIR R4 structure validator (fhir.resources, R4B models) checks every outgoing PAS bundle.
   local venv=target/fhir-venv
@@ -51,6 +95,7 @@ ensure_fhir_validator() {
 }
 
 ensure_rabbitmq
+ensure_postgres
 ensure_fhir_validator
 
 log "cargo fmt --check"

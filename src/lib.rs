@@ -46,6 +46,7 @@ pub mod health;
 pub mod http;
 pub mod ids;
 pub mod inputs;
+pub mod ledger;
 pub mod notes;
 pub mod notify;
 pub mod ops;

@@ -14,6 +14,7 @@ use preauth_worker::amqp::{parked, AmqpError};
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
 use preauth_worker::inputs::{self, Entry, InputProblem, ProblemKind};
+use preauth_worker::ledger::cli::{self as ledger_cli, LedgerCommand};
 use preauth_worker::payer::sim::server::{self as sim_server, Scenario};
 use preauth_worker::payer::sim::{self, Faults};
 use preauth_worker::startup::Application;
@@ -115,6 +116,12 @@ enum Command {
     /// Show the merged configuration (secrets masked), or check it without connecting.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The case ledger: write outcome and progress events to PostgreSQL (`ledger` alone is
+    /// `ledger run`), migrate its database, manage console users.
+    Ledger {
+        #[command(subcommand)]
+        command: Option<LedgerCommand>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -301,10 +308,10 @@ fn main() -> ExitCode {
         | Command::Publish { .. }
         | Command::Watch { .. }
         | Command::Config(_)
-            if settings.log.level == "info" =>
-        {
-            "warn".to_owned()
-        }
+        | Command::Ledger {
+            command:
+                Some(LedgerCommand::User(_) | LedgerCommand::Migrate | LedgerCommand::Seed { .. }),
+        } if settings.log.level == "info" => "warn".to_owned(),
         _ => settings.log.level.clone(),
     };
     // Commands a person runs on the broker say what went wrong themselves, first; lapin's own
@@ -322,6 +329,10 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(exit::CONFIG, e),
     };
+    // The ledger needs neither codes nor policies: only its settings.
+    if let Command::Ledger { command } = cli.command {
+        return run_ledger(settings, command);
+    }
     let app = match App::build(settings) {
         Ok(app) => app,
         Err(e) if e.is_shipped() => return fail(exit::SOFTWARE, e),
@@ -341,7 +352,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         // Answered before the configuration is read.
-        Command::Completions { .. } | Command::Man => ExitCode::SUCCESS,
+        Command::Completions { .. } | Command::Man | Command::Ledger { .. } => ExitCode::SUCCESS,
         Command::Config(_) => match preauth_worker::startup::check(&app) {
             Ok(()) => {
                 println!("configuration OK");
@@ -603,6 +614,49 @@ async fn run_worker(app: App) -> ExitCode {
             fail(amqp_exit(&e), e)
         }
     }
+}
+
+/// `preauth-worker ledger …` on a runtime of its own; SIGTERM or SIGINT ends `ledger run` after
+/// the batch in hand is written.
+fn run_ledger(settings: Settings, command: Option<LedgerCommand>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                exit::SOFTWARE,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let code = runtime.block_on(async {
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("Shutdown requested.");
+            stop.cancel();
+        });
+        // `ledger run` serves the console beside the ingest; it replays parked messages under
+        // the workers' deployment key.
+        let console = match &command {
+            None | Some(LedgerCommand::Run) => {
+                let key_file = settings.security.key_file.as_deref();
+                match preauth_worker::security::DeploymentKey::resolve(key_file) {
+                    Ok(key) => Some(preauth_worker::console::ledger_hook(key)),
+                    Err(e) => {
+                        eprintln!("preauth-worker: {e}");
+                        return exit::CONFIG;
+                    }
+                }
+            }
+            _ => None,
+        };
+        ledger_cli::execute(settings, command, shutdown, console).await
+    });
+    ExitCode::from(code)
 }
 
 /// SIGTERM (orchestrators, systemd) or SIGINT (a person at a terminal).

@@ -110,7 +110,7 @@ impl DeploymentKey {
 
     /// The configured key, else the local one (created, mode 0600, when missing), else a key
     /// for this process only.
-    pub(crate) fn resolve(configured: Option<&Path>) -> Result<Self, KeyError> {
+    pub fn resolve(configured: Option<&Path>) -> Result<Self, KeyError> {
         if let Some(path) = configured {
             return Self::load(path);
         }

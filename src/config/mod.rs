@@ -49,6 +49,7 @@ pub struct Settings {
     pub outcomes: OutcomesSettings,
     #[serde(default)]
     pub console: ConsoleSettings,
+    pub ledger: LedgerSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -110,6 +111,30 @@ fn default_true() -> bool {
 
 fn default_page_size() -> u32 {
     50
+}
+
+/// `preauth-worker ledger`: the process that writes outcome and progress events to PostgreSQL.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// PostgreSQL URL of the ledger database (`postgres://USER:PASSWORD@HOST:5432/DB`); its
+    /// password is masked wherever it is shown. Usually from `PREAUTH__LEDGER__DATABASE_URL`.
+    pub database_url: String,
+    /// The ledger's own quorum queue, bound to `topology.outcomes_exchange` with `outcome.#`
+    /// and `progress.#`; messages it cannot read go to `<queue>.dead`.
+    pub queue: String,
+    /// Events written to the database in one transaction, at most.
+    pub batch_size: usize,
+    /// How long a batch waits for more events after its first one before it is written.
+    #[serde(with = "humantime_serde")]
+    pub batch_wait: Duration,
+    /// Unacknowledged deliveries per ledger process (at least `batch_size`).
+    pub prefetch: u16,
+    /// Database connections per ledger process.
+    pub max_connections: u32,
+    /// Address of the ledger's `/livez` and `/readyz` (ready: consuming and the database
+    /// answers).
+    pub ops_listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

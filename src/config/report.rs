@@ -375,6 +375,9 @@ pub(crate) const LEVEL_HINT: &str = "write trace, debug, info, warn or error, or
 /// How to write a broker URL.
 pub(crate) const BROKER_URL_HINT: &str = "write it like amqp://USER:PASSWORD@HOST:5672/VHOST, or amqps://…:5671/… for TLS (the schemes accepted are amqp and amqps; %2f is the virtual host \"/\")";
 
+/// How to write the ledger's database URL.
+pub(crate) const DATABASE_URL_HINT: &str = "write it like postgres://USER:PASSWORD@HOST:5432/DATABASE (the schemes accepted are postgres and postgresql)";
+
 /// The hint for a key, by what kind of value it takes.
 pub(crate) fn hint_for(key: &str) -> Option<&'static str> {
     let path = key.split('[').next().unwrap_or(key);
@@ -398,6 +401,11 @@ pub(crate) fn hint_for(key: &str) -> Option<&'static str> {
             "write a list of durations such as [\"5s\", \"30s\", \"5m\"]"
         }
         ("amqp", "url") => BROKER_URL_HINT,
+        ("ledger", "database_url") => DATABASE_URL_HINT,
+        ("ledger", "batch_wait") => DURATION_HINT,
+        ("ledger", "ops_listen") => {
+            "write an IP address and port such as 127.0.0.1:9467 or [::]:9467 (not a host name)"
+        }
         ("log", "level") => LEVEL_HINT,
         (_, "base_url") if payer => "write an https:// URL such as https://payer.example/fhir",
         (_, "token_url") if payer => {

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use super::report::{quoted, shown, Layers, Problem, BROKER_URL_HINT, DURATION_HINT, LEVEL_HINT};
+use super::report::{
+    quoted, shown, Layers, Problem, BROKER_URL_HINT, DATABASE_URL_HINT, DURATION_HINT, LEVEL_HINT,
+};
 use super::{
     Adapter, PayerSettings, Settings, BROKER_CONSUMER_TIMEOUT, DEFAULT_CONFIG,
     LONGEST_AWAITING_WAIT,
@@ -195,6 +197,7 @@ impl Settings {
             }
         }
         self.console_problems()?;
+        self.ledger_problems()?;
         if self.telemetry.service_name.trim().is_empty() {
             return Err(Problem::new("telemetry.service_name", "must not be empty"));
         }
@@ -357,6 +360,66 @@ impl Settings {
         })
         .collect();
         Err(Problem::new(key, message).hint(format!("lower {}", lower.join(" or "))))
+    }
+
+    fn ledger_problems(&self) -> Result<(), Problem> {
+        let l = &self.ledger;
+        let scheme = l
+            .database_url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("postgres" | "postgresql")) {
+            return Err(Problem::new(
+                "ledger.database_url",
+                "not a postgres:// or postgresql:// URL",
+            )
+            .hint(DATABASE_URL_HINT));
+        }
+        if let Some(p) = name_problem("ledger.queue", &l.queue) {
+            return Err(p);
+        }
+        let t = &self.topology;
+        if [&t.work_queue, &t.parking_queue].contains(&&l.queue) {
+            return Err(Problem::new(
+                "ledger.queue",
+                "the same queue as topology.work_queue or topology.parking_queue; the ledger needs a queue of its own",
+            ));
+        }
+        if l.batch_size == 0 || l.batch_size > 10_000 {
+            return Err(Problem::new(
+                "ledger.batch_size",
+                "must be between 1 and 10000",
+            ));
+        }
+        if l.batch_wait.is_zero() || l.batch_wait > Duration::from_secs(10) {
+            return Err(Problem::new(
+                "ledger.batch_wait",
+                "must be longer than zero and at most 10s (events wait this long to be written)",
+            )
+            .hint(DURATION_HINT));
+        }
+        if usize::from(l.prefetch) < l.batch_size {
+            return Err(Problem::new(
+                "ledger.prefetch",
+                format!(
+                    "smaller than ledger.batch_size ({}): a batch could never fill",
+                    l.batch_size
+                ),
+            ));
+        }
+        if l.max_connections == 0 || l.max_connections > 100 {
+            return Err(Problem::new(
+                "ledger.max_connections",
+                "must be between 1 and 100",
+            ));
+        }
+        if l.ops_listen == self.ops.listen && l.ops_listen.port() != 0 {
+            return Err(Problem::new(
+                "ledger.ops_listen",
+                "the same address as ops.listen; each listener needs its own port",
+            ));
+        }
+        Ok(())
     }
 
     fn topology_problems(&self) -> Result<(), Problem> {

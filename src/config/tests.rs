@@ -559,3 +559,33 @@ fn the_console_keys_have_their_defaults_and_their_bounds() {
     let err = refused("[console]\nlisten = \"127.0.0.1:9464\"\n");
     assert!(err.contains("console.listen"), "{err}");
 }
+
+#[test]
+fn the_ledger_settings_are_checked_and_name_their_key() {
+    let s = load(None, &[]).expect("defaults");
+    assert_eq!(s.ledger.queue, "preauth.ledger");
+    assert_eq!(s.ledger.batch_size, 500);
+    assert_eq!(s.ledger.batch_wait, Duration::from_millis(50));
+    assert_eq!(s.ledger.prefetch, 2000);
+    let err = refused("[ledger]\nprefetch = 100\n");
+    assert!(
+        err.starts_with("configuration: ledger.prefetch = 100") && err.contains("batch_size"),
+        "{err}"
+    );
+    let err = refused("[ledger]\nbatch_wait = \"0s\"\n");
+    assert!(err.starts_with("configuration: ledger.batch_wait"), "{err}");
+    let err = refused("[ledger]\ndatabase_url = \"mysql://u:hunter2hunter2@db/x\"\n");
+    assert!(
+        err.contains("ledger.database_url") && err.contains("postgres://"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2hunter2"), "{err}");
+    let err = refused("[ledger]\nqueue = \"preauth.cases.work\"\n");
+    assert!(err.starts_with("configuration: ledger.queue"), "{err}");
+    let s = load(
+        Some("[ledger]\ndatabase_url = \"postgres://ledger:hunter2hunter2@db:5432/l\"\n"),
+        &[],
+    )
+    .expect("loads");
+    assert!(!s.show().contains("hunter2hunter2"));
+}

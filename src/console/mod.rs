@@ -109,3 +109,25 @@ pub async fn serve(
     crate::http::serve(listener, router(state), LIMITS, shutdown);
     Ok(addr)
 }
+
+/// What `ledger run` calls once its database is migrated: the console on `console.listen`, its
+/// parked messages replayed under the deployment `key` (the workers' key: a replayed message's
+/// headers must verify for them).
+pub fn ledger_hook(key: crate::security::DeploymentKey) -> crate::ledger::ConsoleHook {
+    Box::new(move |pool, settings, shutdown| {
+        Box::pin(async move {
+            let parked: Arc<dyn ParkedQueue> =
+                Arc::new(BrokerParkedQueue::new(settings.clone(), Arc::new(key)));
+            let listen = settings.console.listen;
+            let addr = serve(&settings.console, pool, parked, shutdown)
+                .await
+                .map_err(|source| crate::ledger::LedgerError::Listen {
+                    key: "console.listen",
+                    addr: listen,
+                    source,
+                })?;
+            tracing::info!(%addr, "Console listening.");
+            Ok(())
+        })
+    })
+}
