@@ -10,3 +10,7 @@ mod handlers;
 mod seed;
 #[path = "console/support.rs"]
 mod support;
+#[path = "it/broker.rs"]
+mod broker;
+#[path = "console/journey.rs"]
+mod journey;

@@ -13,10 +13,7 @@
 //!   parked bodies and the audit log.
 
 use std::num::NonZeroU32;
-use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
@@ -38,29 +35,8 @@ pub const SESSION_COOKIE: &str = "preauth_session";
 /// The sign-in form's double-submit cookie.
 pub const LOGIN_COOKIE: &str = "preauth_login";
 
-/// What a signed-in user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Staff,
-    Operator,
-}
-
-impl Role {
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "staff" => Some(Role::Staff),
-            "operator" => Some(Role::Operator),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Staff => "staff",
-            Role::Operator => "operator",
-        }
-    }
-}
+/// What a signed-in user may do: the account's role (`ledger user add --role`).
+pub use crate::ledger::users::Role;
 
 /// The signed-in user of a request. Extracting it from a request without a live session
 /// answers 303 to `/login?next=<the path asked for>`.
@@ -183,34 +159,6 @@ impl LoginLimiter {
     }
 }
 
-/// A hash to check a password against when the user is unknown: the same work as a real check.
-fn stand_in_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let mut secret = [0u8; 24];
-        let _ = aws_lc_rs::rand::fill(&mut secret);
-        Argon2::default()
-            .hash_password(&secret)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
-/// Whether `password` matches the PHC string `hash` (argon2). Blocking: call off the runtime.
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
-}
-
-/// An argon2id PHC string for `password` (the default parameters), for creating accounts.
-pub fn hash_password(password: &str) -> Result<String, String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| format!("hashing the password failed: {e}"))
-}
-
 /// The user `name` with its role when `password` is theirs and the account is enabled. Takes as
 /// long for an unknown user as for a wrong password.
 async fn check_password(
@@ -218,20 +166,12 @@ async fn check_password(
     name: &str,
     password: &str,
 ) -> Result<Option<Role>, Fail> {
-    let row: Option<(String, String, bool)> =
-        sqlx::query_as("SELECT role, password_hash, disabled FROM ledger_users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&state.pool)
-            .await?;
-    let (role, hash, usable) = match &row {
-        Some((role, hash, disabled)) => (Role::parse(role), hash.clone(), !disabled),
-        None => (None, stand_in_hash().to_owned(), false),
-    };
-    let password = password.to_owned();
-    let matched = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    // One check for every way in: the account's argon2 hash, enabled, the same work for an
+    // unknown name (`ledger::users::verify`).
+    crate::ledger::users::verify(&state.pool, name, password)
         .await
-        .unwrap_or(false);
-    Ok(if matched && usable { role } else { None })
+        .map(|user| user.map(|u| u.role))
+        .map_err(|e| Fail::Accounts(e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -409,15 +349,6 @@ pub(crate) async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_matches_only_its_own_hash() {
-        let hash = hash_password("correct horse").expect("hash");
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("correct horse!", &hash));
-        assert!(!verify_password("correct horse", "not a phc string"));
-    }
 
     #[test]
     fn a_session_token_is_32_random_bytes_in_base64url() {

@@ -63,6 +63,8 @@ pub(crate) enum Fail {
     BadRequest(&'static str),
     Database(sqlx::Error),
     Broker(String),
+    /// The ledger's account check failed (the database, or its password-hashing task).
+    Accounts(String),
     Render(askama::Error),
 }
 
@@ -102,6 +104,14 @@ impl IntoResponse for Fail {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Broker unavailable",
                     "The parking queue could not be read; try again shortly.",
+                )
+            }
+            Fail::Accounts(e) => {
+                tracing::warn!(error = %e, "console: the account check failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Ledger unavailable",
+                    "Signing in could not be checked; try again shortly.",
                 )
             }
             Fail::Render(e) => {

@@ -71,7 +71,7 @@ impl Db {
 
 /// An account as the ledger's `user add` would make it: an argon2 PHC string.
 pub async fn add_user(pool: &PgPool, name: &str, role: &str) {
-    let hash = console::auth::hash_password(PASSWORD).expect("hash");
+    let hash = preauth_worker::ledger::users::hash(PASSWORD).await.expect("hash");
     sqlx::query("INSERT INTO ledger_users (name, role, password_hash) VALUES ($1, $2, $3)")
         .bind(name)
         .bind(role)

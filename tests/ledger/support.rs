@@ -109,6 +109,8 @@ pub fn ledger_env(b: &Broker, db: &TestDb) -> Vec<(String, String)> {
         ("PREAUTH__LEDGER__DATABASE_URL".into(), db.url.clone()),
         ("PREAUTH__LEDGER__QUEUE".into(), ledger_queue(b)),
         ("PREAUTH__LEDGER__OPS_LISTEN".into(), "127.0.0.1:0".into()),
+        // `ledger run` serves the console too: on a port of its own for each process.
+        ("PREAUTH__CONSOLE__LISTEN".into(), "127.0.0.1:0".into()),
     ]);
     env
 }
