@@ -62,6 +62,30 @@ impl Drop for Ledger {
     }
 }
 
+/// The payer simulator (`preauth-worker payer-sim`) as a process; killed when dropped.
+struct PayerSim(Child);
+
+impl PayerSim {
+    fn payer_sim(port: u16) -> PayerSim {
+        let listen = format!("127.0.0.1:{port}");
+        PayerSim(
+            Command::new(env!("CARGO_BIN_EXE_preauth-worker"))
+                .args(["payer-sim", "--listen", &listen])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the payer simulator starts"),
+        )
+    }
+}
+
+impl Drop for PayerSim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A port nobody listens on now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -149,14 +173,21 @@ async fn a_failed_case_replayed_from_the_console_reaches_the_payers_answer_on_th
     ]);
     // The ledger first, so that its queue is bound before the first event is published.
     let ledger = Ledger::start(&ledger_env).await;
-    // The simulated payer answers 503 to the first three calls for each request: the whole
-    // first attempt series (one call in process, then the two delay tiers of Broker::env).
-    let mut worker_env = b.env();
-    worker_env.push((
-        "PREAUTH__PAYERS__DEFAULT__FAIL_FIRST".to_owned(),
-        "3".to_owned(),
-    ));
-    let worker = WorkerProcess::start_ready(&worker_env).await;
+    // The payer speaks PAS over HTTP on a port where nothing listens yet: every call of the
+    // first attempt series (one in process, then the two delay tiers of Broker::env) fails, the
+    // case gets `failed` and is parked.
+    let payer_port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("worker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"http://127.0.0.1:{payer_port}\"\ntimeout = \"2s\"\n"
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8").to_owned();
+    let worker = WorkerProcess::start_ready_with_args(&b.env(), &["--config", &config]).await;
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/01-eyelid-margin-cornea-approved.json");
     let mut case: serde_json::Value =
@@ -168,6 +199,8 @@ async fn a_failed_case_replayed_from_the_console_reaches_the_payers_answer_on_th
     b.publish_case(&case).await;
     let why = || format!("worker: {}\nledger: {}", worker.logs(), ledger.logs());
     wait_status(&db.pool, &event_id, "failed", &why).await;
+    // The payer is back.
+    let _payer = PayerSim::payer_sim(payer_port);
 
     let driver = Driver::start().await;
     let browser = driver.browser().await;

@@ -103,6 +103,8 @@ impl Console {
         settings.amqp.timeout = Duration::from_secs(5);
         settings.topology.work_queue = format!("console.work.{suffix}");
         settings.topology.parking_queue = format!("console.parked.{suffix}");
+        // A replay announces itself (progress.replayed) on the outcomes exchange.
+        settings.topology.outcomes_exchange = format!("console.outcomes.{suffix}");
         settings.console.listen = "127.0.0.1:0".parse().expect("addr");
         settings.console.secure_cookies = false;
         settings.console.page_size = 20;
@@ -110,6 +112,17 @@ impl Console {
             .await
             .expect("RabbitMQ at 127.0.0.1:5672");
         let ch = amqp.create_channel().await.expect("channel");
+        ch.exchange_declare(
+            ShortString::from(settings.topology.outcomes_exchange.as_str()),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions {
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("the outcomes exchange");
         for q in [
             &settings.topology.work_queue,
             &settings.topology.parking_queue,
