@@ -165,11 +165,11 @@ else
 fi
 
 # --- compose -------------------------------------------------------------------------------------
-# `config -q` with the two variables compose.yaml requires (placeholder values), then without each
+# `config -q` with the three variables compose.yaml requires (placeholder values), then without each
 # of them, which must fail: the file holds no password and no key. The hardening of each service
 # is checked by tests/deploy.rs.
 out=$WORK/compose.out
-compose_env=(RABBITMQ_PASSWORD=check-deploy-placeholder "PREAUTH_KEY_FILE=$WORK/deployment.key")
+compose_env=(RABBITMQ_PASSWORD=check-deploy-placeholder POSTGRES_PASSWORD=check-deploy-placeholder "PREAUTH_KEY_FILE=$WORK/deployment.key")
 if ensure_compose; then
   if (cd "$DEPLOY" && env "${compose_env[@]}" "${COMPOSE[@]}" -f compose.yaml config -q) >"$out" 2>&1 \
     && [ -f "$DEPLOY/config/worker.toml" ]; then
@@ -179,7 +179,7 @@ if ensure_compose; then
   fi
   out=$WORK/compose-required.out
   : >"$out"
-  for required in RABBITMQ_PASSWORD PREAUTH_KEY_FILE; do
+  for required in RABBITMQ_PASSWORD POSTGRES_PASSWORD PREAUTH_KEY_FILE; do
     without=()
     for kv in "${compose_env[@]}"; do [ "${kv%%=*}" = "$required" ] || without+=("$kv"); done
     if (cd "$DEPLOY" && env -u "$required" "${without[@]}" "${COMPOSE[@]}" -f compose.yaml config -q) \
@@ -188,7 +188,7 @@ if ensure_compose; then
     fi
   done
   if [ ! -s "$out" ]; then
-    pass "compose.yaml: does not resolve without RABBITMQ_PASSWORD or PREAUTH_KEY_FILE"
+    pass "compose.yaml: does not resolve without RABBITMQ_PASSWORD, POSTGRES_PASSWORD or PREAUTH_KEY_FILE"
   else
     fail "compose.yaml: required variables" "$out"
   fi
@@ -200,7 +200,7 @@ fi
 ensure_worker_binary || true
 
 # --- Kubernetes: core manifests ------------------------------------------------------------------
-for f in namespace configmap secret-example deployment pdb service networkpolicy ingress-notifications; do
+for f in namespace configmap secret-example deployment pdb service networkpolicy ingress-notifications ledger; do
   out=$WORK/k8s-$f.out
   ok=1
   for v in $K8S_VERSIONS; do

@@ -77,6 +77,15 @@ ensure_postgres() {
   return 1
 }
 
+ensure_chromium() {
+  # The console's browser tests drive Debian's Chromium through chromedriver (WebDriver).
+  if command -v chromedriver >/dev/null 2>&1 && [ -x /usr/bin/chromium ]; then return 0; fi
+  log "Chromium or chromedriver is missing: installing Debian's chromium and chromium-driver"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 ensure_fhir_validator() {
   # The FHIR R4 structure validator (fhir.resources, R4B models) checks every outgoing PAS bundle.
   local venv=target/fhir-venv
@@ -96,6 +105,7 @@ ensure_fhir_validator() {
 
 ensure_rabbitmq
 ensure_postgres
+ensure_chromium
 ensure_fhir_validator
 
 log "cargo fmt --check"

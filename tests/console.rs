@@ -2,15 +2,15 @@
 //! plain HTTP (`handlers`), and in headless Chromium through WebDriver (`browser`), which writes
 //! a screenshot of every page under target/console-screenshots/.
 
+#[path = "it/broker.rs"]
+mod broker;
 #[path = "console/browser.rs"]
 mod browser;
 #[path = "console/handlers.rs"]
 mod handlers;
+#[path = "console/journey.rs"]
+mod journey;
 #[path = "console/seed.rs"]
 mod seed;
 #[path = "console/support.rs"]
 mod support;
-#[path = "it/broker.rs"]
-mod broker;
-#[path = "console/journey.rs"]
-mod journey;

@@ -200,5 +200,7 @@ fn every_preauth_variable_the_deployment_files_set_names_a_configuration_key() {
 mod containers;
 #[path = "deploy/kubernetes.rs"]
 mod kubernetes;
+#[path = "deploy/ledger.rs"]
+mod ledger;
 #[path = "deploy/monitoring.rs"]
 mod monitoring;

@@ -180,7 +180,10 @@ mod tests {
         let body = br#"{"schema":"preauth.progress.v1","progress_id":"p-1","case_id":"C-1","event_id":"E-1","step":"submitted"}"#;
         let l = line(body, "progress.submitted", false).unwrap_or_default();
         assert!(l.starts_with("submitted"), "{l}");
-        assert!(l.contains("case C-1  progress p-1  progress.submitted"), "{l}");
+        assert!(
+            l.contains("case C-1  progress p-1  progress.submitted"),
+            "{l}"
+        );
     }
 
     #[test]

@@ -20,9 +20,7 @@ mod queries;
 mod views;
 mod web;
 
-pub use parked::{
-    BrokerParkedQueue, ParkedError, ParkedListing, ParkedMessage, ParkedQueue,
-};
+pub use parked::{BrokerParkedQueue, ParkedError, ParkedListing, ParkedMessage, ParkedQueue};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -15,7 +15,7 @@ pub(crate) struct Nav {
 
 /// A moment as the console shows it.
 pub(crate) fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 pub(crate) fn when_opt(t: Option<DateTime<Utc>>) -> String {

@@ -118,10 +118,7 @@ async fn wait_status(pool: &PgPool, event_id: &str, want: &str, why: &dyn Fn() -
 }
 
 async fn sign_in(browser: &Client, base: &str, start: &str) {
-    browser
-        .goto(&format!("{base}{start}"))
-        .await
-        .expect("goto");
+    browser.goto(&format!("{base}{start}")).await.expect("goto");
     assert_eq!(browser.current_url().await.expect("url").path(), "/login");
     for (id, text) in [("name", "olivia"), ("password", PASSWORD)] {
         browser
@@ -152,7 +149,7 @@ async fn a_failed_case_replayed_from_the_console_reaches_the_payers_answer_on_th
     ledger_env.extend([
         (
             "PREAUTH__LEDGER__DATABASE_URL".to_owned(),
-            format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
+            format!("{}/{}", crate::support::server(), db.name),
         ),
         (
             "PREAUTH__LEDGER__QUEUE".to_owned(),
@@ -208,10 +205,7 @@ async fn a_failed_case_replayed_from_the_console_reaches_the_payers_answer_on_th
     // The worker parks its copy right after the failed outcome: reload until it is listed.
     let deadline = Instant::now() + Duration::from_secs(30);
     let replay = loop {
-        browser
-            .goto(&format!("{base}/parked"))
-            .await
-            .expect("goto");
+        browser.goto(&format!("{base}/parked")).await.expect("goto");
         let mut found = None;
         for row in browser
             .find_all(Locator::Css("#parked tbody tr"))

@@ -20,7 +20,14 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 use tokio_util::sync::CancellationToken;
 
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The PostgreSQL server the tests make their databases on (`PREAUTH_TEST_PG`, as scripts/test.sh
+/// exports it; the machine's default otherwise).
+pub fn server() -> String {
+    std::env::var("PREAUTH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const PASSWORD: &str = "a long test passphrase";
 
@@ -35,7 +42,7 @@ impl Db {
         let name = format!("console_{}", uuid::Uuid::new_v4().simple());
         let admin = PgPoolOptions::new()
             .max_connections(1)
-            .connect(ADMIN_URL)
+            .connect(&format!("{}/postgres", server()))
             .await
             .expect("PostgreSQL at 127.0.0.1:5432");
         admin
@@ -45,7 +52,7 @@ impl Db {
         admin.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
+            .connect(&format!("{}/{name}", server()))
             .await
             .expect("connect");
         sqlx::migrate!("./migrations")
@@ -59,7 +66,7 @@ impl Db {
         self.pool.close().await;
         if let Ok(admin) = PgPoolOptions::new()
             .max_connections(1)
-            .connect(ADMIN_URL)
+            .connect(&format!("{}/postgres", server()))
             .await
         {
             let _ = admin
@@ -71,7 +78,9 @@ impl Db {
 
 /// An account as the ledger's `user add` would make it: an argon2 PHC string.
 pub async fn add_user(pool: &PgPool, name: &str, role: &str) {
-    let hash = preauth_worker::ledger::users::hash(PASSWORD).await.expect("hash");
+    let hash = preauth_worker::ledger::users::hash(PASSWORD)
+        .await
+        .expect("hash");
     sqlx::query("INSERT INTO ledger_users (name, role, password_hash) VALUES ($1, $2, $3)")
         .bind(name)
         .bind(role)

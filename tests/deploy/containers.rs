@@ -101,6 +101,30 @@ fn the_dockerfile_builds_the_worker_in_two_stages_and_runs_it_as_a_non_root_user
     }) {
         problems.push("the builder must run cargo build --release --locked".into());
     }
+    // What the crate reads at compile time is copied into the builder: the ledger's embedded
+    // migrations and the console's templates as well as src/ and config/.
+    let copied: Vec<&str> = builder
+        .iter()
+        .filter(|c| c.name == "COPY" && !c.flags.iter().any(|f| f.starts_with("--from")))
+        .flat_map(|c| {
+            let parts: Vec<&str> = c.args.split_whitespace().collect();
+            parts[..parts.len().saturating_sub(1)].to_vec()
+        })
+        .collect();
+    let sources =
+        read(&root().join("src/ledger/db.rs")) + &read(&root().join("src/console/views.rs"));
+    for (needle, dir) in [
+        ("sqlx::migrate!", "migrations"),
+        ("#[template(", "templates"),
+        ("", "src"),
+        ("", "config"),
+    ] {
+        if sources.contains(needle) && !copied.contains(&dir) {
+            problems.push(format!(
+                "the builder stage does not COPY {dir}/, which the build reads"
+            ));
+        }
+    }
     // Every COPY source of the builder stage (context: the repository root) exists.
     for c in builder.iter().filter(|c| c.name == "COPY") {
         if c.flags.iter().any(|f| f.starts_with("--from")) {

@@ -108,7 +108,9 @@ impl ParkedQueue for BrokerParkedQueue {
     async fn replay(&self, fp: &str) -> Result<usize, ParkedError> {
         let _one = self.one_at_a_time.lock().await;
         let selection = parked::Selection::Fingerprint(fp.to_owned());
-        Ok(parked::replay(&self.settings, &self.key, &selection).await?.len())
+        Ok(parked::replay(&self.settings, &self.key, &selection)
+            .await?
+            .len())
     }
 
     async fn delete(&self, fp: &str) -> Result<usize, ParkedError> {
