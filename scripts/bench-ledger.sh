@@ -43,6 +43,7 @@ for var in $(env | grep -o '^PREAUTH__[A-Z_]*' || true); do unset "$var"; done
 export PREAUTH__TOPOLOGY__OUTCOMES_EXCHANGE="$ID.outcomes"
 export PREAUTH__LEDGER__QUEUE="$ID.ledger"
 export PREAUTH__LEDGER__OPS_LISTEN="127.0.0.1:0"
+export PREAUTH__CONSOLE__LISTEN="127.0.0.1:0"
 export PREAUTH__LOG__FORMAT=json
 
 echo "ledger ingest benchmark: $EVENTS events, $PROFILE build, $(nproc) CPU(s)"
