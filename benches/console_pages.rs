@@ -75,7 +75,7 @@ async fn run() -> Result<(), Failure> {
         "seeded {cases} case events, {events} ledger events in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let hash = console::auth::hash_password("bench passphrase")?;
+    let hash = preauth_worker::ledger::users::hash("bench passphrase").await?;
     sqlx::query(
         "INSERT INTO ledger_users (name, role, password_hash) VALUES ('bench', 'staff', $1)",
     )

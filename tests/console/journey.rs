@@ -66,7 +66,7 @@ impl Drop for Ledger {
 struct PayerSim(Child);
 
 impl PayerSim {
-    fn payer_sim(port: u16) -> PayerSim {
+    fn start(port: u16) -> PayerSim {
         let listen = format!("127.0.0.1:{port}");
         PayerSim(
             Command::new(env!("CARGO_BIN_EXE_preauth-worker"))
@@ -197,7 +197,7 @@ async fn a_failed_case_replayed_from_the_console_reaches_the_payers_answer_on_th
     let why = || format!("worker: {}\nledger: {}", worker.logs(), ledger.logs());
     wait_status(&db.pool, &event_id, "failed", &why).await;
     // The payer is back.
-    let _payer = PayerSim::payer_sim(payer_port);
+    let _payer = PayerSim::start(payer_port);
 
     let driver = Driver::start().await;
     let browser = driver.browser().await;
