@@ -7,7 +7,7 @@ mod peek;
 #[cfg(test)]
 mod tests;
 
-pub use peek::{delete, peek, Peeked, MAX_HEADERS, MAX_HEADER_NAME, MAX_HEADER_VALUE};
+pub use peek::{delete, peek, read, Peeked, MAX_HEADERS, MAX_HEADER_NAME, MAX_HEADER_VALUE};
 
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};

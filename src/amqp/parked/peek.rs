@@ -22,6 +22,8 @@ pub const MAX_HEADER_VALUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct Peeked {
     pub info: ParkedInfo,
+    /// The AMQP `message_id` property, bounded.
+    pub message_id: Option<String>,
     /// Header names and values, in name order, control characters removed, each bounded
     /// ([`MAX_HEADER_NAME`], [`MAX_HEADER_VALUE`]); at most [`MAX_HEADERS`] of them.
     pub headers: Vec<(String, String)>,
@@ -34,30 +36,52 @@ pub struct Peeked {
 /// The first parked message `selection` takes, with its headers and body; `None` when the
 /// parking queue holds none. Nothing is removed: every message goes back, in its order.
 pub async fn peek(settings: &Settings, selection: &Selection) -> Result<Option<Peeked>, AmqpError> {
-    let (conn, channel) = client::open(settings, "preauth-worker parked peek").await?;
+    Ok(read(settings, 0, "preauth-worker parked peek")
+        .await?
+        .into_iter()
+        .find(|p| selection.takes(&p.info)))
+}
+
+/// Up to `limit` parked messages (0: all), oldest first, with their headers and bodies, as an
+/// operator sees them; none removed. The whole queue is read and given back in order either
+/// way: a returned message goes to the back of a quorum queue, so only a queue read whole
+/// keeps its order.
+pub async fn read(
+    settings: &Settings,
+    limit: usize,
+    client_name: &str,
+) -> Result<Vec<Peeked>, AmqpError> {
+    let (conn, channel) = client::open(settings, client_name).await?;
     depth(&conn, settings).await?;
     let max = settings.amqp.max_message_bytes;
-    let mut found = None;
+    let limit = if limit == 0 { usize::MAX } else { limit };
+    let mut shown = Vec::new();
     let mut held = Vec::new();
-    while let Some(m) = next_parked(&channel, settings).await? {
-        let d = m.delivery;
-        let i = info(&d, max);
-        if found.is_none() && selection.takes(&i) {
-            let shown = &d.data[..d.data.len().min(max)];
-            found = Some(Peeked {
-                info: i,
-                headers: header_texts(d.properties.headers().as_ref()),
-                body: String::from_utf8_lossy(shown).into_owned(),
-                body_truncated: shown.len() < d.data.len(),
-            });
+    let result: Result<(), AmqpError> = async {
+        while let Some(m) = next_parked(&channel, settings).await? {
+            let d = m.delivery;
+            if shown.len() < limit {
+                let body = &d.data[..d.data.len().min(max)];
+                shown.push(Peeked {
+                    info: info(&d, max),
+                    message_id: d
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(|m| bounded_text(m.as_str(), MAX_HEADER_NAME)),
+                    headers: header_texts(d.properties.headers().as_ref()),
+                    body: String::from_utf8_lossy(body).into_owned(),
+                    body_truncated: body.len() < d.data.len(),
+                });
+            }
+            held.push(d.acker);
         }
-        // Read to the end even once found: a returned message goes to the back of a quorum
-        // queue, so only a queue read whole and given back in order keeps its order.
-        held.push(d.acker);
+        Ok(())
     }
+    .await;
     give_back(&held).await;
     let _ = close(conn, channel, settings).await;
-    Ok(found)
+    result.map(|()| shown)
 }
 
 /// Removes the parked messages `selection` takes (acks them: they are gone for good) and gives

@@ -80,9 +80,9 @@ pub(crate) async fn body_page(
         message.case_id.as_deref(),
     )
     .await?;
-    let body = match serde_json::from_slice::<serde_json::Value>(&message.body) {
+    let body = match serde_json::from_str::<serde_json::Value>(&message.body) {
         Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(&message.body).into_owned(),
+        Err(_) => message.body.clone(),
     };
     web::page(&ParkedBodyView {
         nav: session.nav(),
@@ -129,19 +129,7 @@ pub(crate) async fn replay(
     Path(fp): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Fail> {
-    session.check_csrf(form.csrf.as_deref())?;
-    session.require_operator()?;
-    valid_fingerprint(&fp)?;
-    let n = state.parked.replay(&fp).await?;
-    audit::record(
-        &state.pool,
-        &session.user,
-        Action::Replay,
-        Some(&fp),
-        Some(&n.to_string()),
-    )
-    .await?;
-    Ok(web::see_other(&format!("/parked?done=replayed-{n}")))
+    act(&state, &session, &fp, &form, Action::Replay).await
 }
 
 pub(crate) async fn delete(
@@ -150,19 +138,35 @@ pub(crate) async fn delete(
     Path(fp): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Fail> {
+    act(&state, &session, &fp, &form, Action::Delete).await
+}
+
+/// A confirmed replay or delete: this session's form, an operator, a fingerprint; done, audited
+/// with how many messages it took, then back to the list.
+async fn act(
+    state: &ConsoleState,
+    session: &Session,
+    fp: &str,
+    form: &CsrfForm,
+    action: Action,
+) -> Result<Response, Fail> {
     session.check_csrf(form.csrf.as_deref())?;
     session.require_operator()?;
-    valid_fingerprint(&fp)?;
-    let n = state.parked.delete(&fp).await?;
+    valid_fingerprint(fp)?;
+    let (n, done) = if action == Action::Replay {
+        (state.parked.replay(fp).await?, "replayed")
+    } else {
+        (state.parked.delete(fp).await?, "deleted")
+    };
     audit::record(
         &state.pool,
         &session.user,
-        Action::Delete,
-        Some(&fp),
+        action,
+        Some(fp),
         Some(&n.to_string()),
     )
     .await?;
-    Ok(web::see_other(&format!("/parked?done=deleted-{n}")))
+    Ok(web::see_other(&format!("/parked?done={done}-{n}")))
 }
 
 #[cfg(test)]

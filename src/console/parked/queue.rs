@@ -17,7 +17,9 @@ pub struct ParkedMessage {
     pub bytes: usize,
     /// Every header, name and value as text, sorted by name.
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// The body as text (invalid UTF-8 replaced), at most `amqp.max_message_bytes` of it.
+    pub body: String,
+    pub body_truncated: bool,
 }
 
 impl ParkedMessage {
