@@ -67,7 +67,7 @@ pub(crate) async fn case_page(
     session: Session,
     Path(case_id): Path<String>,
 ) -> Result<Response, Fail> {
-    if case_id.is_empty() || case_id.len() > 128 {
+    if case_id.is_empty() || case_id.len() > 128 || case_id.chars().any(char::is_control) {
         return Err(Fail::NotFound);
     }
     let events = queries::case_events(&state.pool, &case_id).await?;
@@ -121,7 +121,8 @@ pub(crate) async fn search(
         rows = queries::search(&state.pool, &text, size, (page - 1) * size).await?;
         more = rows.len() as i64 > size;
         rows.truncate(size as usize);
-        // The search text may be a payer reference; the audit row keeps what was asked.
+        // The audit row keeps what was asked when it is shaped like an id (a case id, a payer
+        // reference, an authorization number), its length otherwise.
         audit::record(
             &state.pool,
             &session.user,

@@ -276,7 +276,12 @@ async fn session(
             .collect();
         if let Some(previous) = writing.take() {
             if let Settled::Stopped = joined(previous).await? {
-                stopping = true;
+                // The previous batch is still unacked (shutdown came while the database was
+                // failing). Nothing after it may be written: its acks are `multiple`, and
+                // would settle the unwritten batch with it. Both go back to the queue when the
+                // channel closes.
+                drop(parsed);
+                break;
             }
         }
         writing = Some(tokio::spawn(settle(

@@ -192,6 +192,12 @@ fn id(text: String) -> Result<String, Unreadable> {
     }
 }
 
+/// An optional id or code (payer id, request identifier, payer reference, authorization number,
+/// review action, urgency): bounded like an id, so that no value can outgrow an index entry.
+fn opt_id(text: Option<String>) -> Result<Option<String>, Unreadable> {
+    text.map(id).transpose()
+}
+
 fn small(n: u64) -> Result<i32, Unreadable> {
     i32::try_from(n).map_err(|_| Unreadable::OutOfRange)
 }
@@ -208,15 +214,17 @@ fn from_outcome(o: Outcome, body: Value) -> Result<Message, Unreadable> {
     let decision = Decision {
         status: o.status.as_str().to_owned(),
         outcome_id: o.outcome_id.clone(),
-        review_action: o.payer.as_ref().and_then(|p| p.review_action.clone()),
-        authorization_number: authorization.map(|a| a.number.clone()),
+        review_action: opt_id(o.payer.as_ref().and_then(|p| p.review_action.clone()))?,
+        authorization_number: opt_id(authorization.map(|a| a.number.clone()))?,
         valid_from: authorization.and_then(|a| a.valid_from),
         valid_to: authorization.and_then(|a| a.valid_to),
         approved_units: authorization
             .map(|a| small(u64::from(a.approved_units)))
             .transpose()?,
         partial: authorization.map(|a| a.partial),
-        patient_responsibility: authorization.and_then(|a| a.patient_responsibility.clone()),
+        patient_responsibility: authorization
+            .and_then(|a| a.patient_responsibility.clone())
+            .map(|t| t.chars().take(MAX_ID).collect()),
         appeal_deadline: o.appeal.as_ref().map(|a| a.deadline),
         appeal_required: json(serde_json::to_value(
             o.appeal
@@ -238,9 +246,9 @@ fn from_outcome(o: Outcome, body: Value) -> Result<Message, Unreadable> {
         step: o.status.as_str().to_owned(),
         sequence,
         at: o.decided_at,
-        payer_id: o.payer.as_ref().map(|p| p.id.clone()),
-        request_identifier: o.payer.as_ref().map(|p| p.request_identifier.clone()),
-        payer_reference: o.payer.and_then(|p| p.reference),
+        payer_id: opt_id(o.payer.as_ref().map(|p| p.id.clone()))?,
+        request_identifier: opt_id(o.payer.as_ref().map(|p| p.request_identifier.clone()))?,
+        payer_reference: opt_id(o.payer.and_then(|p| p.reference))?,
         decision: Some(decision),
         urgency: None,
         replays: replays_of(o.sequence),
@@ -262,11 +270,11 @@ fn from_progress(p: Progress, body: Value) -> Result<Message, Unreadable> {
         step,
         sequence,
         at: p.at,
-        payer_id: p.payer.as_ref().map(|x| x.id.clone()),
-        request_identifier: p.payer.as_ref().map(|x| x.request_identifier.clone()),
-        payer_reference: p.payer.and_then(|x| x.reference),
+        payer_id: opt_id(p.payer.as_ref().map(|x| x.id.clone()))?,
+        request_identifier: opt_id(p.payer.as_ref().map(|x| x.request_identifier.clone()))?,
+        payer_reference: opt_id(p.payer.and_then(|x| x.reference))?,
         decision: None,
-        urgency: p.urgency,
+        urgency: opt_id(p.urgency)?,
         replays: small(u64::from(p.replays))?,
         body,
     })

@@ -80,8 +80,8 @@ impl LedgerError {
     }
 }
 
-/// Readiness of a ledger process: consuming from the broker, and the last write (or the last
-/// probe) reached the database.
+/// Readiness of a ledger process: consuming from the broker, and the last write reached the
+/// database (`/readyz` also asks the database itself).
 #[derive(Debug, Default)]
 pub struct Readiness {
     consuming: AtomicBool,

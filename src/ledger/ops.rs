@@ -36,8 +36,9 @@ async fn readyz(State(s): State<OpsState>) -> impl IntoResponse {
         sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&s.pool),
     )
     .await;
-    let database = matches!(probe, Ok(Ok(1)));
-    s.readiness.set_database(database);
+    // Both must hold: the database answers now, and the write path is not holding a batch it
+    // cannot write (a probe's success never clears a failing write).
+    let database = matches!(probe, Ok(Ok(1))) && s.readiness.database();
     let consuming = s.readiness.consuming();
     let ready = consuming && database;
     let body = Json(serde_json::json!({

@@ -308,13 +308,14 @@ pub async fn write(pool: &PgPool, messages: &[Message]) -> Result<Written, sqlx:
     })
 }
 
-/// True for an error the data caused (SQLSTATE class 22, data exception, or 23, integrity):
-/// writing the same messages again fails again, so the batch is split to find the message.
+/// True for an error the data caused (SQLSTATE class 22, data exception; 23, integrity; 54,
+/// program limit exceeded, such as a value too large for an index row): writing the same
+/// messages again fails again, so the batch is split to find the message.
 pub fn is_data_error(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => db
             .code()
-            .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
         sqlx::Error::Encode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => true,
         _ => false,
     }

@@ -12,6 +12,14 @@ use sqlx::PgPool;
 
 use super::LedgerError;
 
+/// Password checks that may run at once in one process.
+const CONCURRENT_CHECKS: usize = 2;
+
+fn checks() -> &'static tokio::sync::Semaphore {
+    static CHECKS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    CHECKS.get_or_init(|| tokio::sync::Semaphore::new(CONCURRENT_CHECKS))
+}
+
 /// The shortest password `user add` takes.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -256,6 +264,12 @@ pub async fn verify(
     } else {
         password.as_bytes().to_vec()
     };
+    // A bounded number of argon2 checks at once (each takes about 19 MiB and a core for a
+    // while): a flood of sign-ins waits here instead of exhausting memory and the blocking pool.
+    let _permit = checks()
+        .acquire()
+        .await
+        .map_err(|e| LedgerError::Internal(format!("verifying a password: {e}")))?;
     let matched = tokio::task::spawn_blocking(move || matches(&phc, &password))
         .await
         .map_err(|e| LedgerError::Internal(format!("verifying a password: {e}")))?;

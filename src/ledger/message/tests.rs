@@ -165,3 +165,22 @@ fn every_progress_step_the_worker_publishes_is_read_with_its_ids_payer_and_urgen
         assert_eq!(m.urgency.as_deref(), Some("expedited"));
     }
 }
+
+#[test]
+fn an_oversized_payer_reference_or_authorization_number_is_refused_not_written() {
+    let mut long = outcome("approved", 1, "o-long");
+    long["payer"]["reference"] = "R".repeat(5_000).into();
+    let body = serde_json::to_vec(&long).expect("json");
+    assert_eq!(parse(&body), Err(Unreadable::OutOfRange));
+    let mut auth = outcome("approved", 1, "o-auth");
+    auth["authorization"] = serde_json::json!({
+        "number": "A".repeat(5_000), "valid_from": null, "valid_to": null,
+        "approved_units": 1, "patient_responsibility": null, "partial": false
+    });
+    let body = serde_json::to_vec(&auth).expect("json");
+    assert_eq!(parse(&body), Err(Unreadable::OutOfRange));
+    let mut urgent = progress("submitted", "2026-03-01T10:00:00Z", None);
+    urgent["urgency"] = "u".repeat(5_000).into();
+    let body = serde_json::to_vec(&urgent).expect("json");
+    assert_eq!(parse(&body), Err(Unreadable::OutOfRange));
+}
