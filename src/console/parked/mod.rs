@@ -153,20 +153,22 @@ async fn act(
     session.check_csrf(form.csrf.as_deref())?;
     session.require_operator()?;
     valid_fingerprint(fp)?;
-    let (n, done) = if action == Action::Replay {
-        (state.parked.replay(fp).await?, "replayed")
-    } else {
-        (state.parked.delete(fp).await?, "deleted")
-    };
-    audit::record(
-        &state.pool,
-        &session.user,
-        action,
-        Some(fp),
-        Some(&n.to_string()),
-    )
-    .await?;
-    Ok(web::see_other(&format!("/parked?done={done}-{n}")))
+    // Carried out in a task of its own, audit row included: a request that times out or a
+    // browser that goes away cannot leave a replay or a deletion done but unrecorded.
+    let (state, user, fp) = (state.clone(), session.user.clone(), fp.to_owned());
+    let task = tokio::spawn(async move {
+        let (n, done) = if action == Action::Replay {
+            (state.parked.replay(&fp).await?, "replayed")
+        } else {
+            (state.parked.delete(&fp).await?, "deleted")
+        };
+        audit::record(&state.pool, &user, action, Some(&fp), Some(&n.to_string())).await?;
+        Ok::<_, Fail>(format!("/parked?done={done}-{n}"))
+    });
+    let to = task
+        .await
+        .map_err(|_| Fail::Broker("the parked-message action ended abnormally".into()))??;
+    Ok(web::see_other(&to))
 }
 
 #[cfg(test)]
