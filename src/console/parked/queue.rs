@@ -23,12 +23,23 @@ pub struct ParkedMessage {
 }
 
 impl ParkedMessage {
-    /// The headers anyone signed in may see: the worker's own and the broker's dead-lettering
-    /// record; what a publisher set is for operators only.
+    /// The headers anyone signed in may see: a fixed list of the worker's bookkeeping names
+    /// (codes, counts and times) and the broker's dead-lettering record. Everything else,
+    /// whatever its name, is for operators only.
     pub fn own_headers(&self) -> Vec<(String, String)> {
+        const SHOWN: [&str; 8] = [
+            "x-preauth-reason",
+            "x-preauth-parked-at",
+            "x-preauth-attempts",
+            "x-preauth-retries",
+            "x-preauth-followups",
+            "x-preauth-replays",
+            "x-preauth-routing-key",
+            "x-death",
+        ];
         self.headers
             .iter()
-            .filter(|(k, _)| k.starts_with("x-preauth-") || k.contains("death"))
+            .filter(|(k, _)| SHOWN.contains(&k.as_str()))
             .cloned()
             .collect()
     }
