@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::message::{self, Message};
-use super::store;
+use super::{metrics, store};
 use super::{LedgerError, Readiness};
 use crate::amqp::topology::{Arg, QueueSpec, Topology};
 use crate::amqp::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError, REFUSED_TRIES};
@@ -358,6 +358,7 @@ async fn settle(
                     "Not an outcome or progress event: dead-lettered, not written."
                 );
                 dead_letter(&d, timeout).await?;
+                metrics::dead_lettered(why.code());
             }
         }
     }
@@ -389,6 +390,7 @@ async fn settle(
                     Held::Data(e) => {
                         warn!(message_id = %m.message_id, event_id = %m.event_id, code = ?db_code(&e), "The database refused this message as data: dead-lettered, not written.");
                         dead_letter(d, timeout).await?;
+                        metrics::dead_lettered(metrics::DATABASE_REFUSED);
                     }
                     Held::Stopped => return Ok(Settled::Stopped),
                     Held::GaveUp => {
@@ -428,16 +430,20 @@ async fn write_held(
     let started = tokio::time::Instant::now();
     let mut waits = ReconnectWaits::new();
     loop {
+        let attempt = std::time::Instant::now();
         match store::write(pool, messages).await {
             Ok(w) => {
+                metrics::committed(messages.len(), &w, attempt.elapsed());
                 readiness.set_database(true);
                 return Held::Written(w);
             }
             Err(e) if store::is_data_error(&e) => {
+                metrics::failed();
                 readiness.set_database(true);
                 return Held::Data(e);
             }
             Err(e) => {
+                metrics::failed();
                 readiness.set_database(false);
                 let (attempt, wait) = waits.next_wait();
                 if started.elapsed() + wait > HOLD {
