@@ -68,7 +68,13 @@ pub struct Topology {
     pub tiers: BTreeMap<Duration, String>,
     /// The broker's own delivery limit on the work queue (the last resort against loops).
     pub broker_delivery_limit: u32,
+    /// The ledger process's queue (`ledger.queue`), bound to the outcomes exchange; declared by
+    /// `ledger run`, not by the worker.
+    pub ledger_queue: String,
 }
+
+/// The binding keys of the ledger's queue on the outcomes exchange.
+pub const LEDGER_BINDINGS: [&str; 2] = ["outcome.#", "progress.#"];
 
 pub use crate::config::{AWAITING_QUEUE_EXPIRES, LONGEST_AWAITING_WAIT};
 
@@ -91,6 +97,7 @@ impl Topology {
             parking_queue: t.parking_queue.clone(),
             tiers,
             broker_delivery_limit: s.amqp.delivery_limit + 5,
+            ledger_queue: s.ledger.queue.clone(),
         }
     }
 
@@ -206,6 +213,40 @@ impl Topology {
         out
     }
 
+    /// `<ledger.queue>.dead`: the ledger's dead letters.
+    pub fn ledger_dead_letter_queue(&self) -> String {
+        format!("{}.dead", self.ledger_queue)
+    }
+
+    /// The ledger's queue and its dead-letter queue, as `ledger run` declares them (and the
+    /// definitions document lists them, so that an import and the ledger agree).
+    pub fn ledger_queues(&self) -> [QueueSpec; 2] {
+        let dead = self.ledger_dead_letter_queue();
+        [
+            QueueSpec {
+                name: dead.clone(),
+                args: vec![("x-queue-type", Arg::Str("quorum".into()))],
+                purpose:
+                    "the ledger's dead letters: messages that are neither outcome nor progress event"
+                        .into(),
+            },
+            QueueSpec {
+                name: self.ledger_queue.clone(),
+                args: vec![
+                    ("x-queue-type", Arg::Str("quorum".into())),
+                    ("x-dead-letter-exchange", Arg::Str(String::new())),
+                    ("x-dead-letter-routing-key", Arg::Str(dead)),
+                    ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
+                    ("x-overflow", Arg::Str("reject-publish".into())),
+                ],
+                purpose: format!(
+                    "the ledger's queue, bound to {} with outcome.# and progress.#",
+                    self.outcomes_exchange
+                ),
+            },
+        ]
+    }
+
     /// Declares everything, idempotently. An existing queue with other arguments is an error
     /// that names the queue and the argument.
     pub async fn declare(&self, channel: &Channel, timeout: Duration) -> Result<(), AmqpError> {
@@ -275,6 +316,12 @@ impl Topology {
             "binding  {} -> {} (case.*)\n",
             self.cases_exchange, self.work_queue
         ));
+        for q in self.ledger_queues() {
+            s.push_str(&format!(
+                "queue    {:<40} declared by `ledger run`: {}\n",
+                q.name, q.purpose
+            ));
+        }
         s.push_str(&format!(
             "queues   {}.awaiting.<request id>  declared as requests of notifying payers are pended (quorum, x-expires {} days, dead-letter to {})\n",
             self.work_queue,
@@ -293,15 +340,23 @@ impl Topology {
         let queues: Vec<Value> = self
             .queues()
             .iter()
+            .chain(self.ledger_queues().iter())
             .map(|q| json!({"name": q.name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": q.json_args()}))
             .collect();
+        let binding = |source: &str, destination: &str, key: &str| {
+            json!({
+                "source": source, "vhost": vhost, "destination": destination,
+                "destination_type": "queue", "routing_key": key, "arguments": {}
+            })
+        };
+        let mut bindings = vec![binding(&self.cases_exchange, &self.work_queue, "case.*")];
+        for key in LEDGER_BINDINGS {
+            bindings.push(binding(&self.outcomes_exchange, &self.ledger_queue, key));
+        }
         json!({
             "exchanges": exchanges,
             "queues": queues,
-            "bindings": [{
-                "source": self.cases_exchange, "vhost": vhost, "destination": self.work_queue,
-                "destination_type": "queue", "routing_key": "case.*", "arguments": {}
-            }]
+            "bindings": bindings,
         })
     }
 }
@@ -390,8 +445,26 @@ mod tests {
         assert_eq!(d["exchanges"].as_array().map(Vec::len), Some(2));
         assert_eq!(
             d["queues"].as_array().map(Vec::len),
-            Some(2 + t.tiers.len())
+            Some(2 + t.tiers.len() + 2)
         );
         assert_eq!(d["bindings"][0]["routing_key"], "case.*");
+        let ledger: Vec<&Value> = d["bindings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["destination"] == "preauth.ledger")
+            .collect();
+        assert_eq!(ledger.len(), 2);
+        for (b, key) in ledger.iter().zip(LEDGER_BINDINGS) {
+            assert_eq!(b["source"], t.outcomes_exchange.as_str());
+            assert_eq!(b["routing_key"], key);
+        }
+        let names: Vec<&Value> = d["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| &q["name"])
+            .collect();
+        assert!(names.contains(&&json!("preauth.ledger.dead")));
     }
 }

@@ -132,8 +132,8 @@ pub struct LedgerSettings {
     pub prefetch: u16,
     /// Database connections per ledger process.
     pub max_connections: u32,
-    /// Address of the ledger's `/livez` and `/readyz` (ready: consuming and the database
-    /// answers).
+    /// Address of the ledger's `/livez`, `/readyz` (ready: consuming and the database answers)
+    /// and `/metrics` (Prometheus text).
     pub ops_listen: SocketAddr,
 }
 

@@ -26,9 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::message::{self, Message};
-use super::store;
+use super::{metrics, store};
 use super::{LedgerError, Readiness};
-use crate::amqp::topology::{Arg, QueueSpec, Topology};
+use crate::amqp::topology::{QueueSpec, Topology, LEDGER_BINDINGS};
 use crate::amqp::{bounded, broker_urls, redact_url, with_heartbeat, AmqpError, REFUSED_TRIES};
 use crate::config::Settings;
 use crate::retry::ReconnectWaits;
@@ -38,40 +38,17 @@ use crate::retry::ReconnectWaits;
 pub const HOLD: Duration = Duration::from_secs(10 * 60);
 
 /// The binding keys of the ledger's queue on the outcomes exchange.
-pub const BINDINGS: [&str; 2] = ["outcome.#", "progress.#"];
+pub const BINDINGS: [&str; 2] = LEDGER_BINDINGS;
 
-/// The ledger's queue and its dead-letter queue.
+/// The ledger's queue and its dead-letter queue (specified in [`crate::amqp::topology`], so
+/// that the broker definitions document lists them as the ledger declares them).
 pub fn queues(settings: &Settings) -> [QueueSpec; 2] {
-    let queue = &settings.ledger.queue;
-    let dead = dead_letter_queue(settings);
-    [
-        QueueSpec {
-            name: dead.clone(),
-            args: vec![("x-queue-type", Arg::Str("quorum".into()))],
-            purpose:
-                "the ledger's dead letters: messages that are neither outcome nor progress event"
-                    .into(),
-        },
-        QueueSpec {
-            name: queue.clone(),
-            args: vec![
-                ("x-queue-type", Arg::Str("quorum".into())),
-                ("x-dead-letter-exchange", Arg::Str(String::new())),
-                ("x-dead-letter-routing-key", Arg::Str(dead)),
-                ("x-dead-letter-strategy", Arg::Str("at-least-once".into())),
-                ("x-overflow", Arg::Str("reject-publish".into())),
-            ],
-            purpose: format!(
-                "the ledger's queue, bound to {} with outcome.# and progress.#",
-                settings.topology.outcomes_exchange
-            ),
-        },
-    ]
+    Topology::from_settings(settings).ledger_queues()
 }
 
 /// `<ledger.queue>.dead`.
 pub fn dead_letter_queue(settings: &Settings) -> String {
-    format!("{}.dead", settings.ledger.queue)
+    Topology::from_settings(settings).ledger_dead_letter_queue()
 }
 
 /// Consumes until `shutdown`, reconnecting to the broker as the worker does (the next node of
@@ -363,6 +340,7 @@ async fn settle(
                     "Not an outcome or progress event: dead-lettered, not written."
                 );
                 dead_letter(&d, timeout).await?;
+                metrics::dead_lettered(why.code());
             }
         }
     }
@@ -394,6 +372,7 @@ async fn settle(
                     Held::Data(e) => {
                         warn!(message_id = %m.message_id, event_id = %m.event_id, code = ?db_code(&e), "The database refused this message as data: dead-lettered, not written.");
                         dead_letter(d, timeout).await?;
+                        metrics::dead_lettered(metrics::DATABASE_REFUSED);
                     }
                     Held::Stopped => return Ok(Settled::Stopped),
                     Held::GaveUp => {
@@ -433,16 +412,20 @@ async fn write_held(
     let started = tokio::time::Instant::now();
     let mut waits = ReconnectWaits::new();
     loop {
+        let attempt = std::time::Instant::now();
         match store::write(pool, messages).await {
             Ok(w) => {
+                metrics::committed(messages.len(), &w, attempt.elapsed());
                 readiness.set_database(true);
                 return Held::Written(w);
             }
             Err(e) if store::is_data_error(&e) => {
+                metrics::failed();
                 readiness.set_database(true);
                 return Held::Data(e);
             }
             Err(e) => {
+                metrics::failed();
                 readiness.set_database(false);
                 let (attempt, wait) = waits.next_wait();
                 if started.elapsed() + wait > HOLD {

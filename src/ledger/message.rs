@@ -81,6 +81,8 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Outcome, Kind::Progress];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Outcome => "outcome",
@@ -153,6 +155,29 @@ pub enum Unreadable {
     /// A NUL character, which PostgreSQL text and jsonb cannot hold.
     #[error("nul-character")]
     Nul,
+}
+
+impl Unreadable {
+    pub const ALL: [Unreadable; 6] = [
+        Unreadable::NotJson,
+        Unreadable::UnknownSchema,
+        Unreadable::NotAnOutcome,
+        Unreadable::NotAProgressEvent,
+        Unreadable::OutOfRange,
+        Unreadable::Nul,
+    ];
+
+    /// The reason code (what the log line and the metric label say).
+    pub fn code(self) -> &'static str {
+        match self {
+            Unreadable::NotJson => "not-json",
+            Unreadable::UnknownSchema => "unknown-schema",
+            Unreadable::NotAnOutcome => "not-an-outcome",
+            Unreadable::NotAProgressEvent => "not-a-progress-event",
+            Unreadable::OutOfRange => "out-of-range",
+            Unreadable::Nul => "nul-character",
+        }
+    }
 }
 
 /// Reads one delivery body.

@@ -8,6 +8,7 @@
 //! - [`message`]: what a delivery is (an outcome, a progress event, or neither).
 //! - [`store`]: the write path, one transaction per batch.
 //! - [`ingest`]: the consumer (batching, acks after commit, reconnects, drain on SIGTERM).
+//! - [`metrics`]: the ledger's Prometheus metrics, every series registered at start.
 //! - [`users`]: console accounts (argon2id).
 //! - [`seed`]: synthetic events through the same write path, for benchmarks.
 //! - [`cli`]: the `ledger` subcommands.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod db;
 pub mod ingest;
 pub mod message;
+pub mod metrics;
 mod ops;
 pub mod seed;
 pub mod store;
@@ -31,7 +33,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::amqp::AmqpError;
 use crate::config::Settings;
@@ -122,8 +124,8 @@ pub type ConsoleHook = Box<
         + Send,
 >;
 
-/// `preauth-worker ledger run`: connect and migrate the database, serve `/livez` and `/readyz`
-/// on `ledger.ops_listen`, start the console (when given), and consume until `shutdown`, then
+/// `preauth-worker ledger run`: connect and migrate the database, serve `/livez`, `/readyz` and
+/// `/metrics` on `ledger.ops_listen`, start the console (when given), and consume until `shutdown`, then
 /// drain the batch in hand. Errors only for what a retry cannot fix (the database unreachable
 /// at start, a refused broker login after a few tries, a queue declared with other arguments).
 pub async fn run(
@@ -135,14 +137,25 @@ pub async fn run(
     migrate(&pool).await?;
     let readiness = Arc::new(Readiness::default());
     readiness.set_database(true);
+    let recorder = match metrics::recorder() {
+        Ok(h) => {
+            metrics::register();
+            Some(h)
+        }
+        Err(e) => {
+            warn!("Ledger metrics are off: {e}");
+            None
+        }
+    };
     let addr = ops::serve(
         settings.ledger.ops_listen,
         Arc::clone(&readiness),
         pool.clone(),
+        recorder,
         shutdown.clone(),
     )
     .await?;
-    info!(addr = %addr, "Ledger ops endpoints listening.");
+    info!(addr = %addr, "Ledger ops endpoints listening (/livez, /readyz, /metrics).");
     if let Some(start) = console {
         start(pool.clone(), settings.clone(), shutdown.clone()).await?;
     }

@@ -1,6 +1,6 @@
-//! The ledger process's probes on `ledger.ops_listen`: `/livez` (the process answers) and
-//! `/readyz` (consuming from the broker, and the database answers a query now). Read-only, on
-//! the bounded listener.
+//! The ledger process's ops endpoints on `ledger.ops_listen`: `/livez` (the process answers),
+//! `/readyz` (consuming from the broker, and the database answers a query now) and `/metrics`
+//! (Prometheus text, [`super::metrics`]). Read-only, on the bounded listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +11,11 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use super::{LedgerError, Readiness};
+use super::{metrics, LedgerError, Readiness};
 use crate::http::Limits;
 
 /// How long `/readyz` waits for the database's answer.
@@ -24,6 +25,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 struct OpsState {
     readiness: Arc<Readiness>,
     pool: PgPool,
+    metrics: Option<PrometheusHandle>,
 }
 
 async fn livez() -> impl IntoResponse {
@@ -41,6 +43,7 @@ async fn readyz(State(s): State<OpsState>) -> impl IntoResponse {
     let database = matches!(probe, Ok(Ok(1))) && s.readiness.database();
     let consuming = s.readiness.consuming();
     let ready = consuming && database;
+    metrics::set_ready(ready);
     let body = Json(serde_json::json!({
         "ready": ready,
         "consuming": consuming,
@@ -54,11 +57,25 @@ async fn readyz(State(s): State<OpsState>) -> impl IntoResponse {
     (status, body)
 }
 
+async fn render(State(s): State<OpsState>) -> impl IntoResponse {
+    metrics::set_ready(s.readiness.ready());
+    match &s.metrics {
+        Some(m) => (
+            StatusCode::OK,
+            [("content-type", "text/plain; version=0.0.4")],
+            m.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled\n").into_response(),
+    }
+}
+
 /// Binds `listen` and serves the probes until `shutdown`; returns the bound address.
 pub(super) async fn serve(
     listen: SocketAddr,
     readiness: Arc<Readiness>,
     pool: PgPool,
+    metrics: Option<PrometheusHandle>,
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, LedgerError> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -78,7 +95,12 @@ pub(super) async fn serve(
     let app = Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
-        .with_state(OpsState { readiness, pool });
+        .route("/metrics", get(render))
+        .with_state(OpsState {
+            readiness,
+            pool,
+            metrics,
+        });
     crate::http::serve(listener, app, Limits::OPS, shutdown);
     Ok(addr)
 }

@@ -23,13 +23,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::message::{Decision, Message, SUBMITTED};
+use super::message::{Decision, Kind, Message, SUBMITTED};
 
 /// What one batch changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
     /// New `ledger_events` rows (messages seen before are not counted).
     pub inserted: u64,
+    /// Of those, outcomes.
+    pub outcomes: u64,
+    /// Of those, progress events.
+    pub progress: u64,
     /// Case events upserted.
     pub case_events: usize,
 }
@@ -41,7 +45,8 @@ INSERT INTO ledger_events
 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
                      $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::jsonb[])
 ORDER BY 1
-ON CONFLICT (message_id) DO NOTHING";
+ON CONFLICT (message_id) DO NOTHING
+RETURNING kind";
 
 /// `newer`: the incoming outcome outranks the one the row holds (a row without one holds
 /// sequence -1; a progress-only fold carries -1 and no outcome id, and is never newer).
@@ -192,7 +197,7 @@ pub async fn write(pool: &PgPool, messages: &[Message]) -> Result<Written, sqlx:
     let folds = fold(messages);
 
     let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(INSERT_EVENTS)
+    let kinds: Vec<String> = sqlx::query_scalar(INSERT_EVENTS)
         .bind(
             rows.iter()
                 .map(|m| m.message_id.as_str())
@@ -220,9 +225,10 @@ pub async fn write(pool: &PgPool, messages: &[Message]) -> Result<Written, sqlx:
                 .collect::<Vec<_>>(),
         )
         .bind(rows.iter().map(|m| &m.body).collect::<Vec<&Value>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *tx)
+        .await?;
+    let count = |kind: Kind| kinds.iter().filter(|k| k.as_str() == kind.as_str()).count() as u64;
+    let (outcomes, progress) = (count(Kind::Outcome), count(Kind::Progress));
 
     let f: Vec<(&str, &Fold<'_>)> = folds.iter().map(|(k, v)| (*k, v)).collect();
     let col = |pick: fn(&Decision) -> Option<&str>| -> Vec<Option<&str>> {
@@ -303,7 +309,9 @@ pub async fn write(pool: &PgPool, messages: &[Message]) -> Result<Written, sqlx:
         .await?;
     tx.commit().await?;
     Ok(Written {
-        inserted,
+        inserted: outcomes + progress,
+        outcomes,
+        progress,
         case_events: f.len(),
     })
 }

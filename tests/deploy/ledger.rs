@@ -1,5 +1,6 @@
 //! The ledger's Kubernetes manifests (deploy/kubernetes/ledger.yaml): a Deployment of its own,
-//! its ports where its configuration says, Secrets that exist, the console behind TLS only.
+//! its ports where its configuration says, Secrets that exist, the console behind TLS only, the
+//! ops port to Prometheus only.
 
 use super::*;
 
@@ -152,8 +153,19 @@ fn the_ledger_runs_apart_from_the_workers_with_its_ports_secrets_and_console_beh
             }
         }
     }
+    // Prometheus scrapes the ops port's /metrics.
+    let annotations = &pod["metadata"]["annotations"];
+    if annotations["prometheus.io/scrape"] != "true"
+        || annotations["prometheus.io/path"] != "/metrics"
+        || Some(str_of(&annotations["prometheus.io/port"]))
+            != ports.get("ops").map(|p| p.to_string()).as_deref()
+    {
+        problems
+            .push("the pod's prometheus.io annotations are not /metrics on the ops port".into());
+    }
     // Network policies select the ledger's pods; nothing but the ingress controller reaches
-    // the console.
+    // the console, nothing but the monitoring namespace the ops port.
+    let mut allowed_in: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for policy in kind(&docs, "NetworkPolicy") {
         if name_label(&policy["spec"]["podSelector"]["matchLabels"]) != name_label(labels) {
             problems.push(format!(
@@ -173,7 +185,23 @@ fn the_ledger_runs_apart_from_the_workers_with_its_ports_secrets_and_console_beh
             if from.is_empty() {
                 problems.push("an ingress rule admits everyone".into());
             }
+            for port in rule["ports"].as_array().into_iter().flatten() {
+                allowed_in
+                    .entry(str_of(&port["port"]).to_owned())
+                    .or_default()
+                    .extend(from.iter().map(|f| (*f).to_owned()));
+            }
         }
+    }
+    let expected: BTreeMap<String, BTreeSet<String>> =
+        [("console", "ingress-nginx"), ("ops", "monitoring")]
+            .into_iter()
+            .map(|(port, ns)| (port.to_owned(), BTreeSet::from([ns.to_owned()])))
+            .collect();
+    if allowed_in != expected {
+        problems.push(format!(
+            "the ledger's ports are open to {allowed_in:?}, expected {expected:?}"
+        ));
     }
     assert_none(&problems);
 }

@@ -1,4 +1,5 @@
-//! The README is the operator's reference: it must name every configuration key and every metric.
+//! The README is the operator's reference: it must name every configuration key and every metric
+//! (the worker's and the ledger's).
 
 use preauth_worker::config::Settings;
 use preauth_worker::ops::METRICS;
@@ -72,6 +73,33 @@ fn the_readme_metrics_reference_is_the_catalogue() {
          PREAUTH_UPDATE_README=1 cargo test --test it docs:: rewrites it. It should read:\n{table}"
     );
     for m in METRICS {
+        assert!(table.contains(&format!("`{}`", m.name)));
+    }
+}
+
+/// README.md's reference of the ledger's metrics is `ledger::metrics::markdown_table()`,
+/// verbatim: the table right under "#### The ledger's metrics". `PREAUTH_UPDATE_README=1 cargo
+/// test --test it docs::` rewrites it.
+#[test]
+fn the_readme_ledger_metrics_reference_is_the_ledgers_catalogue() {
+    let table = preauth_worker::ledger::metrics::markdown_table();
+    let text = readme();
+    let heading = "#### The ledger's metrics\n\n";
+    let start = text.find(heading).expect("a ledger metrics section") + heading.len();
+    let end = text[start..]
+        .find("\n\n")
+        .map_or(text.len(), |i| start + i + 1);
+    if std::env::var_os("PREAUTH_UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &text[..start], &text[end..]);
+        std::fs::write(root().join("README.md"), updated).expect("README.md written");
+        return;
+    }
+    assert!(
+        text[start..end] == table,
+        "README.md's ledger metrics table differs from the catalogue (src/ledger/metrics.rs); \
+         PREAUTH_UPDATE_README=1 cargo test --test it docs:: rewrites it. It should read:\n{table}"
+    );
+    for m in preauth_worker::ledger::metrics::METRICS {
         assert!(table.contains(&format!("`{}`", m.name)));
     }
 }
