@@ -197,10 +197,12 @@ async fn probes_answer_and_metrics_count_a_scripted_run_exactly() {
         "{m:#?}"
     );
     assert_eq!(v("preauth_parked_total{reason=\"not-json\"}"), 1.0);
+    // Every confirmed publish: 3 outcomes, 1 parked copy, and 5 progress events (received for
+    // each of the three cases, submitted for the two that went to the payer).
     assert_eq!(
         v("preauth_publish_confirms_total{result=\"ack\"}"),
-        4.0,
-        "3 outcomes and 1 parked copy: {m:#?}"
+        9.0,
+        "3 outcomes, 1 parked copy and 5 progress events: {m:#?}"
     );
     assert_eq!(v("preauth_cases_in_flight"), 0.0);
     assert_eq!(
