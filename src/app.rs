@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::codes::CodeTable;
 use crate::config::{Adapter, PayerSettings, Settings};
+use crate::payer::attachments::Attachments;
 use crate::payer::pas::auth::{Credentials, TokenSource};
 use crate::payer::pas::client::{PasPayer, PasSettings};
 use crate::payer::sim::SimulatedPayer;
@@ -33,6 +34,9 @@ pub enum StartupError {
     /// The local deployment key (no `security.key_file`) cannot be read or made.
     #[error(transparent)]
     Key(crate::security::KeyError),
+    /// A document store or attachment limit that cannot be used (`attachments.*`).
+    #[error("configuration: {0}")]
+    Attachments(#[from] crate::payer::attachments::StoreSettingError),
     /// Data built into the binary does not load: a fault of the build, not of the configuration.
     #[error("the shipped {0}")]
     Shipped(String),
@@ -174,6 +178,7 @@ impl App {
             followup: Schedule::new(settings.followup.pended.clone()),
             in_process: settings.in_process_retry(),
             max_message_bytes: settings.amqp.max_message_bytes,
+            attachments: Some(Arc::new(Attachments::build(&settings.attachments)?)),
             clock,
         };
         Ok(Self {

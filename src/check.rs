@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::case::registry::{CFG_01, RULES};
 use crate::case::{decode, Finding, Severity};
 use crate::inputs::{Entry, InputItem, Inputs, ProblemKind};
+use crate::payer::attachments::Problem;
 use crate::pipeline::Pipeline;
 use crate::rules::{has_errors, validate};
 
@@ -14,6 +15,8 @@ pub(crate) const EXIT_SUBMITTABLE: i32 = crate::exit::OK as i32;
 pub(crate) const EXIT_FINDINGS: i32 = crate::exit::FINDINGS as i32;
 /// An input that is not a case event: EX_DATAERR.
 pub const EXIT_UNREADABLE: i32 = crate::exit::DATA as i32;
+/// No error found, but a document store did not answer: EX_UNAVAILABLE.
+pub const EXIT_UNCHECKED: i32 = crate::exit::UNAVAILABLE as i32;
 
 /// The result of checking one case event.
 #[derive(Debug, Serialize)]
@@ -29,16 +32,21 @@ pub struct CheckReport {
     /// Set when the input cannot be read as a case event at all.
     pub unreadable: Option<String>,
     pub findings: Vec<Finding>,
+    /// Set when a document store did not answer: the photos and the letter were not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents_unchecked: Option<String>,
 }
 
 impl CheckReport {
     pub fn exit_code(&self) -> i32 {
         if self.unreadable.is_some() {
             EXIT_UNREADABLE
-        } else if self.submittable {
-            EXIT_SUBMITTABLE
-        } else {
+        } else if !self.submittable {
             EXIT_FINDINGS
+        } else if self.documents_unchecked.is_some() {
+            EXIT_UNCHECKED
+        } else {
+            EXIT_SUBMITTABLE
         }
     }
 
@@ -52,6 +60,7 @@ impl CheckReport {
             submittable: false,
             unreadable: Some(why),
             findings: Vec::new(),
+            documents_unchecked: None,
         }
     }
 
@@ -75,6 +84,9 @@ impl CheckReport {
                 "NOT submittable"
             }
         );
+        if let Some(why) = &self.documents_unchecked {
+            s.push_str(&format!("  documents not checked: {why}\n"));
+        }
         for f in &self.findings {
             let sev = f.severity.as_str();
             s.push_str(&format!(
@@ -134,33 +146,32 @@ pub struct CheckRun {
 impl CheckRun {
     /// Checks every case event read, in order; what could not be read gets an unreadable report.
     /// Problems of the kind "nothing to read" are left to the caller (see [`crate::inputs`]).
-    pub fn new(pipeline: &Pipeline, inputs: Inputs) -> Self {
-        let reports = inputs
-            .entries
-            .into_iter()
-            .filter_map(|e| match e {
-                Entry::Event(item) => Some(check_item(pipeline, &item)),
+    pub async fn new(pipeline: &Pipeline, inputs: Inputs) -> Self {
+        let mut reports = Vec::new();
+        for e in inputs.entries {
+            match e {
+                Entry::Event(item) => reports.push(check_item(pipeline, &item).await),
                 Entry::Problem(p) if p.kind == ProblemKind::Unreadable => {
                     let why = match p.reason {
                         Some(reason) => format!("{} ({reason})", p.detail),
                         None => p.detail,
                     };
-                    Some(CheckReport::unreadable(Some(p.label), why))
+                    reports.push(CheckReport::unreadable(Some(p.label), why));
                 }
-                Entry::Problem(_) => None,
-            })
-            .collect();
+                Entry::Problem(_) => {}
+            }
+        }
         Self { reports }
     }
 
-    /// The worst of the reports: unreadable (65) before findings with errors (1) before 0.
+    /// The worst of the reports: unreadable (65), findings with errors (1), documents unchecked
+    /// because a store did not answer (69), else 0.
     pub fn exit_code(&self) -> i32 {
-        let codes = self.reports.iter().map(CheckReport::exit_code);
-        if self.reports.iter().any(|r| r.unreadable.is_some()) {
-            EXIT_UNREADABLE
-        } else {
-            codes.max().unwrap_or(EXIT_SUBMITTABLE)
-        }
+        // Worst first: unreadable, then findings with errors, then documents unchecked.
+        [EXIT_UNREADABLE, EXIT_FINDINGS, EXIT_UNCHECKED]
+            .into_iter()
+            .find(|code| self.reports.iter().any(|r| r.exit_code() == *code))
+            .unwrap_or(EXIT_SUBMITTABLE)
     }
 
     /// One report as it always was; several, each under the input it came from.
@@ -184,14 +195,43 @@ impl CheckRun {
     }
 }
 
-fn check_item(pipeline: &Pipeline, item: &InputItem) -> CheckReport {
-    let mut report = check(pipeline, &item.body);
+/// `check FILE`: reads the case events, prints their reports (`json` for a program) and returns
+/// the exit code. Nothing to read goes to standard error and exits 66.
+pub async fn run_command(pipeline: &Pipeline, file: &std::path::Path, json: bool) -> u8 {
+    use std::io::Write;
+    let read = crate::inputs::read(std::slice::from_ref(&file.to_path_buf()));
+    // Nothing to read is not a report: it goes to stderr and decides the exit code.
+    let nothing: Vec<String> = read
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Problem(p) if p.kind == ProblemKind::NoInput => Some(p.line()),
+            _ => None,
+        })
+        .collect();
+    for line in &nothing {
+        eprintln!("{line}");
+    }
+    let run = CheckRun::new(pipeline, read).await;
+    if !run.reports.is_empty() {
+        let text = if json { run.to_json() } else { run.render() };
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
+    if !nothing.is_empty() {
+        return crate::exit::NO_INPUT;
+    }
+    u8::try_from(run.exit_code()).unwrap_or(crate::exit::SOFTWARE)
+}
+
+async fn check_item(pipeline: &Pipeline, item: &InputItem) -> CheckReport {
+    let mut report = check(pipeline, &item.body).await;
     report.input = Some(item.label.clone());
     report
 }
 
-/// Checks one case event body the way the pipeline would before submitting it.
-pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
+/// Checks one case event body the way the pipeline would before submitting it: the rules, then
+/// the photos and the letter fetched from their stores (unless fetching is switched off).
+pub async fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
     let mut report = CheckReport {
         input: None,
         case_id: None,
@@ -200,6 +240,7 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
         submittable: false,
         unreadable: None,
         findings: Vec::new(),
+        documents_unchecked: None,
     };
     let id = match crate::inputs::screen_body(body, pipeline.max_message_bytes) {
         Ok(id) => id,
@@ -225,6 +266,14 @@ pub fn check(pipeline: &Pipeline, body: &[u8]) -> CheckReport {
     };
     report.policy = Some(route.policy.name.clone());
     report.findings = validate(&case, &route.policy, &pipeline.codes);
+    // Every problem at once: the documents are checked even when a rule already failed.
+    if let Some(attachments) = &pipeline.attachments {
+        match attachments.resolve(&case, None).await {
+            Ok(_) => {}
+            Err(Problem::Rejected(mut problems)) => report.findings.append(&mut problems),
+            Err(Problem::Unavailable(detail)) => report.documents_unchecked = Some(detail),
+        }
+    }
     report.submittable = !has_errors(&report.findings);
     report
 }
@@ -240,8 +289,8 @@ mod tests {
     use crate::retry::{InProcessRetry, Schedule};
     use crate::rules::testing::base;
 
-    #[test]
-    fn an_unconfigured_payer_is_reported_without_repeating_its_id() {
+    #[tokio::test]
+    async fn an_unconfigured_payer_is_reported_without_repeating_its_id() {
         let pipeline = Pipeline {
             codes: Arc::new(CodeTable::embedded().expect("codes")),
             payers: PayerDirectory::default(),
@@ -249,11 +298,12 @@ mod tests {
             followup: Schedule::new(vec![Duration::from_secs(5)]),
             in_process: InProcessRetry::none(),
             max_message_bytes: 1 << 20,
+            attachments: None,
             clock: Arc::new(chrono::Utc::now),
         };
         let mut v = base();
         v["coverage"]["payer_id"] = serde_json::json!("ivan-petrov-health");
-        let report = check(&pipeline, &serde_json::to_vec(&v).expect("json"));
+        let report = check(&pipeline, &serde_json::to_vec(&v).expect("json")).await;
         assert_eq!(report.findings.len(), 1, "{report:?}");
         let f = &report.findings[0];
         assert_eq!(

@@ -61,6 +61,9 @@ enum Command {
         /// Print the rule catalogue (id, severity, what it checks) instead of checking a case.
         #[arg(long, conflicts_with = "file")]
         rules: bool,
+        /// Check the rules only: do not fetch the photos and the letter from their stores.
+        #[arg(long)]
+        no_fetch: bool,
     },
     /// Consume case events from RabbitMQ and publish outcomes until SIGTERM or SIGINT.
     Run,
@@ -89,6 +92,9 @@ enum Command {
         /// Write outcome events (JSON lines) here instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Send the photos and the letter as their URIs, without fetching them (a dry run).
+        #[arg(long)]
+        no_fetch: bool,
     },
     /// Send case events to the cases exchange (topology.cases_exchange) as a practice-management
     /// system would: routing key from each event's kind, message id its event_id, persistent,
@@ -333,7 +339,7 @@ fn main() -> ExitCode {
     if let Command::Ledger { command } = cli.command {
         return run_ledger(settings, command);
     }
-    let app = match App::build(settings) {
+    let mut app = match App::build(settings) {
         Ok(app) => app,
         Err(e) if e.is_shipped() => return fail(exit::SOFTWARE, e),
         Err(e) => return fail(exit::CONFIG, e),
@@ -360,11 +366,27 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(exit::CONFIG, e),
         },
-        Command::Check { file, json, .. } => match file {
-            Some(file) => run_check(&app, &file, json),
+        Command::Check {
+            file,
+            json,
+            no_fetch,
+            ..
+        } => match file {
+            Some(file) => {
+                let pipeline = without_fetching(&app, no_fetch);
+                let code = runtime.block_on(check::run_command(&pipeline, &file, json));
+                ExitCode::from(code)
+            }
             None => print_rules(json),
         },
-        Command::Process { inputs, output } => runtime.block_on(run_process(&app, &inputs, output)),
+        Command::Process {
+            inputs,
+            output,
+            no_fetch,
+        } => {
+            app.pipeline = without_fetching(&app, no_fetch);
+            runtime.block_on(run_process(&app, &inputs, output))
+        }
         Command::Run => runtime.block_on(run_worker(app)),
         Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd, cli.config.as_deref())),
         Command::Publish { files } => {
@@ -687,30 +709,13 @@ fn print_rules(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run_check(app: &App, file: &Path, json: bool) -> ExitCode {
-    let read = inputs::read(std::slice::from_ref(&file.to_path_buf()));
-    // Nothing to read is not a report: it goes to stderr and decides the exit code.
-    let nothing: Vec<&InputProblem> = read
-        .entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Problem(p) if p.kind == ProblemKind::NoInput => Some(p),
-            _ => None,
-        })
-        .collect();
-    for p in &nothing {
-        eprintln!("{}", p.line());
+/// The pipeline, with the document stores left out when `no_fetch`.
+fn without_fetching(app: &App, no_fetch: bool) -> preauth_worker::pipeline::Pipeline {
+    let mut pipeline = app.pipeline.clone();
+    if no_fetch {
+        pipeline.attachments = None;
     }
-    let no_input = !nothing.is_empty();
-    let run = check::CheckRun::new(&app.pipeline, read);
-    if !run.reports.is_empty() {
-        let text = if json { run.to_json() } else { run.render() };
-        let _ = std::io::stdout().write_all(text.as_bytes());
-    }
-    if no_input {
-        return ExitCode::from(exit::NO_INPUT);
-    }
-    ExitCode::from(u8::try_from(run.exit_code()).unwrap_or(exit::SOFTWARE))
+    pipeline
 }
 
 async fn run_process(app: &App, inputs: &[PathBuf], output: Option<PathBuf>) -> ExitCode {

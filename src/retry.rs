@@ -27,6 +27,10 @@ pub struct CaseState {
     /// (`parked replay`). Each replay starts a fresh attempt series that ranks after the last.
     #[serde(default)]
     pub replays: u32,
+    /// The hashes of the photos and the letter the first submission of this request sent
+    /// (`Documents::digest`): a resend must send the same bytes.
+    #[serde(default)]
+    pub documents: Option<String>,
     /// How many times the broker delivered this very message before (after a worker stopped
     /// without settling it). Read from the broker on each delivery, never carried forward.
     #[serde(default, skip_serializing)]

@@ -22,6 +22,8 @@ pub(crate) const REASON: &str = "x-preauth-reason";
 pub(crate) const DETAIL: &str = "x-preauth-detail";
 /// How many times `parked replay` sent the event back to the work queue.
 pub(crate) const REPLAYS: &str = "x-preauth-replays";
+/// The hashes of the documents the request's first submission sent.
+pub(crate) const DOCUMENTS: &str = "x-preauth-documents";
 /// When the worker parked the message (RFC 3339).
 pub(crate) const PARKED_AT: &str = "x-preauth-parked-at";
 /// Set by quorum queues on redelivery (and only trusted on a delivery the broker flags as
@@ -31,8 +33,9 @@ pub(crate) const DELIVERY_COUNT: &str = "x-delivery-count";
 pub(crate) const STATE_TAG: &str = "x-preauth-state-tag";
 
 /// The headers only the worker may set, each ignored unless [`STATE_TAG`] verifies.
-pub(crate) const RESERVED: [&str; 8] = [
+pub(crate) const RESERVED: [&str; 9] = [
     ATTEMPTS,
+    DOCUMENTS,
     RETRIES,
     FOLLOWUPS,
     REFERENCE,
@@ -123,7 +126,7 @@ fn tagged_parts(state: &CaseState, routing_key: Option<&str>, body: &[u8]) -> Ve
         Some(v) => format!("+{v}"),
         None => "-".to_owned(),
     };
-    vec![
+    let mut parts = vec![
         state.attempts.to_string().into_bytes(),
         state.retries.to_string().into_bytes(),
         state.followups.to_string().into_bytes(),
@@ -132,7 +135,12 @@ fn tagged_parts(state: &CaseState, routing_key: Option<&str>, body: &[u8]) -> Ve
         state.replays.to_string().into_bytes(),
         opt(routing_key.map(str::to_owned)).into_bytes(),
         digest(body),
-    ]
+    ];
+    // Only when there is one, so a tag written before documents were carried still verifies.
+    if let Some(documents) = &state.documents {
+        parts.push(format!("+{documents}").into_bytes());
+    }
+    parts
 }
 
 fn tag(key: &DeploymentKey, state: &CaseState, routing_key: Option<&str>, body: &[u8]) -> String {
@@ -160,6 +168,7 @@ pub(crate) fn read_carried(
         reference: get_str(headers, REFERENCE),
         first_attempt_at: get_str(headers, FIRST_ATTEMPT_AT).and_then(|s| s.parse().ok()),
         replays: get_u32(headers, REPLAYS).unwrap_or(0),
+        documents: get_str(headers, DOCUMENTS),
         redeliveries: 0,
     };
     let routing_key = get_str(headers, ROUTING_KEY);
@@ -208,6 +217,9 @@ pub(crate) fn write_state(
     if state.replays > 0 {
         put_u32(headers, REPLAYS, state.replays);
     }
+    if let Some(documents) = &state.documents {
+        put_str(headers, DOCUMENTS, documents);
+    }
     put_str(headers, ROUTING_KEY, routing_key);
     put_str(
         headers,
@@ -233,6 +245,7 @@ mod tests {
             reference: Some("PA-123".into()),
             first_attempt_at: Some(1_795_000_000),
             replays: 2,
+            documents: Some("qZk+NkcGgWq6PiVxeFDCbJzQ2J0=,2jmj7l5rSw0yVb/vlWAYkK/YBwk=".into()),
             redeliveries: 0,
         };
         let mut table = FieldTable::default();
@@ -274,6 +287,22 @@ mod tests {
             read_carried(Some(&table), b"body", &key(1)).state,
             CaseState::default()
         );
+        // The documents' hashes are tagged too: a publisher cannot swap in the hashes of other
+        // bytes to slip a changed photo through under the same request identifier.
+        let mut table = FieldTable::default();
+        let with_documents = CaseState {
+            documents: Some("qZk+NkcGgWq6PiVxeFDCbJzQ2J0=".into()),
+            ..state.clone()
+        };
+        write_state(
+            &mut table,
+            &with_documents,
+            "case.submitted",
+            b"body",
+            &key(1),
+        );
+        put_str(&mut table, DOCUMENTS, "2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
+        assert!(read_carried(Some(&table), b"body", &key(1)).rejected);
         // No reserved header at all: a first delivery, nothing rejected.
         assert_eq!(read_carried(None, b"body", &key(1)), Carried::default());
     }

@@ -50,6 +50,9 @@ pub struct Settings {
     #[serde(default)]
     pub console: ConsoleSettings,
     pub ledger: LedgerSettings,
+    /// Where photos and letters are fetched from, and the limits on them.
+    #[serde(default)]
+    pub attachments: crate::payer::attachments::AttachmentSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -1,6 +1,7 @@
 //! The payer boundary: the trait every adapter implements, the decision it returns, and the one
 //! place where payer errors are classified (transient, refused).
 
+pub mod attachments;
 pub mod pas;
 pub mod sim;
 
@@ -46,6 +47,10 @@ pub struct PayerRequest<'a> {
     pub reference: Option<&'a str>,
     /// Which submission attempt this is for the event (1 for the first).
     pub attempt: u32,
+    /// The photos and the letter, fetched and checked: sent inline. `None` when they were not
+    /// fetched (a follow-up, which repeats no documents, or fetching switched off): the
+    /// documents then go as their URIs.
+    pub documents: Option<&'a attachments::Documents>,
 }
 
 impl std::fmt::Debug for PayerRequest<'_> {
@@ -60,6 +65,7 @@ impl std::fmt::Debug for PayerRequest<'_> {
             .field("operation", &self.operation)
             .field("reference", &self.reference)
             .field("attempt", &self.attempt)
+            .field("documents", &self.documents.map(|d| d.total_bytes()))
             .finish_non_exhaustive()
     }
 }

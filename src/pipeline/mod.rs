@@ -2,7 +2,9 @@
 //! It returns a disposition (publish these outcomes, then ack / retry after D / follow up after D
 //! / park) and knows nothing of the broker or HTTP. Every driver uses it: `run`, `process`, tests.
 
+mod decide;
 mod disposition;
+mod documents;
 pub mod progress;
 
 pub use disposition::{Disposition, Next, ParkReason};
@@ -16,6 +18,7 @@ use crate::case::{
 };
 use crate::codes::CodeTable;
 use crate::ids::{outcome_id, replayed_outcome_id, request_identifier};
+use crate::payer::attachments::{Attachments, Problem};
 use crate::payer::{Operation, Overall, Payer, PayerError, PayerRequest, PayerResponse};
 use crate::retry::{CaseState, InProcessRetry, Schedule};
 use crate::rules::{documents_necessity, has_errors, validate, Policy};
@@ -134,6 +137,9 @@ pub struct Pipeline {
     pub followup: Schedule,
     pub in_process: InProcessRetry,
     pub max_message_bytes: usize,
+    /// The document stores the photos and letters are fetched from; `None` sends their URIs
+    /// (fetching switched off, as `check --no-fetch` and `process --no-fetch` do).
+    pub attachments: Option<Arc<Attachments>>,
     pub clock: Clock,
 }
 
@@ -259,12 +265,32 @@ impl Pipeline {
             (_, _, Kind::Appeal) => Operation::Appeal,
             _ => Operation::Submit,
         };
+        let mut findings = findings;
+        let documents = match self.documents(case, operation, state).await {
+            Ok(documents) => Ok(documents),
+            Err(Problem::Rejected(mut problems)) => {
+                info!(case_id = %case.case_id, event_id = %case.event_id, findings = problems.len(), "Case rejected: its documents cannot be sent.");
+                count_findings(&problems);
+                findings.append(&mut problems);
+                return self.rejected(&case.case_id, &case.event_id, state, findings, None);
+            }
+            Err(Problem::Unavailable(detail)) => Err(detail),
+        };
         let mut attempts = state.attempts;
         let first_attempt_at = state
             .first_attempt_at
             .unwrap_or_else(|| (self.clock)().timestamp());
+        // The hashes of what the first submission sent ride along with every resend.
+        let digest = documents
+            .as_ref()
+            .ok()
+            .and_then(|d| d.as_ref())
+            .map(|d| d.digest());
         let state = &CaseState {
             first_attempt_at: Some(first_attempt_at),
+            documents: digest
+                .filter(|d| !d.is_empty())
+                .or_else(|| state.documents.clone()),
             ..state.clone()
         };
         let mut waits = self.in_process.waits();
@@ -274,68 +300,77 @@ impl Pipeline {
             reference: state.reference.clone(),
         };
         let mut sent = Vec::new();
-        let result = loop {
-            attempts += 1;
-            let at = (self.clock)();
-            sent.push(progress::submitted(
-                case,
-                state,
-                progress_payer(),
-                operation,
-                attempts,
-                at,
-            ));
-            let request = PayerRequest {
-                case,
-                policy: &route.policy,
-                request_identifier: &request_id,
-                operation,
-                reference: state.reference.as_deref(),
-                attempt: attempts,
-            };
-            let span = tracing::info_span!(
-                "payer call",
-                payer = %route.name,
-                adapter = route.payer.adapter(),
-                operation = operation.code(),
-                request_id = %request_id,
-                attempt = attempts,
-                result = Empty,
-                otel.status_code = Empty,
-            );
-            let started = std::time::Instant::now();
-            let result = route.payer.send(request).instrument(span.clone()).await;
-            let label = match &result {
-                Ok(_) => CallResult::Answered,
-                Err(PayerError::Transient { .. }) => CallResult::Transient,
-                Err(PayerError::Refused { .. }) => CallResult::Refused,
-            };
-            span.record("result", label.as_str());
-            if result.is_err() {
-                span.record("otel.status_code", "error");
-            }
-            metrics::counter!("preauth_payer_requests_total", "payer" => route.name.clone(), "result" => label.as_str()).increment(1);
-            metrics::histogram!("preauth_payer_request_duration_seconds", "payer" => route.name.clone())
-                .record(started.elapsed().as_secs_f64());
-            match &result {
-                Err(PayerError::Transient {
-                    retry_after,
-                    detail,
-                }) => {
-                    let wait = match waits.next() {
-                        Some(w)
-                            if retry_after
-                                .is_none_or(|ra| ra <= self.in_process.max_retry_after) =>
-                        {
-                            w.max(retry_after.unwrap_or_default())
-                        }
-                        _ => break result,
-                    };
-                    debug!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_ms = wait.as_millis() as u64, %detail, "Payer call failed transiently; retrying in process.");
-                    tokio::time::sleep(wait).await;
+        let store_down = documents.as_ref().err().cloned();
+        let result = match &documents {
+            // No payer call: the documents could not be had yet.
+            Err(detail) => Err(PayerError::Transient {
+                retry_after: None,
+                detail: detail.clone(),
+            }),
+            Ok(documents) => loop {
+                attempts += 1;
+                let at = (self.clock)();
+                sent.push(progress::submitted(
+                    case,
+                    state,
+                    progress_payer(),
+                    operation,
+                    attempts,
+                    at,
+                ));
+                let request = PayerRequest {
+                    case,
+                    policy: &route.policy,
+                    request_identifier: &request_id,
+                    operation,
+                    reference: state.reference.as_deref(),
+                    attempt: attempts,
+                    documents: documents.as_ref(),
+                };
+                let span = tracing::info_span!(
+                    "payer call",
+                    payer = %route.name,
+                    adapter = route.payer.adapter(),
+                    operation = operation.code(),
+                    request_id = %request_id,
+                    attempt = attempts,
+                    result = Empty,
+                    otel.status_code = Empty,
+                );
+                let started = std::time::Instant::now();
+                let result = route.payer.send(request).instrument(span.clone()).await;
+                let label = match &result {
+                    Ok(_) => CallResult::Answered,
+                    Err(PayerError::Transient { .. }) => CallResult::Transient,
+                    Err(PayerError::Refused { .. }) => CallResult::Refused,
+                };
+                span.record("result", label.as_str());
+                if result.is_err() {
+                    span.record("otel.status_code", "error");
                 }
-                _ => break result,
-            }
+                metrics::counter!("preauth_payer_requests_total", "payer" => route.name.clone(), "result" => label.as_str()).increment(1);
+                metrics::histogram!("preauth_payer_request_duration_seconds", "payer" => route.name.clone())
+                .record(started.elapsed().as_secs_f64());
+                match &result {
+                    Err(PayerError::Transient {
+                        retry_after,
+                        detail,
+                    }) => {
+                        let wait = match waits.next() {
+                            Some(w)
+                                if retry_after
+                                    .is_none_or(|ra| ra <= self.in_process.max_retry_after) =>
+                            {
+                                w.max(retry_after.unwrap_or_default())
+                            }
+                            _ => break result,
+                        };
+                        debug!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_ms = wait.as_millis() as u64, %detail, "Payer call failed transiently; retrying in process.");
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => break result,
+                }
+            },
         };
 
         let payer_ref = |reference: Option<String>, action: Option<&str>| PayerRef {
@@ -379,10 +414,11 @@ impl Pipeline {
                     }
                     None => {
                         warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; the case failed.");
-                        let reasons = vec![Reason::worker(
-                            WorkerReason::RetriesExhausted,
-                            format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
-                        )];
+                        let text = match &store_down {
+                            Some(_) => format!("the document store stayed unavailable through {} tries: {detail}", next_state.retries),
+                            None => format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
+                        };
+                        let reasons = vec![Reason::worker(WorkerReason::RetriesExhausted, text)];
                         let (reason, at) = (ParkReason::RetriesExhausted, (self.clock)());
                         let (id, ev) = (&case.case_id, &case.event_id);
                         let payer = Some(progress_payer());
@@ -395,7 +431,10 @@ impl Pipeline {
                             reasons,
                             findings,
                         );
-                        let detail = format!("payer unavailable after {attempts} attempts");
+                        let detail = match &store_down {
+                            Some(_) => "document store unavailable".to_owned(),
+                            None => format!("payer unavailable after {attempts} attempts"),
+                        };
                         let state = Some(next_state);
                         let next = Next::Park {
                             reason,
@@ -451,158 +490,6 @@ impl Pipeline {
             reasons,
             findings,
         )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
-        &self,
-        case: &CaseEvent,
-        route: &PayerRoute,
-        state: &CaseState,
-        attempts: u32,
-        findings: Vec<Finding>,
-        response: PayerResponse,
-        payer_ref: impl Fn(Option<String>, Option<&str>) -> PayerRef,
-    ) -> Disposition {
-        let action = response.summary_action().map(|a| a.code());
-        let payer = Some(payer_ref(
-            response.reference.clone().or(state.reference.clone()),
-            action,
-        ));
-        let reasons = payer_reasons(&response);
-        let (case_id, event_id) = (&case.case_id, &case.event_id);
-        let done = |o: Outcome| Disposition::new(vec![o], Next::Ack);
-        match response.overall() {
-            Overall::Certified | Overall::PartlyCertified => {
-                let o = self.approved(
-                    case_id, event_id, attempts, payer, &response, reasons, findings,
-                );
-                info!(case_id = %case_id, event_id = %event_id, attempts, "Case approved.");
-                done(o)
-            }
-            Overall::NotCertified => {
-                // A first denial of a case that documents necessity can be appealed; an appeal
-                // denied is final, and so is a case that can never be justified.
-                let appealable =
-                    case.kind == Kind::Submission && documents_necessity(case, &route.policy);
-                if appealable {
-                    let mut o = self.outcome(
-                        case_id,
-                        event_id,
-                        Status::AppealNeeded,
-                        0,
-                        attempts,
-                        payer,
-                        reasons,
-                        findings,
-                    );
-                    o.appeal = Some(AppealRoute {
-                        deadline: response
-                            .decided_on
-                            .checked_add_days(chrono::Days::new(u64::from(
-                                route.policy.appeal_window_days,
-                            )))
-                            .unwrap_or(chrono::NaiveDate::MAX),
-                        required: appeal_packet(case),
-                    });
-                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied; an appeal is possible.");
-                    done(o)
-                } else {
-                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied.");
-                    done(self.outcome(
-                        case_id,
-                        event_id,
-                        Status::Denied,
-                        0,
-                        attempts,
-                        payer,
-                        reasons,
-                        findings,
-                    ))
-                }
-            }
-            Overall::Pended => {
-                let followups = state.followups + 1;
-                let next_state = CaseState {
-                    attempts,
-                    retries: state.retries,
-                    followups,
-                    reference: response.reference.clone().or(state.reference.clone()),
-                    first_attempt_at: state.first_attempt_at,
-                    replays: state.replays,
-                    redeliveries: 0,
-                };
-                let clock = regulatory_clock(case.urgency);
-                let waited = state
-                    .first_attempt_at
-                    .map(|at| (self.clock)().timestamp() - at)
-                    .unwrap_or(0);
-                if waited > clock.num_seconds() {
-                    let mut reasons = reasons;
-                    reasons.push(Reason::worker(
-                        WorkerReason::RegulatoryDeadline,
-                        format!(
-                            "the payer has not decided within its regulatory deadline ({} hours for a {} request); contact the payer",
-                            clock.num_hours(),
-                            if case.urgency == Urgency::Expedited { "expedited" } else { "standard" }
-                        ),
-                    ));
-                    warn!(case_id = %case_id, event_id = %event_id, hours = clock.num_hours(), "Payer missed its regulatory deadline.");
-                    return done(
-                        self.failed(case_id, event_id, attempts, payer, reasons, findings),
-                    );
-                }
-                match self.followup.next(state.followups, None) {
-                    Some(after) => {
-                        let mut o = self.outcome(
-                            case_id,
-                            event_id,
-                            Status::Pended,
-                            followups,
-                            attempts,
-                            payer,
-                            reasons,
-                            findings,
-                        );
-                        o.next_follow_up_at = Days::from_std(after)
-                            .ok()
-                            .and_then(|d| o.decided_at.checked_add_signed(d));
-                        info!(case_id = %case_id, event_id = %event_id, followups, wait_s = after.as_secs(), "Payer pended the request; following up later.");
-                        let next = Next::FollowUp {
-                            after,
-                            state: next_state,
-                            awaiting: route.payer.notifies().then(|| {
-                                request_identifier(case_id, event_id, case.kind.operation())
-                            }),
-                        };
-                        Disposition::new(vec![o], next)
-                    }
-                    None => {
-                        let mut reasons = reasons;
-                        reasons.push(Reason::worker(
-                            WorkerReason::FollowupsExhausted,
-                            format!(
-                                "the payer had not decided after {} follow-ups; contact the payer",
-                                state.followups
-                            ),
-                        ));
-                        warn!(case_id = %case_id, event_id = %event_id, followups = state.followups, "Payer never decided the pended request.");
-                        done(self.failed(case_id, event_id, attempts, payer, reasons, findings))
-                    }
-                }
-            }
-            Overall::NoDecision => {
-                let mut reasons = reasons;
-                reasons.push(Reason::worker(
-                    WorkerReason::NoDecision,
-                    format!(
-                        "the payer answered {} without a decision; contact the payer",
-                        action.unwrap_or("nothing")
-                    ),
-                ));
-                done(self.failed(case_id, event_id, attempts, payer, reasons, findings))
-            }
-        }
     }
 
     /// A `rejected` outcome carrying `findings`, then ack.

@@ -20,6 +20,7 @@ fn pipeline(now: DateTime<Utc>) -> Pipeline {
         followup: Schedule::new(vec![Duration::from_secs(3600); 10]),
         in_process: InProcessRetry::none(),
         max_message_bytes: 1 << 20,
+        attachments: None,
         clock: Arc::new(move || now),
     }
 }

@@ -299,8 +299,11 @@ pub async fn replay(
             .unwrap_or_else(|| d.routing_key.as_str().to_owned());
         // The replay count survives: the new attempt series ranks after everything published
         // for the event before (its outcomes carry a higher sequence and ids of their own).
+        // So do the hashes of the documents already sent: the replay resends under the same
+        // request identifier, so it must send the same bytes.
         let fresh = crate::retry::CaseState {
             replays: carried.state.replays.saturating_add(1),
+            documents: carried.state.documents.clone(),
             ..crate::retry::CaseState::default()
         };
         // The replay is a step of the case's timeline, told before the copy goes back.

@@ -199,6 +199,35 @@ registry! {
     )
     .adjustable();
 
+    // Attachments: the photos and the letter, fetched from the clinic's document store before
+    // submission (`attachments.sources`).
+    ATT_01 = Rule::new(
+        "ATT-01",
+        Error,
+        "a photo or letter URI that no configured document store serves (`attachments.sources` prefixes)",
+    );
+    ATT_02 = Rule::new("ATT-02", Error, "the document store has no file under the URI");
+    ATT_03 = Rule::new(
+        "ATT-03",
+        Error,
+        "the URI's path is refused: not a plain relative path, or it leads out of the store's folder",
+    );
+    ATT_04 = Rule::new(
+        "ATT-04",
+        Error,
+        "a document larger than `attachments.max_attachment_bytes`, or documents together larger than `attachments.max_request_bytes`",
+    );
+    ATT_05 = Rule::new(
+        "ATT-05",
+        Error,
+        "the document's bytes are not JPEG, PNG, TIFF or PDF, or not the `content_type` the case declares",
+    );
+    ATT_06 = Rule::new(
+        "ATT-06",
+        Error,
+        "a document changed in the store since this request was first sent: a resend under the same request identifier must carry the same bytes",
+    );
+
     // The `check` command.
     CFG_01 = Rule::new(
         "CFG-01",

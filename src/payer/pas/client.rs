@@ -219,7 +219,8 @@ impl Payer for PasPayer {
             ),
             _ => (
                 "Claim/$submit",
-                request_bundle(case, request.request_identifier, submitter),
+                request_bundle(case, request.request_identifier, submitter)
+                    .with_documents(request.documents),
             ),
         };
         let token = self

@@ -151,12 +151,13 @@ impl Serialize for Date {
     }
 }
 
-/// Text as standard base64 (FHIR `base64Binary`), encoded while it is written.
-pub(crate) struct Base64<'a>(pub(crate) &'a str);
+/// Bytes as standard base64 (FHIR `base64Binary`), encoded while they are written: a photo's
+/// bytes are never copied into an encoded string of their own.
+pub(crate) struct Base64<'a>(pub(crate) &'a [u8]);
 
 impl Serialize for Base64<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&Base64Display::new(self.0.as_bytes(), &STANDARD))
+        s.collect_str(&Base64Display::new(self.0, &STANDARD))
     }
 }
 
@@ -558,6 +559,12 @@ pub(crate) struct Attachment<'a> {
     pub(crate) data: Option<Base64<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) url: Option<&'a str>,
+    /// The number of bytes of `data` (FHIR `unsignedInt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<u64>,
+    /// base64(SHA-1(data)), FHIR's `Attachment.hash`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) hash: Option<String>,
     pub(crate) title: &'a str,
     pub(crate) creation: Date,
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::model::*;
 use crate::case::{CaseEvent, Indication, Kind, Relationship, Urgency};
 use crate::codes::{ProcedureSystem, SNOMED_CT_SYSTEM};
+use crate::payer::attachments::{sha1_base64, Documents, Fetched};
 
 // ---------------------------------------------------------------------------------------------
 // The request: what is computed once, then laid out.
@@ -70,16 +71,25 @@ pub struct PasRequest<'a> {
     evidence: Option<Evidence>,
     /// The payer's reference, on each line of an inquiry.
     administration_reference: Option<&'a str>,
+    /// The photos' and the letter's bytes, sent inline; without them their URIs are sent.
+    documents: Option<&'a Documents>,
 }
 
-impl PasRequest<'_> {
-    /// The request as JSON bytes: what is sent, the same for every resend.
+impl<'a> PasRequest<'a> {
     /// Adds the authenticated correlation token a payer echoes in its notifications.
     pub fn with_correlation(mut self, token: Option<String>) -> Self {
         self.correlation = token;
         self
     }
 
+    /// Sends the fetched photos and letter inline (`attachment.data`, `size`, `hash`), in the
+    /// case's order. Without them, each document goes as its URI.
+    pub fn with_documents(mut self, documents: Option<&'a Documents>) -> Self {
+        self.documents = documents;
+        self
+    }
+
+    /// The request as JSON bytes: what is sent, the same for every resend.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 * 1024);
         // Writing these types into a Vec cannot fail: every key is a string and every value a
@@ -227,6 +237,7 @@ pub fn request_bundle<'a>(
             messages: messages(case),
         }),
         administration_reference: None,
+        documents: None,
     }
 }
 
@@ -257,6 +268,7 @@ pub fn inquiry_bundle<'a>(
         parties: Parties::new(request_identifier),
         evidence: None,
         administration_reference: Some(reference),
+        documents: None,
     }
 }
 
@@ -595,13 +607,16 @@ impl<'a> PasRequest<'a> {
         let doc = &self.case.documentation;
         let mut urls = urls.iter().copied();
         for note in &doc.clinical_notes {
+            let text = note.text.as_bytes();
             let mut resource = self.document_reference(
                 LOINC_PROGRESS_NOTE,
                 "Progress note",
                 Attachment {
                     content_type: Some("text/plain; charset=utf-8"),
-                    data: (!note.text.is_empty()).then_some(Base64(&note.text)),
+                    data: (!text.is_empty()).then_some(Base64(text)),
                     url: None,
+                    size: (!text.is_empty()).then_some(text.len() as u64),
+                    hash: (!text.is_empty()).then(|| sha1_base64(text)),
                     title: &note.id,
                     creation: Date(note.date),
                 },
@@ -612,42 +627,75 @@ impl<'a> PasRequest<'a> {
                 .map(|n| [npi_reference(n.as_str())]);
             push_document(entry, urls.next(), resource);
         }
-        for photo in &doc.photos {
+        let fetched = self.documents;
+        for (i, photo) in doc.photos.iter().enumerate() {
             // PAS wants the document inline (attachment.data; url is 0..0 in its
-            // DocumentReference profile), but the worker holds only the practice system's URI
-            // of the image, not its bytes. The URI is sent until the worker can fetch them.
+            // DocumentReference profile). Without fetched bytes (fetching switched off) the
+            // practice system's URI is all there is to send.
+            let bytes = fetched.and_then(|d| d.photos.get(i));
             let resource = self.document_reference(
                 LOINC_PHOTO,
                 "Photographic image",
-                Attachment {
-                    content_type: Some(&photo.content_type),
-                    data: None,
-                    url: Some(&photo.uri),
-                    title: &photo.id,
-                    creation: Date(photo.taken_on),
-                },
+                attachment(
+                    bytes,
+                    Some(&photo.content_type),
+                    &photo.uri,
+                    &photo.id,
+                    photo.taken_on,
+                ),
             );
             push_document(entry, urls.next(), resource);
         }
         // Appeals carry the letter; a submission that already has one sends it too (it is
         // evidence, and the payer's review reads it either way).
         if let Some(letter) = &doc.letter_of_medical_necessity {
-            // Same caveat as photos: a URI of the practice system, not inline data.
+            let bytes = fetched.and_then(|d| d.letter.as_ref());
             let mut resource = self.document_reference(
                 LOINC_LETTER,
                 "Letter",
-                Attachment {
-                    content_type: None,
-                    data: None,
-                    url: Some(&letter.uri),
-                    title: "Letter of medical necessity",
-                    creation: Date(letter.signed_on),
-                },
+                attachment(
+                    bytes,
+                    None,
+                    &letter.uri,
+                    "Letter of medical necessity",
+                    letter.signed_on,
+                ),
             );
             resource.author = Some([npi_reference(letter.signed_by_npi.as_str())]);
             resource.authenticator = Some(npi_reference(letter.signed_by_npi.as_str()));
             push_document(entry, urls.next(), resource);
         }
+    }
+}
+
+/// A photo's or the letter's attachment: the fetched bytes inline (type sniffed, size, hash),
+/// or, when none were fetched, the URI with the declared type.
+fn attachment<'a>(
+    fetched: Option<&'a Fetched>,
+    declared: Option<&'a str>,
+    uri: &'a str,
+    title: &'a str,
+    creation: chrono::NaiveDate,
+) -> Attachment<'a> {
+    match fetched {
+        Some(f) => Attachment {
+            content_type: Some(f.content_type),
+            data: Some(Base64(&f.data)),
+            url: None,
+            size: Some(f.data.len() as u64),
+            hash: Some(f.hash.clone()),
+            title,
+            creation: Date(creation),
+        },
+        None => Attachment {
+            content_type: declared,
+            data: None,
+            url: Some(uri),
+            size: None,
+            hash: None,
+            title,
+            creation: Date(creation),
+        },
     }
 }
 

@@ -379,6 +379,7 @@ mod tests {
             operation: op,
             reference: None,
             attempt: 1,
+            documents: None,
         };
         decide(&req, &codes)
     }
@@ -400,6 +401,7 @@ mod tests {
             operation: Operation::Submit,
             reference: None,
             attempt: 1,
+            documents: None,
         };
         let review = ReviewCase::from_case(&case);
         for shown in [

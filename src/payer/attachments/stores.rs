@@ -1,0 +1,450 @@
+//! The three kinds of document store, each through a well-kept client: a local folder through
+//! `cap-std` (no path leaves the root, symbolic links included), an HTTPS document API through
+//! `reqwest`, S3-compatible storage through `object_store`.
+//!
+//! A store answers two questions about a key: how large the document is (so the request can
+//! reserve memory before it reads anything), and its bytes, read up to a cap.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::settings::{HttpsStoreSettings, S3StoreSettings, StoreSettings};
+use crate::payer::pas::auth::{Credentials, TokenSource};
+
+/// Why a store did not hand over a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreError {
+    /// The store has no document under the key.
+    NotFound,
+    /// The key is not one this store may serve (outside the folder, not a plain path).
+    Refused(&'static str),
+    /// The document is larger than the cap it was read with.
+    TooLarge,
+    /// Worth trying again: unreachable, a timeout, 408, 429, 5xx, refused credentials.
+    Unavailable(String),
+}
+
+/// One configured store.
+pub(crate) enum Store {
+    Folder(PathBuf),
+    Https(Box<HttpsStore>),
+    S3(Arc<dyn ObjectStore>, String),
+}
+
+pub(crate) struct HttpsStore {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    auth: HttpsAuth,
+}
+
+enum HttpsAuth {
+    None,
+    Bearer(SecretString),
+    OAuth(TokenSource),
+}
+
+/// Why a store could not be built from its settings (a configuration error at start).
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct StoreSettingError {
+    pub key: String,
+    pub message: String,
+}
+
+/// A key the stores accept: a relative path of plain segments (no empty, `.` or `..` segment,
+/// no backslash or control character). Checked before any store sees it.
+pub(crate) fn plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('/')
+        && key.len() <= 1024
+        && !key.chars().any(|c| c == '\\' || c.is_control())
+        && key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+}
+
+impl Store {
+    /// Builds the store `name` (`attachments.sources.<name>`) from its settings.
+    pub(crate) fn build(
+        name: &str,
+        settings: &StoreSettings,
+        timeout: Duration,
+    ) -> Result<Self, StoreSettingError> {
+        let err = |k: &str, message: String| StoreSettingError {
+            key: format!("attachments.sources.{name}.{k}"),
+            message,
+        };
+        match settings {
+            StoreSettings::Folder { root } => Ok(Store::Folder(root.clone())),
+            StoreSettings::Https(s) => https(s, timeout, &err).map(|h| Store::Https(Box::new(h))),
+            StoreSettings::S3(s) => {
+                let store = s3(s, timeout, &err)?;
+                Ok(Store::S3(Arc::new(store), s.key_prefix.clone()))
+            }
+        }
+    }
+
+    /// The document's size in bytes, when the store tells it without sending the document.
+    pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        if !plain_key(key) {
+            return Err(StoreError::Refused("the key is not a plain relative path"));
+        }
+        match self {
+            Store::Folder(root) => {
+                let (root, key) = (root.clone(), key.to_owned());
+                blocking(move || {
+                    let dir = open_root(&root)?;
+                    let meta = dir.metadata(&key).map_err(io_error)?;
+                    if !meta.is_file() {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(Some(meta.len()))
+                })
+                .await
+            }
+            Store::Https(h) => h.size(key).await,
+            Store::S3(store, prefix) => {
+                let path = object_path(prefix, key)?;
+                let meta = store.head(&path).await.map_err(object_error)?;
+                Ok(Some(meta.size))
+            }
+        }
+    }
+
+    /// The document's bytes, at most `cap` of them: a longer document is `TooLarge`.
+    pub(crate) async fn fetch(&self, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
+        if !plain_key(key) {
+            return Err(StoreError::Refused("the key is not a plain relative path"));
+        }
+        match self {
+            Store::Folder(root) => {
+                let (root, key) = (root.clone(), key.to_owned());
+                blocking(move || {
+                    let dir = open_root(&root)?;
+                    let file = dir.open(&key).map_err(io_error)?;
+                    let mut bytes = Vec::new();
+                    file.take(cap.saturating_add(1))
+                        .read_to_end(&mut bytes)
+                        .map_err(io_error)?;
+                    if bytes.len() as u64 > cap {
+                        return Err(StoreError::TooLarge);
+                    }
+                    Ok(bytes)
+                })
+                .await
+            }
+            Store::Https(h) => h.fetch(key, cap).await,
+            Store::S3(store, prefix) => {
+                let path = object_path(prefix, key)?;
+                let meta = store.head(&path).await.map_err(object_error)?;
+                if meta.size > cap {
+                    return Err(StoreError::TooLarge);
+                }
+                let bytes = store
+                    .get_range(&path, 0..meta.size)
+                    .await
+                    .map_err(object_error)?;
+                Ok(bytes.to_vec())
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(
+            "the folder read stopped".to_owned(),
+        ))
+    })
+}
+
+fn open_root(root: &std::path::Path) -> Result<cap_std::fs::Dir, StoreError> {
+    cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(|e| {
+        // A missing or unreadable root is the deployment's problem (a share not mounted yet),
+        // not the case's: worth trying again. The path is configuration, not case data.
+        StoreError::Unavailable(format!(
+            "the attachment folder cannot be opened ({})",
+            e.kind()
+        ))
+    })
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory => {
+            StoreError::NotFound
+        }
+        // cap-std's answer to a path or a symbolic link that leads out of the root.
+        ErrorKind::PermissionDenied => StoreError::Refused("the path leads out of the folder"),
+        kind => StoreError::Unavailable(format!("the attachment folder failed to read ({kind})")),
+    }
+}
+
+fn object_path(prefix: &str, key: &str) -> Result<ObjectPath, StoreError> {
+    ObjectPath::parse(format!("{prefix}{key}"))
+        .map_err(|_| StoreError::Refused("the key is not a valid object name"))
+}
+
+fn object_error(e: object_store::Error) -> StoreError {
+    match e {
+        object_store::Error::NotFound { .. } => StoreError::NotFound,
+        object_store::Error::InvalidPath { .. } => {
+            StoreError::Refused("the key is not a valid object name")
+        }
+        // The error's text names the bucket and key (configuration and ids), never content.
+        other => StoreError::Unavailable(format!("object storage: {other}")),
+    }
+}
+
+fn secret_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        return Err("the file is empty".to_owned());
+    }
+    Ok(text)
+}
+
+fn https(
+    s: &HttpsStoreSettings,
+    timeout: Duration,
+    err: &dyn Fn(&str, String) -> StoreSettingError,
+) -> Result<HttpsStore, StoreSettingError> {
+    let base =
+        reqwest::Url::parse(&s.base_url).map_err(|e| err("base_url", format!("not a URL: {e}")))?;
+    match base.scheme() {
+        "https" => {}
+        "http" if s.allow_insecure_http => {}
+        _ => {
+            return Err(err(
+                "base_url",
+                "must be https:// (allow_insecure_http is for tests on loopback)".to_owned(),
+            ))
+        }
+    }
+    if !base.path().ends_with('/') {
+        return Err(err("base_url", "must end with /".to_owned()));
+    }
+    // No redirects: the token would follow the request to another host.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(!s.allow_insecure_http)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .user_agent(concat!("preauth-worker/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| err("base_url", format!("cannot build the HTTP client: {e}")))?;
+    let auth = match (&s.token_file, &s.token_url) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "token_file",
+                "set token_file or token_url, not both".to_owned(),
+            ))
+        }
+        (Some(path), None) => HttpsAuth::Bearer(SecretString::from(
+            secret_file(path).map_err(|m| err("token_file", m))?,
+        )),
+        (None, Some(url)) => {
+            let (Some(id), Some(secret)) = (&s.client_id, &s.client_secret_file) else {
+                return Err(err(
+                    "token_url",
+                    "needs client_id and client_secret_file".to_owned(),
+                ));
+            };
+            let credentials = Credentials::secret_from_file(id, secret)
+                .map_err(|e| err("client_secret_file", e.to_string()))?;
+            HttpsAuth::OAuth(TokenSource::new(
+                http.clone(),
+                url.clone(),
+                s.scope.clone(),
+                credentials,
+            ))
+        }
+        (None, None) => HttpsAuth::None,
+    };
+    Ok(HttpsStore { http, base, auth })
+}
+
+fn s3(
+    s: &S3StoreSettings,
+    timeout: Duration,
+    err: &dyn Fn(&str, String) -> StoreSettingError,
+) -> Result<object_store::aws::AmazonS3, StoreSettingError> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::{ClientOptions, RetryConfig};
+    let options = ClientOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout.min(Duration::from_secs(10)))
+        .with_allow_http(s.allow_insecure_http);
+    // One quick retry inside the client; the worker's own tiers do the rest.
+    let retry = RetryConfig {
+        max_retries: 1,
+        retry_timeout: timeout,
+        ..RetryConfig::default()
+    };
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(&s.bucket)
+        .with_region(&s.region)
+        .with_client_options(options)
+        .with_retry(retry)
+        .with_virtual_hosted_style_request(!s.path_style);
+    if let Some(endpoint) = &s.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    match (&s.access_key_id_file, &s.secret_access_key_file) {
+        (Some(id), Some(secret)) => {
+            builder = builder
+                .with_access_key_id(secret_file(id).map_err(|m| err("access_key_id_file", m))?)
+                .with_secret_access_key(
+                    secret_file(secret).map_err(|m| err("secret_access_key_file", m))?,
+                );
+        }
+        (None, None) => {
+            // The standard AWS environment variables and instance credentials.
+            builder = AmazonS3Builder::from_env()
+                .with_bucket_name(&s.bucket)
+                .with_region(&s.region)
+                .with_client_options(
+                    ClientOptions::new()
+                        .with_timeout(timeout)
+                        .with_allow_http(s.allow_insecure_http),
+                )
+                .with_virtual_hosted_style_request(!s.path_style);
+            if let Some(endpoint) = &s.endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+        }
+        _ => {
+            return Err(err(
+                "access_key_id_file",
+                "set both access_key_id_file and secret_access_key_file, or neither".to_owned(),
+            ))
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| err("bucket", format!("cannot build the S3 client: {e}")))
+}
+
+impl HttpsStore {
+    fn url(&self, key: &str) -> Result<reqwest::Url, StoreError> {
+        let mut url = self.base.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|_| StoreError::Refused("the store's base URL takes no path"))?;
+            segments.pop_if_empty();
+            // Each segment percent-encoded by the url crate: a key cannot change the host or
+            // climb out of the base path (plain_key has refused `.` and `..`).
+            segments.extend(key.split('/'));
+        }
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+    ) -> Result<reqwest::Response, StoreError> {
+        let url = self.url(key)?;
+        let mut retried = false;
+        loop {
+            let mut request = self.http.request(method.clone(), url.clone());
+            match &self.auth {
+                HttpsAuth::None => {}
+                HttpsAuth::Bearer(token) => request = request.bearer_auth(token.expose_secret()),
+                HttpsAuth::OAuth(source) => {
+                    let token = source
+                        .token()
+                        .await
+                        .map_err(|e| StoreError::Unavailable(format!("document store: {e}")))?;
+                    request = request.bearer_auth(token.expose_secret());
+                }
+            }
+            let response = request.send().await.map_err(|e| {
+                StoreError::Unavailable(if e.is_timeout() {
+                    "the document store did not answer in time".to_owned()
+                } else {
+                    format!("the document store is unreachable: {}", e.without_url())
+                })
+            })?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && !retried {
+                if let HttpsAuth::OAuth(source) = &self.auth {
+                    // The token may have been revoked early: one fresh token, once.
+                    source.invalidate().await;
+                    retried = true;
+                    continue;
+                }
+            }
+            return match status {
+                s if s.is_success() => Ok(response),
+                StatusCode::NOT_FOUND | StatusCode::GONE => Err(StoreError::NotFound),
+                s if s.is_server_error()
+                    || s == StatusCode::TOO_MANY_REQUESTS
+                    || s == StatusCode::REQUEST_TIMEOUT
+                    || s == StatusCode::UNAUTHORIZED
+                    || s == StatusCode::FORBIDDEN =>
+                {
+                    // 401/403 are the deployment's credentials, not the case: retried, then
+                    // failed with this reason if they stay refused.
+                    Err(StoreError::Unavailable(format!(
+                        "the document store answered {}",
+                        s.as_u16()
+                    )))
+                }
+                _ => Err(StoreError::Refused(
+                    "the document store refused the request",
+                )),
+            };
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        match self.send(reqwest::Method::HEAD, key).await {
+            Ok(r) => Ok(r
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())),
+            // A store that does not answer HEAD: the size is learnt while reading.
+            Err(StoreError::Refused(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fetch(&self, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
+        let mut response = self.send(reqwest::Method::GET, key).await?;
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(StoreError::TooLarge);
+        }
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(cap) as usize);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > cap {
+                        return Err(StoreError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "the document store's answer was cut off: {}",
+                        e.without_url()
+                    )))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The payer's answer turned into outcomes: approved, denied or appeal-needed, pended (a
+//! follow-up, a wait for a notification, or failed when the regulatory clock has run out).
+
+use super::*;
+
+impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn decide(
+        &self,
+        case: &CaseEvent,
+        route: &PayerRoute,
+        state: &CaseState,
+        attempts: u32,
+        findings: Vec<Finding>,
+        response: PayerResponse,
+        payer_ref: impl Fn(Option<String>, Option<&str>) -> PayerRef,
+    ) -> Disposition {
+        let action = response.summary_action().map(|a| a.code());
+        let payer = Some(payer_ref(
+            response.reference.clone().or(state.reference.clone()),
+            action,
+        ));
+        let reasons = payer_reasons(&response);
+        let (case_id, event_id) = (&case.case_id, &case.event_id);
+        let done = |o: Outcome| Disposition::new(vec![o], Next::Ack);
+        match response.overall() {
+            Overall::Certified | Overall::PartlyCertified => {
+                let o = self.approved(
+                    case_id, event_id, attempts, payer, &response, reasons, findings,
+                );
+                info!(case_id = %case_id, event_id = %event_id, attempts, "Case approved.");
+                done(o)
+            }
+            Overall::NotCertified => {
+                // A first denial of a case that documents necessity can be appealed; an appeal
+                // denied is final, and so is a case that can never be justified.
+                let appealable =
+                    case.kind == Kind::Submission && documents_necessity(case, &route.policy);
+                if appealable {
+                    let mut o = self.outcome(
+                        case_id,
+                        event_id,
+                        Status::AppealNeeded,
+                        0,
+                        attempts,
+                        payer,
+                        reasons,
+                        findings,
+                    );
+                    o.appeal = Some(AppealRoute {
+                        deadline: response
+                            .decided_on
+                            .checked_add_days(chrono::Days::new(u64::from(
+                                route.policy.appeal_window_days,
+                            )))
+                            .unwrap_or(chrono::NaiveDate::MAX),
+                        required: appeal_packet(case),
+                    });
+                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied; an appeal is possible.");
+                    done(o)
+                } else {
+                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied.");
+                    done(self.outcome(
+                        case_id,
+                        event_id,
+                        Status::Denied,
+                        0,
+                        attempts,
+                        payer,
+                        reasons,
+                        findings,
+                    ))
+                }
+            }
+            Overall::Pended => {
+                let followups = state.followups + 1;
+                let next_state = CaseState {
+                    attempts,
+                    retries: state.retries,
+                    followups,
+                    reference: response.reference.clone().or(state.reference.clone()),
+                    first_attempt_at: state.first_attempt_at,
+                    replays: state.replays,
+                    documents: state.documents.clone(),
+                    redeliveries: 0,
+                };
+                let clock = regulatory_clock(case.urgency);
+                let waited = state
+                    .first_attempt_at
+                    .map(|at| (self.clock)().timestamp() - at)
+                    .unwrap_or(0);
+                if waited > clock.num_seconds() {
+                    let mut reasons = reasons;
+                    reasons.push(Reason::worker(
+                        WorkerReason::RegulatoryDeadline,
+                        format!(
+                            "the payer has not decided within its regulatory deadline ({} hours for a {} request); contact the payer",
+                            clock.num_hours(),
+                            if case.urgency == Urgency::Expedited { "expedited" } else { "standard" }
+                        ),
+                    ));
+                    warn!(case_id = %case_id, event_id = %event_id, hours = clock.num_hours(), "Payer missed its regulatory deadline.");
+                    return done(
+                        self.failed(case_id, event_id, attempts, payer, reasons, findings),
+                    );
+                }
+                match self.followup.next(state.followups, None) {
+                    Some(after) => {
+                        let mut o = self.outcome(
+                            case_id,
+                            event_id,
+                            Status::Pended,
+                            followups,
+                            attempts,
+                            payer,
+                            reasons,
+                            findings,
+                        );
+                        o.next_follow_up_at = Days::from_std(after)
+                            .ok()
+                            .and_then(|d| o.decided_at.checked_add_signed(d));
+                        info!(case_id = %case_id, event_id = %event_id, followups, wait_s = after.as_secs(), "Payer pended the request; following up later.");
+                        let next = Next::FollowUp {
+                            after,
+                            state: next_state,
+                            awaiting: route.payer.notifies().then(|| {
+                                request_identifier(case_id, event_id, case.kind.operation())
+                            }),
+                        };
+                        Disposition::new(vec![o], next)
+                    }
+                    None => {
+                        let mut reasons = reasons;
+                        reasons.push(Reason::worker(
+                            WorkerReason::FollowupsExhausted,
+                            format!(
+                                "the payer had not decided after {} follow-ups; contact the payer",
+                                state.followups
+                            ),
+                        ));
+                        warn!(case_id = %case_id, event_id = %event_id, followups = state.followups, "Payer never decided the pended request.");
+                        done(self.failed(case_id, event_id, attempts, payer, reasons, findings))
+                    }
+                }
+            }
+            Overall::NoDecision => {
+                let mut reasons = reasons;
+                reasons.push(Reason::worker(
+                    WorkerReason::NoDecision,
+                    format!(
+                        "the payer answered {} without a decision; contact the payer",
+                        action.unwrap_or("nothing")
+                    ),
+                ));
+                done(self.failed(case_id, event_id, attempts, payer, reasons, findings))
+            }
+        }
+    }
+}
