@@ -1,6 +1,6 @@
 //! Payer policy as data: which codes need pre-authorization, which indications count, whether
-//! photos are required, the appeal window, the severities it sets, and how the payer reviews. A
-//! new payer is a new file under config/policies/, not new code.
+//! photos are required (and must arrive as data), the appeal window, the severities it sets,
+//! and how the payer reviews. A new payer is a new file under config/policies/, not new code.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -39,6 +39,8 @@ struct PolicyFile {
     non_therapeutic_diagnoses: Vec<String>,
     #[serde(default)]
     photos_required: bool,
+    #[serde(default)]
+    photo_data_required: bool,
     appeal_window_days: u32,
     #[serde(default = "default_valid_days")]
     authorization_valid_days: u32,
@@ -92,6 +94,9 @@ pub struct Policy {
     pub cosmetic_diagnoses: Vec<Icd10Cm>,
     pub non_therapeutic_diagnoses: Vec<Icd10Cm>,
     pub photos_required: bool,
+    /// A photograph must reach the payer as data (inline, with its size and hash), not only as
+    /// a link; `photos_required` still says whether one must be present at all.
+    pub photo_data_required: bool,
     pub appeal_window_days: u32,
     pub authorization_valid_days: u32,
     pub review: Review,
@@ -219,6 +224,7 @@ impl Policy {
             name: file.name,
             description: file.description,
             photos_required: file.photos_required,
+            photo_data_required: file.photo_data_required,
             appeal_window_days: file.appeal_window_days,
             authorization_valid_days: file.authorization_valid_days,
         })
@@ -328,12 +334,27 @@ mod tests {
         let policies = Policies::load(&codes(), None).expect("policies");
         let default = policies.get("default").expect("default");
         assert!(!default.photos_required);
+        assert!(!default.photo_data_required);
         assert_eq!(default.appeal_window_days, 120);
         assert!(default.covers(&Indication::RestrictsVision));
         let strict = policies.get("strict-commercial").expect("strict");
         assert!(strict.photos_required);
+        assert!(strict.photo_data_required);
         assert!(strict.review.require_failed_conservative_treatment);
         assert!(!strict.covers(&Indication::ChangeInAppearance));
+    }
+
+    #[test]
+    fn a_policy_that_does_not_mention_photo_data_accepts_photos_by_link() {
+        let text = include_str!("../../config/policies/default.toml")
+            .replace("photo_data_required = false", "");
+        assert!(!text.contains("photo_data_required ="));
+        let policy = Policy::from_toml(&text, "t.toml", &codes(), clinical()).expect("loads");
+        assert!(!policy.photo_data_required);
+        let text = include_str!("../../config/policies/default.toml")
+            .replace("photo_data_required = false", "photo_data_required = true");
+        let policy = Policy::from_toml(&text, "t.toml", &codes(), clinical()).expect("loads");
+        assert!(policy.photo_data_required && !policy.photos_required);
     }
 
     #[test]

@@ -144,6 +144,9 @@ pub struct ReviewCase {
     pub indications: Vec<Indication>,
     pub clinical_notes: usize,
     pub photos: usize,
+    /// The photos that arrived as data (inline, with a size and a SHA-1 hash that match it),
+    /// not only as a link; a policy with `photo_data_required` certifies none without one.
+    pub photos_with_data: usize,
     /// Prior treatments, each `true` when it failed.
     pub prior_treatments: Vec<bool>,
     pub letter_of_medical_necessity: bool,
@@ -160,6 +163,7 @@ impl std::fmt::Debug for ReviewCase {
             .field("indications", &self.indications)
             .field("clinical_notes", &self.clinical_notes)
             .field("photos", &self.photos)
+            .field("photos_with_data", &self.photos_with_data)
             .field("prior_treatments", &self.prior_treatments)
             .field(
                 "letter_of_medical_necessity",
@@ -177,6 +181,11 @@ pub struct ReviewLine {
 }
 
 impl ReviewCase {
+    /// What the payer sees of `case` in process, where no request bundle is written.
+    ///
+    /// `photos_with_data` is 0 here: the case event names its photos by link only. The
+    /// in-process path fills it from the documents the worker fetched for the request (the
+    /// photos it would send inline), as the PAS payer simulator counts them from the bundle.
     pub fn from_case(case: &CaseEvent) -> Self {
         let doc = &case.documentation;
         Self {
@@ -195,6 +204,7 @@ impl ReviewCase {
             indications: doc.indications.clone(),
             clinical_notes: doc.clinical_notes.len(),
             photos: doc.photos.len(),
+            photos_with_data: 0,
             prior_treatments: doc.prior_treatments.iter().map(|t| t.failed()).collect(),
             letter_of_medical_necessity: doc.letter_of_medical_necessity.is_some(),
         }
@@ -338,6 +348,12 @@ fn whole_request_denial(case: &ReviewCase, policy: &Policy) -> Option<Reason> {
             "documentation incomplete: photographs are required",
         ));
     }
+    if policy.photo_data_required && case.photos_with_data == 0 {
+        return Some(reason(
+            SimReason::Documentation,
+            "documentation incomplete: a photograph must be sent as data, not only as a link",
+        ));
+    }
     let failed_conservative = case.prior_treatments.iter().any(|failed| *failed);
     if (policy.review.require_failed_conservative_treatment || case.appeal) && !failed_conservative
     {
@@ -382,6 +398,20 @@ mod tests {
             documents: None,
         };
         decide(&req, &codes)
+    }
+
+    /// The answer for `v` when every photo of the case reached the payer as data.
+    fn answer_with_photo_data(
+        v: &serde_json::Value,
+        policy: &str,
+        op: Operation,
+    ) -> Result<PayerResponse, PayerError> {
+        let codes = CodeTable::embedded().expect("codes");
+        let policies = Policies::load(&codes, None).expect("policies");
+        let policy = policies.get(policy).expect("policy");
+        let mut review = ReviewCase::from_case(&decode_value(v));
+        review.photos_with_data = review.photos;
+        decide_review(&review, &policy, &codes, "req-1", op, None)
     }
 
     #[test]
@@ -442,9 +472,26 @@ mod tests {
         let mut v = base();
         v["coverage"]["member_id"] = json!("NW20481234");
         v["documentation"]["prior_treatments"] = json!([]);
-        let r = answer(&v, "strict-commercial", Operation::Submit).expect("answer");
+        let r = answer_with_photo_data(&v, "strict-commercial", Operation::Submit).expect("answer");
         assert_eq!(r.items[0].action, ReviewAction::NotCertified);
         assert_eq!(r.reasons[0].code, "CT1");
+    }
+
+    #[test]
+    fn the_strict_payer_does_not_certify_a_photo_that_did_not_arrive_as_data() {
+        let mut v = base();
+        v["coverage"]["member_id"] = json!("NW20481234");
+        // In process nothing fetched the photo: the review case has none as data.
+        let r = answer(&v, "strict-commercial", Operation::Submit).expect("answer");
+        assert_eq!(r.overall(), super::super::Overall::NotCertified);
+        assert_eq!(r.reasons[0].code, "DOC");
+        assert!(
+            r.reasons[0].text.contains("sent as data"),
+            "{:?}",
+            r.reasons
+        );
+        let r = answer_with_photo_data(&v, "strict-commercial", Operation::Submit).expect("answer");
+        assert_eq!(r.overall(), super::super::Overall::Certified);
     }
 
     #[test]
@@ -471,7 +518,7 @@ mod tests {
         v["service"]["procedures"] = json!([
             {"code": "67850", "system": "CPT", "modifiers": ["E4"]},
             {"code": "10040", "system": "CPT"}]);
-        let r = answer(&v, "strict-commercial", Operation::Submit).expect("answer");
+        let r = answer_with_photo_data(&v, "strict-commercial", Operation::Submit).expect("answer");
         assert_eq!(r.overall(), super::super::Overall::PartlyCertified);
         assert_eq!(r.summary_action(), Some(ReviewAction::Partial));
     }

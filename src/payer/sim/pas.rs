@@ -1,7 +1,7 @@
 //! The payer side of PAS, for the payer simulator: reading back what a request bundle says
 //! ([`review_from_bundle`]) and writing the response bundle a payer sends for a decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -44,6 +44,11 @@ fn member_id_of(resource: Option<&Value>) -> Option<&str> {
 }
 
 /// Reads back what [`request_bundle`] wrote: the facts a payer's reviewers decide on.
+///
+/// Every DocumentReference attachment that carries `data` must carry a `size` and a `hash` that
+/// match it (`sim/pas/attachment.rs`); a request whose inline document does not check out is
+/// refused like any request the payer cannot read, naming the supportingInfo (1 for the first)
+/// and the attachment. `photos_with_data` counts the photos that arrived as data that checks out.
 pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
     if str_of(bundle, "resourceType") != Some("Bundle") {
         return Err("the body is not a Bundle".to_owned());
@@ -103,9 +108,12 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
         indications: Vec::new(),
         clinical_notes: 0,
         photos: 0,
+        photos_with_data: 0,
         prior_treatments: Vec::new(),
         letter_of_medical_necessity: false,
     };
+    // The DocumentReferences checked through the supportingInfo that points to them.
+    let mut checked = BTreeSet::new();
     for (index, info) in array_of(claim, "supportingInfo").iter().enumerate() {
         let category = codings(info.get("category"))
             .iter()
@@ -122,9 +130,25 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
                     .iter()
                     .filter(|c| str_of(c, "system") == Some(LOINC_SYSTEM))
                     .find_map(|c| str_of(c, "code"));
+                let with_data = verified_data(doc).map_err(|flaw| {
+                    format!(
+                        "supportingInfo {} ({}): {flaw}",
+                        index + 1,
+                        document_kind(loinc)
+                    )
+                })?;
+                checked.extend(
+                    info.get("valueReference")
+                        .and_then(|r| str_of(r, "reference")),
+                );
                 match loinc {
                     Some(LOINC_PROGRESS_NOTE) => review.clinical_notes += 1,
-                    Some(LOINC_PHOTO) => review.photos += 1,
+                    Some(LOINC_PHOTO) => {
+                        review.photos += 1;
+                        if with_data {
+                            review.photos_with_data += 1;
+                        }
+                    }
                     Some(LOINC_LETTER) => review.letter_of_medical_necessity = true,
                     _ => {}
                 }
@@ -148,7 +172,34 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
             _ => {}
         }
     }
+    // Inline documents the Claim does not point to are held to the same rule.
+    for (index, entry) in array_of(bundle, "entry").iter().enumerate() {
+        let url = str_of(entry, "fullUrl").unwrap_or_default();
+        if let Some(doc) = entry.get("resource").filter(|_| !checked.contains(url)) {
+            verified_data(doc).map_err(|flaw| format!("entry {} (document): {flaw}", index + 1))?;
+        }
+    }
     Ok(review)
+}
+
+/// Whether a DocumentReference carries inline data that checks out (`sim/pas/attachment.rs`);
+/// the flaw when it does not. Other resources carry no attachment to check.
+fn verified_data(resource: &Value) -> Result<bool, String> {
+    if str_of(resource, "resourceType") == Some("DocumentReference") {
+        attachment::verify_document(resource)
+    } else {
+        Ok(false)
+    }
+}
+
+/// What a DocumentReference holds, by its LOINC type, for messages.
+fn document_kind(loinc: Option<&str>) -> &'static str {
+    match loinc {
+        Some(LOINC_PROGRESS_NOTE) => "clinical note",
+        Some(LOINC_PHOTO) => "photo",
+        Some(LOINC_LETTER) => "letter of medical necessity",
+        _ => "document",
+    }
 }
 
 /// What a response echoes of its request.
@@ -438,6 +489,7 @@ pub fn error_response_bundle(request: &Value, decided_on: NaiveDate, errors: &[R
     echo.bundle(&timestamp, cr)
 }
 
+mod attachment;
 #[cfg(test)]
 mod bundle_rules;
 #[cfg(test)]

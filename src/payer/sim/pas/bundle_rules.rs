@@ -323,6 +323,9 @@ pub(super) fn request_violations(b: &Value) -> (Vec<String>, Vec<String>) {
                             "supportingInfo[{i}]: attachment {k} has neither data nor url"
                         ));
                     }
+                    if let Err(flaw) = super::attachment::verify(att) {
+                        out.push(format!("supportingInfo[{i}]: attachment {k}: {flaw}"));
+                    }
                 }
             }
         } else if cat == "freeFormMessage" && str_of(si, "valueString").is_none_or(str::is_empty) {

@@ -123,16 +123,23 @@ fn every_simulated_decision_survives_the_response_bundle() {
     let mut seen = BTreeSet::new();
     for (name, case, rid) in examples() {
         let request = request_bundle(&case, &rid, SUBMITTER).to_value();
-        let review = review_from_bundle(&request).expect("review");
+        let by_link = review_from_bundle(&request).expect("review");
+        // The same request as it reads when its photos are sent inline (photo_data_required).
+        let mut inline = by_link.clone();
+        inline.photos_with_data = inline.photos;
         let first = match case.kind {
             Kind::Submission => Operation::Submit,
             Kind::Appeal => Operation::Appeal,
         };
-        for policy_name in ["default", "strict-commercial"] {
+        let reviews = [(&by_link, "by link"), (&inline, "inline")];
+        for ((review, photos), policy_name) in reviews
+            .into_iter()
+            .flat_map(|r| [(r, "default"), (r, "strict-commercial")])
+        {
             let policy = policies.get(policy_name).expect("policy");
             for op in [first, Operation::Inquire { round: 1 }] {
-                let what = format!("{name} under {policy_name}, {op:?}");
-                match decide_review(&review, &policy, &codes, &rid, op, None) {
+                let what = format!("{name} (photos {photos}) under {policy_name}, {op:?}");
+                match decide_review(review, &policy, &codes, &rid, op, None) {
                     Ok(resp) => {
                         seen.insert(format!("{:?}", resp.overall()));
                         let bundle = response_bundle(&request, &resp);
@@ -499,8 +506,28 @@ fn the_inquiry_names_the_payer_reference_on_every_item() {
 }
 
 #[test]
-fn the_research_request_example_reads_as_a_review_case() {
-    let review = review_from_bundle(&fixture(REQUEST)).expect("reads");
+fn the_research_request_example_reads_as_a_review_case_once_its_document_has_a_size_and_hash() {
+    // The published example sends its document inline without a size or hash: this payer
+    // refuses that, naming the document.
+    let published = fixture(REQUEST);
+    assert_eq!(
+        review_from_bundle(&published),
+        Err("supportingInfo 1 (clinical note): attachment 1: data without a size".to_owned())
+    );
+    let mut bundle = published;
+    for entry in bundle["entry"].as_array_mut().expect("entries") {
+        if entry["resource"]["resourceType"] == "DocumentReference" {
+            let attachment = &mut entry["resource"]["content"][0]["attachment"];
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(attachment["data"].as_str().expect("data"))
+                .expect("base64");
+            attachment["size"] = json!(bytes.len());
+            attachment["hash"] = json!(base64::engine::general_purpose::STANDARD.encode(
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes)
+            ));
+        }
+    }
+    let review = review_from_bundle(&bundle).expect("reads");
     assert_eq!(review.member_id, "12345678901");
     assert_eq!(
         review.requested_on,
