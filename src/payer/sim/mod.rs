@@ -213,7 +213,12 @@ impl ReviewCase {
 
 /// The payer's decision for a request, by policy.
 pub fn decide(request: &PayerRequest<'_>, codes: &CodeTable) -> Result<PayerResponse, PayerError> {
-    let review = ReviewCase::from_case(request.case);
+    // In process there is no bundle to read: the photos that arrived as data are the ones the
+    // worker fetched for this request.
+    let review = ReviewCase {
+        photos_with_data: request.documents.map_or(0, |d| d.photos.len()),
+        ..ReviewCase::from_case(request.case)
+    };
     decide_review(
         &review,
         request.policy,

@@ -135,12 +135,13 @@ impl Drop for SimHandle {
 }
 
 /// Starts the simulator on `listener`.
-/// The simulator's listener bounds: request bundles up to 16 MiB (inline attachments), a
+/// The simulator's listener bounds: request bundles up to 64 MiB (inline attachments: the
+/// worker's default request limit of 32 MiB of documents is about 43 MiB in base64), a
 /// request answered within its scripted latency plus a margin.
 pub(crate) const SIM_LIMITS: crate::http::Limits = crate::http::Limits {
     header_read: std::time::Duration::from_secs(5),
     request: std::time::Duration::from_secs(120),
-    max_body: 16 * 1024 * 1024,
+    max_body: 64 * 1024 * 1024,
     max_connections: 512,
     connection_life: std::time::Duration::from_secs(300),
 };
