@@ -335,3 +335,107 @@ fn a_message_parked_by_the_driver_reports_parked_only_when_it_names_a_case() {
         progress::parked_message(b"[1]", &state, ParkReason::HandlerPanic, Utc::now()).is_none()
     );
 }
+
+/// `p` with the documents served from a folder: `store/` under the returned directory, holding
+/// `files` (none at all when `files` is `None`: the folder was never made).
+fn with_folder(mut p: Pipeline, files: Option<&[(&str, &[u8])]>) -> (Pipeline, tempfile::TempDir) {
+    use crate::payer::attachments::{AttachmentSettings, SourceSettings, StoreSettings};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    if let Some(files) = files {
+        std::fs::create_dir_all(&root).expect("mkdir");
+        for (key, bytes) in files {
+            std::fs::write(root.join(key), bytes).expect("write");
+        }
+    }
+    let mut settings = AttachmentSettings::default();
+    settings.sources.insert(
+        "pm".to_owned(),
+        SourceSettings {
+            prefix: "pm://attachments/".to_owned(),
+            store: StoreSettings::Folder { root },
+        },
+    );
+    p.attachments = Some(Arc::new(
+        crate::payer::attachments::Attachments::build(&settings).expect("attachments"),
+    ));
+    (p, dir)
+}
+
+const PHOTO: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1];
+
+fn submission() -> Vec<u8> {
+    serde_json::to_vec(&base()).expect("json")
+}
+
+#[tokio::test]
+async fn a_case_whose_photo_is_missing_is_rejected_before_any_payer_call() {
+    let (p, _dir) = with_folder(pipeline(Utc::now()), Some(&[]));
+    let d = p
+        .handle(&submission(), Some("case.submitted"), &CaseState::default())
+        .await;
+    assert_eq!(d.next, Next::Ack);
+    let o = &d.outcomes[0];
+    assert_eq!(o.status, Status::Rejected);
+    let rules: Vec<&str> = o.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert!(rules.contains(&"ATT-02"), "{rules:?}");
+    assert_eq!(o.attempts, 0);
+    assert!(!steps(&d).contains(&crate::case::Step::Submitted));
+}
+
+#[tokio::test]
+async fn a_document_store_that_is_down_sends_the_case_to_a_delay_tier_without_a_payer_call() {
+    let (mut p, _dir) = with_folder(failing(Utc::now(), 0), None);
+    let d = p
+        .handle(&submission(), Some("case.submitted"), &CaseState::default())
+        .await;
+    let Next::Retry { state, .. } = &d.next else {
+        panic!("expected a delay tier, got {:?}", d.next);
+    };
+    assert_eq!((state.attempts, state.retries), (0, 1));
+    assert!(d.outcomes.is_empty());
+    assert!(!steps(&d).contains(&crate::case::Step::Submitted));
+    // The tiers run out: failed, and the reason names the store, not the payer.
+    p.retry = Schedule::new(vec![]);
+    let d = p
+        .handle(&submission(), Some("case.submitted"), &CaseState::default())
+        .await;
+    let o = &d.outcomes[0];
+    assert_eq!(o.status, Status::Failed);
+    assert_eq!(o.reasons[0].code, "retries-exhausted");
+    assert!(o.reasons[0].text.contains("document store"), "{:?}", o.reasons);
+    assert!(!o.reasons[0].text.contains("the payer"), "{:?}", o.reasons);
+}
+
+#[tokio::test]
+async fn the_hashes_of_the_documents_sent_ride_with_a_retry_and_a_changed_one_is_refused() {
+    let files: &[(&str, &[u8])] = &[("IMG-1", PHOTO)];
+    let (p, dir) = with_folder(failing(Utc::now(), 5), Some(files));
+    let d = p
+        .handle(&submission(), Some("case.submitted"), &CaseState::default())
+        .await;
+    let Next::Retry { state, .. } = d.next else {
+        panic!("expected a delay tier, got {:?}", d.next);
+    };
+    let sent = crate::payer::attachments::sha1_base64(PHOTO);
+    assert_eq!(state.documents.as_deref(), Some(sent.as_str()));
+    // The same bytes: resent (the payer, still failing, has the last tier run out).
+    let again = p
+        .handle(&submission(), Some("case.submitted"), &state)
+        .await;
+    assert!(steps(&again).contains(&crate::case::Step::Submitted));
+    assert!(
+        again.outcomes.iter().all(|o| o.status == Status::Failed),
+        "{:?}",
+        again.outcomes
+    );
+    // Other bytes under the same request identifier: rejected, nothing sent.
+    std::fs::write(dir.path().join("store/IMG-1"), [PHOTO, b"edited"].concat()).expect("write");
+    let changed = p
+        .handle(&submission(), Some("case.submitted"), &state)
+        .await;
+    let o = &changed.outcomes[0];
+    assert_eq!(o.status, Status::Rejected);
+    assert_eq!(o.findings.last().map(|f| f.rule.as_str()), Some("ATT-06"));
+    assert!(!steps(&changed).contains(&crate::case::Step::Submitted));
+}

@@ -10,8 +10,6 @@
 
 pub mod settings;
 pub(crate) mod stores;
-#[cfg(test)]
-mod tests;
 
 use std::sync::Arc;
 
@@ -448,3 +446,6 @@ fn check_type(w: &Wanted<'_>, data: &[u8]) -> Result<&'static str, Finding> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;
