@@ -455,7 +455,7 @@ fn no_marked_case_value_reaches_a_finding_an_outcome_or_a_log() {
                 ("default payer", &with_default),
                 ("no default payer", &without_default),
             ] {
-                let report = check(&app.pipeline, &body);
+                let report = runtime.block_on(check(&app.pipeline, &body));
                 rules_seen.extend(report.findings.iter().map(|f| f.rule.clone()));
                 scan_report(&mut leaks, &markers, variant, setup, &report);
                 // A marked id is still the id: it comes back in the id fields, and only there.

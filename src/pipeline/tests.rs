@@ -362,7 +362,9 @@ fn with_folder(mut p: Pipeline, files: Option<&[(&str, &[u8])]>) -> (Pipeline, t
     (p, dir)
 }
 
-const PHOTO: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1];
+const PHOTO: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1,
+];
 
 fn submission() -> Vec<u8> {
     serde_json::to_vec(&base()).expect("json")
@@ -403,7 +405,11 @@ async fn a_document_store_that_is_down_sends_the_case_to_a_delay_tier_without_a_
     let o = &d.outcomes[0];
     assert_eq!(o.status, Status::Failed);
     assert_eq!(o.reasons[0].code, "retries-exhausted");
-    assert!(o.reasons[0].text.contains("document store"), "{:?}", o.reasons);
+    assert!(
+        o.reasons[0].text.contains("document store"),
+        "{:?}",
+        o.reasons
+    );
     assert!(!o.reasons[0].text.contains("the payer"), "{:?}", o.reasons);
 }
 

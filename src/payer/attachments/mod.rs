@@ -135,7 +135,8 @@ pub struct Attachments {
 
 /// One document of a case to fetch.
 struct Wanted<'a> {
-    /// `photo IMG-1` or `the letter`: how findings name it (ids only).
+    /// `photo 2` (its position, 1-based) or `the letter of medical necessity`: how findings
+    /// and log lines name it.
     label: String,
     path: String,
     uri: &'a str,
@@ -178,7 +179,7 @@ impl Attachments {
             });
         }
         // The longest prefix first: it wins over a shorter one that also matches.
-        sources.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        sources.sort_by_key(|s| std::cmp::Reverse(s.prefix.len()));
         let budget_kib = reservation_kib(settings.max_bytes_in_flight);
         Ok(Self {
             sources,
@@ -210,7 +211,9 @@ impl Attachments {
             .iter()
             .enumerate()
             .map(|(i, p)| Wanted {
-                label: format!("photo {}", p.id),
+                // By position, never by its id: findings repeat no value of the case (the path
+                // says which photo).
+                label: format!("photo {}", i + 1),
                 path: format!("documentation.photos[{i}].uri"),
                 uri: &p.uri,
                 declared: Some(&p.content_type),

@@ -91,7 +91,11 @@ impl<'a> PasRequest<'a> {
 
     /// The request as JSON bytes: what is sent, the same for every resend.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 * 1024);
+        // Sized for the documents' base64 up front: growing by doubling would hold up to twice
+        // a large request's bytes, and copy them on every step.
+        let documents = self.documents.map_or(0, |d| d.total_bytes());
+        let capacity = 16 * 1024 + usize::try_from(documents.div_ceil(3) * 4).unwrap_or(0);
+        let mut out = Vec::with_capacity(capacity);
         // Writing these types into a Vec cannot fail: every key is a string and every value a
         // string, number, boolean or sequence of them.
         if serde_json::to_writer(&mut out, self).is_err() {
