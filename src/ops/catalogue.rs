@@ -13,6 +13,7 @@ use crate::case::registry::RULES;
 use crate::case::{Severity, Status, WorkerReason};
 use crate::config::Settings;
 use crate::notify::{NotifyResult, UNKNOWN_PAYER};
+use crate::payer::attachments::DocumentsResult;
 use crate::pipeline::{reason_labels, CallResult, ParkReason, PayerDirectory, OTHER_REASON};
 
 /// A metric's Prometheus type.
@@ -164,6 +165,32 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Histogram,
         labels: &[PAYER],
         help: "payer call latency",
+    },
+    Metric {
+        name: "preauth_documents_total",
+        kind: Kind::Counter,
+        labels: &[closed("result", || {
+            DocumentsResult::ALL.iter().map(|r| r.as_str()).collect()
+        })],
+        help: "fetches of a request's photos and letter before it is sent: `sent` (fetched and checked), `rejected` (ATT findings), `unavailable` (a store did not answer)",
+    },
+    Metric {
+        name: "preauth_document_bytes_total",
+        kind: Kind::Counter,
+        labels: &[],
+        help: "bytes of photos and letters fetched and checked",
+    },
+    Metric {
+        name: "preauth_document_bytes_reserved",
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "bytes of `attachments.max_bytes_in_flight` held by requests now (7/3 of their documents: the bytes and their base64)",
+    },
+    Metric {
+        name: "preauth_document_budget_wait_seconds",
+        kind: Kind::Histogram,
+        labels: &[],
+        help: "how long a request waited for room in the byte budget before fetching its documents",
     },
     Metric {
         name: "preauth_delayed_total",
@@ -468,6 +495,11 @@ pub fn series(settings: &Settings, payers: &PayerDirectory) -> Vec<Series> {
             }
             "preauth_followups_brought_forward_total" => {
                 for r in Forwarded::ALL {
+                    add(&[("result", r.as_str())]);
+                }
+            }
+            "preauth_documents_total" => {
+                for r in DocumentsResult::ALL {
                     add(&[("result", r.as_str())]);
                 }
             }

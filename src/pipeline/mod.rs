@@ -415,7 +415,7 @@ impl Pipeline {
                     None => {
                         warn!(case_id = %case.case_id, event_id = %case.event_id, attempts, "Payer retries exhausted; the case failed.");
                         let text = match &store_down {
-                            Some(_) => format!("the document store stayed unavailable through {} tries: {detail}", next_state.retries),
+                            Some(_) => format!("the document store stayed unavailable through {} delay tiers: {detail}", next_state.retries.saturating_sub(1)),
                             None => format!("the payer stayed unavailable through {attempts} attempts: {detail}"),
                         };
                         let reasons = vec![Reason::worker(WorkerReason::RetriesExhausted, text)];

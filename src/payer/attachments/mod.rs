@@ -32,6 +32,59 @@ fn reservation_kib(raw: u64) -> u64 {
     raw.saturating_mul(7).div_ceil(3).div_ceil(1024).max(1)
 }
 
+/// How fetching a request's documents ended (`preauth_documents_total`'s `result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentsResult {
+    Sent,
+    Rejected,
+    Unavailable,
+}
+
+impl DocumentsResult {
+    pub const ALL: [DocumentsResult; 3] = [
+        DocumentsResult::Sent,
+        DocumentsResult::Rejected,
+        DocumentsResult::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentsResult::Sent => "sent",
+            DocumentsResult::Rejected => "rejected",
+            DocumentsResult::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Room held in the byte budget; given back (and the gauge lowered) when dropped.
+struct Room {
+    _permit: OwnedSemaphorePermit,
+    bytes: f64,
+}
+
+impl Room {
+    fn new(permit: OwnedSemaphorePermit, kib: u64) -> Self {
+        let bytes = (kib * 1024) as f64;
+        metrics::gauge!("preauth_document_bytes_reserved").increment(bytes);
+        Self {
+            _permit: permit,
+            bytes,
+        }
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        metrics::gauge!("preauth_document_bytes_reserved").decrement(self.bytes);
+    }
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Room({} bytes)", self.bytes)
+    }
+}
+
 /// One fetched document.
 pub struct Fetched {
     /// The type sniffed from the bytes, one of [`ACCEPTED_TYPES`].
@@ -57,7 +110,7 @@ impl std::fmt::Debug for Fetched {
 pub struct Documents {
     pub photos: Vec<Fetched>,
     pub letter: Option<Fetched>,
-    _room: Option<OwnedSemaphorePermit>,
+    _room: Option<Room>,
 }
 
 impl Documents {
@@ -166,6 +219,15 @@ impl Attachments {
         }
         let mut sources = Vec::new();
         for (name, s) in &settings.sources {
+            if let Some(other) = sources.iter().find(|o: &&Source| o.prefix == s.prefix) {
+                return Err(StoreSettingError {
+                    key: format!("attachments.sources.{name}.prefix"),
+                    message: format!(
+                        "the same prefix as attachments.sources.{}: a URI must have one store",
+                        other.name
+                    ),
+                });
+            }
             if s.prefix.is_empty() {
                 return Err(StoreSettingError {
                     key: format!("attachments.sources.{name}.prefix"),
@@ -243,6 +305,27 @@ impl Attachments {
         case: &CaseEvent,
         carried: Option<&str>,
     ) -> Result<Documents, Problem> {
+        if Self::wanted(case).is_empty() {
+            return Ok(Documents::default());
+        }
+        let result = self.fetch_all(case, carried).await;
+        let label = match &result {
+            Ok(docs) => {
+                metrics::counter!("preauth_document_bytes_total").increment(docs.total_bytes());
+                DocumentsResult::Sent
+            }
+            Err(Problem::Rejected(_)) => DocumentsResult::Rejected,
+            Err(Problem::Unavailable(_)) => DocumentsResult::Unavailable,
+        };
+        metrics::counter!("preauth_documents_total", "result" => label.as_str()).increment(1);
+        result
+    }
+
+    async fn fetch_all(
+        &self,
+        case: &CaseEvent,
+        carried: Option<&str>,
+    ) -> Result<Documents, Problem> {
         let wanted = Self::wanted(case);
         if wanted.is_empty() {
             return Ok(Documents::default());
@@ -291,10 +374,14 @@ impl Attachments {
         // 2. Room in the budget, all at once (never piecemeal: two requests holding half each
         //    would wait for each other forever).
         let kib = reservation_kib(planned_bytes.min(self.max_request)).min(self.budget_kib);
-        let room = Arc::clone(&self.budget)
+        let waited = std::time::Instant::now();
+        let permit = Arc::clone(&self.budget)
             .acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
             .await
             .map_err(|_| Problem::Unavailable("the attachment budget is closed".to_owned()))?;
+        metrics::histogram!("preauth_document_budget_wait_seconds")
+            .record(waited.elapsed().as_secs_f64());
+        let room = Room::new(permit, kib);
         // 3. The bytes, checked and hashed.
         let mut fetched = Vec::with_capacity(planned.len());
         let mut total = 0u64;

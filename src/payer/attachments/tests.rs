@@ -379,3 +379,21 @@ fn plain_keys_are_relative_paths_of_plain_segments() {
         assert!(!stores::plain_key(bad), "{bad:?}");
     }
 }
+
+#[test]
+fn two_sources_with_one_prefix_are_refused_at_start() {
+    let folder = Folder::new();
+    let mut settings = folder.settings();
+    settings.sources.insert(
+        "other".to_owned(),
+        SourceSettings {
+            prefix: "pm://attachments/".to_owned(),
+            store: StoreSettings::Folder {
+                root: folder.dir.path().to_owned(),
+            },
+        },
+    );
+    let e = Attachments::build(&settings).err().expect("refused");
+    assert_eq!(e.key, "attachments.sources.pm.prefix");
+    assert!(e.message.contains("attachments.sources.other"), "{e}");
+}
