@@ -467,6 +467,17 @@ impl Settings {
             if table.contains_key("payers") {
                 defaults.remove("payers");
             }
+            // …and one that declares its document stores means exactly those stores (a store of
+            // another kind under the shipped name, or another store for the shipped prefix).
+            let declares_sources = table
+                .get("attachments")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|a| a.contains_key("sources"));
+            if declares_sources {
+                if let Some(toml::Value::Table(a)) = defaults.get_mut("attachments") {
+                    a.remove("sources");
+                }
+            }
             user = Some(Toml::string(&text));
         }
         let mut figment = Figment::from(Serialized::defaults(defaults));

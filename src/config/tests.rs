@@ -115,6 +115,30 @@ fn a_file_that_declares_payers_replaces_the_shipped_payers() {
 }
 
 #[test]
+fn a_file_that_declares_document_stores_replaces_the_shipped_store() {
+    let s = load(
+        Some("[attachments.sources.pm]\nprefix = \"pm://attachments/\"\nkind = \"https\"\nbase_url = \"https://pm.example/docs/\"\n"),
+        &[],
+    )
+    .expect("a store of another kind under the shipped name loads");
+    assert!(matches!(
+        s.attachments.sources["pm"].store,
+        crate::payer::attachments::StoreSettings::Https(_)
+    ));
+    let s = load(
+        Some("[attachments.sources.share]\nprefix = \"pm://attachments/\"\nkind = \"folder\"\nroot = \"/srv/pm\"\n"),
+        &[],
+    )
+    .expect("loads");
+    assert_eq!(
+        s.attachments.sources.keys().collect::<Vec<_>>(),
+        vec!["share"]
+    );
+    let s = load(Some("[attachments]\nmax_attachment_bytes = 1024\n"), &[]).expect("loads");
+    assert_eq!(s.attachments.sources.keys().collect::<Vec<_>>(), vec!["pm"]);
+}
+
+#[test]
 fn a_wrong_key_names_itself() {
     let err = load(Some("[amqp]\nprefech = 8\n"), &[])
         .expect_err("unknown key")

@@ -3,6 +3,7 @@
 mod broker;
 mod support;
 
+mod attachments;
 mod check_command;
 mod cli;
 mod docs;

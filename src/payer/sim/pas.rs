@@ -126,10 +126,7 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
                         index + 1
                     )
                 })?;
-                let loinc = codings(doc.get("type"))
-                    .iter()
-                    .filter(|c| str_of(c, "system") == Some(LOINC_SYSTEM))
-                    .find_map(|c| str_of(c, "code"));
+                let loinc = loinc_of(doc);
                 let with_data = verified_data(doc).map_err(|flaw| {
                     format!(
                         "supportingInfo {} ({}): {flaw}",
@@ -190,6 +187,37 @@ fn verified_data(resource: &Value) -> Result<bool, String> {
     } else {
         Ok(false)
     }
+}
+
+/// A DocumentReference's LOINC type code: what the reader goes by (note, photo, letter).
+fn loinc_of(doc: &Value) -> Option<&str> {
+    codings(doc.get("type"))
+        .iter()
+        .filter(|c| str_of(c, "system") == Some(LOINC_SYSTEM))
+        .find_map(|c| str_of(c, "code"))
+}
+
+/// Every DocumentReference of a bundle, in entry order: its kind as the reader classifies it
+/// (`photo`, `letter`, `note`, else `other`) and its first attachment. For the simulator's
+/// record of what arrived.
+pub(crate) fn documents_of(bundle: &Value) -> Vec<(&'static str, Option<&Value>)> {
+    array_of(bundle, "entry")
+        .iter()
+        .filter_map(|e| e.get("resource"))
+        .filter(|r| str_of(r, "resourceType") == Some("DocumentReference"))
+        .map(|doc| {
+            let kind = match loinc_of(doc) {
+                Some(LOINC_PROGRESS_NOTE) => "note",
+                Some(LOINC_PHOTO) => "photo",
+                Some(LOINC_LETTER) => "letter",
+                _ => "other",
+            };
+            let attachment = array_of(doc, "content")
+                .iter()
+                .find_map(|c| c.get("attachment"));
+            (kind, attachment)
+        })
+        .collect()
 }
 
 /// What a DocumentReference holds, by its LOINC type, for messages.

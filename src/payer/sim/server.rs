@@ -63,6 +63,68 @@ pub struct Seen {
     pub status: u16,
     /// Milliseconds since the server started.
     pub at_ms: u64,
+    /// Hex SHA-256 of the raw request body, so a test can tell whether two tries sent the same
+    /// bytes (empty for the token endpoint).
+    #[serde(default)]
+    pub body_sha256: String,
+    /// The DocumentReferences of the request bundle, in entry order: what they declare of each
+    /// attachment, never its bytes.
+    #[serde(default)]
+    pub documents: Vec<SeenDocument>,
+}
+
+/// One DocumentReference of a request as the simulator saw it: its kind and what its first
+/// attachment declares (type, size, hash), and whether it carried the bytes. Never the bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SeenDocument {
+    /// `photo`, `letter` or `note`, by its LOINC type as the bundle reader classifies it;
+    /// `other` for any other type.
+    pub kind: String,
+    pub content_type: Option<String>,
+    pub size: Option<u64>,
+    /// The attachment's `hash` (base64 SHA-1), as declared.
+    pub hash: Option<String>,
+    /// Whether the attachment carried `data` (the document inline).
+    pub has_data: bool,
+}
+
+/// What a request body was, for [`Seen`].
+#[derive(Default)]
+struct Received {
+    body_sha256: String,
+    documents: Vec<SeenDocument>,
+}
+
+impl Received {
+    fn of(body: &[u8]) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+        Self {
+            body_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            documents: Vec::new(),
+        }
+    }
+
+    fn with_documents(mut self, bundle: &Value) -> Self {
+        self.documents = super::pas::documents_of(bundle)
+            .into_iter()
+            .map(|(kind, attachment)| SeenDocument {
+                kind: kind.to_owned(),
+                content_type: attachment
+                    .and_then(|a| a.get("contentType"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                size: attachment
+                    .and_then(|a| a.get("size"))
+                    .and_then(Value::as_u64),
+                hash: attachment
+                    .and_then(|a| a.get("hash"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                has_data: attachment.is_some_and(|a| a.get("data").is_some()),
+            })
+            .collect();
+        self
+    }
 }
 
 struct Pended {
@@ -182,13 +244,21 @@ fn fhir(status: StatusCode, body: &Value) -> Response {
 }
 
 impl SimState {
-    fn record(&self, request_identifier: &str, operation: &str, status: StatusCode) {
+    fn record(
+        &self,
+        request_identifier: &str,
+        operation: &str,
+        status: StatusCode,
+        received: &Received,
+    ) {
         if let Ok(mut seen) = self.seen.lock() {
             seen.push(Seen {
                 request_identifier: request_identifier.to_owned(),
                 operation: operation.to_owned(),
                 status: status.as_u16(),
                 at_ms: self.started.elapsed().as_millis() as u64,
+                body_sha256: received.body_sha256.clone(),
+                documents: received.documents.clone(),
             });
         }
     }
@@ -330,15 +400,17 @@ async fn receive(
     headers: &HeaderMap,
     body: &[u8],
     operation: &str,
-) -> Result<(Value, String), Response> {
+) -> Result<(Value, String, Received), Response> {
+    let received = Received::of(body);
     let Ok(bundle) = serde_json::from_slice::<Value>(body) else {
-        state.record("unparsable", operation, StatusCode::BAD_REQUEST);
+        state.record("unparsable", operation, StatusCode::BAD_REQUEST, &received);
         return Err(fhir(
             StatusCode::BAD_REQUEST,
             &operation_outcome("structure", "body is not JSON"),
         ));
     };
     let id = identifier_of(&bundle);
+    let received = received.with_documents(&bundle);
     if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
         if let Ok(mut t) = state.traceparents.lock() {
             t.push((id.clone(), traceparent.to_owned()));
@@ -346,28 +418,28 @@ async fn receive(
     }
     state.delay(&id).await;
     if !state.authorized(headers) {
-        state.record(&id, operation, StatusCode::UNAUTHORIZED);
+        state.record(&id, operation, StatusCode::UNAUTHORIZED, &received);
         return Err(fhir(
             StatusCode::UNAUTHORIZED,
             &operation_outcome("login", "a valid bearer token is required"),
         ));
     }
-    Ok((bundle, id))
+    Ok((bundle, id, received))
 }
 
 async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (bundle, id) = match receive(&state, &headers, &body, "submit").await {
+    let (bundle, id, received) = match receive(&state, &headers, &body, "submit").await {
         Ok(received) => received,
         Err(refused) => return refused,
     };
     if let Some(r) = state.scripted(&id) {
-        state.record(&id, "submit", r.status());
+        state.record(&id, "submit", r.status(), &received);
         return r;
     }
     let review = match review_from_bundle(&bundle) {
         Ok(r) => r,
         Err(why) => {
-            state.record(&id, "submit", StatusCode::BAD_REQUEST);
+            state.record(&id, "submit", StatusCode::BAD_REQUEST, &received);
             return fhir(StatusCode::BAD_REQUEST, &operation_outcome("invalid", &why));
         }
     };
@@ -377,7 +449,7 @@ async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
         Operation::Submit
     };
     let (status, body) = state.answer(&bundle, &review, &id, operation, None);
-    state.record(&id, "submit", status);
+    state.record(&id, "submit", status, &received);
     fhir(status, &body)
 }
 
@@ -402,12 +474,12 @@ fn inquiry_reference(bundle: &Value) -> Option<String> {
 }
 
 async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (bundle, id) = match receive(&state, &headers, &body, "inquire").await {
+    let (bundle, id, received) = match receive(&state, &headers, &body, "inquire").await {
         Ok(received) => received,
         Err(refused) => return refused,
     };
     let Some(reference) = inquiry_reference(&bundle) else {
-        state.record(&id, "inquire", StatusCode::BAD_REQUEST);
+        state.record(&id, "inquire", StatusCode::BAD_REQUEST, &received);
         return fhir(
             StatusCode::BAD_REQUEST,
             &operation_outcome(
@@ -427,7 +499,7 @@ async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: B
         })
     });
     let Some((review, original, round)) = found else {
-        state.record(&id, "inquire", StatusCode::NOT_FOUND);
+        state.record(&id, "inquire", StatusCode::NOT_FOUND, &received);
         return fhir(
             StatusCode::NOT_FOUND,
             &operation_outcome("not-found", "no pended request with that reference"),
@@ -440,7 +512,7 @@ async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: B
         Operation::Inquire { round },
         Some(&reference),
     );
-    state.record(&id, "inquire", status);
+    state.record(&id, "inquire", status, &received);
     fhir(status, &body)
 }
 
@@ -538,6 +610,7 @@ async fn token(
         } else {
             StatusCode::UNAUTHORIZED
         },
+        &Received::default(),
     );
     if !client_ok {
         return (

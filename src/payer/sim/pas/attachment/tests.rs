@@ -338,3 +338,50 @@ async fn the_http_simulator_refuses_a_damaged_document_as_it_refuses_any_unreada
     let statuses: Vec<u16> = sim.seen().iter().map(|s| s.status).collect();
     assert_eq!(statuses, [200, 400]);
 }
+
+#[tokio::test]
+async fn the_http_simulator_records_each_document_and_the_body_digest_never_the_bytes() {
+    let codes = Arc::new(CodeTable::embedded().expect("codes"));
+    let policies = Policies::load(&codes, None).expect("policies");
+    let policy = policies.get("default").expect("policy");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let sim = crate::payer::sim::server::start(listener, policy, codes, Default::default())
+        .expect("simulator");
+    let bundle = request(&base(), true);
+    let body = serde_json::to_vec(&bundle).expect("json");
+    let status = reqwest::Client::new()
+        .post(format!("{}/Claim/$submit", sim.base_url()))
+        .header("content-type", "application/fhir+json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("answered")
+        .status();
+    assert_eq!(status, 200);
+    let seen = sim.seen();
+    assert_eq!(seen.len(), 1);
+    let sha256: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(seen[0].body_sha256, sha256);
+    let photos: Vec<_> = seen[0]
+        .documents
+        .iter()
+        .filter(|d| d.kind == "photo")
+        .collect();
+    assert!(!photos.is_empty(), "{:?}", seen[0].documents);
+    for photo in photos {
+        assert!(photo.has_data);
+        assert_eq!(photo.content_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(photo.size, Some(PHOTO.len() as u64));
+        assert_eq!(photo.hash.as_deref(), Some(sha1_base64(PHOTO).as_str()));
+    }
+    assert!(seen[0].documents.iter().any(|d| d.kind == "note"));
+    // What the simulator keeps (and serves on /_sim/requests) holds no document's bytes.
+    let kept = serde_json::to_string(&seen).expect("json");
+    assert!(!kept.contains(&STANDARD.encode(PHOTO)), "{kept}");
+}
