@@ -87,6 +87,19 @@ fn load_and_build(label: &str, text: &str) {
     let key = dir.path().join("deployment.key");
     std::fs::write(&key, [0x5a_u8; 48]).expect("write the scratch key");
     settings.security.key_file = Some(key);
+    // The same for each document store's secret files (paths on the worker's machine).
+    let token = dir.path().join("document-store.token");
+    std::fs::write(&token, "check-deploy-placeholder").expect("write the scratch token");
+    for source in settings.attachments.sources.values_mut() {
+        if let preauth_worker::payer::attachments::StoreSettings::Https(h) = &mut source.store {
+            if h.token_file.is_some() {
+                h.token_file = Some(token.clone());
+            }
+            if h.client_secret_file.is_some() {
+                h.client_secret_file = Some(token.clone());
+            }
+        }
+    }
     let secrets: Vec<String> = settings
         .payers
         .values()

@@ -195,6 +195,20 @@ fn kubernetes_ports_secrets_key_file_and_network_policies_agree() {
         }
     }
 
+    // The document store's token: a file of a mounted Secret too.
+    let token_file = worker_toml
+        .get("attachments")
+        .and_then(|a| a.get("sources"))
+        .and_then(|s| s.get("pm"))
+        .and_then(|s| s.get("token_file"))
+        .and_then(toml::Value::as_str)
+        .unwrap_or_default();
+    if !mounts.contains_key(token_file) {
+        problems.push(format!(
+            "attachments.sources.pm.token_file {token_file:?} is not a file of a mounted Secret"
+        ));
+    }
+
     // The broker over TLS.
     let url = secret_docs
         .iter()
