@@ -367,7 +367,20 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         .get("default")
         .expect("policy");
     let dir = tempfile::tempdir().expect("tempdir");
+    // The photos and letters as the worker sends them: fetched from the shipped demonstration
+    // store (examples/attachments), inline with their size and hash.
+    let attachments = preauth_worker::payer::attachments::Attachments::build(
+        &preauth_worker::config::Settings::load_without_env(None)
+            .expect("defaults")
+            .attachments,
+    )
+    .expect("attachments");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut n = 0;
+    let mut inline = 0;
     for file in crate::support::case_files() {
         let bytes = std::fs::read(&file).expect("example");
         let case = decode(&identify(&bytes).expect("identified"), None).expect("decodes");
@@ -377,7 +390,12 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
             .and_then(|s| s.to_str())
             .expect("name")
             .to_owned();
-        let submit = request_bundle(&case, &id, case.provider.npi.as_str());
+        let documents = runtime
+            .block_on(attachments.resolve(&case, None))
+            .unwrap_or_else(|e| panic!("{name}: the documents of the example: {e:?}"));
+        inline += documents.photos.len() + usize::from(documents.letter.is_some());
+        let submit =
+            request_bundle(&case, &id, case.provider.npi.as_str()).with_documents(Some(&documents));
         let inquire = inquiry_bundle(&case, &id, case.provider.npi.as_str(), "PA-00000001", 1);
         std::fs::write(
             dir.path().join(format!("{name}.submit.json")),
@@ -423,6 +441,7 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains(&format!("{n} passed, 0 failed")), "{text}");
+    assert!(inline >= 20, "only {inline} documents went inline");
 }
 
 /// Runs the approved example through a payer-sim that registers `registered` as the clinic's
