@@ -184,3 +184,61 @@ async fn a_document_api_that_refuses_the_token_fails_the_case_naming_the_store_n
     );
     assert!(!all.contains("wrong-token-8812"), "the token was printed");
 }
+
+/// An OAuth token endpoint for the document API: client credentials in HTTP Basic, answered
+/// with the API's token; counts the tokens it issued.
+async fn token_endpoint(State(issued): State<Arc<Mutex<u32>>>, headers: HeaderMap) -> Response {
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("clinic-worker:client-secret-77")
+    );
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return (StatusCode::UNAUTHORIZED, "{\"error\":\"invalid_client\"}").into_response();
+    }
+    *issued.lock().expect("lock") += 1;
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        format!("{{\"access_token\":\"{TOKEN}\",\"token_type\":\"Bearer\",\"expires_in\":300}}"),
+    )
+        .into_response()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_api_behind_oauth_client_credentials_gets_a_token_then_the_documents() {
+    let clinic = Clinic::new();
+    let api = api(&clinic, TOKEN, 0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let addr = listener.local_addr().expect("address");
+    let issued = Arc::new(Mutex::new(0));
+    let tokens = Router::new()
+        .route("/token", axum::routing::post(token_endpoint))
+        .with_state(Arc::clone(&issued));
+    let docs = Router::new()
+        .route("/docs/{*key}", get(document))
+        .with_state(Arc::clone(&api));
+    tokio::spawn(async move { axum::serve(listener, docs.merge(tokens)).await });
+    let secret_file = clinic.path().join("client-secret");
+    std::fs::write(&secret_file, "client-secret-77\n").expect("secret");
+    let source = format!(
+        "[attachments.sources.pm]\nprefix = \"pm://attachments/\"\nkind = \"https\"\nbase_url = \"http://{addr}/docs/\"\ntoken_url = \"http://{addr}/token\"\nclient_id = \"clinic-worker\"\nclient_secret_file = \"{}\"\nallow_insecure_http = true\n",
+        secret_file.display()
+    );
+    let sim = payer_sim("default", Scenario::default()).await;
+    let cfg = clinic.config(&sim, "default", &source);
+    let out = process(&cfg, &[&example(EYELID)], &[]);
+    let got = outcomes(&out.stdout);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["status"], "approved", "{got:?}");
+    assert_eq!(*issued.lock().expect("lock"), 1, "one token, reused");
+    assert!(api.gets("IMG-1") >= 1);
+    assert!(api
+        .authorizations()
+        .iter()
+        .all(|a| *a == format!("Bearer {TOKEN}")));
+    let all = String::from_utf8_lossy(&out.stderr);
+    assert!(!all.contains("client-secret-77"), "the secret was printed");
+}
