@@ -391,7 +391,12 @@ impl Pipeline {
                 };
                 match self.retry.next(state.retries, retry_after) {
                     Some(after) => {
-                        info!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_s = after.as_secs(), "Payer unavailable; case goes to a delay tier.");
+                        if store_down.is_some() {
+                            // The detail names the source and the status, never the key.
+                            warn!(case_id = %case.case_id, event_id = %case.event_id, wait_s = after.as_secs(), %detail, "Document store unavailable; case goes to a delay tier.");
+                        } else {
+                            info!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_s = after.as_secs(), "Payer unavailable; case goes to a delay tier.");
+                        }
                         let wait = progress::Wait {
                             after,
                             asked: retry_after.is_some(),
