@@ -201,8 +201,13 @@ fn object_error(e: object_store::Error) -> StoreError {
         object_store::Error::InvalidPath { .. } => {
             StoreError::Refused("the key is not a valid object name")
         }
-        // The error's text names the bucket and key (configuration and ids), never content.
-        other => StoreError::Unavailable(format!("object storage: {other}")),
+        // Never the error's own text: it carries the request URL, and so the key, which is a
+        // piece of the case's URI.
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            StoreError::Unavailable("object storage refused the credentials".to_owned())
+        }
+        _ => StoreError::Unavailable("object storage request failed".to_owned()),
     }
 }
 
