@@ -86,27 +86,52 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+python_venv() {
+  # A Python virtual environment at $1 (Debian's python3-venv installed first when missing).
+  python3 -m venv "$1" 2>/dev/null || {
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$1"
+  }
+}
+
 ensure_fhir_validator() {
   # The FHIR R4 structure validator (fhir.resources, R4B models) checks every outgoing PAS bundle.
   local venv=target/fhir-venv
   # pika runs examples/integration/publish_case.py, the publisher the README shows.
   if ! "$venv/bin/python" -c 'import fhir.resources.R4B, pika' >/dev/null 2>&1; then
     log "Installing the FHIR validator (fhir.resources) and pika into $venv"
-    python3 -m venv "$venv" 2>/dev/null || {
-      if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-      $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
-      python3 -m venv "$venv"
-    }
+    python_venv "$venv"
     "$venv/bin/pip" install -q 'fhir.resources==8.3.0' 'pika==1.4.4'
   fi
   export PREAUTH_FHIR_PYTHON="$PWD/$venv/bin/python"
   export PREAUTH_PYTHON="$PWD/$venv/bin/python"
 }
 
+MOTO_VERSION=5.2.5
+
+ensure_moto() {
+  # moto's S3-compatible server (moto_server) for the S3 document store tests
+  # (tests/it/attachments_s3.rs), in a virtual environment of its own, pinned.
+  local venv=target/moto-venv
+  if ! { [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c \
+    "import importlib.metadata as m, flask, flask_cors; assert m.version('moto') == '$MOTO_VERSION'" \
+    >/dev/null 2>&1; }; then
+    log "Installing moto[server]==$MOTO_VERSION (an S3-compatible server) into $venv"
+    python_venv "$venv"
+    if ! "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"; then
+      echo "pip could not install moto[server]==$MOTO_VERSION into $venv" >&2
+      return 1
+    fi
+  fi
+  export PREAUTH_MOTO_SERVER="$PWD/$venv/bin/moto_server"
+}
+
 ensure_rabbitmq
 ensure_postgres
 ensure_chromium
 ensure_fhir_validator
+ensure_moto
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,6 +4,7 @@ mod broker;
 mod support;
 
 mod attachments;
+mod attachments_s3;
 mod check_command;
 mod cli;
 mod docs;

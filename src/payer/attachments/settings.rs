@@ -110,7 +110,9 @@ pub struct S3StoreSettings {
     pub bucket: String,
     #[serde(default = "default_region")]
     pub region: String,
-    /// An S3-compatible endpoint (MinIO, Ceph…); AWS when absent.
+    /// An S3-compatible endpoint (MinIO, Ceph…); AWS when absent. Without `path_style` the
+    /// endpoint is used as it is (virtual-hosted style), so it must already name the bucket
+    /// (`https://bucket.store.example`); with `path_style`, `{endpoint}/{bucket}/{key}`.
     pub endpoint: Option<String>,
     /// Prepended to the key (a folder in the bucket), such as `clinic-7/`.
     #[serde(default)]

@@ -147,14 +147,39 @@ impl Store {
                 if meta.size > cap {
                     return Err(StoreError::TooLarge);
                 }
-                let bytes = store
-                    .get_range(&path, 0..meta.size)
-                    .await
-                    .map_err(object_error)?;
-                Ok(bytes.to_vec())
+                read_version(store.as_ref(), &meta).await
             }
         }
     }
+}
+
+/// The bytes of the object version `meta` describes: if the object was replaced since, the
+/// store answers 412 (If-Match on the ETag) and the read is worth trying again, never the first
+/// `meta.size` bytes of another version.
+pub(super) async fn read_version(
+    store: &dyn ObjectStore,
+    meta: &object_store::ObjectMeta,
+) -> Result<Vec<u8>, StoreError> {
+    if meta.size == 0 {
+        // No range is valid over nothing (object_store refuses 0..0); the type check rejects it.
+        return Ok(Vec::new());
+    }
+    let options = object_store::GetOptions {
+        if_match: meta.e_tag.clone(),
+        range: Some((0..meta.size).into()),
+        ..Default::default()
+    };
+    let result = store
+        .get_opts(&meta.location, options)
+        .await
+        .map_err(object_error)?;
+    let bytes = result.bytes().await.map_err(object_error)?;
+    if bytes.len() as u64 != meta.size {
+        return Err(StoreError::Unavailable(
+            "the object changed while it was read".to_owned(),
+        ));
+    }
+    Ok(bytes.to_vec())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -200,6 +225,9 @@ fn object_error(e: object_store::Error) -> StoreError {
         object_store::Error::NotFound { .. } => StoreError::NotFound,
         object_store::Error::InvalidPath { .. } => {
             StoreError::Refused("the key is not a valid object name")
+        }
+        object_store::Error::Precondition { .. } => {
+            StoreError::Unavailable("the object changed while it was read".to_owned())
         }
         // Never the error's own text: it carries the request URL, and so the key, which is a
         // piece of the case's URI.
@@ -297,7 +325,23 @@ fn s3(
         retry_timeout: timeout,
         ..RetryConfig::default()
     };
-    let mut builder = AmazonS3Builder::new()
+    let builder = match (&s.access_key_id_file, &s.secret_access_key_file) {
+        (Some(id), Some(secret)) => AmazonS3Builder::new()
+            .with_access_key_id(secret_file(id).map_err(|m| err("access_key_id_file", m))?)
+            .with_secret_access_key(
+                secret_file(secret).map_err(|m| err("secret_access_key_file", m))?,
+            ),
+        // The standard AWS environment variables and instance credentials.
+        (None, None) => AmazonS3Builder::from_env(),
+        _ => {
+            return Err(err(
+                "access_key_id_file",
+                "set both access_key_id_file and secret_access_key_file, or neither".to_owned(),
+            ))
+        }
+    };
+    // The same client either way: timeouts, the one quick retry, the addressing style.
+    let mut builder = builder
         .with_bucket_name(&s.bucket)
         .with_region(&s.region)
         .with_client_options(options)
@@ -305,36 +349,6 @@ fn s3(
         .with_virtual_hosted_style_request(!s.path_style);
     if let Some(endpoint) = &s.endpoint {
         builder = builder.with_endpoint(endpoint);
-    }
-    match (&s.access_key_id_file, &s.secret_access_key_file) {
-        (Some(id), Some(secret)) => {
-            builder = builder
-                .with_access_key_id(secret_file(id).map_err(|m| err("access_key_id_file", m))?)
-                .with_secret_access_key(
-                    secret_file(secret).map_err(|m| err("secret_access_key_file", m))?,
-                );
-        }
-        (None, None) => {
-            // The standard AWS environment variables and instance credentials.
-            builder = AmazonS3Builder::from_env()
-                .with_bucket_name(&s.bucket)
-                .with_region(&s.region)
-                .with_client_options(
-                    ClientOptions::new()
-                        .with_timeout(timeout)
-                        .with_allow_http(s.allow_insecure_http),
-                )
-                .with_virtual_hosted_style_request(!s.path_style);
-            if let Some(endpoint) = &s.endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-        }
-        _ => {
-            return Err(err(
-                "access_key_id_file",
-                "set both access_key_id_file and secret_access_key_file, or neither".to_owned(),
-            ))
-        }
     }
     builder
         .build()

@@ -397,3 +397,42 @@ fn two_sources_with_one_prefix_are_refused_at_start() {
     assert_eq!(e.key, "attachments.sources.pm.prefix");
     assert!(e.message.contains("attachments.sources.other"), "{e}");
 }
+
+#[tokio::test]
+async fn an_object_replaced_between_its_size_and_its_read_is_read_again_later_never_torn() {
+    use object_store::memory::InMemory;
+    use object_store::path::Path as ObjectPath;
+    use object_store::ObjectStoreExt;
+    let store = InMemory::new();
+    let path = ObjectPath::from("clinic-7/IMG-1");
+    store.put(&path, JPEG.into()).await.expect("put");
+    let first = store.head(&path).await.expect("head");
+    assert_eq!(
+        stores::read_version(&store, &first).await.expect("read"),
+        JPEG
+    );
+    // Replaced by a longer version after the size was learnt: its first bytes are not the photo.
+    store
+        .put(&path, [JPEG, JPEG].concat().into())
+        .await
+        .expect("put");
+    assert!(matches!(
+        stores::read_version(&store, &first).await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_empty_object_is_read_as_nothing_not_as_a_store_failure() {
+    use object_store::memory::InMemory;
+    use object_store::path::Path as ObjectPath;
+    use object_store::ObjectStoreExt;
+    let store = InMemory::new();
+    let path = ObjectPath::from("clinic-7/empty");
+    store.put(&path, Vec::new().into()).await.expect("put");
+    let meta = store.head(&path).await.expect("head");
+    assert_eq!(
+        stores::read_version(&store, &meta).await.expect("read"),
+        Vec::<u8>::new()
+    );
+}
