@@ -325,6 +325,21 @@ fn s3(
         retry_timeout: timeout,
         ..RetryConfig::default()
     };
+    if let Some(endpoint) = &s.endpoint {
+        let host = reqwest::Url::parse(endpoint)
+            .map_err(|e| err("endpoint", format!("not a URL: {e}")))?
+            .host_str()
+            .unwrap_or_default()
+            .to_owned();
+        // Virtual-hosted requests go to the endpoint as given: without the bucket in its host
+        // they would reach no bucket at all.
+        if !s.path_style && !host.starts_with(&format!("{}.", s.bucket)) {
+            return Err(err(
+                "path_style",
+                "an endpoint without the bucket in its host needs path_style = true (most S3-compatible stores)".to_owned(),
+            ));
+        }
+    }
     let builder = match (&s.access_key_id_file, &s.secret_access_key_file) {
         (Some(id), Some(secret)) => AmazonS3Builder::new()
             .with_access_key_id(secret_file(id).map_err(|m| err("access_key_id_file", m))?)

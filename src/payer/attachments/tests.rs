@@ -436,3 +436,33 @@ async fn an_empty_object_is_read_as_nothing_not_as_a_store_failure() {
         Vec::<u8>::new()
     );
 }
+
+#[test]
+fn an_s3_endpoint_without_the_bucket_needs_path_style_requests() {
+    let s3 = |endpoint: &str, path_style: bool| {
+        let mut settings = AttachmentSettings::default();
+        settings.sources.insert(
+            "s3".to_owned(),
+            SourceSettings {
+                prefix: "s3://".to_owned(),
+                store: StoreSettings::S3(settings::S3StoreSettings {
+                    bucket: "clinic-docs".to_owned(),
+                    region: "us-east-1".to_owned(),
+                    endpoint: Some(endpoint.to_owned()),
+                    key_prefix: String::new(),
+                    access_key_id_file: None,
+                    secret_access_key_file: None,
+                    path_style,
+                    allow_insecure_http: false,
+                }),
+            },
+        );
+        Attachments::build(&settings).err().map(|e| e.key)
+    };
+    assert_eq!(
+        s3("https://minio.clinic.example", false).as_deref(),
+        Some("attachments.sources.s3.path_style")
+    );
+    assert_eq!(s3("https://minio.clinic.example", true), None);
+    assert_eq!(s3("https://clinic-docs.minio.clinic.example", false), None);
+}
