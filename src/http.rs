@@ -57,7 +57,10 @@ impl Limits {
 /// Serves `app` on `listener` within `limits` until `shutdown`; returns once the accept loop is
 /// running. Connections still open at shutdown finish their request and close.
 pub fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: CancellationToken) {
+    // Both limits: tower-http's bounds the body as it streams in, and axum's own (2 MB unless
+    // set) would otherwise cap its extractors (`Bytes`, `Json`, `Form`) below `max_body`.
     let app = app
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body))
         .layer(RequestBodyLimitLayer::new(limits.max_body))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -284,3 +284,43 @@ fn check_no_fetch_leaves_the_store_alone_and_passes_a_case_whose_photo_is_missin
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("ATT-"), "{text}");
 }
+
+/// Phone-sized photos: three of 5 MiB, about 20 MiB of base64 in one request, well past the
+/// 2 MB an HTTP framework lets a body extractor read unless told otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_five_mib_photos_reach_the_payer_whole_in_one_request() {
+    let clinic = Clinic::new();
+    let mut photo = clinic.file("IMG-1");
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    while photo.len() < 5 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        photo.extend_from_slice(&x.to_le_bytes());
+    }
+    for (i, key) in ["BIG-1", "BIG-2", "BIG-3"].iter().enumerate() {
+        let mut bytes = photo.clone();
+        bytes.push(i as u8);
+        std::fs::write(clinic.root().join(key), bytes).expect("photo");
+    }
+    let case = clinic.case(EYELID, |v| {
+        v["documentation"]["photos"] = serde_json::json!(["BIG-1", "BIG-2", "BIG-3"]
+            .iter()
+            .map(|k| serde_json::json!({"id": k, "taken_on": "2026-11-18",
+                "uri": format!("pm://attachments/{k}"), "content_type": "image/jpeg"}))
+            .collect::<Vec<_>>());
+    });
+    let sim = payer_sim("default", Scenario::default()).await;
+    let cfg = clinic.config(&sim, "default", &clinic.folder_source());
+    let got = outcomes(&process(&cfg, &[&case], &[]).stdout);
+    assert_eq!(got[0]["status"], "approved", "{got:?}");
+    let seen = submits(&sim);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        of_kind(&seen[0], "photo"),
+        ["BIG-1", "BIG-2", "BIG-3"]
+            .iter()
+            .map(|k| clinic.expected("photo", k, "image/jpeg"))
+            .collect::<Vec<_>>()
+    );
+}

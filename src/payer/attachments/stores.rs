@@ -179,7 +179,8 @@ pub(super) async fn read_version(
             "the object changed while it was read".to_owned(),
         ));
     }
-    Ok(bytes.to_vec())
+    // Without a copy when the buffer is the only owner of its bytes.
+    Ok(Vec::from(bytes))
 }
 
 async fn blocking<T: Send + 'static>(
