@@ -242,7 +242,9 @@ impl Attachments {
         }
         // The longest prefix first: it wins over a shorter one that also matches.
         sources.sort_by_key(|s| std::cmp::Reverse(s.prefix.len()));
-        let budget_kib = reservation_kib(settings.max_bytes_in_flight);
+        // The budget is what requests hold in memory, so a request reserves its documents' bytes
+        // and their base64 ([`reservation_kib`]) against it.
+        let budget_kib = settings.max_bytes_in_flight.div_ceil(1024).max(1);
         Ok(Self {
             sources,
             max_attachment: settings.max_attachment_bytes,

@@ -23,8 +23,9 @@ pub struct AttachmentSettings {
     /// The most document bytes one request may carry.
     #[serde(default = "default_max_request")]
     pub max_request_bytes: u64,
-    /// The most document bytes all requests in flight may hold at once; a request waits for
-    /// room before it fetches. At least `max_request_bytes`.
+    /// The most memory the documents of all requests in flight may hold at once: each request
+    /// counts its documents' bytes and their base64 (7/3 of the bytes) and waits for room before
+    /// it fetches. At least `max_request_bytes`; a request larger than the budget runs alone.
     #[serde(default = "default_max_in_flight")]
     pub max_bytes_in_flight: u64,
     /// How long one fetch (a store's answer and the whole body) may take.

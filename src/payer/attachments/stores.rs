@@ -129,7 +129,12 @@ impl Store {
                 blocking(move || {
                     let dir = open_root(&root)?;
                     let file = dir.open(&key).map_err(io_error)?;
+                    // Room for exactly what the store said is there (and one byte more, to see
+                    // a file that grew): read_to_end through `take` would grow by doubling.
                     let mut bytes = Vec::new();
+                    bytes
+                        .try_reserve_exact(usize::try_from(cap.saturating_add(1)).unwrap_or(0))
+                        .map_err(|_| StoreError::TooLarge)?;
                     file.take(cap.saturating_add(1))
                         .read_to_end(&mut bytes)
                         .map_err(io_error)?;

@@ -140,7 +140,7 @@ impl PasPayer {
     async fn post(
         &self,
         path: &str,
-        body: &[u8],
+        body: &bytes::Bytes,
         retry_on_401: bool,
     ) -> Result<reqwest::Response, PayerError> {
         let url = format!("{}/{path}", self.base_url);
@@ -166,7 +166,9 @@ impl PasPayer {
             .header(CONTENT_TYPE, FHIR_JSON)
             .header(ACCEPT, FHIR_JSON)
             .headers(trace_headers(&span))
-            .body(body.to_vec());
+            // A reference to the same bytes, not a copy: with photos inline a bundle runs to
+            // tens of MiB.
+            .body(body.clone());
         if let Some(token) = &token {
             request = request.bearer_auth(token.expose_secret());
         }
@@ -228,7 +230,7 @@ impl Payer for PasPayer {
             .as_ref()
             .map(|(payer, key)| Correlation::token(key, payer, request.request_identifier));
         // The bytes are the same for every resend.
-        let body = bundle.with_correlation(token).to_json();
+        let body = bytes::Bytes::from(bundle.with_correlation(token).to_json());
         let _permit = self
             .in_flight
             .acquire()
