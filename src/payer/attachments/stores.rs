@@ -93,15 +93,11 @@ impl Store {
 
     /// The document's size in bytes, when the store tells it without sending the document.
     pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        if !plain_key(key) {
-            return Err(StoreError::Refused("the key is not a plain relative path"));
-        }
+        checked(key)?;
         match self {
             Store::Folder(root) => {
-                let (root, key) = (root.clone(), key.to_owned());
-                blocking(move || {
-                    let dir = open_root(&root)?;
-                    let meta = dir.metadata(&key).map_err(io_error)?;
+                in_folder(root, key, |dir, key| {
+                    let meta = dir.metadata(key).map_err(io_error)?;
                     if !meta.is_file() {
                         return Err(StoreError::NotFound);
                     }
@@ -120,15 +116,11 @@ impl Store {
 
     /// The document's bytes, at most `cap` of them: a longer document is `TooLarge`.
     pub(crate) async fn fetch(&self, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
-        if !plain_key(key) {
-            return Err(StoreError::Refused("the key is not a plain relative path"));
-        }
+        checked(key)?;
         match self {
             Store::Folder(root) => {
-                let (root, key) = (root.clone(), key.to_owned());
-                blocking(move || {
-                    let dir = open_root(&root)?;
-                    let file = dir.open(&key).map_err(io_error)?;
+                in_folder(root, key, move |dir, key| {
+                    let file = dir.open(key).map_err(io_error)?;
                     // Room for exactly what the store said is there (and one byte more, to see
                     // a file that grew): read_to_end through `take` would grow by doubling.
                     let mut bytes = Vec::new();
@@ -188,14 +180,29 @@ pub(super) async fn read_version(
     Ok(Vec::from(bytes))
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+/// Refuses a key that is not a [`plain_key`] before any store sees it.
+fn checked(key: &str) -> Result<(), StoreError> {
+    if plain_key(key) {
+        Ok(())
+    } else {
+        Err(StoreError::Refused("the key is not a plain relative path"))
+    }
+}
+
+/// Runs `f` on the folder `root`, opened as a capability, and `key`, on a blocking thread.
+async fn in_folder<T: Send + 'static>(
+    root: &std::path::Path,
+    key: &str,
+    f: impl FnOnce(cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
-        Err(StoreError::Unavailable(
-            "the folder read stopped".to_owned(),
-        ))
-    })
+    let (root, key) = (root.to_owned(), key.to_owned());
+    tokio::task::spawn_blocking(move || f(open_root(&root)?, &key))
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the folder read stopped".to_owned(),
+            ))
+        })
 }
 
 fn open_root(root: &std::path::Path) -> Result<cap_std::fs::Dir, StoreError> {
