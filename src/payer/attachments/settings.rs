@@ -100,6 +100,9 @@ pub struct HttpsStoreSettings {
     pub client_secret_file: Option<PathBuf>,
     /// …and the scope to ask for.
     pub scope: Option<String>,
+    /// PEM certificates to trust besides the system's roots (a clinic's own certificate
+    /// authority in front of its practice system).
+    pub ca_file: Option<PathBuf>,
     /// Plain http, for a store on loopback in tests only.
     #[serde(default)]
     pub allow_insecure_http: bool,

@@ -282,12 +282,25 @@ fn https(
         return Err(err("base_url", "must end with /".to_owned()));
     }
     // No redirects: the token would follow the request to another host.
-    let http = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .https_only(!s.allow_insecure_http)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .timeout(timeout)
-        .user_agent(concat!("preauth-worker/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("preauth-worker/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &s.ca_file {
+        let pem =
+            std::fs::read(path).map_err(|e| err("ca_file", format!("cannot read it: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| err("ca_file", format!("not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(err("ca_file", "holds no certificate".to_owned()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    let http = builder
         .build()
         .map_err(|e| err("base_url", format!("cannot build the HTTP client: {e}")))?;
     let auth = match (&s.token_file, &s.token_url) {

@@ -466,3 +466,29 @@ fn an_s3_endpoint_without_the_bucket_needs_path_style_requests() {
     assert_eq!(s3("https://minio.clinic.example", true), None);
     assert_eq!(s3("https://clinic-docs.minio.clinic.example", false), None);
 }
+
+#[test]
+fn a_document_api_ca_file_must_hold_certificates() {
+    let folder = Folder::new();
+    let ca = folder.dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate\n").expect("write");
+    let mut settings = AttachmentSettings::default();
+    settings.sources.insert(
+        "api".to_owned(),
+        SourceSettings {
+            prefix: "pm://".to_owned(),
+            store: StoreSettings::Https(settings::HttpsStoreSettings {
+                base_url: "https://pm.clinic.example/documents/".to_owned(),
+                token_file: None,
+                token_url: None,
+                client_id: None,
+                client_secret_file: None,
+                scope: None,
+                ca_file: Some(ca),
+                allow_insecure_http: false,
+            }),
+        },
+    );
+    let e = Attachments::build(&settings).err().expect("refused");
+    assert_eq!(e.key, "attachments.sources.api.ca_file");
+}
