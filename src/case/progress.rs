@@ -79,7 +79,8 @@ pub struct ProgressPayer {
 pub struct ProgressRetry {
     /// The delay tier's label (`5s`, `30m`, `2h`), as the metrics name it.
     pub tier: String,
-    /// Why: `payer-unavailable`, or `payer-retry-after` when the payer asked for the wait.
+    /// Why: `payer-unavailable`, `payer-retry-after` when the payer asked for the wait, or
+    /// `document-store-unavailable` when a photo or the letter could not be fetched yet.
     pub reason: String,
     /// When the case comes back to the work queue.
     pub retry_at: DateTime<Utc>,

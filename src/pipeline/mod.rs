@@ -400,6 +400,7 @@ impl Pipeline {
                         let wait = progress::Wait {
                             after,
                             asked: retry_after.is_some(),
+                            store: store_down.is_some(),
                             retries: next_state.retries,
                         };
                         let at = (self.clock)();

@@ -19,6 +19,9 @@ use crate::retry::{tier_label, CaseState};
 pub const RETRY_AFTER_REASON: &str = "payer-retry-after";
 /// The reason code of a retry after the payer was unavailable (timeout, connection error, 5xx).
 pub const UNAVAILABLE_REASON: &str = "payer-unavailable";
+/// The reason code of a retry after the document store did not hand over a photo or the letter
+/// (no payer call was made).
+pub const STORE_UNAVAILABLE_REASON: &str = "document-store-unavailable";
 
 /// `received`, when the delivery is the case event's first of its attempt series (no payer
 /// call, retry or follow-up before it); `None` otherwise.
@@ -77,6 +80,8 @@ pub(crate) struct Wait {
     pub after: Duration,
     /// Whether the payer asked for a wait (Retry-After).
     pub asked: bool,
+    /// Whether it was the document store, not the payer, that did not answer.
+    pub store: bool,
     /// Delay tiers used, this one included.
     pub retries: u32,
 }
@@ -107,7 +112,9 @@ pub(crate) fn retry_scheduled(
         .unwrap_or(at);
     p.retry = Some(ProgressRetry {
         tier: tier_label(wait.after),
-        reason: if wait.asked {
+        reason: if wait.store {
+            STORE_UNAVAILABLE_REASON
+        } else if wait.asked {
             RETRY_AFTER_REASON
         } else {
             UNAVAILABLE_REASON

@@ -397,6 +397,12 @@ async fn a_document_store_that_is_down_sends_the_case_to_a_delay_tier_without_a_
     assert_eq!((state.attempts, state.retries), (0, 1));
     assert!(d.outcomes.is_empty());
     assert!(!steps(&d).contains(&crate::case::Step::Submitted));
+    let retry = d
+        .progress
+        .iter()
+        .find_map(|p| p.retry.as_ref())
+        .expect("retry-scheduled");
+    assert_eq!(retry.reason, "document-store-unavailable");
     // The tiers run out: failed, and the reason names the store, not the payer.
     p.retry = Schedule::new(vec![]);
     let d = p
