@@ -307,10 +307,11 @@ impl Attachments {
         case: &CaseEvent,
         carried: Option<&str>,
     ) -> Result<Documents, Problem> {
-        if Self::wanted(case).is_empty() {
+        let wanted = Self::wanted(case);
+        if wanted.is_empty() {
             return Ok(Documents::default());
         }
-        let result = self.fetch_all(case, carried).await;
+        let result = self.fetch_all(case, wanted, carried).await;
         let label = match &result {
             Ok(docs) => {
                 metrics::counter!("preauth_document_bytes_total").increment(docs.total_bytes());
@@ -326,12 +327,9 @@ impl Attachments {
     async fn fetch_all(
         &self,
         case: &CaseEvent,
+        wanted: Vec<Wanted<'_>>,
         carried: Option<&str>,
     ) -> Result<Documents, Problem> {
-        let wanted = Self::wanted(case);
-        if wanted.is_empty() {
-            return Ok(Documents::default());
-        }
         // 1. Which store, and how large: every problem of every document is reported at once.
         let mut findings = Vec::new();
         let mut unavailable = None;
