@@ -61,6 +61,10 @@ pub enum ProgressOperation {
     Appeal,
     /// A follow-up of a pended request (`$inquire`).
     Inquire,
+    /// A change to a submitted request (a PAS Claim Update).
+    Update,
+    /// The cancellation of a submitted request (a PAS Claim Update cancelling every line).
+    Cancel,
 }
 
 /// The request at the payer, once the case was routed to one.

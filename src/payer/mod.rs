@@ -22,6 +22,12 @@ pub enum Operation {
     Appeal,
     /// A follow-up of a pended request (`$inquire`), the n-th one.
     Inquire { round: u32 },
+    /// A change to a request already submitted (`case.updated`): a PAS Claim Update naming the
+    /// original request ([`PayerRequest::original`]).
+    Update,
+    /// The cancellation of a request already submitted (`case.cancelled`): a PAS Claim Update
+    /// that cancels every line of the original request.
+    Cancel,
 }
 
 impl Operation {
@@ -31,6 +37,8 @@ impl Operation {
             Operation::Submit => "submit",
             Operation::Appeal => "appeal",
             Operation::Inquire { .. } => "inquire",
+            Operation::Update => "update",
+            Operation::Cancel => "cancel",
         }
     }
 }
@@ -51,6 +59,18 @@ pub struct PayerRequest<'a> {
     /// fetched (a follow-up, which repeats no documents, or fetching switched off): the
     /// documents then go as their URIs.
     pub documents: Option<&'a attachments::Documents>,
+    /// The earlier request this one refers to: the request an update or a cancellation
+    /// changes, or the denied request an appeal contests. `None` for a first submission.
+    pub original: Option<OriginalRequest<'a>>,
+}
+
+/// The request an update, a cancellation or an appeal refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginalRequest<'a> {
+    /// The worker's identifier of the original request (its `Claim.identifier`).
+    pub request_identifier: &'a str,
+    /// The payer's reference for it (PAS `administrationReferenceNumber`, X12 REF-NT).
+    pub payer_reference: &'a str,
 }
 
 impl std::fmt::Debug for PayerRequest<'_> {
@@ -66,6 +86,7 @@ impl std::fmt::Debug for PayerRequest<'_> {
             .field("reference", &self.reference)
             .field("attempt", &self.attempt)
             .field("documents", &self.documents.map(|d| d.total_bytes()))
+            .field("original", &self.original)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +173,19 @@ pub struct PayerResponse {
     pub reasons: Vec<Reason>,
     /// The day the payer decided (appeal deadlines run from it).
     pub decided_on: NaiveDate,
+    /// The payer asks for more information before it decides (a PAS CommunicationRequest or
+    /// Task on a pended answer): what it wants, and by when.
+    pub information_request: Option<InformationRequest>,
+}
+
+/// A payer's request for more information (documentation) on a pended request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InformationRequest {
+    /// What is asked for, each as a code (X12 PWK01 report type, LOINC document type, or the
+    /// payer's own) with its system and the payer's words.
+    pub items: Vec<Reason>,
+    /// The last day the payer accepts the information, when it gave one.
+    pub due: Option<NaiveDate>,
 }
 
 /// The request as a whole, read from the item actions.

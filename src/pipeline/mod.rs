@@ -326,6 +326,7 @@ impl Pipeline {
                     reference: state.reference.as_deref(),
                     attempt: attempts,
                     documents: documents.as_ref(),
+                    original: None,
                 };
                 let span = tracing::info_span!(
                     "payer call",

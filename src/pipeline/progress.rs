@@ -69,6 +69,8 @@ pub(crate) fn submitted(
         Operation::Submit => ProgressOperation::Submit,
         Operation::Appeal => ProgressOperation::Appeal,
         Operation::Inquire { .. } => ProgressOperation::Inquire,
+        Operation::Update => ProgressOperation::Update,
+        Operation::Cancel => ProgressOperation::Cancel,
     });
     p.attempt = attempt;
     p

@@ -377,6 +377,7 @@ mod tests {
                 valid_to: None,
                 reasons,
                 decided_on: chrono::NaiveDate::default(),
+                information_request: None,
             })
             .is_ok()
         };

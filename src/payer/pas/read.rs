@@ -467,6 +467,7 @@ fn claim_response(
         valid_to,
         reasons,
         decided_on,
+        information_request: None,
     })
 }
 

@@ -266,6 +266,7 @@ pub fn decide_review(
         valid_to: None,
         reasons: Vec::new(),
         decided_on,
+        information_request: None,
     };
 
     let round = match operation {
@@ -401,6 +402,7 @@ mod tests {
             reference: None,
             attempt: 1,
             documents: None,
+            original: None,
         };
         decide(&req, &codes)
     }
@@ -437,6 +439,7 @@ mod tests {
             reference: None,
             attempt: 1,
             documents: None,
+            original: None,
         };
         let review = ReviewCase::from_case(&case);
         for shown in [
