@@ -9,19 +9,26 @@ use serde_json::Value;
 use super::client;
 use super::publisher::Publisher;
 use super::AmqpError;
-use crate::case::Identified;
+use crate::case::{Identified, Kind};
 use crate::config::Settings;
 
 /// The routing key a case event goes out with, from its `kind` (docs/contract.md, section 2).
 pub fn routing_key(event: &Identified) -> Result<&'static str, String> {
+    let kinds = || {
+        Kind::ALL
+            .iter()
+            .map(|k| format!("{:?}", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match event.body.get("kind") {
-        Some(Value::String(k)) if k == "submission" => Ok("case.submitted"),
-        Some(Value::String(k)) if k == "appeal" => Ok("case.appeal"),
-        Some(Value::String(_)) => {
-            Err("its kind is neither \"submission\" nor \"appeal\": no routing key fits".into())
-        }
+        Some(Value::String(k)) => Kind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == k)
+            .map(Kind::routing_key)
+            .ok_or_else(|| format!("its kind is none of {}: no routing key fits", kinds())),
         Some(_) => Err("its kind is not a string: no routing key fits".into()),
-        None => Err("it has no kind (\"submission\" or \"appeal\"): no routing key fits".into()),
+        None => Err(format!("it has no kind ({}): no routing key fits", kinds())),
     }
 }
 

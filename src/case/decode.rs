@@ -24,6 +24,7 @@ use crate::codes::{
 };
 
 pub(super) mod members;
+mod original;
 mod readers;
 mod values;
 
@@ -44,6 +45,7 @@ mod known {
         "service",
         "documentation",
         "appeal",
+        "original",
     ];
     pub(super) const PATIENT: &[&str] = &["id", "family_name", "given_names", "birth_date", "sex"];
     pub(super) const COVERAGE: &[&str] = &["payer_id", "member_id", "group_number", "relationship"];
@@ -90,10 +92,11 @@ mod known {
         "denied_on",
         "denial_reason",
     ];
+    pub(super) const ORIGINAL: &[&str] = &["event_id", "kind", "payer_reference"];
 
     /// Each list by the name the case schema gives the object (`""` for the event itself).
     #[cfg(test)]
-    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 15] = [
+    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 16] = [
         ("", EVENT),
         ("patient", PATIENT),
         ("coverage", COVERAGE),
@@ -109,6 +112,7 @@ mod known {
         ("prior_treatment", PRIOR_TREATMENT),
         ("letter_of_medical_necessity", LETTER),
         ("appeal", APPEAL),
+        ("original", ORIGINAL),
     ];
 }
 
@@ -143,7 +147,7 @@ pub fn decode(id: &Identified, routing_key: Option<&str>) -> Result<CaseEvent, V
 pub(crate) mod rule {
     pub(crate) use crate::case::registry::{
         DEC_01 as FIELD, DEC_02 as SCHEMA, DEC_03 as ROUTING, DEC_04 as APPEAL_OBJECT,
-        FMT_CPT_01 as CPT_FORMAT, FMT_ICD_01 as ICD_FORMAT, FMT_MOD_01 as MOD_FORMAT,
+        DEC_06 as ORIGINAL_OBJECT, FMT_CPT_01 as CPT_FORMAT, FMT_ICD_01 as ICD_FORMAT, FMT_MOD_01 as MOD_FORMAT,
         FMT_NPI_01 as NPI_FORMAT,
     };
 }
@@ -190,16 +194,12 @@ impl Decoder {
         }
         self.unknown_members("", m, known::EVENT);
 
-        let kind = self.enumerated(
-            m,
-            "",
-            "kind",
-            &[("submission", Kind::Submission), ("appeal", Kind::Appeal)],
-        );
+        let kinds = Kind::ALL.map(|k| (k.as_str(), k));
+        let kind = self.enumerated(m, "", "kind", &kinds);
         if let (Some(kind), Some(key)) = (kind, routing_key) {
             if key != kind.routing_key() {
                 // The routing key is named only when it is one of the contract's own.
-                let arrived = [Kind::Submission, Kind::Appeal]
+                let arrived = Kind::ALL
                     .into_iter()
                     .find(|k| k.routing_key() == key)
                     .map_or_else(
@@ -257,7 +257,7 @@ impl Decoder {
                 None
             }
             Some(_) => {
-                if kind == Some(Kind::Submission) {
+                if kind.is_some_and(|k| k != Kind::Appeal) {
                     self.error_rule(
                         rule::APPEAL_OBJECT,
                         "appeal",
@@ -268,6 +268,7 @@ impl Decoder {
                     .and_then(|(p, o)| self.appeal(&p, o))
             }
         };
+        let original = self.original_member(m, kind);
 
         Some(CaseEvent {
             event_id: id.event_id.clone(),
@@ -281,6 +282,7 @@ impl Decoder {
             service: service?,
             documentation: documentation?,
             appeal,
+            original: original?,
             unknown_members: std::mem::take(&mut self.unknown),
         })
     }

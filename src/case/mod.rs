@@ -7,6 +7,7 @@
 mod decode;
 mod finding;
 mod identify;
+mod kind;
 mod outcome;
 mod progress;
 pub(crate) mod redact;
@@ -14,8 +15,10 @@ pub(crate) mod redact;
 pub use decode::decode;
 pub use finding::{registry, Finding, Rule, Severity};
 pub use identify::{identify, json_error, Identified, Unidentifiable, Unreadable};
+pub use kind::{Kind, Original};
 pub use outcome::{
-    AppealRoute, Authorization, Outcome, PayerRef, Reason, Status, WorkerReason, OUTCOME_SCHEMA_V1,
+    AppealRoute, Authorization, InformationRequest, Outcome, PayerRef, Reason, Status, WorkerReason,
+    OUTCOME_SCHEMA_V1,
 };
 pub use progress::{
     Progress, ProgressOperation, ProgressParked, ProgressPayer, ProgressRetry, Step,
@@ -31,40 +34,6 @@ use redact::{redacted_option, Redacted, RedactedList};
 
 /// The schema name of version 1 case events.
 pub(crate) const CASE_SCHEMA_V1: &str = "preauth.case.v1";
-
-/// What a case event asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A new pre-authorization request (`case.submitted`).
-    Submission,
-    /// An appeal of a denied request (`case.appeal`).
-    Appeal,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Submission => "submission",
-            Kind::Appeal => "appeal",
-        }
-    }
-
-    /// The inbound routing key events of this kind travel with.
-    pub fn routing_key(self) -> &'static str {
-        match self {
-            Kind::Submission => "case.submitted",
-            Kind::Appeal => "case.appeal",
-        }
-    }
-
-    /// The operation name used in deterministic request identifiers.
-    pub fn operation(self) -> &'static str {
-        match self {
-            Kind::Submission => "submit",
-            Kind::Appeal => "appeal",
-        }
-    }
-}
 
 /// How fast the payer must answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -179,6 +148,8 @@ pub struct CaseEvent {
     pub service: Service,
     pub documentation: Documentation,
     pub appeal: Option<Appeal>,
+    /// The request an update or a cancellation refers to (`None` for the other kinds).
+    pub original: Option<Original>,
     /// Every member the contract does not define, at any level, in the order the decoder met
     /// them. They are ignored; validation reports each one (`DEC-05`).
     pub unknown_members: Vec<UnknownMember>,
@@ -236,6 +207,7 @@ impl fmt::Debug for CaseEvent {
             .field("service", &self.service)
             .field("documentation", &self.documentation)
             .field("appeal", &self.appeal)
+            .field("original", &self.original)
             .field("unknown_members", &self.unknown_members)
             .finish()
     }

@@ -18,16 +18,22 @@ pub enum Status {
     AppealNeeded,
     Rejected,
     Failed,
+    /// The payer confirmed the cancellation of the request (`case.cancelled`).
+    Cancelled,
+    /// The payer has not decided and asks for more information first (not terminal).
+    InformationRequested,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 8] = [
         Status::Approved,
         Status::Pended,
         Status::Denied,
         Status::AppealNeeded,
         Status::Rejected,
         Status::Failed,
+        Status::Cancelled,
+        Status::InformationRequested,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,12 +44,15 @@ impl Status {
             Status::AppealNeeded => "appeal-needed",
             Status::Rejected => "rejected",
             Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::InformationRequested => "information-requested",
         }
     }
 
-    /// Every status but `pended` ends the case event.
+    /// Every status but `pended` and `information-requested` ends the case event: after those
+    /// the worker keeps waiting for the payer's decision.
     pub(crate) fn is_terminal(self) -> bool {
-        self != Status::Pended
+        !matches!(self, Status::Pended | Status::InformationRequested)
     }
 
     /// The outbound routing key, `outcome.<status>`.
@@ -117,10 +126,11 @@ pub enum WorkerReason {
     RegulatoryDeadline,
     NoDecision,
     MalformedResponse,
+    CancelNotConfirmed,
 }
 
 impl WorkerReason {
-    pub const ALL: [WorkerReason; 7] = [
+    pub const ALL: [WorkerReason; 8] = [
         WorkerReason::PayerNotConfigured,
         WorkerReason::RetriesExhausted,
         WorkerReason::PayerRefused,
@@ -128,6 +138,7 @@ impl WorkerReason {
         WorkerReason::RegulatoryDeadline,
         WorkerReason::NoDecision,
         WorkerReason::MalformedResponse,
+        WorkerReason::CancelNotConfirmed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -139,6 +150,7 @@ impl WorkerReason {
             WorkerReason::RegulatoryDeadline => "regulatory-deadline",
             WorkerReason::NoDecision => "no-decision",
             WorkerReason::MalformedResponse => "malformed-response",
+            WorkerReason::CancelNotConfirmed => "cancel-not-confirmed",
         }
     }
 }
@@ -153,6 +165,15 @@ pub struct AppealRoute {
     pub deadline: NaiveDate,
     /// What the appeal packet must add (`letter_of_medical_necessity`, `prior_treatments`, `photos`, …).
     pub required: Vec<String>,
+}
+
+/// What the payer asks for before it decides (`information-requested`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InformationRequest {
+    /// Each thing asked for: its code, the code's system, and the payer's words.
+    pub items: Vec<Reason>,
+    /// The last day the payer accepts the information, when it gave one.
+    pub due: Option<NaiveDate>,
 }
 
 /// An outcome event (`preauth.outcome.v1`).
@@ -178,7 +199,10 @@ pub struct Outcome {
     /// publishing and settling the event); see the contract, section 5.
     #[serde(default)]
     pub sequence: u64,
-    /// For `pended`: when the worker will ask the payer again.
+    /// For `pended` and `information-requested`: when the worker will ask the payer again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_follow_up_at: Option<DateTime<Utc>>,
+    /// For `information-requested`: what the payer asks for, and by when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub information_request: Option<InformationRequest>,
 }

@@ -360,12 +360,14 @@ fn reason_codes_doc() -> String {
 }
 
 /// The statuses whose outcomes can carry reasons (a `rejected` outcome carries findings).
-const REASON_STATUSES: [Status; 5] = [
+const REASON_STATUSES: [Status; 7] = [
     Status::Approved,
     Status::Pended,
     Status::Denied,
     Status::AppealNeeded,
     Status::Failed,
+    Status::Cancelled,
+    Status::InformationRequested,
 ];
 
 label_values! {

@@ -1,7 +1,10 @@
-//! The payer's answer turned into outcomes: approved, denied or appeal-needed, pended (a
-//! follow-up, a wait for a notification, or failed when the regulatory clock has run out).
+//! The payer's answer turned into outcomes: approved, denied or appeal-needed, pended or
+//! information-requested (a follow-up, a wait for a notification, or failed when the regulatory
+//! clock has run out), and for a cancellation cancelled (or failed when not confirmed).
 
 use super::*;
+use crate::case::InformationRequest;
+use crate::payer::ReviewAction;
 
 impl Pipeline {
     #[allow(clippy::too_many_arguments)]
@@ -23,6 +26,9 @@ impl Pipeline {
         let reasons = payer_reasons(&response);
         let (case_id, event_id) = (&case.case_id, &case.event_id);
         let done = |o: Outcome| Disposition::new(vec![o], Next::Ack);
+        if case.kind == Kind::Cancel {
+            return done(self.cancel_answered(case, attempts, payer, &response, findings));
+        }
         match response.overall() {
             Overall::Certified | Overall::PartlyCertified => {
                 let o = self.approved(
@@ -106,16 +112,17 @@ impl Pipeline {
                 }
                 match self.followup.next(state.followups, None) {
                     Some(after) => {
+                        // A payer that asks for more information is still deciding: the worker
+                        // waits as for any pended answer, and staff send what is asked for.
+                        let status = match response.information_request {
+                            Some(_) => Status::InformationRequested,
+                            None => Status::Pended,
+                        };
                         let mut o = self.outcome(
-                            case_id,
-                            event_id,
-                            Status::Pended,
-                            followups,
-                            attempts,
-                            payer,
-                            reasons,
+                            case_id, event_id, status, followups, attempts, payer, reasons,
                             findings,
                         );
+                        o.information_request = information_request(&response);
                         o.next_follow_up_at = Days::from_std(after)
                             .ok()
                             .and_then(|d| o.decided_at.checked_add_signed(d));
@@ -156,4 +163,67 @@ impl Pipeline {
             }
         }
     }
+}
+
+impl Pipeline {
+    /// The outcome of a cancellation: `cancelled` when the payer confirmed it on every line
+    /// (review action `C`), else `failed` (`cancel-not-confirmed`), the payer's answer in
+    /// `payer.review_action` and its reasons kept.
+    fn cancel_answered(
+        &self,
+        case: &CaseEvent,
+        attempts: u32,
+        payer: Option<PayerRef>,
+        response: &PayerResponse,
+        findings: Vec<Finding>,
+    ) -> Outcome {
+        let (case_id, event_id) = (&case.case_id, &case.event_id);
+        let mut reasons = payer_reasons(response);
+        if confirms_cancellation(response) {
+            info!(case_id = %case_id, event_id = %event_id, attempts, "Payer confirmed the cancellation.");
+            let payer = payer.map(|p| PayerRef {
+                review_action: Some(ReviewAction::Cancelled.code().to_owned()),
+                ..p
+            });
+            return self.outcome(
+                case_id,
+                event_id,
+                Status::Cancelled,
+                0,
+                attempts,
+                payer,
+                reasons,
+                findings,
+            );
+        }
+        let answered = response.summary_action().map_or("nothing", |a| a.code());
+        warn!(case_id = %case_id, event_id = %event_id, attempts, answered, "Payer did not confirm the cancellation.");
+        reasons.push(Reason::worker(
+            WorkerReason::CancelNotConfirmed,
+            format!(
+                "the payer answered the cancellation with {answered}, not C on every line; contact the payer"
+            ),
+        ));
+        self.failed(case_id, event_id, attempts, payer, reasons, findings)
+    }
+}
+
+/// True when the payer's answer cancels every line of the request (review action `C`).
+pub(super) fn confirms_cancellation(response: &PayerResponse) -> bool {
+    !response.items.is_empty()
+        && response
+            .items
+            .iter()
+            .all(|i| i.action == ReviewAction::Cancelled)
+}
+
+/// The payer's request for more information, as the outcome carries it.
+fn information_request(response: &PayerResponse) -> Option<InformationRequest> {
+    response
+        .information_request
+        .as_ref()
+        .map(|r| InformationRequest {
+            items: r.items.clone(),
+            due: r.due,
+        })
 }

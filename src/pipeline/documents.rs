@@ -1,4 +1,4 @@
-//! The photos and the letter, fetched before a submission or an appeal is sent: a store that
+//! The photos and the letter, fetched before a submission, an update or an appeal is sent: a store that
 //! does not answer is tried again in process (the payer's in-process waits), then the case goes
 //! to the delay tiers like a payer outage; a document that cannot be sent rejects the case.
 
@@ -13,8 +13,9 @@ use crate::payer::Operation;
 use crate::retry::CaseState;
 
 impl Pipeline {
-    /// The documents to send with `operation`: none for a follow-up (it repeats no documents)
-    /// or when fetching is switched off; `Err` as [`Attachments::resolve`] says.
+    /// The documents to send with `operation`: none for a follow-up (it repeats no documents),
+    /// for a cancellation (nothing is to be justified) or when fetching is switched off; `Err`
+    /// as [`Attachments::resolve`] says.
     pub(super) async fn documents(
         &self,
         case: &CaseEvent,
@@ -24,7 +25,7 @@ impl Pipeline {
         let Some(attachments) = self.attachments.as_ref().map(Arc::as_ref) else {
             return Ok(None);
         };
-        if matches!(operation, Operation::Inquire { .. }) {
+        if matches!(operation, Operation::Inquire { .. } | Operation::Cancel) {
             return Ok(None);
         }
         fetch(attachments, self, case, state).await.map(Some)

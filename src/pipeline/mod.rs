@@ -19,7 +19,9 @@ use crate::case::{
 use crate::codes::CodeTable;
 use crate::ids::{outcome_id, replayed_outcome_id, request_identifier};
 use crate::payer::attachments::{Attachments, Problem};
-use crate::payer::{Operation, Overall, Payer, PayerError, PayerRequest, PayerResponse};
+use crate::payer::{
+    Operation, OriginalRequest, Overall, Payer, PayerError, PayerRequest, PayerResponse,
+};
 use crate::retry::{CaseState, InProcessRetry, Schedule};
 use crate::rules::{documents_necessity, has_errors, validate, Policy};
 use chrono::{DateTime, Duration as Days, Utc};
@@ -262,8 +264,16 @@ impl Pipeline {
         let request_id = request_identifier(&case.case_id, &case.event_id, case.kind.operation());
         let operation = match (&state.reference, state.followups, case.kind) {
             (Some(_), n, _) if n > 0 => Operation::Inquire { round: n },
+            (_, _, Kind::Submission) => Operation::Submit,
             (_, _, Kind::Appeal) => Operation::Appeal,
-            _ => Operation::Submit,
+            (_, _, Kind::Update) => Operation::Update,
+            (_, _, Kind::Cancel) => Operation::Cancel,
+        };
+        // A follow-up asks about this event's own request; the first send names the one it
+        // refers to.
+        let original = match operation {
+            Operation::Inquire { .. } => None,
+            _ => original_request(case),
         };
         let mut findings = findings;
         let documents = match self.documents(case, operation, state).await {
@@ -326,7 +336,10 @@ impl Pipeline {
                     reference: state.reference.as_deref(),
                     attempt: attempts,
                     documents: documents.as_ref(),
-                    original: None,
+                    original: original.as_ref().map(|(id, reference)| OriginalRequest {
+                        request_identifier: id,
+                        payer_reference: reference,
+                    }),
                 };
                 let span = tracing::info_span!(
                     "payer call",
@@ -595,6 +608,7 @@ impl Pipeline {
             attempts,
             sequence: 0,
             next_follow_up_at: None,
+            information_request: None,
         }
     }
 }
@@ -671,6 +685,24 @@ pub fn payer_reasons(response: &PayerResponse) -> Vec<Reason> {
         }
     }
     out
+}
+
+/// The request `case` refers to, as its identifier and the payer's reference: the request an
+/// update or a cancellation changes (its `original`), or the denied submission an appeal
+/// contests. `None` for a submission.
+fn original_request(case: &CaseEvent) -> Option<(String, String)> {
+    match (&case.original, &case.appeal) {
+        (Some(o), _) => Some((o.request_identifier(&case.case_id), o.payer_reference.clone())),
+        (None, Some(a)) => Some((
+            request_identifier(
+                &case.case_id,
+                a.original_event_id.trim(),
+                Kind::Submission.operation(),
+            ),
+            a.payer_reference.clone(),
+        )),
+        (None, None) => None,
+    }
 }
 
 /// What an appeal of this case must add.

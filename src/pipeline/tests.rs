@@ -451,3 +451,5 @@ async fn the_hashes_of_the_documents_sent_ride_with_a_retry_and_a_changed_one_is
     assert_eq!(o.findings.last().map(|f| f.rule.as_str()), Some("ATT-06"));
     assert!(!steps(&changed).contains(&crate::case::Step::Submitted));
 }
+
+mod kinds;

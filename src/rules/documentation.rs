@@ -160,7 +160,7 @@ fn photos_and_treatments(case: &CaseEvent, policy: &Policy, out: &mut Vec<Findin
             )
         });
     }
-    if doc.prior_treatments.is_empty() && case.kind == Kind::Submission {
+    if doc.prior_treatments.is_empty() && matches!(case.kind, Kind::Submission | Kind::Update) {
         out.push(DOC_05.finding(
             "documentation.prior_treatments",
             "no prior (conservative) treatment is recorded; a payer may deny, and an appeal will need it",

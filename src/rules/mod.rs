@@ -26,9 +26,17 @@ use crate::codes::CodeTable;
 
 /// Applies every rule to a decoded case. Findings come in a stable order: unknown members, then
 /// coding, then documentation, then appeal; each at its rule's severity, or the one the payer
-/// policy sets.
+/// policy sets. A cancellation is judged on its unknown members alone.
 pub fn validate(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> Vec<Finding> {
     let mut out = Vec::new();
+    fields::check(case, &mut out);
+    if case.kind == Kind::Cancel {
+        // A cancellation asks the payer to stop: nothing in it is to be justified, so only the
+        // decoding (which checked every code's and NPI's form) and the members the contract
+        // does not define are judged.
+        policy.apply_severities(&mut out);
+        return out;
+    }
     // Each note is read once, for every rule that looks at what the notes say.
     let notes: Vec<clinical::NoteReading> = case
         .documentation
@@ -36,7 +44,6 @@ pub fn validate(case: &CaseEvent, policy: &Policy, codes: &CodeTable) -> Vec<Fin
         .iter()
         .map(|n| policy.clinical.read_note(&n.text))
         .collect();
-    fields::check(case, &mut out);
     coding::check(case, policy, codes, &notes, &mut out);
     documentation::check(case, policy, codes, &notes, &mut out);
     if case.kind == Kind::Appeal {

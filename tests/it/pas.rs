@@ -413,6 +413,8 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         let operation = match case.kind {
             Kind::Submission => Operation::Submit,
             Kind::Appeal => Operation::Appeal,
+            Kind::Update => Operation::Update,
+            Kind::Cancel => Operation::Cancel,
         };
         let answer = match decide_review(&review, &policy, &codes, &id, operation, None) {
             Ok(decision) => response_bundle(&request, &decision),

@@ -33,6 +33,8 @@ fn expected() -> BTreeMap<&'static str, (&'static str, usize)> {
         ("13-partial-approval", ("approved", 0)),
         ("14-expedited-infected-eyelid-approved", ("approved", 0)),
         ("15-17111-many-lesions-approved", ("approved", 0)),
+        ("16-update-moved-date-pended-approved", ("approved", 1)),
+        ("17-cancel-cancelled", ("cancelled", 0)),
     ])
 }
 
@@ -99,6 +101,7 @@ fn every_example_ends_with_its_expected_status_and_exactly_one_terminal_outcome(
         "appeal-needed",
         "rejected",
         "failed",
+        "cancelled",
     ] {
         assert!(seen_status.contains(status), "no example shows {status}");
     }

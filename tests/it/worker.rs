@@ -60,7 +60,14 @@ async fn every_example_yields_exactly_one_terminal_outcome_with_the_contract_pro
         assert_eq!(outcomes.len(), 1, "{name}: {outcomes:?}");
         let o = &outcomes[0];
         let status = o.body["status"].as_str().unwrap_or_default();
-        let want = ["approved", "rejected", "appeal-needed", "denied", "failed"]
+        let want = [
+            "approved",
+            "rejected",
+            "appeal-needed",
+            "denied",
+            "failed",
+            "cancelled",
+        ]
             .into_iter()
             .find(|s| name.ends_with(s))
             .unwrap_or(if name.contains("partial") {

@@ -748,3 +748,5 @@ fn a_misspelt_identifier_is_named_as_what_was_meant_without_repeating_the_member
     assert!(e.detail.contains("did you mean `case_id`"), "{}", e.detail);
     assert!(!e.detail.contains("caseId"), "{}", e.detail);
 }
+
+mod kinds;

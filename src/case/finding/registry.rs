@@ -34,6 +34,7 @@ registry! {
         "a member the contract does not define (a misspelt field is otherwise silently ignored)",
     )
     .adjustable();
+    DEC_06 = Rule::new("DEC-06", Error, "the `original` object disagrees with `kind`");
     FMT_CPT_01 = Rule::new("FMT-CPT-01", Error, "CPT/HCPCS syntax");
     /// Emitted by the coding rules, once the codes have decoded.
     FMT_CPT_01_CATEGORY_II = Rule::new(

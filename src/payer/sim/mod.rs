@@ -269,6 +269,11 @@ pub fn decide_review(
         information_request: None,
     };
 
+    if operation == Operation::Cancel {
+        // A cancellation is confirmed on every line, whatever the request held.
+        response.items = items(case, |_| (ReviewAction::Cancelled, 0, vec![]));
+        return Ok(response);
+    }
     let round = match operation {
         Operation::Inquire { round } => round,
         _ => 0,

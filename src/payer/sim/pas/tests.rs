@@ -130,6 +130,8 @@ fn every_simulated_decision_survives_the_response_bundle() {
         let first = match case.kind {
             Kind::Submission => Operation::Submit,
             Kind::Appeal => Operation::Appeal,
+            Kind::Update => Operation::Update,
+            Kind::Cancel => Operation::Cancel,
         };
         let reviews = [(&by_link, "by link"), (&inline, "inline")];
         for ((review, photos), policy_name) in reviews
