@@ -300,9 +300,17 @@ pub(crate) fn clock(
     }
 }
 
+/// True while the payer has not decided the event: its regulatory clock is shown.
+fn waiting(e: &CaseEvent) -> bool {
+    matches!(
+        e.status.as_deref(),
+        Some("pended" | "information-requested")
+    )
+}
+
 fn work_row(e: &CaseEvent, now: DateTime<Utc>) -> WorkRow {
     let (days_left, deadline_passed) = days_left(e.appeal_deadline, now.date_naive());
-    let pended = e.status.as_deref() == Some("pended");
+    let pended = waiting(e);
     let (clock_text, clock_out) = if pended {
         clock(e.submitted_at, e.urgency.as_deref(), now)
     } else {
@@ -358,7 +366,7 @@ fn event_view(e: &CaseEvent, timeline: &[TimelineEntry], now: DateTime<Utc>) -> 
         (None, None) => String::new(),
         (from, to) => format!("{} to {}", day_opt(from), day_opt(to)),
     };
-    let (clock_text, _) = if e.status.as_deref() == Some("pended") {
+    let (clock_text, _) = if waiting(e) {
         clock(e.submitted_at, e.urgency.as_deref(), now)
     } else {
         (String::new(), false)

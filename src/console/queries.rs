@@ -95,12 +95,14 @@ impl WorkList {
         WorkList::ALL.into_iter().find(|l| l.slug() == slug)
     }
 
-    fn status(self) -> &'static str {
+    /// The statuses of the list's case events: waiting on the payer includes the requests the
+    /// payer asked more information for (it has not decided those either).
+    fn statuses(self) -> &'static [&'static str] {
         match self {
-            WorkList::ToFix => "rejected",
-            WorkList::ToAppeal => "appeal-needed",
-            WorkList::Waiting => "pended",
-            WorkList::Failed => "failed",
+            WorkList::ToFix => &["rejected"],
+            WorkList::ToAppeal => &["appeal-needed"],
+            WorkList::Waiting => &["pended", "information-requested"],
+            WorkList::Failed => &["failed"],
         }
     }
 
@@ -126,7 +128,7 @@ pub(crate) async fn work_list(
 ) -> Result<Vec<CaseEvent>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM ledger_case_events c \
-         WHERE c.status = $1 AND NOT EXISTS (\
+         WHERE c.status = ANY($1) AND NOT EXISTS (\
            SELECT 1 FROM ledger_case_events n WHERE n.case_id = c.case_id \
            AND n.event_id <> c.event_id \
            AND coalesce(n.received_at, n.updated_at) > coalesce(c.received_at, c.updated_at)) \
@@ -134,7 +136,7 @@ pub(crate) async fn work_list(
         list.order()
     );
     sqlx::query_as(&sql)
-        .bind(list.status())
+        .bind(list.statuses())
         .bind(limit + 1)
         .bind(offset)
         .fetch_all(pool)
