@@ -147,8 +147,8 @@ pub fn decode(id: &Identified, routing_key: Option<&str>) -> Result<CaseEvent, V
 pub(crate) mod rule {
     pub(crate) use crate::case::registry::{
         DEC_01 as FIELD, DEC_02 as SCHEMA, DEC_03 as ROUTING, DEC_04 as APPEAL_OBJECT,
-        DEC_06 as ORIGINAL_OBJECT, FMT_CPT_01 as CPT_FORMAT, FMT_ICD_01 as ICD_FORMAT, FMT_MOD_01 as MOD_FORMAT,
-        FMT_NPI_01 as NPI_FORMAT,
+        DEC_06 as ORIGINAL_OBJECT, FMT_CPT_01 as CPT_FORMAT, FMT_ICD_01 as ICD_FORMAT,
+        FMT_MOD_01 as MOD_FORMAT, FMT_NPI_01 as NPI_FORMAT,
     };
 }
 

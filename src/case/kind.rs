@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn each_kind_has_its_own_routing_key_and_operation() {
-        let keys: std::collections::BTreeSet<_> = Kind::ALL.iter().map(|k| k.routing_key()).collect();
+        let keys: std::collections::BTreeSet<_> =
+            Kind::ALL.iter().map(|k| k.routing_key()).collect();
         let ops: std::collections::BTreeSet<_> = Kind::ALL.iter().map(|k| k.operation()).collect();
         assert_eq!((keys.len(), ops.len()), (Kind::ALL.len(), Kind::ALL.len()));
         assert_eq!(Kind::Update.routing_key(), "case.updated");

@@ -692,7 +692,10 @@ pub fn payer_reasons(response: &PayerResponse) -> Vec<Reason> {
 /// contests. `None` for a submission.
 fn original_request(case: &CaseEvent) -> Option<(String, String)> {
     match (&case.original, &case.appeal) {
-        (Some(o), _) => Some((o.request_identifier(&case.case_id), o.payer_reference.clone())),
+        (Some(o), _) => Some((
+            o.request_identifier(&case.case_id),
+            o.payer_reference.clone(),
+        )),
         (None, Some(a)) => Some((
             request_identifier(
                 &case.case_id,

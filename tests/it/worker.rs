@@ -68,13 +68,13 @@ async fn every_example_yields_exactly_one_terminal_outcome_with_the_contract_pro
             "failed",
             "cancelled",
         ]
-            .into_iter()
-            .find(|s| name.ends_with(s))
-            .unwrap_or(if name.contains("partial") {
-                "approved"
-            } else {
-                "?"
-            });
+        .into_iter()
+        .find(|s| name.ends_with(s))
+        .unwrap_or(if name.contains("partial") {
+            "approved"
+        } else {
+            "?"
+        });
         assert_eq!(status, want, "{name}");
         assert_eq!(
             o.message_id.as_deref(),

@@ -25,9 +25,12 @@ struct Recording {
 #[async_trait]
 impl Payer for Recording {
     async fn send(&self, r: PayerRequest<'_>) -> Result<PayerResponse, PayerError> {
-        let original = r
-            .original
-            .map(|o| (o.request_identifier.to_owned(), o.payer_reference.to_owned()));
+        let original = r.original.map(|o| {
+            (
+                o.request_identifier.to_owned(),
+                o.payer_reference.to_owned(),
+            )
+        });
         if let Ok(mut sent) = self.sent.lock() {
             sent.push((r.operation, r.request_identifier.to_owned(), original));
         }
@@ -100,7 +103,11 @@ async fn an_update_is_sent_as_an_update_naming_the_original_request() {
     let original = request_identifier(case_id, "E-1", "submit");
     assert_eq!(
         sent(&payer),
-        vec![(Operation::Update, own.clone(), Some((original, "PA-1".to_owned())))]
+        vec![(
+            Operation::Update,
+            own.clone(),
+            Some((original, "PA-1".to_owned()))
+        )]
     );
     let payer_ref = d.outcomes[0].payer.as_ref().expect("payer");
     assert_eq!(payer_ref.request_identifier, own);
@@ -143,7 +150,10 @@ async fn a_cancel_is_sent_as_a_cancel_and_a_c_answer_gives_cancelled() {
         vec![(
             Operation::Cancel,
             request_identifier(case_id, "E-2", "cancel"),
-            Some((request_identifier(case_id, "E-1", "appeal"), "PA-1".to_owned()))
+            Some((
+                request_identifier(case_id, "E-1", "appeal"),
+                "PA-1".to_owned()
+            ))
         )]
     );
 }
@@ -174,7 +184,11 @@ async fn a_cancel_is_not_held_to_the_rules_that_guard_a_submission() {
 
     v["kind"] = json!("update");
     let d = handle(&p, &v, "case.updated", &CaseState::default()).await;
-    assert_eq!(d.outcomes[0].status, Status::Rejected, "an update is validated");
+    assert_eq!(
+        d.outcomes[0].status,
+        Status::Rejected,
+        "an update is validated"
+    );
 }
 
 #[tokio::test]
@@ -215,7 +229,11 @@ async fn an_appeal_request_names_the_denied_request_in_original() {
     let own = request_identifier(case_id, "9a1f2c56-5f0e-4a8e-9f43-2d1c8f7e1a02", "appeal");
     assert_eq!(
         sent(&payer),
-        vec![(Operation::Appeal, own, Some((denied, "PA-98765".to_owned())))]
+        vec![(
+            Operation::Appeal,
+            own,
+            Some((denied, "PA-98765".to_owned()))
+        )]
     );
 }
 
