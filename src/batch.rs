@@ -21,6 +21,7 @@ pub struct Summary {
     /// Case events driven through the pipeline.
     pub cases: usize,
     pub terminal: BTreeMap<Status, usize>,
+    /// Outcomes on the way to a decision (`pended`, `information-requested`).
     pub pended_events: usize,
     /// Inputs that are not case events: the caller's count from reading, plus any the pipeline
     /// itself could not identify.
@@ -36,7 +37,7 @@ pub fn case_events(n: usize) -> String {
 
 impl Summary {
     fn record(&mut self, o: &Outcome) {
-        if o.status == Status::Pended {
+        if !o.status.is_terminal() {
             self.pended_events += 1;
             return;
         }

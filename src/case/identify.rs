@@ -101,7 +101,7 @@ fn misspelt(map: &Map<String, Value>, key: &'static str) -> String {
     }
 }
 
-fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str> {
+pub(super) fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str> {
     match map.get(key) {
         None | Some(Value::Null) => Err("is missing"),
         Some(Value::String(s)) => {

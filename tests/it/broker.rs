@@ -235,10 +235,11 @@ impl Broker {
 
     /// Publishes an example file with the routing key its kind calls for.
     pub async fn publish_case(&self, case: &Value) {
-        let key = if case["kind"] == "appeal" {
-            "case.appeal"
-        } else {
-            "case.submitted"
+        let key = match case["kind"].as_str() {
+            Some("appeal") => "case.appeal",
+            Some("update") => "case.updated",
+            Some("cancel") => "case.cancelled",
+            _ => "case.submitted",
         };
         self.publish(key, &serde_json::to_vec(case).expect("json"))
             .await;
@@ -719,7 +720,13 @@ impl Drop for WorkerProcess {
 /// Terminal outcomes per event id.
 pub fn terminal_by_event(got: &[Received]) -> BTreeMap<String, Vec<Received>> {
     let mut map: BTreeMap<String, Vec<Received>> = BTreeMap::new();
-    for r in got.iter().filter(|r| r.body["status"] != "pended") {
+    let waiting = |r: &&Received| {
+        matches!(
+            r.body["status"].as_str(),
+            Some("pended" | "information-requested")
+        )
+    };
+    for r in got.iter().filter(|r| !waiting(r)) {
         map.entry(r.body["event_id"].as_str().unwrap_or_default().to_owned())
             .or_default()
             .push(r.clone());

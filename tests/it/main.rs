@@ -6,6 +6,7 @@ mod support;
 mod attachments;
 mod attachments_s3;
 mod check_command;
+mod claim_update;
 mod cli;
 mod docs;
 mod errors;

@@ -398,3 +398,42 @@ async fn every_progress_event_the_worker_publishes_validates_against_the_progres
     bad["step"] = json!("maybe");
     assert!(!errors(&v, &bad).is_empty());
 }
+
+#[test]
+fn the_case_schema_requires_the_original_request_of_an_update_or_a_cancel_and_only_there() {
+    let v = validator("preauth.case.v1.schema.json");
+    for name in [
+        "16-update-moved-date-pended-approved.json",
+        "17-cancel-cancelled.json",
+    ] {
+        let base = read_json(&examples().join(name));
+        assert!(errors(&v, &base).is_empty(), "{name}");
+        let mut without = base.clone();
+        without["original"] = Value::Null;
+        assert!(!errors(&v, &without).is_empty(), "{name} without original");
+        let mut as_submission = base.clone();
+        as_submission["kind"] = json!("submission");
+        assert!(
+            !errors(&v, &as_submission).is_empty(),
+            "{name} as a submission"
+        );
+    }
+}
+
+#[test]
+fn an_information_requested_outcome_must_say_what_the_payer_asks_for() {
+    let v = validator("preauth.outcome.v1.schema.json");
+    let mut o = json!({
+        "schema": "preauth.outcome.v1", "outcome_id": "o-1", "event_id": "e-1",
+        "case_id": "C-1", "status": "information-requested",
+        "decided_at": "2026-11-20T10:00:00Z", "payer": null, "authorization": null,
+        "reasons": [], "findings": [], "appeal": null, "attempts": 1, "sequence": 0,
+        "next_follow_up_at": "2026-11-20T11:00:00Z"
+    });
+    assert!(!errors(&v, &o).is_empty(), "without information_request");
+    o["information_request"] = json!({"items": [{"code": "77", "system": null,
+        "text": "photographs"}], "due": "2026-12-05"});
+    assert!(errors(&v, &o).is_empty(), "{:?}", errors(&v, &o));
+    o["status"] = json!("cancelled");
+    assert!(errors(&v, &o).is_empty(), "{:?}", errors(&v, &o));
+}

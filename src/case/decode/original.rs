@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
+use super::values::join;
 use super::{known, rule, Decoder};
+use crate::case::identify::usable_id;
 use crate::case::{Kind, Original};
 
 impl Decoder {
@@ -50,12 +52,26 @@ impl Decoder {
 
     fn original(&mut self, path: &str, m: &Map<String, Value>) -> Option<Original> {
         self.unknown_members(path, m, known::ORIGINAL);
-        let event_id = self.string(m, path, "event_id");
+        // Checked as the event's own id is: the original is named by what identified it.
+        let event_id = match usable_id(m, "event_id") {
+            Ok(id) => Some(id),
+            Err("is missing") => {
+                self.error(&join(path, "event_id"), "required field is missing");
+                None
+            }
+            Err(why) => {
+                self.error(
+                    &join(path, "event_id"),
+                    format!("expected an event id; it {why}"),
+                );
+                None
+            }
+        };
         let kinds = Kind::ORIGINAL_KINDS.map(|k| (k.as_str(), k));
         let kind = self.opt_enumerated(m, path, "kind", &kinds);
         let payer_reference = self.string(m, path, "payer_reference");
         Some(Original {
-            event_id: event_id?.trim().to_owned(),
+            event_id: event_id?,
             kind: kind?.unwrap_or(Kind::Submission),
             payer_reference: payer_reference?.trim().to_owned(),
         })
