@@ -646,4 +646,6 @@ mod attachment;
 #[cfg(test)]
 mod bundle_rules;
 #[cfg(test)]
+mod information_tests;
+#[cfg(test)]
 mod tests;
