@@ -366,6 +366,8 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "flaky_percent",
     "malformed",
     "reject",
+    "request_information",
+    "substitute",
     "base_url",
     "timeout",
     "concurrency",

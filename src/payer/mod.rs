@@ -157,6 +157,33 @@ pub struct ItemDecision {
     pub action: ReviewAction,
     pub approved_units: u32,
     pub reasons: Vec<Reason>,
+    /// What the payer says it authorized for this line, when it says more than the action and
+    /// the units (PAS `addItem`, `itemAuthorizedDetail`, `authorizedProvider` and the item's
+    /// authorization extensions). `None` when it says nothing more.
+    pub authorized: Option<AuthorizedItem>,
+}
+
+/// What a payer authorized for one requested line, as it stated it: ids, codes, counts and
+/// dates only. On a modification (A6) the code, modifiers or units may differ from the request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthorizedItem {
+    /// The authorized service code and its system (CPT, HCPCS, or X12 1365 service type).
+    pub code: Option<String>,
+    pub system: Option<String>,
+    pub modifiers: Vec<String>,
+    /// The authorized quantity, when stated.
+    pub units: Option<u32>,
+    /// The NPI of the provider the payer authorized to perform the line.
+    pub provider_npi: Option<String>,
+    /// The line's own authorization number (reviewAction `number` or `authorizationNumber`).
+    pub authorization_number: Option<String>,
+    /// The day the line's authorization was issued.
+    pub issued_on: Option<NaiveDate>,
+    /// The line's authorization period.
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    /// The payer's trace number for the line (X12 2000F TRN).
+    pub trace_number: Option<String>,
 }
 
 /// A payer's answer to a request.

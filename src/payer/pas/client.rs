@@ -17,7 +17,7 @@ use tracing::{debug, Instrument};
 
 use super::auth::TokenSource;
 use super::body::read_bounded;
-use super::read::{parse_response, Correlation, ResponseError};
+use super::read::{parse_answer, parse_response, Correlation, ResponseError, SentClaim};
 use super::trace::trace_headers;
 use super::write::{inquiry_bundle, request_bundle};
 use crate::case::{Reason, WorkerReason};
@@ -248,7 +248,13 @@ impl Payer for PasPayer {
         debug!(%status, ms = started.elapsed().as_millis() as u64, path, "Payer answered.");
         let retry_after = retry_after(response.headers(), SystemTime::now());
         let text = read_bounded(response, self.max_response_bytes).await?;
-        let mut answer = classify(status, retry_after, &text)?;
+        let sent = SentClaim {
+            request_identifier: request.request_identifier,
+            original: request.original.map(|o| o.request_identifier),
+            on: chrono::Utc::now().date_naive(),
+            lines: case.service.procedures.len(),
+        };
+        let mut answer = classify_answer(status, retry_after, &text, Some(&sent))?;
         // A payer that certifies a line without stating a quantity certifies what was asked.
         for item in answer
             .items
@@ -295,11 +301,23 @@ const HTTP_REFUSALS: [&str; 13] = [
     "http-412", "http-413", "http-415", "http-422", "http-501",
 ];
 
-/// Turns an HTTP answer into a payer response or a classified error.
+/// Turns an HTTP answer into a payer response or a classified error, not knowing the request
+/// it answers (see [`classify_answer`]).
 pub fn classify(
     status: StatusCode,
     retry_after: Option<Duration>,
     body: &[u8],
+) -> Result<PayerResponse, PayerError> {
+    classify_answer(status, retry_after, body, None)
+}
+
+/// Turns an HTTP answer to the request `sent` into a payer response or a classified error: an
+/// answer for another request is refused as malformed (see [`parse_answer`]).
+pub fn classify_answer(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    sent: Option<&SentClaim<'_>>,
 ) -> Result<PayerResponse, PayerError> {
     let code = status.as_u16();
     if status.is_success() {
@@ -311,21 +329,23 @@ pub fn classify(
                     "the payer's answer is not JSON",
                 )],
             })?;
-        return parse_response(&value)
-            .and_then(within_bounds)
-            .map_err(|e| match e {
-                ResponseError::BusinessErrors(reasons) => PayerError::Refused {
-                    detail: "payer rejected the request (business errors)".to_owned(),
-                    reasons,
-                },
-                other => PayerError::Refused {
-                    detail: other.to_string(),
-                    reasons: vec![Reason::worker(
-                        WorkerReason::MalformedResponse,
-                        other.to_string(),
-                    )],
-                },
-            });
+        let parsed = match sent {
+            Some(sent) => parse_answer(&value, sent),
+            None => parse_response(&value),
+        };
+        return parsed.and_then(within_bounds).map_err(|e| match e {
+            ResponseError::BusinessErrors(reasons) => PayerError::Refused {
+                detail: "payer rejected the request (business errors)".to_owned(),
+                reasons,
+            },
+            other => PayerError::Refused {
+                detail: other.to_string(),
+                reasons: vec![Reason::worker(
+                    WorkerReason::MalformedResponse,
+                    other.to_string(),
+                )],
+            },
+        });
     }
     if code == 408 || code == 429 || (status.is_server_error() && code != 501) {
         return Err(PayerError::Transient {

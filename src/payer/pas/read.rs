@@ -2,17 +2,20 @@
 //! [`PayerResponse`], and the worker's correlation token in a payer's notification. Pure
 //! functions; error messages name elements and codes, never values from the patient's record.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::json::Scalar;
-use super::json::{date_of, safe_code};
+use super::json::safe_code;
 use super::model::*;
 use crate::case::Reason;
 use crate::payer::{ItemDecision, PayerResponse, ReviewAction};
+
+mod authorized;
+mod claim_response;
+mod information;
+
+pub(crate) use claim_response::{NOTE, UNCODED_ERROR};
 
 /// A correlation token as found in a payer's bundle: not yet verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,10 +110,11 @@ pub enum ResponseError {
     /// The payer answered with an OperationOutcome (issue severities, codes and locations).
     #[error("payer answered with an OperationOutcome: {0}")]
     OperationOutcome(String),
-    /// The ClaimResponse carries business errors (X12 AAA reject reasons, `ClaimResponse.error`).
+    /// The ClaimResponse carries business errors (X12 AAA reject reasons, `ClaimResponse.error`),
+    /// each followed by its follow-up action (X12 889) when the payer gave one.
     #[error("payer rejected the request: {}", codes_of(.0))]
     BusinessErrors(Vec<Reason>),
-    /// The body is not a PAS response the worker can read.
+    /// The body is not a PAS response the worker can read, or it answers another request.
     #[error("malformed payer response: {0}")]
     Malformed(String),
 }
@@ -128,14 +132,99 @@ fn malformed(what: impl Into<String>) -> ResponseError {
     ResponseError::Malformed(what.into())
 }
 
-/// Reads a payer's answer: a PAS response Bundle (the ClaimResponse need not be first), a
-/// `Parameters` wrapping one (`return` or `responseBundle`), a bare ClaimResponse, or an
-/// OperationOutcome.
-pub fn parse_response(body: &Value) -> Result<PayerResponse, ResponseError> {
-    parse_any(body, true)
+/// The Claim the worker sent, which an answer must be for.
+///
+/// A `ClaimResponse.request` names it by `identifier` (the Claim's identifier value) or by
+/// `reference` (the Claim's fullUrl). An identifier value that is the request identifier, the
+/// original request's, or one derived from either (`<identifier>-…`, as an inquiry's or an
+/// update's own Claim is) names this request; any other identifier names another request, and
+/// the answer is refused as malformed. A reference to the fullUrl of the request's Claim names
+/// it too; any other reference (a payer's own `Claim/<id>`, a fullUrl of a derived Claim) and a
+/// missing `request` prove nothing either way, and the answer is taken as the answer to the
+/// call it came back on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentClaim<'a> {
+    /// The worker's request identifier (the submitted Claim's identifier value).
+    pub request_identifier: &'a str,
+    /// The request an update, a cancellation or an appeal refers to.
+    pub original: Option<&'a str>,
+    /// The day the answer arrived: an answer with no decision yet and no date of its own is
+    /// dated by it.
+    pub on: NaiveDate,
+    /// How many service lines were sent (`item.sequence` 1..=lines): an answer that has no
+    /// decision yet (an `$inquire` with no result, a queued ClaimResponse without items) pends
+    /// each of them.
+    pub lines: usize,
 }
 
-fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, ResponseError> {
+/// What a `ClaimResponse.request` says about the request it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Names {
+    /// This request.
+    Ours,
+    /// Another request.
+    Other,
+    /// Cannot tell (no `request`, or a reference the worker cannot resolve).
+    Unknown,
+}
+
+impl SentClaim<'_> {
+    fn own(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.request_identifier).chain(self.original)
+    }
+
+    pub(crate) fn names(&self, request: Option<&PartyReference<'_>>) -> Names {
+        let Some(request) = request else {
+            return Names::Unknown;
+        };
+        if let Some(value) = request.identifier.as_ref().and_then(|i| i.value) {
+            let derived = |own: &str| {
+                value == own
+                    || value
+                        .strip_prefix(own)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            };
+            return if self.own().any(derived) {
+                Names::Ours
+            } else {
+                Names::Other
+            };
+        }
+        match request.reference {
+            Some(r) if self.own().any(|own| r == full_url(own, "claim")) => Names::Ours,
+            _ => Names::Unknown,
+        }
+    }
+}
+
+/// Reads a payer's answer without knowing the request it answers (a notification found by its
+/// correlation token, or a stored answer): a PAS response Bundle (the ClaimResponse need not be
+/// first), a `Parameters` wrapping one or more (`return` or `responseBundle`: the first is
+/// read), a bare ClaimResponse, or an OperationOutcome. `ClaimResponse.request` is not checked,
+/// and an answer without a decision for any line is malformed.
+pub fn parse_response(body: &Value) -> Result<PayerResponse, ResponseError> {
+    parse_any(body, None, true)
+}
+
+/// Reads a payer's answer to the request `sent`, as [`parse_response`] does, and also:
+/// refuses (as malformed) a ClaimResponse whose `request` names another request; takes, of the
+/// 0..* bundles of an `$inquire` answer, the one whose ClaimResponse names this request
+/// (one that names no request, when it is the only bundle); and reads an answer that has no
+/// decision yet as every line pended (A4): an `$inquire` answer with no bundle (no result yet),
+/// one whose bundles are all for other requests (with a note saying so), and a ClaimResponse
+/// with `outcome = queued` and no items.
+pub fn parse_answer(body: &Value, sent: &SentClaim<'_>) -> Result<PayerResponse, ResponseError> {
+    parse_any(body, Some(sent), true)
+}
+
+/// The code of the note on a pended answer whose inquiry results were all for other requests.
+pub(crate) const NO_MATCHING_RESULT: &str = "no-matching-result";
+
+fn parse_any(
+    body: &Value,
+    sent: Option<&SentClaim<'_>>,
+    parameters_allowed: bool,
+) -> Result<PayerResponse, ResponseError> {
     if !body.is_object() {
         return Err(malformed("the body is not a JSON object"));
     }
@@ -146,16 +235,16 @@ fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, Re
         }
         Some("Parameters") if parameters_allowed => {
             let parameters = read::<Parameters>(body)?;
-            let index = parameters
+            let results: Vec<&Value> = parameters
                 .parameter
                 .iter()
-                .position(|p| {
+                .enumerate()
+                .filter(|(_, p)| {
                     matches!(p.name, Some("return" | "responseBundle")) && p.resource.is_some()
                 })
-                .ok_or_else(|| {
-                    malformed("the Parameters has no return or responseBundle resource")
-                })?;
-            parse_any(&body["parameter"][index]["resource"], false)
+                .map(|(i, _)| &body["parameter"][i]["resource"])
+                .collect();
+            inquiry_results(&results, sent)
         }
         Some("Bundle") => {
             let bundle = read::<ResponseBundle>(body)?;
@@ -167,7 +256,13 @@ fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, Re
             };
             let resource = |i: usize| &body["entry"][i]["resource"];
             if let Some(i) = of_type("ClaimResponse") {
-                claim_response(&read(resource(i))?, bundle.timestamp)
+                let cr = read::<ClaimResponse>(resource(i))?;
+                check_request(&cr, sent)?;
+                let mut answer = claim_response::read(&cr, bundle.timestamp, sent)?;
+                answer.information_request =
+                    information::requested(&cr, body, &bundle, answer.decided_on);
+                authorized::fill(&cr, body, &bundle, &mut answer.items);
+                Ok(answer)
             } else if let Some(i) = of_type("OperationOutcome") {
                 Err(ResponseError::OperationOutcome(outcome_text(&read(
                     resource(i),
@@ -176,13 +271,109 @@ fn parse_any(body: &Value, parameters_allowed: bool) -> Result<PayerResponse, Re
                 Err(malformed("the bundle holds no ClaimResponse"))
             }
         }
-        Some("ClaimResponse") => claim_response(&read(body)?, None),
+        Some("ClaimResponse") => {
+            let cr = read::<ClaimResponse>(body)?;
+            check_request(&cr, sent)?;
+            let mut answer = claim_response::read(&cr, None, sent)?;
+            authorized::fill(&cr, body, &ResponseBundle::default(), &mut answer.items);
+            Ok(answer)
+        }
         Some(other) => Err(malformed(format!(
             "unexpected resourceType {}",
             safe_code(other)
         ))),
         None => Err(malformed("the body has no resourceType")),
     }
+}
+
+/// A ClaimResponse that names another request is no answer to this one.
+fn check_request(
+    cr: &ClaimResponse<'_>,
+    sent: Option<&SentClaim<'_>>,
+) -> Result<(), ResponseError> {
+    match sent.map(|s| s.names(cr.request.as_ref())) {
+        Some(Names::Other) => Err(malformed("the ClaimResponse answers another request")),
+        _ => Ok(()),
+    }
+}
+
+/// The request a result of an `$inquire` answer names: that of its (first) ClaimResponse.
+fn names_of(result: &Value, sent: &SentClaim<'_>) -> Names {
+    let entries = ResponseBundle::deserialize(result)
+        .map(|b| b.entry.len())
+        .unwrap_or(0);
+    let claim_response = (0..entries)
+        .map(|i| &result["entry"][i]["resource"])
+        .chain(std::iter::once(result))
+        .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("ClaimResponse"));
+    match claim_response {
+        Some(cr) => match ClaimResponse::deserialize(cr) {
+            Ok(cr) => sent.names(cr.request.as_ref()),
+            Err(_) => Names::Unknown,
+        },
+        None => Names::Unknown,
+    }
+}
+
+/// The results of an `$inquire` answer (0..* bundles). Without the sent request: the first, and
+/// none is malformed. With it: the one that names this request, else the only one when it names
+/// no request; no result at all, or only results for other requests, pend every line.
+fn inquiry_results(
+    results: &[&Value],
+    sent: Option<&SentClaim<'_>>,
+) -> Result<PayerResponse, ResponseError> {
+    let Some(sent) = sent else {
+        let first = results
+            .first()
+            .ok_or_else(|| malformed("the Parameters has no return or responseBundle resource"))?;
+        return parse_any(first, None, false);
+    };
+    let names: Vec<Names> = results.iter().map(|r| names_of(r, sent)).collect();
+    let chosen = names
+        .iter()
+        .position(|n| *n == Names::Ours)
+        .or_else(|| (results.len() == 1 && names[0] == Names::Unknown).then_some(0));
+    if let Some(i) = chosen {
+        return parse_any(results[i], Some(sent), false);
+    }
+    let mut answer = pended(sent)?;
+    if !results.is_empty() {
+        answer.reasons.push(Reason {
+            code: NO_MATCHING_RESULT.to_owned(),
+            system: None,
+            text: format!(
+                "the payer's inquiry answer holds {} result(s), none for this request",
+                results.len()
+            ),
+        });
+    }
+    Ok(answer)
+}
+
+/// An answer with no decision yet: every line sent pended, dated by the day it arrived.
+pub(crate) fn pended(sent: &SentClaim<'_>) -> Result<PayerResponse, ResponseError> {
+    if sent.lines == 0 {
+        return Err(malformed("the answer has no result and no lines were sent"));
+    }
+    let items = (1..=sent.lines)
+        .map(|n| ItemDecision {
+            sequence: u32::try_from(n).unwrap_or(u32::MAX),
+            action: ReviewAction::Pended,
+            approved_units: 0,
+            reasons: Vec::new(),
+            authorized: None,
+        })
+        .collect();
+    Ok(PayerResponse {
+        reference: None,
+        items,
+        authorization_number: None,
+        valid_from: None,
+        valid_to: None,
+        reasons: Vec::new(),
+        decided_on: sent.on,
+        information_request: None,
+    })
 }
 
 /// Reads a resource through the model. The model reads leniently and does not fail on an
@@ -231,275 +422,6 @@ fn outcome_text(oo: &OperationOutcome<'_>) -> String {
         "no issues given".to_owned()
     } else {
         issues.join("; ")
-    }
-}
-
-/// The review action extension of an adjudication list, if any.
-fn review_action_of<'x, 'a>(adjudication: &'x [Adjudication<'a>]) -> Option<&'x ExtensionTree<'a>> {
-    adjudication
-        .iter()
-        .find_map(|a| extensions(&a.extension, EXT_REVIEW_ACTION).next())
-}
-
-/// The X12 306 code of a reviewAction (full-URL sub-extension, or `code` as older payers send).
-fn review_action_code<'a>(review: &ExtensionTree<'a>) -> Option<&'a str> {
-    let sub = extensions(&review.extension, EXT_REVIEW_ACTION_CODE)
-        .next()
-        .or_else(|| extensions(&review.extension, "code").next())?;
-    sub.value_codeable_concept
-        .as_ref()?
-        .coding_in(X12_306_SYSTEM)?
-        .code
-}
-
-/// One reason per `reasonCode` sub-extension: its X12 886 coding (else its first), text from
-/// the display or, failing that, from `fallback_text`.
-fn reason_codes(review: &ExtensionTree<'_>, fallback_text: &str) -> Vec<Reason> {
-    extensions(&review.extension, "reasonCode")
-        .filter_map(|rc| {
-            let concept = rc.value_codeable_concept.as_ref()?;
-            let c = concept.coding_in(X12_REASON_SYSTEM)?;
-            let text = c.display.or(concept.text).unwrap_or(fallback_text);
-            Some(Reason {
-                code: c.code?.to_owned(),
-                system: c.system.map(str::to_owned),
-                text: text.to_owned(),
-            })
-        })
-        .collect()
-}
-
-/// The code of a payer's note that came without a reason code.
-pub(crate) const NOTE: &str = "note";
-/// The code of a business error that came without one.
-pub(crate) const UNCODED_ERROR: &str = "unknown";
-
-fn note_reason(text: &str) -> Reason {
-    Reason {
-        code: NOTE.to_owned(),
-        system: None,
-        text: text.to_owned(),
-    }
-}
-
-fn period_of(p: Option<&Period<'_>>) -> (Option<NaiveDate>, Option<NaiveDate>) {
-    let start = p.and_then(|p| p.start).and_then(date_of);
-    let end = p.and_then(|p| p.end).and_then(date_of);
-    (start, end)
-}
-
-fn business_error(e: &ClaimError<'_>) -> Reason {
-    let concept = e.code.as_ref();
-    let c = concept.and_then(|cc| cc.coding.first());
-    let code = c.and_then(|c| c.code).unwrap_or(UNCODED_ERROR);
-    let mut text = c
-        .and_then(|c| c.display)
-        .or_else(|| concept.and_then(|cc| cc.text))
-        .unwrap_or_default()
-        .to_owned();
-    let place = extensions(&e.extension, EXT_ERROR_PATH)
-        .chain(extensions(&e.extension, EXT_ERROR_ELEMENT))
-        .find_map(|x| x.value_string)
-        .filter(|p| p.len() <= 200);
-    if let Some(place) = place {
-        text = if text.is_empty() {
-            format!("at {place}")
-        } else {
-            format!("{text} (at {place})")
-        };
-    }
-    Reason {
-        code: code.to_owned(),
-        system: c.and_then(|c| c.system).map(str::to_owned),
-        text,
-    }
-}
-
-fn claim_response(
-    cr: &ClaimResponse<'_>,
-    bundle_timestamp: Option<&str>,
-) -> Result<PayerResponse, ResponseError> {
-    if !cr.error.is_empty() {
-        return Err(ResponseError::BusinessErrors(
-            cr.error.iter().map(business_error).collect(),
-        ));
-    }
-    let decided_on = cr
-        .created
-        .and_then(date_of)
-        .or_else(|| bundle_timestamp.and_then(date_of))
-        .ok_or_else(|| {
-            malformed("the ClaimResponse has no created date and the bundle no timestamp")
-        })?;
-
-    let notes: BTreeMap<u64, &str> = cr
-        .process_note
-        .iter()
-        .filter_map(|n| Some((n.number?.as_u64()?, n.text?)))
-        .collect();
-    let unnumbered_notes: Vec<&str> = cr
-        .process_note
-        .iter()
-        .filter(|n| n.number.and_then(Scalar::as_u64).is_none())
-        .filter_map(|n| n.text)
-        .collect();
-
-    if cr.item.is_empty() {
-        return Err(malformed("the ClaimResponse has no items"));
-    }
-    let mut items = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut used_notes = BTreeSet::new();
-    let mut item_number = None;
-    let mut item_reference = None;
-    let mut item_period = (None, None);
-    for (index, item) in cr.item.iter().enumerate() {
-        let sequence = item
-            .item_sequence
-            .and_then(Scalar::positive_u32)
-            .ok_or_else(|| {
-                malformed(format!(
-                    "item {} has no itemSequence (a positive integer)",
-                    index + 1
-                ))
-            })?;
-        if !seen.insert(sequence) {
-            return Err(malformed(format!(
-                "itemSequence {sequence} appears more than once"
-            )));
-        }
-        let review = review_action_of(&item.adjudication)
-            .ok_or_else(|| malformed(format!("item {sequence} has no review action")))?;
-        let code = review_action_code(review)
-            .ok_or_else(|| malformed(format!("item {sequence} has no review action code")))?;
-        let action = ReviewAction::from_code(code).ok_or_else(|| {
-            malformed(format!(
-                "item {sequence}: review action {} is not an X12 306 code",
-                safe_code(code)
-            ))
-        })?;
-
-        let note_numbers: Vec<u64> = item.note_number.iter().filter_map(|n| n.as_u64()).collect();
-        let item_notes: Vec<&str> = note_numbers
-            .iter()
-            .filter_map(|n| notes.get(n).copied())
-            .collect();
-        used_notes.extend(note_numbers.iter().copied());
-        let joined = item_notes.join("; ");
-        let mut reasons = reason_codes(review, &joined);
-        for note in &item_notes {
-            if !reasons.iter().any(|r| r.text == *note || r.text == joined) {
-                reasons.push(note_reason(note));
-            }
-        }
-
-        let approved_units = approved_units(cr, item, sequence)?;
-
-        if item_number.is_none() && action.certifies() {
-            item_number = extensions(&review.extension, "number")
-                .find_map(|n| n.value_string)
-                .map(str::to_owned);
-        }
-        if item_reference.is_none() {
-            item_reference = extensions(&item.extension, EXT_ADMINISTRATION_REFERENCE_NUMBER)
-                .find_map(|x| x.value_string)
-                .map(str::to_owned);
-        }
-        if item_period == (None, None) {
-            item_period = period_of(
-                extensions(&item.extension, EXT_ITEM_PRE_AUTH_PERIOD)
-                    .find_map(|x| x.value_period.as_ref()),
-            );
-        }
-        items.push(ItemDecision {
-            sequence,
-            action,
-            approved_units,
-            reasons,
-        });
-    }
-
-    // Whole-request reasons: reason codes on ClaimResponse.adjudication, then the notes no item
-    // points to (unless they repeat a reason already read).
-    let mut reasons = review_action_of(&cr.adjudication)
-        .map(|r| reason_codes(r, ""))
-        .unwrap_or_default();
-    let loose_notes = notes
-        .iter()
-        .filter(|(n, _)| !used_notes.contains(n))
-        .map(|(_, t)| *t)
-        .chain(unnumbered_notes);
-    for text in loose_notes {
-        if !reasons.iter().any(|r| r.text == text) {
-            reasons.push(note_reason(text));
-        }
-    }
-
-    let pre_auth_ref = cr.pre_auth_ref.map(str::to_owned);
-    let authorization_number = pre_auth_ref.clone().or(item_number);
-    let payer_identifier = cr
-        .identifier
-        .iter()
-        .filter(|i| {
-            !i.system
-                .is_some_and(|s| s.starts_with("urn:trnorg:") || s == CORRELATION_SYSTEM)
-        })
-        .find_map(|i| i.value)
-        .map(str::to_owned);
-    let claim_reference = extensions(&cr.extension, EXT_ADMINISTRATION_REFERENCE_NUMBER)
-        .find_map(|x| x.value_string)
-        .map(str::to_owned);
-    let reference = item_reference
-        .or(claim_reference)
-        .or(payer_identifier)
-        .or(pre_auth_ref);
-
-    let (mut valid_from, mut valid_to) = period_of(cr.pre_auth_period.as_ref());
-    if (valid_from, valid_to) == (None, None) {
-        (valid_from, valid_to) = item_period;
-    }
-
-    Ok(PayerResponse {
-        reference,
-        items,
-        authorization_number,
-        valid_from,
-        valid_to,
-        reasons,
-        decided_on,
-        information_request: None,
-    })
-}
-
-/// Authorized units of an item: the quantity of an `addItem` for it (a modification), else the
-/// value of its `submitted` adjudication, else 0 (the payer did not say).
-fn approved_units(
-    cr: &ClaimResponse<'_>,
-    item: &ResponseItem<'_>,
-    sequence: u32,
-) -> Result<u32, ResponseError> {
-    let bad = || {
-        malformed(format!(
-            "item {sequence}: the authorized quantity is not a whole number"
-        ))
-    };
-    let added = cr.add_item.iter().find(|a| {
-        a.item_sequence
-            .iter()
-            .any(|s| s.as_u64() == Some(u64::from(sequence)))
-    });
-    if let Some(v) = added.and_then(|a| a.quantity.as_ref()?.value) {
-        return v.whole_u32().ok_or_else(bad);
-    }
-    let submitted = item.adjudication.iter().find(|a| {
-        a.category
-            .iter()
-            .flat_map(|c| &c.coding)
-            .any(|c| c.code == Some("submitted"))
-    });
-    match submitted.and_then(|a| a.value) {
-        Some(v) => v.whole_u32().ok_or_else(bad),
-        None => Ok(0),
     }
 }
 

@@ -40,6 +40,15 @@ pub struct Faults {
     /// Answer 400 with an OperationOutcome.
     #[arg(long)]
     pub reject: bool,
+    /// Ask for the photographs a policy requires when a request has none (every line pended,
+    /// A4, with a PAS CommunicationRequest due in 14 days) instead of denying it; a request
+    /// (an update) that carries them is then decided.
+    #[arg(long)]
+    pub request_information: bool,
+    /// Modify (A6) a requested line: `FROM=TO` authorizes service code TO, with the units asked
+    /// for, where FROM was requested and would be certified (PAS `addItem` names TO).
+    #[arg(long)]
+    pub substitute: Vec<String>,
 }
 
 /// A scripted failure.

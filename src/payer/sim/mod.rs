@@ -18,7 +18,8 @@ use crate::case::{CaseEvent, Indication, Kind, Reason, WorkerReason};
 use crate::codes::{CodeTable, ProcedureCode};
 use crate::payer::pas::model::{X12_REASON_SYSTEM, X12_REJECT_SYSTEM};
 use crate::payer::{
-    ItemDecision, Operation, Payer, PayerError, PayerRequest, PayerResponse, ReviewAction,
+    AuthorizedItem, InformationRequest, ItemDecision, Operation, Payer, PayerError, PayerRequest,
+    PayerResponse, ReviewAction,
 };
 use crate::rules::Policy;
 use faults::Fault;
@@ -50,7 +51,13 @@ impl Payer for SimulatedPayer {
             .faults
             .fault(request.request_identifier, request.attempt)
         {
-            None => decide(&request, &self.codes),
+            None => {
+                let review = ReviewCase {
+                    photos_with_data: request.documents.map_or(0, |d| d.photos.len()),
+                    ..ReviewCase::from_case(request.case)
+                };
+                decide(&request, &self.codes).map(|r| self.faults.shape(r, &review, request.policy))
+            }
             Some(Fault::Unavailable) => Err(transient("503")),
             Some(Fault::Throttled) => Err(transient("429")),
             Some(Fault::Rejected) => Err(PayerError::Refused {
@@ -322,6 +329,118 @@ pub fn decide_review(
     Ok(response)
 }
 
+/// Days the simulated payer gives for information it asks for.
+pub const INFORMATION_DUE_DAYS: u64 = 14;
+
+/// X12 PWK01 (755) report type of photographs.
+const PWK_PHOTOGRAPHS: &str = "XP";
+
+impl Faults {
+    /// The decision as this scripted payer gives it: asking for missing photographs
+    /// (`request_information`) and modifying lines (`substitute`).
+    pub fn shape(
+        &self,
+        response: PayerResponse,
+        case: &ReviewCase,
+        policy: &Policy,
+    ) -> PayerResponse {
+        let response = if self.request_information {
+            match information_wanted(case, policy) {
+                Some(info) => pended_for_information(response, info),
+                None => response,
+            }
+        } else {
+            response
+        };
+        substitute(response, case, &self.substitute)
+    }
+}
+
+/// What the payer asks for instead of denying: the photographs a policy requires, when the
+/// request has none.
+pub fn information_wanted(case: &ReviewCase, policy: &Policy) -> Option<InformationRequest> {
+    use crate::payer::pas::model::{LOINC_PHOTO, LOINC_SYSTEM, X12_755_SYSTEM};
+    (policy.photos_required && case.photos == 0).then(|| InformationRequest {
+        items: vec![
+            Reason {
+                code: PWK_PHOTOGRAPHS.to_owned(),
+                system: Some(X12_755_SYSTEM.to_owned()),
+                text: "photographs".to_owned(),
+            },
+            Reason {
+                code: LOINC_PHOTO.to_owned(),
+                system: Some(LOINC_SYSTEM.to_owned()),
+                text: "photographs".to_owned(),
+            },
+        ],
+        due: case
+            .requested_on
+            .checked_add_days(chrono::Days::new(INFORMATION_DUE_DAYS)),
+    })
+}
+
+/// `response` with every line pended (A4) for the information `info` asks for: no
+/// authorization, the documentation reason, the request attached. A refusal stays one.
+pub fn pended_for_information(
+    mut response: PayerResponse,
+    info: InformationRequest,
+) -> PayerResponse {
+    for item in &mut response.items {
+        item.action = ReviewAction::Pended;
+        item.approved_units = 0;
+        item.reasons.clear();
+        item.authorized = None;
+    }
+    response.authorization_number = None;
+    response.valid_from = None;
+    response.valid_to = None;
+    response.reasons = vec![reason(
+        SimReason::Documentation,
+        "pended: photographs are requested",
+    )];
+    response.information_request = Some(info);
+    response
+}
+
+/// Certified lines whose code a `FROM=TO` pair names are modified (A6): the payer authorizes
+/// code TO (same system, no modifiers, the units asked for) under the request's authorization.
+fn substitute(mut response: PayerResponse, case: &ReviewCase, pairs: &[String]) -> PayerResponse {
+    for item in &mut response.items {
+        let line = usize::try_from(item.sequence)
+            .ok()
+            .and_then(|s| s.checked_sub(1))
+            .and_then(|i| case.procedures.get(i));
+        let Some(line) = line.filter(|_| item.action == ReviewAction::Certified) else {
+            continue;
+        };
+        let to = pairs
+            .iter()
+            .filter_map(|p| p.split_once('='))
+            .find(|(from, _)| from.trim() == line.code.as_str())
+            .map(|(_, to)| to.trim())
+            .filter(|to| !to.is_empty());
+        if let Some(to) = to {
+            item.action = ReviewAction::Modified;
+            item.authorized = Some(AuthorizedItem {
+                code: Some(to.to_owned()),
+                system: Some(
+                    match line.code.system() {
+                        crate::codes::ProcedureSystem::Cpt => crate::payer::pas::model::CPT_SYSTEM,
+                        crate::codes::ProcedureSystem::Hcpcs => {
+                            crate::payer::pas::model::HCPCS_SYSTEM
+                        }
+                    }
+                    .to_owned(),
+                ),
+                units: Some(item.approved_units),
+                authorization_number: response.authorization_number.clone(),
+                ..AuthorizedItem::default()
+            });
+        }
+    }
+    response
+}
+
 fn items(
     case: &ReviewCase,
     mut decide: impl FnMut(usize) -> (ReviewAction, u32, Vec<Reason>),
@@ -334,6 +453,7 @@ fn items(
                 action,
                 approved_units,
                 reasons,
+                authorized: None,
             }
         })
         .collect()

@@ -12,7 +12,7 @@ use crate::case::{result_means_failure, Indication, Reason};
 use crate::codes::{ProcedureCode, ProcedureSystem};
 use crate::payer::pas::json::{array_of, codings, date_of, positive_u32, str_of, Scalar};
 use crate::payer::pas::model::*;
-use crate::payer::{PayerResponse, ReviewAction};
+use crate::payer::{AuthorizedItem, ItemDecision, PayerResponse, ReviewAction};
 
 // ---------------------------------------------------------------------------------------------
 // The payer side (for the PAS payer simulator).
@@ -339,6 +339,16 @@ impl<'a> RequestEcho<'a> {
     }
 
     fn bundle(&self, timestamp: &'a str, claim_response: ClaimResponse<'a>) -> Value {
+        self.bundle_with(timestamp, claim_response, Vec::new())
+    }
+
+    /// The response bundle: the ClaimResponse, the `extra` entries it points to, the echoes.
+    fn bundle_with(
+        &self,
+        timestamp: &'a str,
+        claim_response: ClaimResponse<'a>,
+        extra: Vec<ResponseEntry<'a>>,
+    ) -> Value {
         let id_value = self
             .claim_identifiers
             .first()
@@ -347,12 +357,13 @@ impl<'a> RequestEcho<'a> {
         let mut entry = vec![ResponseEntry {
             full_url: Some(full_url(id_value, "claimresponse")),
             resource: Some(AnyResource::ClaimResponse(Box::new(claim_response))),
-            head: None,
+            ..ResponseEntry::default()
         }];
+        entry.extend(extra);
         entry.extend(self.entries.iter().map(|(url, resource)| ResponseEntry {
             full_url: Some((*url).to_owned()),
             resource: Some(AnyResource::Echo(resource)),
-            head: None,
+            ..ResponseEntry::default()
         }));
         let profile_url = if self.inquiry {
             INQUIRY_RESPONSE_BUNDLE_PROFILE
@@ -486,6 +497,36 @@ pub fn response_bundle(request: &Value, response: &PayerResponse) -> Value {
             }];
         }
     }
+    cr.add_item = response
+        .items
+        .iter()
+        .filter_map(|i| Some((i, i.authorized.as_ref()?)))
+        .map(|(i, a)| added_item(i, a))
+        .collect();
+    let id_value = echo
+        .claim_identifiers
+        .first()
+        .and_then(|i| i.value)
+        .unwrap_or_default();
+    let asked = response
+        .information_request
+        .as_ref()
+        .map_or(&[][..], |i| &i.items[..]);
+    let due = response
+        .information_request
+        .as_ref()
+        .and_then(|i| i.due)
+        .map(|d| d.to_string());
+    let urls: Vec<String> = (1..=asked.len())
+        .map(|n| full_url(id_value, &format!("communicationrequest-{n}")))
+        .collect();
+    cr.communication_request = urls
+        .iter()
+        .map(|u| PartyReference {
+            reference: Some(u.as_str()),
+            identifier: None,
+        })
+        .collect();
     cr.process_note = response
         .reasons
         .iter()
@@ -497,7 +538,91 @@ pub fn response_bundle(request: &Value, response: &PayerResponse) -> Value {
             text: Some(&r.text),
         })
         .collect();
-    echo.bundle(&timestamp, cr)
+    let extra = urls
+        .iter()
+        .zip(asked)
+        .map(|(url, r)| ResponseEntry {
+            full_url: Some(url.clone()),
+            resource: Some(AnyResource::CommunicationRequest(Box::new(
+                communication_request(r, url, due.as_deref()),
+            ))),
+            ..ResponseEntry::default()
+        })
+        .collect();
+    echo.bundle_with(&timestamp, cr, extra)
+}
+
+/// The `addItem` of a line the payer authorized differently (A6, PAS spec-37): the authorized
+/// code, modifiers, quantity and provider, with the line's review action and number.
+fn added_item<'a>(item: &'a ItemDecision, a: &'a AuthorizedItem) -> AddItem<'a> {
+    let concept = |system: Option<&'a str>, code: &'a str| {
+        CodeableConcept::of(Coding {
+            system,
+            code: Some(code),
+            display: None,
+        })
+    };
+    AddItem {
+        extension: Vec::new(),
+        item_sequence: vec![Scalar::Unsigned(u64::from(item.sequence))],
+        provider: a
+            .provider_npi
+            .as_deref()
+            .map(|npi| PartyReference {
+                reference: None,
+                identifier: Some(PlainIdentifier {
+                    system: Some(NPI_SYSTEM),
+                    value: Some(npi),
+                }),
+            })
+            .into_iter()
+            .collect(),
+        product_or_service: a.code.as_deref().map(|c| concept(a.system.as_deref(), c)),
+        modifier: a.modifiers.iter().map(|m| concept(None, m)).collect(),
+        quantity: a.units.map(|u| AuthorizedQuantity {
+            value: Some(Scalar::Unsigned(u64::from(u))),
+        }),
+        adjudication: vec![Adjudication {
+            extension: vec![review_action_extension(
+                item.action,
+                a.authorization_number.as_deref(),
+                &[],
+            )],
+            category: submitted_category(),
+            value: None,
+        }],
+    }
+}
+
+/// The PASCommunicationRequest for one item of the payer's information request at `url`: an X12
+/// 755 code as the `category`, any other (LOINC) as `payload.contentString`, due on
+/// `occurrenceDateTime`; its fullUrl as its identifier (the attachment control number).
+fn communication_request<'a>(
+    r: &'a Reason,
+    url: &'a str,
+    due: Option<&'a str>,
+) -> CommunicationRequest<'a> {
+    let x12 = r.system.as_deref() == Some(X12_755_SYSTEM);
+    CommunicationRequest {
+        meta: Some(meta(COMMUNICATION_REQUEST_PROFILE)),
+        extension: Vec::new(),
+        identifier: vec![PlainIdentifier {
+            system: Some("urn:ietf:rfc:3986"),
+            value: Some(url),
+        }],
+        status: Some("active"),
+        category: x12.then(|| reason_concept(r)).into_iter().collect(),
+        payload: (!x12)
+            .then(|| Payload {
+                extension: Vec::new(),
+                content_string: Some(r.code.as_str()),
+                content_codeable_concept: None,
+            })
+            .into_iter()
+            .collect(),
+        occurrence_date_time: due,
+        occurrence_period: None,
+    }
 }
 
 /// The PAS response Bundle for a request refused on business grounds (X12 AAA): a ClaimResponse
@@ -520,5 +645,7 @@ pub fn error_response_bundle(request: &Value, decided_on: NaiveDate, errors: &[R
 mod attachment;
 #[cfg(test)]
 mod bundle_rules;
+#[cfg(test)]
+mod information_tests;
 #[cfg(test)]
 mod tests;

@@ -355,6 +355,7 @@ impl SimState {
             reference,
         ) {
             Ok(response) => {
+                let response = self.scenario.faults.shape(response, review, &self.policy);
                 if response.overall() == Overall::Pended {
                     if let (Some(r), Ok(mut pended)) =
                         (response.reference.clone(), self.pended.lock())

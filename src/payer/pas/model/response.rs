@@ -22,6 +22,7 @@ pub(crate) enum AnyResource<'a> {
     ClaimResponse(Box<ClaimResponse<'a>>),
     OperationOutcome(OperationOutcome<'a>),
     Bundle(Box<ResponseBundle<'a>>),
+    CommunicationRequest(Box<CommunicationRequest<'a>>),
     /// A resource of the request, echoed as it was sent.
     #[serde(untagged)]
     Echo(&'a Value),
@@ -81,6 +82,14 @@ pub(crate) struct ResponseEntry<'a> {
     /// The resource written.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) resource: Option<AnyResource<'a>>,
+    /// The fullUrl read (references in the bundle resolve to it).
+    #[serde(
+        rename = "fullUrl",
+        borrow,
+        deserialize_with = "json::text",
+        skip_serializing
+    )]
+    pub(crate) url: Option<&'a str>,
     /// The type of the resource read.
     #[serde(
         rename = "resource",
@@ -231,6 +240,42 @@ pub(crate) struct ExtensionTree<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub(crate) value_period: Option<Period<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) value_date: Option<&'a str>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) value_date_time: Option<&'a str>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) value_identifier: Option<PlainIdentifier<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) value_reference: Option<PartyReference<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) value_quantity: Option<AuthorizedQuantity<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) value_positive_int: Option<Scalar<'a>>,
 }
 
 impl<'a> ExtensionTree<'a> {
@@ -305,9 +350,17 @@ pub(crate) struct ClaimResponse<'a> {
     pub(crate) insurer: Option<PartyReference<'a>>,
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub(crate) requestor: Option<PartyReference<'a>>,
-    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        deserialize_with = "json::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) request: Option<PartyReference<'a>>,
-    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        deserialize_with = "json::text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) outcome: Option<&'a str>,
     #[serde(
         borrow,
@@ -351,6 +404,13 @@ pub(crate) struct ClaimResponse<'a> {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) error: Vec<ClaimError<'a>>,
+    /// The payer's requests for more information (PASCommunicationRequest entries).
+    #[serde(
+        borrow,
+        deserialize_with = "json::objects",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(crate) communication_request: Vec<PartyReference<'a>>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -407,21 +467,51 @@ pub(crate) struct Adjudication<'a> {
 pub(crate) struct AddItem<'a> {
     #[serde(
         borrow,
+        deserialize_with = "json::objects",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(crate) extension: Vec<ExtensionTree<'a>>,
+    #[serde(
+        borrow,
         deserialize_with = "json::scalars",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(crate) item_sequence: Vec<Scalar<'a>>,
     #[serde(
         borrow,
+        deserialize_with = "json::objects",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(crate) provider: Vec<PartyReference<'a>>,
+    #[serde(
+        borrow,
         deserialize_with = "json::object",
         skip_serializing_if = "Option::is_none"
     )]
-    pub(crate) quantity: Option<Quantity<'a>>,
+    pub(crate) product_or_service: Option<CodeableConcept<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::objects",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(crate) modifier: Vec<CodeableConcept<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) quantity: Option<AuthorizedQuantity<'a>>,
+    #[serde(
+        borrow,
+        deserialize_with = "json::objects",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(crate) adjudication: Vec<Adjudication<'a>>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
 #[serde(default)]
-pub(crate) struct Quantity<'a> {
+pub(crate) struct AuthorizedQuantity<'a> {
     #[serde(
         borrow,
         deserialize_with = "json::present",
@@ -521,3 +611,6 @@ pub(crate) struct Issue<'a> {
     )]
     pub(crate) location: Vec<Scalar<'a>>,
 }
+
+mod information;
+pub(crate) use information::*;
