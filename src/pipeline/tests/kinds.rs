@@ -41,6 +41,7 @@ impl Payer for Recording {
                 action: self.action,
                 approved_units: 0,
                 reasons: vec![],
+                authorized: None,
             }],
             authorization_number: None,
             valid_from: None,
