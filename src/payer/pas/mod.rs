@@ -7,6 +7,7 @@ mod body;
 pub mod client;
 pub(crate) mod json;
 pub mod model;
+pub mod profile;
 pub mod read;
 mod trace;
 pub mod write;
