@@ -17,8 +17,8 @@ pub use finding::{registry, Finding, Rule, Severity};
 pub use identify::{identify, json_error, Identified, Unidentifiable, Unreadable};
 pub use kind::{Kind, Original};
 pub use outcome::{
-    AppealRoute, Authorization, InformationRequest, Outcome, PayerRef, Reason, Status,
-    WorkerReason, OUTCOME_SCHEMA_V1,
+    AppealRoute, Authorization, AuthorizedLine, InformationRequest, Outcome, PayerRef, Reason,
+    Status, WorkerReason, OUTCOME_SCHEMA_V1,
 };
 pub use progress::{
     Progress, ProgressOperation, ProgressParked, ProgressPayer, ProgressRetry, Step,

@@ -84,6 +84,39 @@ pub struct Authorization {
     /// True for a partial (A2) or modified (A6) certification.
     #[serde(default)]
     pub partial: bool,
+    /// The payer's word on each requested line, in the order of `service.procedures`: what it
+    /// did with the line and, when it said so, what exactly it authorized (a changed code or
+    /// modifier, the units, the provider, the line's own number and period).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<AuthorizedLine>,
+}
+
+/// One requested line of an approved outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizedLine {
+    /// 1-based, in the order of `service.procedures`.
+    pub sequence: u32,
+    /// The X12 306 review action for the line.
+    pub review_action: String,
+    /// Units certified on the line (0 when not certified).
+    pub approved_units: u32,
+    /// The service the payer authorized, when it named one (it may differ from the one asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<String>,
+    /// The NPI of the provider the payer authorized for the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_npi: Option<String>,
+    /// The line's own authorization number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<NaiveDate>,
 }
 
 /// A reason given by the payer or by the worker.

@@ -577,6 +577,7 @@ impl Pipeline {
             approved_units,
             patient_responsibility: Some("deductible and copay still apply".to_owned()),
             partial,
+            lines: response.items.iter().map(authorized_line).collect(),
         });
         o
     }
@@ -724,3 +725,27 @@ fn appeal_packet(case: &CaseEvent) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// An item decision as the outcome's `authorization.lines` entry: codes, numbers and dates the
+/// payer gave, nothing from the case.
+fn authorized_line(item: &crate::payer::ItemDecision) -> crate::case::AuthorizedLine {
+    let authorized = item.authorized.as_ref();
+    crate::case::AuthorizedLine {
+        sequence: item.sequence,
+        review_action: item.action.code().to_owned(),
+        approved_units: if item.action.certifies()
+            || item.action == crate::payer::ReviewAction::NoActionRequired
+        {
+            item.approved_units
+        } else {
+            0
+        },
+        code: authorized.and_then(|a| a.code.clone()),
+        system: authorized.and_then(|a| a.system.clone()),
+        modifiers: authorized.map(|a| a.modifiers.clone()).unwrap_or_default(),
+        provider_npi: authorized.and_then(|a| a.provider_npi.clone()),
+        authorization_number: authorized.and_then(|a| a.authorization_number.clone()),
+        valid_from: authorized.and_then(|a| a.valid_from),
+        valid_to: authorized.and_then(|a| a.valid_to),
+    }
+}

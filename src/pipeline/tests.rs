@@ -453,3 +453,4 @@ async fn the_hashes_of_the_documents_sent_ride_with_a_retry_and_a_changed_one_is
 }
 
 mod kinds;
+mod lines;
