@@ -244,25 +244,29 @@ pub(crate) fn load_credentials(
 ) -> Result<HashMap<String, SecretString>, String> {
     let mut out = HashMap::new();
     for (id, payer) in &settings.payers {
-        let Some(path) = &payer.notification_credential_file else {
-            continue;
-        };
-        let named = || {
-            format!(
-                "payers.{id}.notification_credential_file = {}",
-                crate::config::quoted(&path.display().to_string())
-            )
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read it: {e}", named()))?;
-        let value = text.trim_end_matches(['\r', '\n']);
-        if value.len() < 16 || value.chars().any(char::is_control) {
-            return Err(format!(
-                "{}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
-                named()
-            ));
+        if let Some(path) = &payer.notification_credential_file {
+            out.insert(id.clone(), read_credential(id, path)?);
         }
-        out.insert(id.clone(), SecretString::from(value.to_owned()));
     }
     Ok(out)
+}
+
+/// Reads one payer's notification credential file; the error names the key, never the value.
+pub(crate) fn read_credential(id: &str, path: &std::path::Path) -> Result<SecretString, String> {
+    let named = || {
+        format!(
+            "payers.{id}.notification_credential_file = {}",
+            crate::config::quoted(&path.display().to_string())
+        )
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read it: {e}", named()))?;
+    let value = text.trim_end_matches(['\r', '\n']);
+    if value.len() < 16 || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
+            named()
+        ));
+    }
+    Ok(SecretString::from(value.to_owned()))
 }

@@ -8,5 +8,6 @@ pub mod client;
 pub(crate) mod json;
 pub mod model;
 pub mod read;
+pub mod subscription;
 mod trace;
 pub mod write;
