@@ -126,7 +126,6 @@ impl Application {
             let (nudge, receiver) = mpsc::channel(notify::PENDING_NUDGES);
             nudges = Some(receiver);
             let router = notify::router(Arc::new(Notifications {
-                key: app.key.clone(),
                 credentials,
                 nudge: Some(nudge),
             }));

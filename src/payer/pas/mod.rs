@@ -7,6 +7,7 @@ mod body;
 pub mod client;
 pub(crate) mod json;
 pub mod model;
+pub mod notification;
 pub mod read;
 pub mod subscription;
 mod trace;
