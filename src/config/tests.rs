@@ -523,6 +523,14 @@ fn the_payer_key_list_is_every_key_a_payer_table_takes() {
         allow_insecure_http: false,
         max_response_bytes: 1024,
         notification_credential_file: Some("/n".into()),
+        subscription: Some(crate::payer::pas::subscription::SubscriptionSettings {
+            endpoint: "https://w/pas/notify/p".into(),
+            org_identifier: "N1".into(),
+            heartbeat_period: None,
+            fallback: Default::default(),
+            safety_inquiry_after: Duration::from_secs(60),
+            safety_inquiries: 1,
+        }),
     };
     let value = toml::Value::try_from(&payer).expect("serialises");
     let mut keys: Vec<&str> = value
