@@ -274,11 +274,12 @@ fn build_pas(
     })?;
     let subscription = match (&s.subscription, &s.notification_credential_file) {
         (Some(settings), Some(path)) => {
-            let credential = crate::notify::read_credential(id, path)
-                .map_err(|message| StartupError::Payer {
+            let credential = crate::notify::read_credential(id, path).map_err(|message| {
+                StartupError::Payer {
                     payer: id.to_owned(),
                     message,
-                })?;
+                }
+            })?;
             let status = Arc::new(SubscriptionStatus::new(id, settings.clone()));
             subscribers.push(Subscriber::new(
                 http.clone(),
@@ -292,23 +293,25 @@ fn build_pas(
         }
         _ => None,
     };
-    Ok(Arc::new(PasPayer::new(
-        http,
-        PasSettings {
-            base_url,
-            timeout,
-            concurrency: s.concurrency.unwrap_or(16),
-            rate_per_second: s.rate_per_second,
-            max_response_bytes: s.max_response_bytes,
-            // Only a payer that notifies needs the token that lets its notifications be matched.
-            correlation: s
-                .notification_credential_file
-                .is_some()
-                .then(|| (id.to_owned(), key.clone())),
-        },
-        auth,
-    )
-    .with_subscription(subscription)))
+    Ok(Arc::new(
+        PasPayer::new(
+            http,
+            PasSettings {
+                base_url,
+                timeout,
+                concurrency: s.concurrency.unwrap_or(16),
+                rate_per_second: s.rate_per_second,
+                max_response_bytes: s.max_response_bytes,
+                // Only a payer that notifies needs the token that lets its notifications be matched.
+                correlation: s
+                    .notification_credential_file
+                    .is_some()
+                    .then(|| (id.to_owned(), key.clone())),
+            },
+            auth,
+        )
+        .with_subscription(subscription),
+    ))
 }
 
 /// The client credentials of a payer's token endpoint; each problem names the key that holds

@@ -13,8 +13,8 @@ use crate::case::registry::RULES;
 use crate::case::{Severity, Status, WorkerReason};
 use crate::config::Settings;
 use crate::notify::{NotifyResult, UNKNOWN_PAYER};
-use crate::payer::pas::subscription::SubscriptionState;
 use crate::payer::attachments::DocumentsResult;
+use crate::payer::pas::subscription::SubscriptionState;
 use crate::pipeline::{reason_labels, CallResult, ParkReason, PayerDirectory, OTHER_REASON};
 
 /// A metric's Prometheus type.
@@ -533,7 +533,11 @@ pub fn series(settings: &Settings, payers: &PayerDirectory) -> Vec<Series> {
                 }
             }
             "preauth_subscription_state" => {
-                for (id, _) in settings.payers.iter().filter(|(_, p)| p.subscription.is_some()) {
+                for (id, _) in settings
+                    .payers
+                    .iter()
+                    .filter(|(_, p)| p.subscription.is_some())
+                {
                     for r in SubscriptionState::ALL {
                         add(&[("payer", id), ("state", r.as_str())]);
                     }

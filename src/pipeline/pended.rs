@@ -55,20 +55,32 @@ mod tests {
     fn a_payer_without_a_subscription_is_polled_on_the_followup_schedule_and_stops() {
         let polling = Schedule::new(vec![HOUR, 4 * HOUR]);
         let week = 168 * HOUR;
-        assert_eq!(next_follow_up(PendedFollowUp::Poll, &polling, 0, week), Some(HOUR));
+        assert_eq!(
+            next_follow_up(PendedFollowUp::Poll, &polling, 0, week),
+            Some(HOUR)
+        );
         assert_eq!(
             next_follow_up(PendedFollowUp::Poll, &polling, 1, week),
             Some(4 * HOUR)
         );
-        assert_eq!(next_follow_up(PendedFollowUp::Poll, &polling, 2, week), None);
+        assert_eq!(
+            next_follow_up(PendedFollowUp::Poll, &polling, 2, week),
+            None
+        );
     }
 
     #[test]
     fn a_subscribed_payer_is_asked_only_by_the_bounded_safety_net() {
         let polling = Schedule::new(vec![HOUR; 12]);
         let week = 168 * HOUR;
-        assert_eq!(next_follow_up(subscribed(), &polling, 0, week), Some(72 * HOUR));
-        assert_eq!(next_follow_up(subscribed(), &polling, 1, week), Some(72 * HOUR));
+        assert_eq!(
+            next_follow_up(subscribed(), &polling, 0, week),
+            Some(72 * HOUR)
+        );
+        assert_eq!(
+            next_follow_up(subscribed(), &polling, 1, week),
+            Some(72 * HOUR)
+        );
         assert_eq!(next_follow_up(subscribed(), &polling, 2, week), None);
     }
 

@@ -113,8 +113,10 @@ async fn a_subscribed_payers_notification_leads_to_one_inquiry_and_its_decision_
     assert_eq!(sim.subscriptions().len(), 1, "{:?}", sim.subscriptions());
     assert_eq!(sim.subscriptions()[0].1, "active");
 
-    b.publish_case(&read_json(&examples().join("11-eyelid-excision-pended-approved.json")))
-        .await;
+    b.publish_case(&read_json(
+        &examples().join("11-eyelid-excision-pended-approved.json"),
+    ))
+    .await;
     let pended = b.collect(Duration::from_secs(20), |g| !g.is_empty()).await;
     assert_eq!(pended.len(), 1, "{}", worker.logs());
     assert_eq!(pended[0].body["status"], "pended");
@@ -149,7 +151,9 @@ async fn a_subscribed_payers_notification_leads_to_one_inquiry_and_its_decision_
     let m = metrics(&worker.ops_url().await).await;
     let acknowledged = m
         .lines()
-        .find(|l| l.starts_with("preauth_notifications_total{payer=\"default\",result=\"handshake\"}"))
+        .find(|l| {
+            l.starts_with("preauth_notifications_total{payer=\"default\",result=\"handshake\"}")
+        })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_default();
@@ -178,18 +182,27 @@ async fn the_safety_net_asks_the_payer_when_no_notification_ever_comes() {
     let cfg = config(
         &dir,
         &sim,
-        Some("org_identifier = \"0000000000\"\nsafety_inquiry_after = \"4s\"\nsafety_inquiries = 2"),
+        Some(
+            "org_identifier = \"0000000000\"\nsafety_inquiry_after = \"4s\"\nsafety_inquiries = 2",
+        ),
     );
     let mut b = Broker::new().await;
     let env = env_with(&b, "[\"1s\", \"1s\", \"1s\"]");
     let worker = WorkerProcess::start_ready_with_args(&env, &["--config", &cfg]).await;
     until_active(&worker, &sim).await;
-    b.publish_case(&read_json(&examples().join("11-eyelid-excision-pended-approved.json")))
-        .await;
+    b.publish_case(&read_json(
+        &examples().join("11-eyelid-excision-pended-approved.json"),
+    ))
+    .await;
     let got = b
         .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
         .await;
-    assert_eq!(got.len(), 2, "pended, then decided: {got:?}\n{}", worker.logs());
+    assert_eq!(
+        got.len(),
+        2,
+        "pended, then decided: {got:?}\n{}",
+        worker.logs()
+    );
     assert_eq!(got[1].body["status"], "approved", "{}", worker.logs());
     let asked = inquiries(&sim);
     assert_eq!(asked.len(), 1, "one safety-net inquiry: {:?}", sim.seen());
@@ -219,8 +232,10 @@ async fn a_payer_without_subscriptions_is_polled_on_followup_pended_and_stops_af
     let mut b = Broker::new().await;
     let env = env_with(&b, "[\"1s\", \"1s\"]");
     let worker = WorkerProcess::start_ready_with_args(&env, &["--config", &cfg]).await;
-    b.publish_case(&read_json(&examples().join("11-eyelid-excision-pended-approved.json")))
-        .await;
+    b.publish_case(&read_json(
+        &examples().join("11-eyelid-excision-pended-approved.json"),
+    ))
+    .await;
     let got = b
         .collect(Duration::from_secs(40), |g| count_terminal(g) >= 1)
         .await;

@@ -289,10 +289,12 @@ impl Payer for PasPayer {
 
     fn pended_follow_up(&self) -> crate::payer::PendedFollowUp {
         match &self.subscription {
-            Some(s) if s.awaits_notifications() => crate::payer::PendedFollowUp::AwaitNotification {
-                safety_after: s.settings.safety_inquiry_after,
-                max_followups: s.settings.safety_inquiries,
-            },
+            Some(s) if s.awaits_notifications() => {
+                crate::payer::PendedFollowUp::AwaitNotification {
+                    safety_after: s.settings.safety_inquiry_after,
+                    max_followups: s.settings.safety_inquiries,
+                }
+            }
             _ => crate::payer::PendedFollowUp::Poll,
         }
     }

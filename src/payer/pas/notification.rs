@@ -86,7 +86,9 @@ mod tests {
             json!({"reference": "Claim/elsewhere"}),
             json!("not an object"),
         ] {
-            let b = bundle(vec![json!({"resourceType": "ClaimResponse", "request": request})]);
+            let b = bundle(vec![
+                json!({"resourceType": "ClaimResponse", "request": request}),
+            ]);
             assert_eq!(notified_request(&b), None, "{b}");
         }
         assert_eq!(notified_request(&json!({"entry": "x"})), None);

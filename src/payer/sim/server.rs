@@ -688,7 +688,11 @@ fn schedule_decision(state: &Arc<SimState>, request_identifier: &str) {
         let entry = state.pended.lock().ok().and_then(|mut p| {
             p.get_mut(&reference).map(|e| {
                 e.decided = true;
-                (e.review.clone(), e.request_identifier.clone(), e.bundle.clone())
+                (
+                    e.review.clone(),
+                    e.request_identifier.clone(),
+                    e.bundle.clone(),
+                )
             })
         });
         let Some((review, original, bundle)) = entry else {

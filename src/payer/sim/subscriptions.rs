@@ -20,7 +20,9 @@ use serde_json::{json, Value};
 
 use super::server::{fhir, SimState};
 use crate::payer::pas::model::operation_outcome;
-use crate::payer::pas::subscription::{FILTER_CRITERIA_EXT, HEARTBEAT_EXT, PAS_TOPIC, PAYLOAD_CONTENT_EXT};
+use crate::payer::pas::subscription::{
+    FILTER_CRITERIA_EXT, HEARTBEAT_EXT, PAS_TOPIC, PAYLOAD_CONTENT_EXT,
+};
 
 /// One subscription the simulator holds.
 #[derive(Debug, Clone)]
@@ -101,7 +103,12 @@ fn read_subscription(v: &Value) -> Result<Held, String> {
     let orgs: Vec<String> = filter
         .strip_prefix("org-identifier=")
         .or_else(|| filter.strip_prefix("orgIdentifier="))
-        .map(|list| list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+        .map(|list| {
+            list.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     if orgs.is_empty() {
         return Err("no org-identifier filter criteria".into());
@@ -169,10 +176,7 @@ async fn deliver(http: &reqwest::Client, held: &Held, body: &Value) -> bool {
     for (k, v) in &held.headers {
         request = request.header(k.as_str(), v.as_str());
     }
-    request
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
+    request.send().await.is_ok_and(|r| r.status().is_success())
 }
 
 /// Stores a checked subscription under `id` and starts its handshake (and heartbeats). A write
@@ -214,11 +218,18 @@ fn store(state: &Arc<SimState>, id: String, mut held: Held) -> Value {
             loop {
                 tokio::time::sleep(period).await;
                 let current = subs.held.lock().ok().and_then(|h| h.get(&id).cloned());
-                let Some(current) = current.filter(|c| c.generation == generation && c.status == "active") else {
+                let Some(current) =
+                    current.filter(|c| c.generation == generation && c.status == "active")
+                else {
                     return;
                 };
                 let events = current.events;
-                deliver(&subs.http, &current, &notification(&id, "heartbeat", events, None)).await;
+                deliver(
+                    &subs.http,
+                    &current,
+                    &notification(&id, "heartbeat", events, None),
+                )
+                .await;
             }
         });
     }
@@ -257,7 +268,9 @@ pub(crate) async fn update(
 ) -> Response {
     let id_ok = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
     if !id_ok {
         return fhir(
             StatusCode::BAD_REQUEST,
@@ -329,7 +342,10 @@ fn sender_ids(request: &Value) -> Vec<String> {
     let provider = claim["provider"]["reference"].as_str().unwrap_or_default();
     for e in entries.iter().filter(|e| e["fullUrl"] == provider) {
         if let Some(ids) = e["resource"]["identifier"].as_array() {
-            out.extend(ids.iter().filter_map(|i| i["value"].as_str().map(str::to_owned)));
+            out.extend(
+                ids.iter()
+                    .filter_map(|i| i["value"].as_str().map(str::to_owned)),
+            );
         }
     }
     out

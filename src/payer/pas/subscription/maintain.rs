@@ -87,7 +87,15 @@ impl Subscriber {
     /// Keeps the subscription until `shutdown`.
     pub async fn maintain(self, shutdown: CancellationToken) {
         let payer = self.status.payer().to_owned();
+        let mut first = true;
         loop {
+            // Written again after a refusal, an error status or a removal: not at once.
+            if !std::mem::take(&mut first) {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(REWRITE_AFTER) => {}
+                }
+            }
             let written = (|| self.write())
                 .retry(
                     ExponentialBuilder::default()
@@ -98,43 +106,42 @@ impl Subscriber {
                 .sleep(tokio::time::sleep)
                 .when(|e| matches!(e, CallError::Transient(_)))
                 .await;
-            let mut wait = match written {
-                Ok(state) => {
-                    self.status.set(state);
-                    FIRST_RECHECK
-                }
+            match written {
+                Ok(state) => self.status.set(state),
                 Err(CallError::Transient(why) | CallError::Refused(why)) => {
                     warn!(%payer, "PAS subscription could not be written: {why}. Trying again later.");
                     self.status.set(SubscriptionState::Error);
-                    REWRITE_AFTER
+                    continue;
                 }
                 Err(CallError::Gone) => {
+                    warn!(%payer, "The payer answered 404 to the PAS subscription. Trying again later.");
                     self.status.set(SubscriptionState::Error);
-                    REWRITE_AFTER
+                    continue;
                 }
-            };
+            }
             // Read back until it needs writing again.
+            let mut wait = FIRST_RECHECK;
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(wait) => {}
                 }
-                if self.status.state() == SubscriptionState::Error && wait == REWRITE_AFTER {
-                    break;
-                }
                 match self.read().await {
+                    Ok(SubscriptionState::Error) => {
+                        self.status.set(SubscriptionState::Error);
+                        break;
+                    }
                     Ok(state) => {
                         self.status.set(state);
-                        wait = match state {
-                            SubscriptionState::Active => ACTIVE_RECHECK,
-                            SubscriptionState::Requested | SubscriptionState::Unknown => {
-                                (wait * 2).min(REQUESTED_RECHECK)
-                            }
-                            SubscriptionState::Error => break,
+                        wait = if state == SubscriptionState::Active {
+                            ACTIVE_RECHECK
+                        } else {
+                            (wait * 2).min(REQUESTED_RECHECK)
                         };
                     }
                     Err(CallError::Gone) => {
                         warn!(%payer, "The payer no longer has the PAS subscription; writing it again.");
+                        self.status.set(SubscriptionState::Error);
                         break;
                     }
                     Err(CallError::Transient(why) | CallError::Refused(why)) => {

@@ -162,10 +162,18 @@ impl SubscriptionStatus {
                     tracing::info!(payer, state = state.as_str(), "PAS subscription active: pended requests wait for the payer's notification.")
                 }
                 SubscriptionState::Requested => {
-                    tracing::info!(payer, state = state.as_str(), "PAS subscription requested; waiting for the payer's handshake.")
+                    tracing::info!(
+                        payer,
+                        state = state.as_str(),
+                        "PAS subscription requested; waiting for the payer's handshake."
+                    )
                 }
                 _ => {
-                    tracing::warn!(payer, state = state.as_str(), "PAS subscription not active: pended requests follow the fallback.")
+                    tracing::warn!(
+                        payer,
+                        state = state.as_str(),
+                        "PAS subscription not active: pended requests follow the fallback."
+                    )
                 }
             }
         }
@@ -212,7 +220,8 @@ pub fn subscription_resource(id: &str, settings: &SubscriptionSettings, credenti
         "header": [format!("Authorization: {credential}")],
     });
     if let Some(period) = settings.heartbeat_period {
-        channel["extension"] = json!([{"url": HEARTBEAT_EXT, "valueUnsignedInt": period.as_secs().max(1)}]);
+        channel["extension"] =
+            json!([{"url": HEARTBEAT_EXT, "valueUnsignedInt": period.as_secs().max(1)}]);
     }
     json!({
         "resourceType": "Subscription",
@@ -233,9 +242,9 @@ pub(crate) fn settings_problem(
     allow_insecure_http: bool,
 ) -> Option<(&'static str, String)> {
     let url = reqwest::Url::parse(&s.endpoint).ok();
-    let scheme_ok = url.as_ref().is_some_and(|u| {
-        u.scheme() == "https" || (allow_insecure_http && u.scheme() == "http")
-    });
+    let scheme_ok = url
+        .as_ref()
+        .is_some_and(|u| u.scheme() == "https" || (allow_insecure_http && u.scheme() == "http"));
     if !scheme_ok || url.as_ref().and_then(|u| u.host_str()).is_none() {
         return Some((
             "endpoint",
@@ -265,7 +274,9 @@ pub(crate) fn settings_problem(
     if s.safety_inquiries == 0 || s.safety_inquiries > 100 {
         return Some(("safety_inquiries", "must be between 1 and 100".into()));
     }
-    if s.heartbeat_period.is_some_and(|p| p < Duration::from_secs(1)) {
+    if s.heartbeat_period
+        .is_some_and(|p| p < Duration::from_secs(1))
+    {
         return Some(("heartbeat_period", "must be at least 1s".into()));
     }
     None

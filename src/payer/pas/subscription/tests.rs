@@ -54,7 +54,10 @@ fn a_subscription_table_that_cannot_work_names_its_key() {
     assert_eq!(settings_problem(&ok, false), None);
     let mut plain = ok.clone();
     plain.endpoint = "http://worker.example/pas/notify/acme".into();
-    assert_eq!(settings_problem(&plain, false).map(|p| p.0), Some("endpoint"));
+    assert_eq!(
+        settings_problem(&plain, false).map(|p| p.0),
+        Some("endpoint")
+    );
     assert_eq!(settings_problem(&plain, true), None);
     let mut list = ok.clone();
     list.org_identifier = "N1,N2".into();
