@@ -236,17 +236,18 @@ fn store(state: &Arc<SimState>, id: String, mut held: Held) -> Value {
     answer
 }
 
-fn parse(body: &[u8]) -> Result<Held, Response> {
+/// A checked PASSubscription, or the refusal to answer with.
+fn parse(body: &[u8]) -> Result<Held, (StatusCode, Value)> {
     let value: Value = serde_json::from_slice(body).map_err(|_| {
-        fhir(
+        (
             StatusCode::BAD_REQUEST,
-            &operation_outcome("structure", "body is not JSON"),
+            operation_outcome("structure", "body is not JSON"),
         )
     })?;
     read_subscription(&value).map_err(|why| {
-        fhir(
+        (
             StatusCode::UNPROCESSABLE_ENTITY,
-            &operation_outcome("invalid", &format!("not a PASSubscription: {why}")),
+            operation_outcome("invalid", &format!("not a PASSubscription: {why}")),
         )
     })
 }
@@ -257,7 +258,7 @@ pub(crate) async fn create(State(state): State<Arc<SimState>>, body: Bytes) -> R
             let id = uuid::Uuid::new_v4().simple().to_string();
             fhir(StatusCode::CREATED, &store(&state, id, held))
         }
-        Err(refused) => refused,
+        Err((status, outcome)) => fhir(status, &outcome),
     }
 }
 
@@ -279,7 +280,7 @@ pub(crate) async fn update(
     }
     match parse(&body) {
         Ok(held) => fhir(StatusCode::OK, &store(&state, id, held)),
-        Err(refused) => refused,
+        Err((status, outcome)) => fhir(status, &outcome),
     }
 }
 
