@@ -554,9 +554,11 @@ fn payer_problems(id: &str, payer: &PayerSettings) -> Result<(), Problem> {
                 "needs adapter \"fhir-pas\" and notification_credential_file (the credential the payer presents with each notification)",
             ));
         }
-        if let Some((k, why)) =
-            crate::payer::pas::subscription::settings_problem(sub, payer.allow_insecure_http)
-        {
+        if let Some((k, why)) = crate::payer::pas::subscription::settings_problem(
+            sub,
+            payer.allow_insecure_http,
+            LONGEST_AWAITING_WAIT,
+        ) {
             return Err(Problem::new(key(&format!("subscription.{k}")), why));
         }
     }

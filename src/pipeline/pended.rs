@@ -5,13 +5,13 @@
 //! worker does not poll (PAS: the client SHOULD NOT `$inquire` while waiting): the request waits
 //! in its awaiting queue for the notification, and is asked about unprompted only after the
 //! subscription's `safety_inquiry_after`, shortened so the wait ends at the request's regulatory
-//! deadline, at most `safety_inquiries` follow-ups in all. A payer without one (or whose
+//! deadline, at most `safety_inquiries` follow-ups in all (the configuration holds
+//! `safety_inquiry_after` within the longest wait an awaiting queue allows). A payer without one (or whose
 //! subscription is not active, with fallback `poll`) is polled on `followup.pended`, bounded by
 //! its length.
 
 use std::time::Duration;
 
-use crate::config::LONGEST_AWAITING_WAIT;
 use crate::payer::PendedFollowUp;
 use crate::retry::Schedule;
 
@@ -32,7 +32,6 @@ pub(crate) fn next_follow_up(
             // One second past the deadline: the inquiry then finds the clock run out.
             safety_after
                 .min(time_left + Duration::from_secs(1))
-                .min(LONGEST_AWAITING_WAIT)
                 .max(Duration::from_secs(1))
         }),
     }

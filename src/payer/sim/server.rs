@@ -142,7 +142,7 @@ struct Pended {
     scheduled: bool,
 }
 
-pub(crate) struct SimState {
+struct SimState {
     /// While set, every request is answered 503, as when the payer's API is down.
     down: std::sync::atomic::AtomicBool,
     policy: Arc<Policy>,
@@ -155,7 +155,7 @@ pub(crate) struct SimState {
     tries: Mutex<HashMap<String, u32>>,
     pended: Mutex<HashMap<String, Pended>>,
     tokens: Mutex<HashMap<String, SystemTime>>,
-    pub(crate) subscriptions: super::subscriptions::Subscriptions,
+    subscriptions: Arc<super::subscriptions::Subscriptions>,
 }
 
 /// A running simulator.
@@ -247,21 +247,17 @@ pub fn start(
         .route("/Claim/$submit", post(submit))
         .route("/Claim/$inquire", post(inquire))
         .route("/token", post(token))
-        .route("/Subscription", post(super::subscriptions::create))
-        .route(
-            "/Subscription/{id}",
-            get(super::subscriptions::read)
-                .put(super::subscriptions::update)
-                .delete(super::subscriptions::delete),
-        )
         .route("/_sim/requests", get(requests))
-        .with_state(Arc::clone(&state));
+        .with_state(Arc::clone(&state))
+        .merge(super::subscriptions::routes(Arc::clone(
+            &state.subscriptions,
+        )));
     let stop = CancellationToken::new();
     crate::http::serve(listener, app, SIM_LIMITS, stop.clone());
     Ok(SimHandle { addr, state, stop })
 }
 
-pub(crate) fn fhir(status: StatusCode, body: &Value) -> Response {
+fn fhir(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     (status, [("content-type", "application/fhir+json")], bytes).into_response()
 }
@@ -708,7 +704,7 @@ fn schedule_decision(state: &Arc<SimState>, request_identifier: &str) {
         );
         if let Ok(response) = decided {
             let body = response_bundle(&bundle, &response);
-            super::subscriptions::notify_decision(&state, &bundle, &body).await;
+            super::subscriptions::notify_decision(&state.subscriptions, &bundle, &body).await;
         }
     });
 }

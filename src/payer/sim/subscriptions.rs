@@ -15,10 +15,10 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
 use serde_json::{json, Value};
 
-use super::server::{fhir, SimState};
 use crate::payer::pas::model::operation_outcome;
 use crate::payer::pas::subscription::{
     FILTER_CRITERIA_EXT, HEARTBEAT_EXT, PAS_TOPIC, PAYLOAD_CONTENT_EXT,
@@ -67,6 +67,20 @@ impl Subscriptions {
             }
         }
     }
+}
+
+/// The Subscription endpoints.
+pub(crate) fn routes(subs: Arc<Subscriptions>) -> Router {
+    use axum::routing::{get, post};
+    Router::new()
+        .route("/Subscription", post(create))
+        .route("/Subscription/{id}", get(read).put(update).delete(delete))
+        .with_state(subs)
+}
+
+fn fhir(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (status, [("content-type", "application/fhir+json")], bytes).into_response()
 }
 
 /// Checks a PASSubscription; what is wrong, else what the simulator keeps of it.
@@ -181,8 +195,7 @@ async fn deliver(http: &reqwest::Client, held: &Held, body: &Value) -> bool {
 
 /// Stores a checked subscription under `id` and starts its handshake (and heartbeats). A write
 /// that changes nothing of an active subscription keeps it active without a new handshake.
-fn store(state: &Arc<SimState>, id: String, mut held: Held) -> Value {
-    let subs = &state.subscriptions;
+fn store(subs: &Arc<Subscriptions>, id: String, mut held: Held) -> Value {
     let generation = subs
         .generation
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -207,9 +220,8 @@ fn store(state: &Arc<SimState>, id: String, mut held: Held) -> Value {
         h.insert(id.clone(), held.clone());
     }
     if same != Some(true) {
-        let state = Arc::clone(state);
+        let subs = Arc::clone(subs);
         tokio::spawn(async move {
-            let subs = &state.subscriptions;
             let ok = deliver(&subs.http, &held, &notification(&id, "handshake", 0, None)).await;
             subs.set_status(&id, generation, if ok { "active" } else { "error" });
             let Some(period) = held.heartbeat.filter(|_| ok) else {
@@ -252,18 +264,18 @@ fn parse(body: &[u8]) -> Result<Held, (StatusCode, Value)> {
     })
 }
 
-pub(crate) async fn create(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+async fn create(State(subs): State<Arc<Subscriptions>>, body: Bytes) -> Response {
     match parse(&body) {
         Ok(held) => {
             let id = uuid::Uuid::new_v4().simple().to_string();
-            fhir(StatusCode::CREATED, &store(&state, id, held))
+            fhir(StatusCode::CREATED, &store(&subs, id, held))
         }
         Err((status, outcome)) => fhir(status, &outcome),
     }
 }
 
-pub(crate) async fn update(
-    State(state): State<Arc<SimState>>,
+async fn update(
+    State(subs): State<Arc<Subscriptions>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -279,14 +291,13 @@ pub(crate) async fn update(
         );
     }
     match parse(&body) {
-        Ok(held) => fhir(StatusCode::OK, &store(&state, id, held)),
+        Ok(held) => fhir(StatusCode::OK, &store(&subs, id, held)),
         Err((status, outcome)) => fhir(status, &outcome),
     }
 }
 
-pub(crate) async fn read(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
-    let found = state
-        .subscriptions
+async fn read(State(subs): State<Arc<Subscriptions>>, Path(id): Path<String>) -> Response {
+    let found = subs
         .held
         .lock()
         .ok()
@@ -300,8 +311,8 @@ pub(crate) async fn read(State(state): State<Arc<SimState>>, Path(id): Path<Stri
     }
 }
 
-pub(crate) async fn delete(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
-    if let Ok(mut h) = state.subscriptions.held.lock() {
+async fn delete(State(subs): State<Arc<Subscriptions>>, Path(id): Path<String>) -> Response {
+    if let Ok(mut h) = subs.held.lock() {
         h.remove(&id);
     }
     fhir(StatusCode::NO_CONTENT, &json!({}))
@@ -354,9 +365,8 @@ fn sender_ids(request: &Value) -> Vec<String> {
 
 /// Posts an event notification carrying `response` (the full PAS response bundle) to every
 /// active subscription whose filter names the sender of `request`.
-pub(crate) async fn notify_decision(state: &Arc<SimState>, request: &Value, response: &Value) {
+pub(crate) async fn notify_decision(subs: &Subscriptions, request: &Value, response: &Value) {
     let senders = sender_ids(request);
-    let subs = &state.subscriptions;
     let targets: Vec<(String, Held)> = subs
         .held
         .lock()

@@ -237,9 +237,11 @@ pub fn subscription_resource(id: &str, settings: &SubscriptionSettings, credenti
 
 /// The problem with a `[payers.ID.subscription]` table, for the configuration check: the key
 /// and what is wrong.
+/// `longest_wait` is the longest a request can wait in its awaiting queue.
 pub(crate) fn settings_problem(
     s: &SubscriptionSettings,
     allow_insecure_http: bool,
+    longest_wait: Duration,
 ) -> Option<(&'static str, String)> {
     let url = reqwest::Url::parse(&s.endpoint).ok();
     let scheme_ok = url
@@ -260,14 +262,12 @@ pub(crate) fn settings_problem(
             "needs the sending system identifier (ISA06): printable, no spaces or commas, at most 80 characters".into(),
         ));
     }
-    if s.safety_inquiry_after < Duration::from_secs(1)
-        || s.safety_inquiry_after > crate::config::LONGEST_AWAITING_WAIT
-    {
+    if s.safety_inquiry_after < Duration::from_secs(1) || s.safety_inquiry_after > longest_wait {
         return Some((
             "safety_inquiry_after",
             format!(
                 "must be between 1s and {} days (the longest a request can wait in its awaiting queue)",
-                crate::config::LONGEST_AWAITING_WAIT.as_secs() / 86_400
+                longest_wait.as_secs() / 86_400
             ),
         ));
     }

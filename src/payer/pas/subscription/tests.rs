@@ -1,5 +1,7 @@
 use super::*;
 
+const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
 fn settings() -> SubscriptionSettings {
     SubscriptionSettings {
         endpoint: "https://worker.example/pas/notify/acme".into(),
@@ -51,30 +53,30 @@ fn every_worker_writes_the_same_subscription_id_for_the_same_payer_and_endpoint(
 #[test]
 fn a_subscription_table_that_cannot_work_names_its_key() {
     let ok = settings();
-    assert_eq!(settings_problem(&ok, false), None);
+    assert_eq!(settings_problem(&ok, false, WEEK), None);
     let mut plain = ok.clone();
     plain.endpoint = "http://worker.example/pas/notify/acme".into();
     assert_eq!(
-        settings_problem(&plain, false).map(|p| p.0),
+        settings_problem(&plain, false, WEEK).map(|p| p.0),
         Some("endpoint")
     );
-    assert_eq!(settings_problem(&plain, true), None);
+    assert_eq!(settings_problem(&plain, true, WEEK), None);
     let mut list = ok.clone();
     list.org_identifier = "N1,N2".into();
     assert_eq!(
-        settings_problem(&list, false).map(|p| p.0),
+        settings_problem(&list, false, WEEK).map(|p| p.0),
         Some("org_identifier")
     );
     let mut long = ok.clone();
     long.safety_inquiry_after = Duration::from_secs(30 * 86_400);
     assert_eq!(
-        settings_problem(&long, false).map(|p| p.0),
+        settings_problem(&long, false, WEEK).map(|p| p.0),
         Some("safety_inquiry_after")
     );
     let mut none = ok;
     none.safety_inquiries = 0;
     assert_eq!(
-        settings_problem(&none, false).map(|p| p.0),
+        settings_problem(&none, false, WEEK).map(|p| p.0),
         Some("safety_inquiries")
     );
 }
