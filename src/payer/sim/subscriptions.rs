@@ -385,3 +385,81 @@ pub(crate) async fn notify_decision(subs: &Subscriptions, request: &Value, respo
         deliver(&subs.http, &held, &body).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payer::pas::subscription::{subscription_resource, Fallback, SubscriptionSettings};
+
+    fn worker_subscription() -> Value {
+        let settings = SubscriptionSettings {
+            endpoint: "http://127.0.0.1:1/pas/notify/acme".into(),
+            org_identifier: "N1".into(),
+            heartbeat_period: Some(Duration::from_secs(5)),
+            fallback: Fallback::Poll,
+            safety_inquiry_after: Duration::from_secs(60),
+            safety_inquiries: 1,
+        };
+        subscription_resource("s-1", &settings, "Bearer 0123456789abcdef")
+    }
+
+    #[test]
+    fn the_payer_takes_the_workers_pas_subscription_with_its_channel_header_and_filter() {
+        let held = read_subscription(&worker_subscription()).expect("a PASSubscription");
+        assert_eq!(held.orgs, vec!["N1".to_owned()]);
+        assert_eq!(
+            held.headers,
+            vec![(
+                "Authorization".to_owned(),
+                "Bearer 0123456789abcdef".to_owned()
+            )]
+        );
+        assert_eq!(held.heartbeat, Some(Duration::from_secs(5)));
+        assert_eq!(held.status, "requested");
+    }
+
+    #[test]
+    fn a_subscription_that_is_not_a_pas_subscription_is_refused() {
+        let mut cases = Vec::new();
+        for (pointer, value) in [
+            ("/criteria", json!("http://example.org/other-topic")),
+            ("/channel/type", json!("websocket")),
+            ("/channel/payload", json!("application/fhir+xml")),
+            ("/channel/_payload", json!({})),
+            ("/_criteria", json!({})),
+        ] {
+            let mut s = worker_subscription();
+            if let Some(v) = s.pointer_mut(pointer) {
+                *v = value;
+            }
+            cases.push(s);
+        }
+        for s in cases {
+            assert!(read_subscription(&s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_decision_is_notified_to_the_subscriptions_that_name_its_sending_system() {
+        let request = json!({"resourceType": "Bundle", "entry": [
+            {"fullUrl": "urn:uuid:org", "resource": {"resourceType": "Organization",
+                "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1667390524"}]}},
+            {"fullUrl": "urn:uuid:claim", "resource": {"resourceType": "Claim",
+                "provider": {"reference": "urn:uuid:org"},
+                "extension": [{"url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-TransmissionIdentifiers",
+                    "extension": [{"url": "senderIdentifier", "valueString": "N123"}]}]}}
+        ]});
+        let ids = sender_ids(&request);
+        assert!(ids.contains(&"1667390524".to_owned()), "{ids:?}");
+        assert!(ids.contains(&"N123".to_owned()), "{ids:?}");
+        let note = notification(
+            "s-1",
+            "event-notification",
+            3,
+            Some(&json!({"resourceType": "Bundle"})),
+        );
+        assert_eq!(note["type"], "history");
+        assert_eq!(note["entry"][0]["resource"]["resourceType"], "Parameters");
+        assert_eq!(note["entry"][1]["resource"]["resourceType"], "Bundle");
+    }
+}
