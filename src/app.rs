@@ -10,6 +10,7 @@ use crate::config::{Adapter, PayerSettings, Settings};
 use crate::payer::attachments::Attachments;
 use crate::payer::pas::auth::{Credentials, TokenSource};
 use crate::payer::pas::client::{PasPayer, PasSettings};
+use crate::payer::pas::subscription::{Subscriber, SubscriptionStatus};
 use crate::payer::sim::SimulatedPayer;
 use crate::payer::Payer;
 use crate::pipeline::{Clock, PayerDirectory, PayerRoute, Pipeline};
@@ -130,6 +131,8 @@ pub struct App {
     pub pipeline: Pipeline,
     /// The deployment key (`security.key_file`, else the local one).
     pub key: DeploymentKey,
+    /// The PAS subscriptions to keep while `run` runs, one per payer that has one.
+    pub subscribers: Vec<Subscriber>,
 }
 
 impl App {
@@ -149,6 +152,7 @@ impl App {
             .map_err(|e| policy_error(&settings, e))?;
         let mut routes = HashMap::new();
         let mut default = None;
+        let mut subscribers = Vec::new();
         for (id, payer_settings) in &settings.payers {
             let policy = policies.get(&payer_settings.policy).map_err(|e| {
                 let message = match e {
@@ -163,7 +167,7 @@ impl App {
                     message,
                 )
             })?;
-            let payer = build_payer(id, payer_settings, &codes, &key)?;
+            let payer = build_payer(id, payer_settings, &codes, &key, &mut subscribers)?;
             let route = PayerRoute::new(id.clone(), payer, policy);
             if id == "default" {
                 default = Some(route);
@@ -187,6 +191,7 @@ impl App {
             policies,
             pipeline,
             key,
+            subscribers,
         })
     }
 }
@@ -196,13 +201,14 @@ fn build_payer(
     s: &PayerSettings,
     codes: &Arc<CodeTable>,
     key: &DeploymentKey,
+    subscribers: &mut Vec<Subscriber>,
 ) -> Result<Arc<dyn Payer>, StartupError> {
     match s.adapter {
         Adapter::Simulated => Ok(Arc::new(SimulatedPayer::new(
             Arc::clone(codes),
             s.simulated.clone(),
         ))),
-        Adapter::FhirPas => build_pas(id, s, key),
+        Adapter::FhirPas => build_pas(id, s, key, subscribers),
     }
 }
 
@@ -210,6 +216,7 @@ fn build_pas(
     id: &str,
     s: &PayerSettings,
     key: &DeploymentKey,
+    subscribers: &mut Vec<Subscriber>,
 ) -> Result<Arc<dyn Payer>, StartupError> {
     let name = |k: &str| format!("payers.{id}.{k}");
     let timeout = s.timeout.unwrap_or(std::time::Duration::from_secs(20));
@@ -265,22 +272,46 @@ fn build_pas(
         payer: id.to_owned(),
         message: "base_url is required for adapter \"fhir-pas\"".into(),
     })?;
-    Ok(Arc::new(PasPayer::new(
-        http,
-        PasSettings {
-            base_url,
-            timeout,
-            concurrency: s.concurrency.unwrap_or(16),
-            rate_per_second: s.rate_per_second,
-            max_response_bytes: s.max_response_bytes,
-            // Only a payer that notifies needs the token that lets its notifications be matched.
-            correlation: s
-                .notification_credential_file
-                .is_some()
-                .then(|| (id.to_owned(), key.clone())),
-        },
-        auth,
-    )))
+    let subscription = match (&s.subscription, &s.notification_credential_file) {
+        (Some(settings), Some(path)) => {
+            let credential = crate::notify::read_credential(id, path).map_err(|message| {
+                StartupError::Payer {
+                    payer: id.to_owned(),
+                    message,
+                }
+            })?;
+            let status = Arc::new(SubscriptionStatus::new(id, settings.clone()));
+            subscribers.push(Subscriber::new(
+                http.clone(),
+                &base_url,
+                timeout,
+                auth.clone(),
+                credential,
+                Arc::clone(&status),
+            ));
+            Some(status)
+        }
+        _ => None,
+    };
+    Ok(Arc::new(
+        PasPayer::new(
+            http,
+            PasSettings {
+                base_url,
+                timeout,
+                concurrency: s.concurrency.unwrap_or(16),
+                rate_per_second: s.rate_per_second,
+                max_response_bytes: s.max_response_bytes,
+                // Only a payer that notifies needs the token that lets its notifications be matched.
+                correlation: s
+                    .notification_credential_file
+                    .is_some()
+                    .then(|| (id.to_owned(), key.clone())),
+            },
+            auth,
+        )
+        .with_subscription(subscription),
+    ))
 }
 
 /// The client credentials of a payer's token endpoint; each problem names the key that holds

@@ -163,6 +163,10 @@ struct PayerSimArgs {
     /// (repeatable).
     #[arg(long = "client-key", value_name = "ID=PEM_FILE")]
     client_keys: Vec<String>,
+    /// Decide a pended request this long after it was pended, and notify the matching PAS
+    /// subscriptions then (unset: decide after the policy's rounds of inquiries).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    decide_pended_after: Option<std::time::Duration>,
 }
 
 #[derive(Subcommand)]
@@ -427,6 +431,7 @@ async fn run_payer_sim(app: &App, args: PayerSimArgs) -> ExitCode {
         token_lifetime: args.token_lifetime,
         clients: clients.0,
         client_keys: clients.1,
+        decide_pended_after: args.decide_pended_after,
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,

@@ -14,8 +14,19 @@
 //! 3. the `Authorization` header is that payer's credential, compared in constant time (401);
 //! 4. the body is FHIR JSON (`application/fhir+json`) within `notifications.max_body_bytes`
 //!    (415, 413) and parses (400);
-//! 5. handshakes and heartbeats are acknowledged (200); an event notification must carry a
-//!    correlation token made under the deployment key for this payer (422).
+//! 5. handshakes and heartbeats are acknowledged (200), and so is a SubscriptionStatus of type
+//!    `query-status` or `query-event` (200, nothing done); the type is read from the Backport's
+//!    Parameters form or an R5-style SubscriptionStatus;
+//! 6. an event notification (or a bare response bundle) must carry a PAS response bundle with a
+//!    ClaimResponse (422: a `full-resource` notification without one is malformed);
+//! 7. its `ClaimResponse.request` names the Claim the worker sent, by the request identifier
+//!    ([`crate::payer::pas::notification::notified_request`]); one that names no request of
+//!    this worker (the subscription covers the whole sending system, so the payer also notifies
+//!    requests others made) is acknowledged with 200 and nothing done, never refused: a refusal
+//!    would count against the subscription at the payer.
+//!
+//! Every decision a notification reports (approval, denial, a pend update, a request for
+//! information) brings the follow-up forward alike: the follow-up's `$inquire` decides.
 //!
 //! The listener is bounded like every other ([`crate::http`]).
 
@@ -32,13 +43,12 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::payer::pas::model::operation_outcome;
-use crate::payer::pas::read::{correlation, notification_response};
-use crate::security::{same_secret, DeploymentKey};
+use crate::payer::pas::notification::notified_request;
+use crate::payer::pas::read::notification_response;
+use crate::security::same_secret;
 
-/// What the listener knows: the deployment key and, by payer id, the credential its
-/// notifications must present.
+/// What the listener knows: by payer id, the credential its notifications must present.
 pub struct Notifications {
-    pub key: DeploymentKey,
     pub credentials: HashMap<String, SecretString>,
     /// Where verified notifications go (the request identifier): the worker's AMQP session.
     pub nudge: Option<tokio::sync::mpsc::Sender<String>>,
@@ -83,13 +93,18 @@ label_values! {
         Dropped = "dropped",
         /// A subscription handshake or heartbeat.
         Handshake = "handshake",
+        /// A `query-status` or `query-event` SubscriptionStatus: acknowledged, nothing done.
+        Status = "status",
+        /// An event notification whose ClaimResponse names no request of this worker:
+        /// acknowledged, nothing done.
+        NotOurs = "not-ours",
         UnknownPayer = "unknown-payer",
         Browser = "browser",
         Unauthenticated = "unauthenticated",
         ContentType = "content-type",
         NotJson = "not-json",
-        NoToken = "no-token",
-        BadToken = "bad-token",
+        /// An event notification without a PAS response bundle.
+        NoResponse = "no-response",
     }
 }
 
@@ -180,28 +195,37 @@ async fn notify(
         metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => NotifyResult::Handshake.as_str()).increment(1);
         return answer(StatusCode::OK, "information", "informational", "received");
     }
-    let Some(token) = notification_response(&value).and_then(correlation) else {
+    if matches!(kind, Some("query-status" | "query-event")) {
+        metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => NotifyResult::Status.as_str()).increment(1);
+        return answer(StatusCode::OK, "information", "informational", "received");
+    }
+    let Some(response) = notification_response(&value) else {
         return refused(
             payer,
-            NotifyResult::NoToken,
+            NotifyResult::NoResponse,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "not-found",
-            "the notification carries no correlation token of this worker",
+            "required",
+            "the notification carries no PAS response bundle with a ClaimResponse (content full-resource)",
         );
     };
-    if !token.verify(&n.key, payer) {
-        return refused(
+    let Some(request_identifier) = notified_request(response) else {
+        metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => NotifyResult::NotOurs.as_str()).increment(1);
+        info!(
             payer,
-            NotifyResult::BadToken,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "security",
-            "the correlation token does not verify for this payer",
+            result = NotifyResult::NotOurs.as_str(),
+            "Payer notification for a request this worker did not send; nothing to do."
         );
-    }
+        return answer(
+            StatusCode::OK,
+            "information",
+            "informational",
+            "received; the ClaimResponse names no request of this worker",
+        );
+    };
     let result = match n
         .nudge
         .as_ref()
-        .map(|tx| tx.try_send(token.request_identifier.clone()))
+        .map(|tx| tx.try_send(request_identifier.clone()))
     {
         Some(Ok(())) => NotifyResult::Accepted,
         Some(Err(_)) | None => NotifyResult::Dropped,
@@ -209,7 +233,7 @@ async fn notify(
     metrics::counter!("preauth_notifications_total", "payer" => payer.to_owned(), "result" => result.as_str()).increment(1);
     info!(
         payer,
-        request_identifier = %token.request_identifier,
+        %request_identifier,
         result = result.as_str(),
         "Payer notification received; the follow-up asks the payer now, and publishes its answer."
     );
@@ -244,25 +268,29 @@ pub(crate) fn load_credentials(
 ) -> Result<HashMap<String, SecretString>, String> {
     let mut out = HashMap::new();
     for (id, payer) in &settings.payers {
-        let Some(path) = &payer.notification_credential_file else {
-            continue;
-        };
-        let named = || {
-            format!(
-                "payers.{id}.notification_credential_file = {}",
-                crate::config::quoted(&path.display().to_string())
-            )
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read it: {e}", named()))?;
-        let value = text.trim_end_matches(['\r', '\n']);
-        if value.len() < 16 || value.chars().any(char::is_control) {
-            return Err(format!(
-                "{}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
-                named()
-            ));
+        if let Some(path) = &payer.notification_credential_file {
+            out.insert(id.clone(), read_credential(id, path)?);
         }
-        out.insert(id.clone(), SecretString::from(value.to_owned()));
     }
     Ok(out)
+}
+
+/// Reads one payer's notification credential file; the error names the key, never the value.
+pub(crate) fn read_credential(id: &str, path: &std::path::Path) -> Result<SecretString, String> {
+    let named = || {
+        format!(
+            "payers.{id}.notification_credential_file = {}",
+            crate::config::quoted(&path.display().to_string())
+        )
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read it: {e}", named()))?;
+    let value = text.trim_end_matches(['\r', '\n']);
+    if value.len() < 16 || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{}: needs one line of at least 16 characters (the Authorization header value, e.g. \"Bearer <random>\")",
+            named()
+        ));
+    }
+    Ok(SecretString::from(value.to_owned()))
 }

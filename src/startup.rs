@@ -87,6 +87,7 @@ pub struct Application {
     settings: Settings,
     key: DeploymentKey,
     nudges: Option<mpsc::Receiver<String>>,
+    subscribers: Vec<crate::payer::pas::subscription::Subscriber>,
     shutdown: CancellationToken,
 }
 
@@ -125,7 +126,6 @@ impl Application {
             let (nudge, receiver) = mpsc::channel(notify::PENDING_NUDGES);
             nudges = Some(receiver);
             let router = notify::router(Arc::new(Notifications {
-                key: app.key.clone(),
                 credentials,
                 nudge: Some(nudge),
             }));
@@ -163,6 +163,7 @@ impl Application {
             settings: app.settings,
             key: app.key,
             nudges,
+            subscribers: app.subscribers,
             shutdown,
         })
     }
@@ -184,7 +185,14 @@ impl Application {
 
     /// Consumes case events until the shutdown token is cancelled, then drains in-flight cases
     /// (within `amqp.shutdown_grace`). Returns an error only for problems a reconnect cannot fix.
+    /// Each configured PAS subscription is written and watched meanwhile, in the background.
     pub async fn run_until_stopped(self) -> Result<(), AmqpError> {
+        for subscriber in self.subscribers {
+            if self.notifications_addr.is_none() {
+                tracing::warn!(payer = subscriber.status().payer(), "A PAS subscription is configured but notifications.listen is not: the payer's notifications will find no listener.");
+            }
+            tokio::spawn(subscriber.maintain(self.shutdown.clone()));
+        }
         worker::run(
             self.pipeline,
             self.settings,

@@ -82,7 +82,8 @@ fn every_case_decode_validate_seed_runs_without_a_panic_and_the_examples_decode(
 
 #[test]
 fn every_pas_response_parse_seed_runs_without_a_panic_and_the_responses_parse() {
-    use preauth_worker::payer::pas::read::{correlation, notification_response, parse_response};
+    use preauth_worker::payer::pas::notification::notified_request;
+    use preauth_worker::payer::pas::read::{notification_response, parse_response};
     use preauth_worker::payer::sim::pas::review_from_bundle;
     let all = run_all("pas_response_parse", harness::pas_response_parse);
     for (name, bytes) in &all {
@@ -109,8 +110,11 @@ fn every_pas_response_parse_seed_runs_without_a_panic_and_the_responses_parse() 
         .expect("the notification seed");
     let notification: serde_json::Value = serde_json::from_slice(notification).expect("JSON");
     let inner = notification_response(&notification).expect("the notification's bundle");
-    let c = correlation(inner).expect("the notification carries a correlation token");
-    assert_eq!(c.request_identifier, "3f1d2c4e-8a0b-5c6d-9e7f-a1b2c3d4e5f6");
+    assert_eq!(
+        notified_request(inner).as_deref(),
+        Some("3f1d2c4e-8a0b-5c6d-9e7f-a1b2c3d4e5f6"),
+        "the notification's ClaimResponse names the worker's request"
+    );
     parse_response(inner).expect("the notification's bundle parses");
 }
 

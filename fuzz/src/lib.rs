@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use preauth_worker::codes::CodeTable;
-use preauth_worker::payer::pas::{read, write};
+use preauth_worker::payer::pas::{notification, read, write};
 use preauth_worker::payer::sim::pas::review_from_bundle;
 use preauth_worker::rules::{Policies, Policy};
 use serde_json::Value;
@@ -97,7 +97,7 @@ pub fn pas_response_parse(data: &[u8]) {
 }
 
 fn read_response(value: &Value) {
-    let _ = read::correlation(value);
+    let _ = notification::notified_request(value);
     match read::parse_response(value) {
         Ok(response) => {
             let _ = response.overall();

@@ -351,6 +351,12 @@ pub struct PayerSettings {
     /// `Authorization` header (the header value the worker registers in the PAS Subscription's
     /// channel). Set: notifications from this payer are accepted on `notifications.listen`.
     pub notification_credential_file: Option<PathBuf>,
+    /// fhir-pas: the PAS Subscription (Backport rest-hook) the worker keeps with this payer for
+    /// pended results (`endpoint`, `org_identifier`, `heartbeat_period`, `fallback`,
+    /// `safety_inquiry_after`, `safety_inquiries`); needs `notification_credential_file`. Unset:
+    /// pended requests are polled on `followup.pended`.
+    #[serde(default)]
+    pub subscription: Option<crate::payer::pas::subscription::SubscriptionSettings>,
 }
 
 /// Every key of a `[payers.ID]` table, its own and the simulator's (a flattened table names
@@ -383,6 +389,7 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "allow_insecure_http",
     "max_response_bytes",
     "notification_credential_file",
+    "subscription",
 ];
 
 fn default_response_bytes() -> usize {

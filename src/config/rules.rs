@@ -547,6 +547,21 @@ fn payer_problems(id: &str, payer: &PayerSettings) -> Result<(), Problem> {
             .concealed());
         }
     }
+    if let Some(sub) = &payer.subscription {
+        if payer.adapter != Adapter::FhirPas || payer.notification_credential_file.is_none() {
+            return Err(Problem::new(
+                key("subscription"),
+                "needs adapter \"fhir-pas\" and notification_credential_file (the credential the payer presents with each notification)",
+            ));
+        }
+        if let Some((k, why)) = crate::payer::pas::subscription::settings_problem(
+            sub,
+            payer.allow_insecure_http,
+            LONGEST_AWAITING_WAIT,
+        ) {
+            return Err(Problem::new(key(&format!("subscription.{k}")), why));
+        }
+    }
     Ok(())
 }
 

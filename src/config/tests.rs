@@ -523,6 +523,14 @@ fn the_payer_key_list_is_every_key_a_payer_table_takes() {
         allow_insecure_http: false,
         max_response_bytes: 1024,
         notification_credential_file: Some("/n".into()),
+        subscription: Some(crate::payer::pas::subscription::SubscriptionSettings {
+            endpoint: "https://w/pas/notify/p".into(),
+            org_identifier: "N1".into(),
+            heartbeat_period: None,
+            fallback: Default::default(),
+            safety_inquiry_after: Duration::from_secs(60),
+            safety_inquiries: 1,
+        }),
     };
     let value = toml::Value::try_from(&payer).expect("serialises");
     let mut keys: Vec<&str> = value
@@ -612,4 +620,34 @@ fn the_ledger_settings_are_checked_and_name_their_key() {
     )
     .expect("loads");
     assert!(!s.show().contains("hunter2hunter2"));
+}
+
+#[test]
+fn a_payer_subscription_that_could_never_work_names_its_key() {
+    let payer = "[payers.x]\nadapter = \"fhir-pas\"\nbase_url = \"https://p.example\"\n";
+    let credential = "notification_credential_file = \"/n\"\n";
+    let table = "[payers.x.subscription]\nendpoint = \"https://w.example/pas/notify/x\"\norg_identifier = \"N123\"\n";
+    let ok = load(Some(&format!("{payer}{credential}{table}")), &[]).expect("loads");
+    let s = ok.payers["x"].subscription.clone().expect("a subscription");
+    assert_eq!(s.safety_inquiry_after, Duration::from_secs(3 * 86_400));
+    assert_eq!(s.fallback, crate::payer::pas::subscription::Fallback::Poll);
+    let err = refused(&format!("{payer}{table}"));
+    assert!(err.contains("payers.x.subscription"), "{err}");
+    for (extra, key) in [
+        (
+            "safety_inquiry_after = \"30d\"\n",
+            "payers.x.subscription.safety_inquiry_after",
+        ),
+        (
+            "safety_inquiries = 0\n",
+            "payers.x.subscription.safety_inquiries",
+        ),
+        ("fallback = \"sometimes\"\n", "fallback"),
+    ] {
+        let err = refused(&format!("{payer}{credential}{table}{extra}"));
+        assert!(err.contains(key), "{extra}: {err}");
+    }
+    let plain = table.replace("https://w", "http://w");
+    let err = refused(&format!("{payer}{credential}{plain}"));
+    assert!(err.contains("payers.x.subscription.endpoint"), "{err}");
 }

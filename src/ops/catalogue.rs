@@ -14,6 +14,7 @@ use crate::case::{Severity, Status, WorkerReason};
 use crate::config::Settings;
 use crate::notify::{NotifyResult, UNKNOWN_PAYER};
 use crate::payer::attachments::DocumentsResult;
+use crate::payer::pas::subscription::SubscriptionState;
 use crate::pipeline::{reason_labels, CallResult, ParkReason, PayerDirectory, OTHER_REASON};
 
 /// A metric's Prometheus type.
@@ -276,7 +277,18 @@ pub const METRICS: &[Metric] = &[
                 NotifyResult::ALL.iter().map(|r| r.as_str()).collect()
             }),
         ],
-        help: "payer notifications: accepted, dropped (more than 1,024 waiting for the broker session), a handshake, or why refused",
+        help: "payer notifications: accepted, dropped (more than 1,024 waiting for the broker session), a handshake, a status query, not one of this worker's requests, or why refused",
+    },
+    Metric {
+        name: "preauth_subscription_state",
+        kind: Kind::Gauge,
+        labels: &[
+            configured("payer", "a payer with a `subscription` table"),
+            closed("state", || {
+                SubscriptionState::ALL.iter().map(|r| r.as_str()).collect()
+            }),
+        ],
+        help: "1 for the state of the payer's PAS subscription as last seen (unknown, requested, active, error), 0 for the others",
     },
     Metric {
         name: "preauth_http_connections_refused_total",
@@ -519,6 +531,17 @@ pub fn series(settings: &Settings, payers: &PayerDirectory) -> Vec<Series> {
                         if *r != NotifyResult::UnknownPayer {
                             add(&[("payer", id), ("result", r.as_str())]);
                         }
+                    }
+                }
+            }
+            "preauth_subscription_state" => {
+                for (id, _) in settings
+                    .payers
+                    .iter()
+                    .filter(|(_, p)| p.subscription.is_some())
+                {
+                    for r in SubscriptionState::ALL {
+                        add(&[("payer", id), ("state", r.as_str())]);
                     }
                 }
             }

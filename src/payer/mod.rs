@@ -287,6 +287,20 @@ impl PayerError {
     }
 }
 
+/// How a pended request is followed up (see [`Payer::pended_follow_up`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendedFollowUp {
+    /// Ask the payer (`$inquire`) after each wait of `followup.pended`: the payer sends no
+    /// notifications, or its subscription is not active.
+    Poll,
+    /// Wait for the payer's notification; ask unprompted only after `safety_after` (the safety
+    /// net against a lost notification), at most `max_followups` times in all.
+    AwaitNotification {
+        safety_after: Duration,
+        max_followups: u32,
+    },
+}
+
 /// A payer adapter.
 #[async_trait]
 pub trait Payer: Send + Sync {
@@ -301,6 +315,13 @@ pub trait Payer: Send + Sync {
     /// find them.
     fn notifies(&self) -> bool {
         false
+    }
+
+    /// How this payer's pended requests are followed up now: polled on `followup.pended`, or
+    /// left to wait for the payer's notification (an active PAS subscription) with a bounded
+    /// safety net of inquiries.
+    fn pended_follow_up(&self) -> PendedFollowUp {
+        PendedFollowUp::Poll
     }
 
     /// The reason codes this adapter names (a bounded set, for metrics): a code it passes on

@@ -110,7 +110,16 @@ impl Pipeline {
                         self.failed(case_id, event_id, attempts, payer, reasons, findings),
                     );
                 }
-                match self.followup.next(state.followups, None) {
+                let time_left = std::time::Duration::from_secs(
+                    u64::try_from(clock.num_seconds() - waited).unwrap_or(0),
+                );
+                let wait = super::pended::next_follow_up(
+                    route.payer.pended_follow_up(),
+                    &self.followup,
+                    state.followups,
+                    time_left,
+                );
+                match wait {
                     Some(after) => {
                         // A payer that asks for more information is still deciding: the worker
                         // waits as for any pended answer, and staff send what is asked for.

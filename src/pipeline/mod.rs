@@ -5,6 +5,7 @@
 mod decide;
 mod disposition;
 mod documents;
+mod pended;
 pub mod progress;
 
 pub use disposition::{Disposition, Next, ParkReason};

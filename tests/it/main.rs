@@ -19,6 +19,7 @@ mod progress;
 mod publish_watch;
 mod schemas;
 mod secrets;
+mod subscriptions;
 mod traces;
 mod trust;
 mod unseen_cases;

@@ -12,14 +12,13 @@ use preauth_worker::codes::CodeTable;
 use preauth_worker::http::Limits;
 use preauth_worker::ids::{outcome_id, request_identifier};
 use preauth_worker::notify::{self, Notifications};
-use preauth_worker::payer::pas::read::Correlation;
 use preauth_worker::payer::pas::write::request_bundle;
 use preauth_worker::payer::sim::pas::response_bundle;
 use preauth_worker::payer::sim::server::Scenario;
 use preauth_worker::payer::sim::{decide_review, ReviewCase};
 use preauth_worker::payer::Operation;
 use preauth_worker::rules::Policies;
-use preauth_worker::security::{DeploymentKey, KeyOrigin};
+use preauth_worker::security::DeploymentKey;
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -67,7 +66,7 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
 ) {
     let sim = payer_sim("default", Scenario::default()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cfg, key) = trust_config(&dir, &sim.base_url());
+    let (cfg, _) = trust_config(&dir, &sim.base_url());
     let mut b = Broker::new().await;
     let mut env = b.env();
     env.retain(|(k, _)| k != "PREAUTH__FOLLOWUP__PENDED");
@@ -103,10 +102,9 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
         reference.as_deref(),
     )
     .expect("decision");
-    let notification = |token: Option<String>, deny: bool| {
-        let request = request_bundle(&case, &id, case.provider.npi.as_str())
-            .with_correlation(token)
-            .to_value();
+    // The ClaimResponse names the Claim by its TRN: the request identifier `claim_id`.
+    let notification = |claim_id: &str, deny: bool| {
+        let request = request_bundle(&case, claim_id, case.provider.npi.as_str()).to_value();
         let mut text = serde_json::json!({
             "resourceType": "Bundle",
             "type": "history",
@@ -122,9 +120,7 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
         }
         text
     };
-    let genuine_token = Some(Correlation::token(&key, "default", &id));
-    let other_key = DeploymentKey::from_bytes(&[9u8; 32], KeyOrigin::Ephemeral).expect("key");
-    let forged_token = Some(Correlation::token(&other_key, "default", &id));
+    let elsewhere = uuid::Uuid::new_v4().to_string();
     let http = reqwest::Client::new();
     let post = |url: String, body: String, auth: Option<&str>, ctype: &str, origin: bool| {
         let mut r = http.post(url).header("content-type", ctype).body(body);
@@ -137,7 +133,8 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
         async move { r.send().await.expect("answered").status().as_u16() }
     };
     let fhir = "application/fhir+json";
-    let good = notification(genuine_token.clone(), false);
+    let good = notification(&id, false);
+    let no_response = serde_json::json!({"resourceType": "Bundle", "type": "history", "entry": [{"resource": {"resourceType": "Parameters", "parameter": [{"name": "type", "valueCode": "event-notification"}]}}]}).to_string();
     let handshake = serde_json::json!({"resourceType": "Bundle", "type": "history", "entry": [{"resource": {"resourceType": "Parameters", "parameter": [{"name": "type", "valueCode": "handshake"}]}}]}).to_string();
     let to = |payer: &str| format!("{notify_url}/pas/notify/{payer}");
     let tries: Vec<Try> = vec![
@@ -197,19 +194,20 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
             false,
             &[415],
         ),
+        // Another request of the same sending system: acknowledged, nothing done.
         (
-            "no token",
+            "a request this worker did not send",
             to("default"),
-            notification(None, false),
+            notification(&elsewhere, false),
             Some(CREDENTIAL),
             fhir,
             false,
-            &[422],
+            &[200],
         ),
         (
-            "a token made under another key",
+            "an event notification without the response",
             to("default"),
-            notification(forged_token, false),
+            no_response,
             Some(CREDENTIAL),
             fhir,
             false,
@@ -247,12 +245,13 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
         sim.seen()
     );
 
-    // A genuine token on content the payer's own answer contradicts (it claims a denial): the
+    // A notification from the payer's endpoint whose content the payer's own answer contradicts
+    // (it claims a denial): the
     // follow-up is brought forward, and what goes out is the payer's answer to the worker's
     // inquiry, once, with the outcome id the scheduled follow-up would have given it.
     let status = post(
         to("default"),
-        notification(genuine_token.clone(), true),
+        notification(&id, true),
         Some(CREDENTIAL),
         fhir,
         false,
@@ -402,7 +401,6 @@ async fn a_listener_cuts_stalled_idle_and_surplus_connections_and_refuses_large_
         max_connections: 40,
         connection_life: Duration::from_secs(4),
     };
-    let key = DeploymentKey::from_bytes(&[1u8; 32], KeyOrigin::Ephemeral).expect("key");
     let credentials =
         HashMap::from([("acme".to_owned(), SecretString::from(CREDENTIAL.to_owned()))]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -413,7 +411,6 @@ async fn a_listener_cuts_stalled_idle_and_surplus_connections_and_refuses_large_
     preauth_worker::http::serve(
         listener,
         notify::router(Arc::new(Notifications {
-            key,
             credentials,
             nudge: None,
         })),

@@ -9,7 +9,7 @@ use crate::pipeline::{Next, Pipeline};
 use crate::retry::CaseState;
 
 /// The shipped payers, and four more: one down, one refusing, one answering nonsense, one that
-/// sends notifications.
+/// sends notifications (with a subscription).
 fn settings() -> Settings {
     let mut s = Settings::load_without_env(None).expect("shipped defaults");
     s.retry.in_process_calls = 1;
@@ -42,6 +42,14 @@ fn settings() -> Settings {
     );
     let mut notifying = base.clone();
     notifying.notification_credential_file = Some("notification-credential".into());
+    notifying.subscription = Some(crate::payer::pas::subscription::SubscriptionSettings {
+        endpoint: "https://worker.example/pas/notify/notifying".into(),
+        org_identifier: "N1".into(),
+        heartbeat_period: None,
+        fallback: Default::default(),
+        safety_inquiry_after: std::time::Duration::from_secs(60),
+        safety_inquiries: 1,
+    });
     s.payers.insert("notifying".into(), notifying);
     s
 }

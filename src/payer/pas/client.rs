@@ -103,9 +103,21 @@ pub struct PasPayer {
     auth: Option<Arc<TokenSource>>,
     max_response_bytes: usize,
     correlation: Option<(String, crate::security::DeploymentKey)>,
+    /// The payer's PAS subscription, when one is configured.
+    subscription: Option<Arc<super::subscription::SubscriptionStatus>>,
 }
 
 impl PasPayer {
+    /// This payer with its PAS subscription: pended requests wait for its notifications while
+    /// it is active.
+    pub fn with_subscription(
+        mut self,
+        subscription: Option<Arc<super::subscription::SubscriptionStatus>>,
+    ) -> Self {
+        self.subscription = subscription;
+        self
+    }
+
     pub fn new(
         http: reqwest::Client,
         settings: PasSettings,
@@ -134,6 +146,7 @@ impl PasPayer {
             auth,
             max_response_bytes: settings.max_response_bytes,
             correlation: settings.correlation,
+            subscription: None,
         }
     }
 
@@ -278,6 +291,18 @@ impl Payer for PasPayer {
 
     fn notifies(&self) -> bool {
         self.correlation.is_some()
+    }
+
+    fn pended_follow_up(&self) -> crate::payer::PendedFollowUp {
+        match &self.subscription {
+            Some(s) if s.awaits_notifications() => {
+                crate::payer::PendedFollowUp::AwaitNotification {
+                    safety_after: s.settings.safety_inquiry_after,
+                    max_followups: s.settings.safety_inquiries,
+                }
+            }
+            _ => crate::payer::PendedFollowUp::Poll,
+        }
     }
 
     fn reason_codes(&self) -> Vec<&'static str> {

@@ -1,5 +1,5 @@
 //! Reading a payer's answer: a PAS response bundle (or what a payer sends instead of one) to a
-//! [`PayerResponse`], and the worker's correlation token in a payer's notification. Pure
+//! [`PayerResponse`], and the response bundle in a payer's notification. Pure
 //! functions; error messages name elements and codes, never values from the patient's record.
 
 use chrono::NaiveDate;
@@ -37,44 +37,6 @@ impl Correlation {
         );
         format!("{request_identifier}.{tag}")
     }
-
-    /// Whether this token was made under `key` for a request sent to `payer_id`.
-    pub fn verify(&self, key: &crate::security::DeploymentKey, payer_id: &str) -> bool {
-        key.verify(
-            crate::security::Purpose::Correlation,
-            &[payer_id.as_bytes(), self.request_identifier.as_bytes()],
-            &self.tag,
-        )
-    }
-}
-
-/// Finds the worker's correlation token in a PAS response bundle: on the ClaimResponse
-/// (identifier or request.identifier) or on an echoed Claim. Bounded: a value longer than
-/// 200 characters or holding anything but the token's characters is no token.
-pub fn correlation(response: &Value) -> Option<Correlation> {
-    let entries = ResponseBundle::deserialize(response).ok()?.entry.len();
-    let resources: Vec<Identified> = (0..entries)
-        .filter_map(|i| Identified::deserialize(&response["entry"][i]["resource"]).ok())
-        .collect();
-    let candidates = resources.iter().flat_map(|r| {
-        r.identifier
-            .iter()
-            .chain(r.request.as_ref().and_then(|q| q.identifier.as_ref()))
-    });
-    candidates
-        .filter(|i| i.system == Some(CORRELATION_SYSTEM))
-        .find_map(|i| {
-            let value = i.value?;
-            let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-            if value.len() > 200 || !value.chars().all(token_char) {
-                return None;
-            }
-            let (request_identifier, tag) = value.rsplit_once('.')?;
-            (!request_identifier.is_empty() && !tag.is_empty()).then(|| Correlation {
-                request_identifier: request_identifier.to_owned(),
-                tag: tag.to_owned(),
-            })
-        })
 }
 
 /// The PAS response bundle a rest-hook notification carries (a `history` Bundle whose entries

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod faults;
 pub mod pas;
 pub mod server;
+pub(crate) mod subscriptions;
 
 pub use faults::Faults;
 

@@ -43,6 +43,10 @@ pub struct Scenario {
     /// its RS384/ES384 signature verifies with the key registered for its issuer, it names this
     /// token endpoint as its audience, and it has not expired.
     pub client_keys: HashMap<String, String>,
+    /// Decide a pended request this long after it was pended (on the next inquiry, and by an
+    /// event notification to the matching subscriptions) instead of after the policy's pend
+    /// rounds of inquiries.
+    pub decide_pended_after: Option<Duration>,
 }
 
 impl From<Faults> for Scenario {
@@ -131,6 +135,11 @@ struct Pended {
     review: ReviewCase,
     request_identifier: String,
     inquiries: u32,
+    /// The request bundle, for the decision's response bundle in a notification.
+    bundle: Value,
+    /// With `decide_pended_after`: the decision is due.
+    decided: bool,
+    scheduled: bool,
 }
 
 struct SimState {
@@ -146,6 +155,7 @@ struct SimState {
     tries: Mutex<HashMap<String, u32>>,
     pended: Mutex<HashMap<String, Pended>>,
     tokens: Mutex<HashMap<String, SystemTime>>,
+    subscriptions: Arc<super::subscriptions::Subscriptions>,
 }
 
 /// A running simulator.
@@ -179,6 +189,11 @@ impl SimHandle {
         self.state
             .down
             .store(down, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `(id, status)` of every Subscription the payer holds.
+    pub fn subscriptions(&self) -> Vec<(String, String)> {
+        self.state.subscriptions.statuses()
     }
 
     pub fn base_url(&self) -> String {
@@ -226,13 +241,17 @@ pub fn start(
         tries: Mutex::new(HashMap::new()),
         pended: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
+        subscriptions: Default::default(),
     });
     let app = Router::new()
         .route("/Claim/$submit", post(submit))
         .route("/Claim/$inquire", post(inquire))
         .route("/token", post(token))
         .route("/_sim/requests", get(requests))
-        .with_state(Arc::clone(&state));
+        .with_state(Arc::clone(&state))
+        .merge(super::subscriptions::routes(Arc::clone(
+            &state.subscriptions,
+        )));
     let stop = CancellationToken::new();
     crate::http::serve(listener, app, SIM_LIMITS, stop.clone());
     Ok(SimHandle { addr, state, stop })
@@ -364,6 +383,9 @@ impl SimState {
                             review: review.clone(),
                             request_identifier: request_identifier.to_owned(),
                             inquiries: 0,
+                            bundle: request.clone(),
+                            decided: false,
+                            scheduled: false,
                         });
                     }
                 }
@@ -451,6 +473,7 @@ async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
     };
     let (status, body) = state.answer(&bundle, &review, &id, operation, None);
     state.record(&id, "submit", status, &received);
+    schedule_decision(&state, &id);
     fhir(status, &body)
 }
 
@@ -489,13 +512,20 @@ async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: B
             ),
         );
     };
+    let timed = state.scenario.decide_pended_after.is_some();
     let found = state.pended.lock().ok().and_then(|mut p| {
         p.get_mut(&reference).map(|entry| {
             entry.inquiries += 1;
+            // With a time-based decision, the request stays pended until the decision is due.
+            let round = match (timed, entry.decided) {
+                (false, _) => entry.inquiries,
+                (true, false) => 0,
+                (true, true) => u32::MAX,
+            };
             (
                 entry.review.clone(),
                 entry.request_identifier.clone(),
-                entry.inquiries,
+                round,
             )
         })
     });
@@ -630,6 +660,54 @@ async fn token(
         tokens.insert(token.clone(), SystemTime::now() + lifetime);
     }
     Json(serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": advertised})).into_response()
+}
+
+/// With `decide_pended_after`: decides the request pended under `request_identifier` when that
+/// time has passed, and notifies the matching subscriptions with the decision.
+fn schedule_decision(state: &Arc<SimState>, request_identifier: &str) {
+    let Some(after) = state.scenario.decide_pended_after else {
+        return;
+    };
+    let due = state.pended.lock().ok().and_then(|mut p| {
+        p.iter_mut()
+            .find(|(_, e)| e.request_identifier == request_identifier && !e.scheduled)
+            .map(|(reference, e)| {
+                e.scheduled = true;
+                reference.clone()
+            })
+    });
+    let Some(reference) = due else {
+        return;
+    };
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let entry = state.pended.lock().ok().and_then(|mut p| {
+            p.get_mut(&reference).map(|e| {
+                e.decided = true;
+                (
+                    e.review.clone(),
+                    e.request_identifier.clone(),
+                    e.bundle.clone(),
+                )
+            })
+        });
+        let Some((review, original, bundle)) = entry else {
+            return;
+        };
+        let decided = decide_review(
+            &review,
+            &state.policy,
+            &state.codes,
+            &original,
+            Operation::Inquire { round: u32::MAX },
+            Some(&reference),
+        );
+        if let Ok(response) = decided {
+            let body = response_bundle(&bundle, &response);
+            super::subscriptions::notify_decision(&state.subscriptions, &bundle, &body).await;
+        }
+    });
 }
 
 async fn requests(State(state): State<Arc<SimState>>) -> Json<Vec<Seen>> {

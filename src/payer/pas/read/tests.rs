@@ -291,39 +291,6 @@ fn damaged_parts_the_reader_does_not_need_change_nothing() {
 }
 
 #[test]
-fn the_correlation_token_is_found_where_payers_echo_it_and_bounded() {
-    let token = |value: &str| json!({"system": CORRELATION_SYSTEM, "value": value});
-    let with = |resource: Value| {
-        json!({"resourceType": "Bundle", "entry": [
-        {"resource": "damaged"}, {"resource": resource}]})
-    };
-    let found = |b: &Value| correlation(b).map(|c| (c.request_identifier, c.tag));
-    let expected = Some(("req-1".to_owned(), "tag0".to_owned()));
-    let on_identifier = with(json!({"resourceType": "ClaimResponse",
-        "identifier": [{"system": "urn:trnorg:1", "value": "x"}, token("req-1.tag0")]}));
-    assert_eq!(found(&on_identifier), expected);
-    let on_request = with(json!({"resourceType": "ClaimResponse",
-        "request": {"identifier": token("req-1.tag0")}}));
-    assert_eq!(found(&on_request), expected);
-    let on_echoed_claim =
-        with(json!({"resourceType": "Claim", "identifier": [token("req-1.tag0")]}));
-    assert_eq!(found(&on_echoed_claim), expected);
-    for bad in [
-        format!("{}.tag", "r".repeat(200)),
-        "req 1.tag".to_owned(),
-        "no-dot".to_owned(),
-        ".tag".to_owned(),
-        "req-1.".to_owned(),
-    ] {
-        let b = with(json!({"resourceType": "ClaimResponse", "identifier": [token(&bad)]}));
-        assert_eq!(found(&b), None, "{bad}");
-    }
-    let other_system = with(json!({"resourceType": "ClaimResponse",
-        "identifier": [{"system": "urn:other", "value": "req-1.tag0"}]}));
-    assert_eq!(found(&other_system), None);
-}
-
-#[test]
 fn a_notification_gives_the_response_bundle_it_carries_or_is_one() {
     let response = fixture(APPROVED);
     assert_eq!(notification_response(&response), Some(&response));
