@@ -278,6 +278,7 @@ fn build_pas(
                 .notification_credential_file
                 .is_some()
                 .then(|| (id.to_owned(), key.clone())),
+            identity: s.identity.clone(),
         },
         auth,
     )))

@@ -25,6 +25,7 @@ use crate::codes::{
 
 pub(super) mod members;
 mod readers;
+mod subscriber;
 mod values;
 
 use values::{join, length, positive_integer};
@@ -46,7 +47,20 @@ mod known {
         "appeal",
     ];
     pub(super) const PATIENT: &[&str] = &["id", "family_name", "given_names", "birth_date", "sex"];
-    pub(super) const COVERAGE: &[&str] = &["payer_id", "member_id", "group_number", "relationship"];
+    pub(super) const COVERAGE: &[&str] = &[
+        "payer_id",
+        "member_id",
+        "group_number",
+        "relationship",
+        "subscriber",
+    ];
+    pub(super) const SUBSCRIBER: &[&str] = &[
+        "member_id",
+        "family_name",
+        "given_names",
+        "birth_date",
+        "sex",
+    ];
     pub(super) const PROVIDER: &[&str] = &["npi", "name", "taxonomy", "organization_npi"];
     pub(super) const SERVICE: &[&str] = &[
         "planned_date",
@@ -93,10 +107,11 @@ mod known {
 
     /// Each list by the name the case schema gives the object (`""` for the event itself).
     #[cfg(test)]
-    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 15] = [
+    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 16] = [
         ("", EVENT),
         ("patient", PATIENT),
         ("coverage", COVERAGE),
+        ("subscriber", SUBSCRIBER),
         ("provider", PROVIDER),
         ("service", SERVICE),
         ("procedure", PROCEDURE),
@@ -350,11 +365,13 @@ impl Decoder {
                 ],
             ),
         };
+        let subscriber = self.opt_subscriber(path, m);
         Some(Coverage {
             payer_id: payer_id?,
             member_id: member_id?,
             group_number: group_number?,
             relationship: relationship?,
+            subscriber: subscriber?,
         })
     }
 

@@ -351,6 +351,12 @@ pub struct PayerSettings {
     /// `Authorization` header (the header value the worker registers in the PAS Subscription's
     /// channel). Set: notifications from this payer are accepted on `notifications.listen`.
     pub notification_credential_file: Option<PathBuf>,
+    /// fhir-pas: who the payer is (`payer_name`, `payer_identifier`, `member_id_system`, and
+    /// the X12 envelope's `interchange_sender_id`, `interchange_receiver_id`,
+    /// `application_sender_code`, `application_receiver_code`). A real payer needs the first
+    /// three; unset, the request carries the worker's own stand-ins.
+    #[serde(flatten)]
+    pub identity: crate::payer::pas::identity::PayerIdentity,
 }
 
 /// Every key of a `[payers.ID]` table, its own and the simulator's (a flattened table names
@@ -381,6 +387,13 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "allow_insecure_http",
     "max_response_bytes",
     "notification_credential_file",
+    "payer_name",
+    "payer_identifier",
+    "member_id_system",
+    "interchange_sender_id",
+    "interchange_receiver_id",
+    "application_sender_code",
+    "application_receiver_code",
 ];
 
 fn default_response_bytes() -> usize {

@@ -12,6 +12,7 @@ use preauth_worker::codes::CodeTable;
 use preauth_worker::http::Limits;
 use preauth_worker::ids::{outcome_id, request_identifier};
 use preauth_worker::notify::{self, Notifications};
+use preauth_worker::payer::pas::model::CORRELATION_SYSTEM;
 use preauth_worker::payer::pas::read::Correlation;
 use preauth_worker::payer::pas::write::request_bundle;
 use preauth_worker::payer::sim::pas::response_bundle;
@@ -104,9 +105,13 @@ async fn a_verified_notification_only_brings_the_follow_up_forward_and_a_forged_
     )
     .expect("decision");
     let notification = |token: Option<String>, deny: bool| {
-        let request = request_bundle(&case, &id, case.provider.npi.as_str())
-            .with_correlation(token)
-            .to_value();
+        let mut request = request_bundle(&case, &id, case.provider.npi.as_str()).to_value();
+        // The token a payer echoes: the writer no longer sends it, the listener still reads it.
+        if let Some(value) = token {
+            if let Some(ids) = request["entry"][0]["resource"]["identifier"].as_array_mut() {
+                ids.push(serde_json::json!({"system": CORRELATION_SYSTEM, "value": value}));
+            }
+        }
         let mut text = serde_json::json!({
             "resourceType": "Bundle",
             "type": "history",

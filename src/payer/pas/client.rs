@@ -17,9 +17,10 @@ use tracing::{debug, Instrument};
 
 use super::auth::TokenSource;
 use super::body::read_bounded;
-use super::read::{parse_response, Correlation, ResponseError};
+use super::identity::PayerIdentity;
+use super::read::{parse_response, ResponseError};
 use super::trace::trace_headers;
-use super::write::{inquiry_bundle, request_bundle};
+use super::write::{inquiry_bundle, request_bundle, update_bundle, ClaimChange};
 use crate::case::{Reason, WorkerReason};
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
 
@@ -86,9 +87,10 @@ pub struct PasSettings {
     pub rate_per_second: Option<f64>,
     /// Largest response body read; a larger one is a transient failure, never read whole.
     pub max_response_bytes: usize,
-    /// The payer id and the deployment key, for the correlation token on each request, when
-    /// the payer sends notifications.
+    /// The payer id and the deployment key, when the payer sends notifications.
     pub correlation: Option<(String, crate::security::DeploymentKey)>,
+    /// Who the payer is, as its settings name it (insurer, member id system, X12 envelope).
+    pub identity: PayerIdentity,
 }
 
 /// A payer reached through its Da Vinci PAS API.
@@ -103,6 +105,7 @@ pub struct PasPayer {
     auth: Option<Arc<TokenSource>>,
     max_response_bytes: usize,
     correlation: Option<(String, crate::security::DeploymentKey)>,
+    identity: PayerIdentity,
 }
 
 impl PasPayer {
@@ -134,6 +137,7 @@ impl PasPayer {
             auth,
             max_response_bytes: settings.max_response_bytes,
             correlation: settings.correlation,
+            identity: settings.identity,
         }
     }
 
@@ -217,20 +221,42 @@ impl Payer for PasPayer {
                     submitter,
                     reference,
                     round,
+                    chrono::Utc::now(),
                 ),
             ),
+            (operation @ (Operation::Update | Operation::Cancel), _) => {
+                // Without the request it changes, a Claim Update cannot be written: nothing is
+                // sent, and the case is reported as refused (the payer gave no reasons).
+                let original = request.original.ok_or_else(|| PayerError::Refused {
+                    detail: format!("no-original-request for {}", operation.code()),
+                    reasons: vec![],
+                })?;
+                let change = if operation == Operation::Cancel {
+                    ClaimChange::Cancel
+                } else {
+                    ClaimChange::Update
+                };
+                (
+                    "Claim/$submit",
+                    update_bundle(
+                        case,
+                        request.request_identifier,
+                        submitter,
+                        original,
+                        change,
+                    )
+                    .with_documents(request.documents),
+                )
+            }
             _ => (
                 "Claim/$submit",
                 request_bundle(case, request.request_identifier, submitter)
+                    .with_appealed(request.original)
                     .with_documents(request.documents),
             ),
         };
-        let token = self
-            .correlation
-            .as_ref()
-            .map(|(payer, key)| Correlation::token(key, payer, request.request_identifier));
-        // The bytes are the same for every resend.
-        let body = bytes::Bytes::from(bundle.with_correlation(token).to_json());
+        // The bytes are the same for every resend (an inquiry's carry the time it is sent).
+        let body = bytes::Bytes::from(bundle.with_identity(&self.identity).to_json());
         let _permit = self
             .in_flight
             .acquire()

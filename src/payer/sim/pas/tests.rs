@@ -19,6 +19,11 @@ use crate::payer::{Operation, Overall, PayerError};
 use crate::rules::testing::{appeal_base, base, decode_value};
 use crate::rules::Policies;
 
+/// The time an inquiry is assembled, fixed for the tests.
+fn assembled() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_796_000_000, 0).expect("a time")
+}
+
 const SUBMITTER: &str = "9012345678";
 const APPROVED: &str = include_str!("../../../../tests/fixtures/pas/pas-approved-bundle.json");
 const DENIED: &str = include_str!("../../../../tests/fixtures/pas/pas-denied-bundle.json");
@@ -202,7 +207,7 @@ fn the_bytes_sent_name_each_resource_type_first_and_hold_no_empty_values() {
     for (name, case, rid) in examples() {
         let requests = [
             request_bundle(&case, &rid, SUBMITTER),
-            inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1),
+            inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1, assembled()),
         ];
         for request in requests {
             let bytes = request.to_json();
@@ -228,12 +233,33 @@ fn a_resent_request_is_byte_identical_and_another_request_is_not() {
         let other = format!("{rid}-other");
         let c = serde_json::to_vec(&request_bundle(&case, &other, SUBMITTER)).expect("c");
         assert_ne!(a, c, "{name}");
-        let i1 =
-            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1)).expect("i1");
-        let i2 =
-            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1)).expect("i2");
-        let i3 =
-            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 2)).expect("i3");
+        let i1 = serde_json::to_vec(&inquiry_bundle(
+            &case,
+            &rid,
+            SUBMITTER,
+            "PA-1",
+            1,
+            assembled(),
+        ))
+        .expect("i1");
+        let i2 = serde_json::to_vec(&inquiry_bundle(
+            &case,
+            &rid,
+            SUBMITTER,
+            "PA-1",
+            1,
+            assembled(),
+        ))
+        .expect("i2");
+        let i3 = serde_json::to_vec(&inquiry_bundle(
+            &case,
+            &rid,
+            SUBMITTER,
+            "PA-1",
+            2,
+            assembled(),
+        ))
+        .expect("i3");
         assert_eq!(i1, i2, "{name}");
         assert_ne!(i1, i3, "{name}");
     }
@@ -245,7 +271,7 @@ fn request_bundles_put_the_claim_first_and_resolve_every_reference_once() {
         let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
         assert_well_formed(&bundle, &name);
         assert_eq!(claim_of(&bundle)["resourceType"], "Claim");
-        let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1).to_value();
+        let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1, assembled()).to_value();
         assert_well_formed(&inquiry, &format!("{name} inquiry"));
     }
 }
@@ -478,7 +504,8 @@ fn the_inquiry_names_the_payer_reference_on_every_item() {
         {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
         {"code": "10040", "system": "CPT", "units": 1}]);
     let case = decode_value(&v);
-    let bundle = inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3).to_value();
+    let bundle =
+        inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3, assembled()).to_value();
     let claim = claim_of(&bundle);
     assert_eq!(claim["identifier"][0]["value"], "req-5-inq-3");
     assert_eq!(bundle["identifier"]["value"], "req-5-inq-3");
