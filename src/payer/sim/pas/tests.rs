@@ -299,7 +299,17 @@ fn the_claim_carries_the_pas_elements_the_brief_lists() {
         claim["careTeam"][0]["extension"][0]["url"],
         EXT_CARE_TEAM_CLAIM_SCOPE
     );
-    assert_eq!(claim["careTeam"][0]["provider"], claim["provider"]);
+    // The care team member is the rendering practitioner's role in the requesting organization.
+    let role_url = claim["careTeam"][0]["provider"]["reference"].clone();
+    let role = bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["fullUrl"] == role_url)
+        .expect("role entry");
+    assert_eq!(role["resource"]["resourceType"], "PractitionerRole");
+    assert_eq!(role["resource"]["organization"], claim["provider"]);
+    assert_eq!(claim["careTeam"][0]["role"]["coding"][0]["code"], "SJ");
     // Diagnoses dotted, primary first and typed principal.
     assert_eq!(
         claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0],
@@ -329,7 +339,12 @@ fn the_claim_carries_the_pas_elements_the_brief_lists() {
         .collect();
     assert_eq!(
         urls,
-        [EXT_SERVICE_ITEM_REQUEST_TYPE, EXT_CERTIFICATION_TYPE]
+        [
+            EXT_ITEM_TRACE_NUMBER,
+            EXT_SERVICE_ITEM_REQUEST_TYPE,
+            EXT_CERTIFICATION_TYPE,
+            EXT_REQUESTED_SERVICE
+        ]
     );
     // The note travels inline, base64.
     let note = bundle["entry"]
