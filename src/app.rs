@@ -212,6 +212,15 @@ fn build_pas(
     key: &DeploymentKey,
 ) -> Result<Arc<dyn Payer>, StartupError> {
     let name = |k: &str| format!("payers.{id}.{k}");
+    let missing = s.identity.missing();
+    if !missing.is_empty() {
+        // Requests still go, naming the payer and its members by the worker's stand-ins.
+        tracing::warn!(
+            payer = %id,
+            missing = %missing.join(", "),
+            "A fhir-pas payer without its identity settings: requests carry the worker's stand-in payer name, payer id and member id system."
+        );
+    }
     let timeout = s.timeout.unwrap_or(std::time::Duration::from_secs(20));
     let read = |k: &str, path: &Path| {
         std::fs::read(path)

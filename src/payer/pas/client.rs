@@ -468,6 +468,45 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn an_update_or_a_cancel_without_its_original_request_is_refused_before_anything_is_sent()
+    {
+        let case = crate::rules::testing::decode_value(&crate::rules::testing::base());
+        let codes = crate::codes::CodeTable::embedded().expect("codes");
+        let policies = crate::rules::Policies::load(&codes, None).expect("policies");
+        let policy = policies.get("default").expect("policy");
+        // Nothing listens here: a request that went out would fail as transient, not refused.
+        let payer = PasPayer::new(
+            reqwest::Client::new(),
+            PasSettings {
+                base_url: "http://127.0.0.1:9".into(),
+                timeout: Duration::from_secs(1),
+                concurrency: 1,
+                rate_per_second: None,
+                max_response_bytes: 1024,
+                correlation: None,
+                identity: PayerIdentity::default(),
+            },
+            None,
+        );
+        for operation in [Operation::Update, Operation::Cancel] {
+            let err = payer
+                .send(PayerRequest {
+                    case: &case,
+                    policy: &policy,
+                    request_identifier: "req-1",
+                    operation,
+                    reference: None,
+                    attempt: 1,
+                    documents: None,
+                    original: None,
+                })
+                .await
+                .expect_err("refused");
+            assert!(!err.is_transient(), "{err:?}");
+        }
+    }
+
     #[test]
     fn a_success_that_is_not_json_is_refused_not_retried() {
         let err = classify(StatusCode::OK, None, b"<html>").expect_err("malformed");
