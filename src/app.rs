@@ -167,7 +167,7 @@ impl App {
                     message,
                 )
             })?;
-            let payer = build_payer(id, payer_settings, &codes, &key, &mut subscribers)?;
+            let payer = build_payer(id, payer_settings, &codes, &mut subscribers)?;
             let route = PayerRoute::new(id.clone(), payer, policy);
             if id == "default" {
                 default = Some(route);
@@ -200,7 +200,6 @@ fn build_payer(
     id: &str,
     s: &PayerSettings,
     codes: &Arc<CodeTable>,
-    key: &DeploymentKey,
     subscribers: &mut Vec<Subscriber>,
 ) -> Result<Arc<dyn Payer>, StartupError> {
     match s.adapter {
@@ -208,17 +207,25 @@ fn build_payer(
             Arc::clone(codes),
             s.simulated.clone(),
         ))),
-        Adapter::FhirPas => build_pas(id, s, key, subscribers),
+        Adapter::FhirPas => build_pas(id, s, subscribers),
     }
 }
 
 fn build_pas(
     id: &str,
     s: &PayerSettings,
-    key: &DeploymentKey,
     subscribers: &mut Vec<Subscriber>,
 ) -> Result<Arc<dyn Payer>, StartupError> {
     let name = |k: &str| format!("payers.{id}.{k}");
+    let missing = s.identity.missing();
+    if !missing.is_empty() {
+        // Requests still go, naming the payer and its members by the worker's stand-ins.
+        tracing::warn!(
+            payer = %id,
+            missing = %missing.join(", "),
+            "A fhir-pas payer without its identity settings: requests carry the worker's stand-in payer name, payer id and member id system."
+        );
+    }
     let timeout = s.timeout.unwrap_or(std::time::Duration::from_secs(20));
     let read = |k: &str, path: &Path| {
         std::fs::read(path)
@@ -302,11 +309,8 @@ fn build_pas(
                 concurrency: s.concurrency.unwrap_or(16),
                 rate_per_second: s.rate_per_second,
                 max_response_bytes: s.max_response_bytes,
-                // Only a payer that notifies needs the token that lets its notifications be matched.
-                correlation: s
-                    .notification_credential_file
-                    .is_some()
-                    .then(|| (id.to_owned(), key.clone())),
+                notifies: s.notification_credential_file.is_some(),
+                identity: s.identity.clone(),
             },
             auth,
         )

@@ -1,7 +1,8 @@
 //! The deployment key: one secret shared by every process of a deployment (workers, `parked
 //! replay`), used to authenticate what the worker writes for itself and reads back later: the
-//! case state it carries in message headers, and the correlation token it puts on every payer
-//! request (which a payer echoes in its notifications). HMAC-SHA256, compared in constant time.
+//! case state it carries in message headers. HMAC-SHA256, compared in constant time. (Payer
+//! notifications are authenticated by the payer's own credential and matched by the Claim
+//! identifier they answer; a notification decides nothing, see [`crate::notify`].)
 
 use std::path::{Path, PathBuf};
 
@@ -30,15 +31,12 @@ pub enum KeyError {
 pub enum Purpose {
     /// The case state in a message's headers, bound to the message body.
     CaseState,
-    /// The correlation token on a payer request, bound to the payer and the request identifier.
-    Correlation,
 }
 
 impl Purpose {
     fn label(self) -> &'static str {
         match self {
             Purpose::CaseState => "preauth-worker case-state v1",
-            Purpose::Correlation => "preauth-worker correlation v1",
         }
     }
 }
@@ -232,7 +230,6 @@ mod tests {
         let k = key(7);
         let t = k.tag(Purpose::CaseState, &[b"a", b"bc"]);
         assert!(k.verify(Purpose::CaseState, &[b"a", b"bc"], &t));
-        assert!(!k.verify(Purpose::Correlation, &[b"a", b"bc"], &t));
         assert!(!k.verify(Purpose::CaseState, &[b"ab", b"c"], &t));
         assert!(!key(8).verify(Purpose::CaseState, &[b"a", b"bc"], &t));
         assert!(!k.verify(Purpose::CaseState, &[b"a", b"bc"], "not base64 !"));

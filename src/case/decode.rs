@@ -26,6 +26,7 @@ use crate::codes::{
 pub(super) mod members;
 mod original;
 mod readers;
+mod subscriber;
 mod values;
 
 use values::{join, length, positive_integer};
@@ -48,7 +49,20 @@ mod known {
         "original",
     ];
     pub(super) const PATIENT: &[&str] = &["id", "family_name", "given_names", "birth_date", "sex"];
-    pub(super) const COVERAGE: &[&str] = &["payer_id", "member_id", "group_number", "relationship"];
+    pub(super) const COVERAGE: &[&str] = &[
+        "payer_id",
+        "member_id",
+        "group_number",
+        "relationship",
+        "subscriber",
+    ];
+    pub(super) const SUBSCRIBER: &[&str] = &[
+        "member_id",
+        "family_name",
+        "given_names",
+        "birth_date",
+        "sex",
+    ];
     pub(super) const PROVIDER: &[&str] = &["npi", "name", "taxonomy", "organization_npi"];
     pub(super) const SERVICE: &[&str] = &[
         "planned_date",
@@ -96,10 +110,11 @@ mod known {
 
     /// Each list by the name the case schema gives the object (`""` for the event itself).
     #[cfg(test)]
-    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 16] = [
+    pub(super) const BY_SCHEMA_NAME: [(&str, &[&str]); 17] = [
         ("", EVENT),
         ("patient", PATIENT),
         ("coverage", COVERAGE),
+        ("subscriber", SUBSCRIBER),
         ("provider", PROVIDER),
         ("service", SERVICE),
         ("procedure", PROCEDURE),
@@ -352,11 +367,13 @@ impl Decoder {
                 ],
             ),
         };
+        let subscriber = self.opt_subscriber(path, m);
         Some(Coverage {
             payer_id: payer_id?,
             member_id: member_id?,
             group_number: group_number?,
             relationship: relationship?,
+            subscriber: subscriber?,
         })
     }
 

@@ -242,6 +242,31 @@ pub struct Coverage {
     pub member_id: String,
     pub group_number: Option<String>,
     pub relationship: Relationship,
+    /// The policy holder, when the patient is a dependant and the sender names them.
+    pub subscriber: Option<Subscriber>,
+}
+
+/// The subscriber (policy holder) of a dependant's coverage.
+#[derive(Clone)]
+pub struct Subscriber {
+    /// The subscriber's own member id, when known.
+    pub member_id: Option<String>,
+    pub family_name: String,
+    pub given_names: Vec<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub sex: Option<Sex>,
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("member_id", &redacted_option(&self.member_id))
+            .field("family_name", &Redacted)
+            .field("given_names", &RedactedList(self.given_names.len()))
+            .field("birth_date", &Redacted)
+            .field("sex", &Redacted)
+            .finish()
+    }
 }
 
 impl fmt::Debug for Coverage {
@@ -251,6 +276,7 @@ impl fmt::Debug for Coverage {
             .field("member_id", &Redacted)
             .field("group_number", &redacted_option(&self.group_number))
             .field("relationship", &Redacted)
+            .field("subscriber", &redacted_option(&self.subscriber))
             .finish()
     }
 }

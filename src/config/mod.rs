@@ -169,8 +169,8 @@ fn default_service_name() -> String {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     /// The deployment key (a file of at least 32 random bytes), the same for every worker and
-    /// for `parked replay`: it authenticates the case state the worker carries in headers and the
-    /// correlation token on payer requests. Unset: a key kept in the local state folder.
+    /// for `parked replay`: it authenticates the case state the worker carries in headers.
+    /// Unset: a key kept in the local state folder.
     pub key_file: Option<PathBuf>,
 }
 
@@ -357,6 +357,12 @@ pub struct PayerSettings {
     /// pended requests are polled on `followup.pended`.
     #[serde(default)]
     pub subscription: Option<crate::payer::pas::subscription::SubscriptionSettings>,
+    /// fhir-pas: who the payer is (`payer_name`, `payer_identifier`, `member_id_system`, and
+    /// the X12 envelope's `interchange_sender_id`, `interchange_receiver_id`,
+    /// `application_sender_code`, `application_receiver_code`). A real payer needs the first
+    /// three; unset, the request carries the worker's own stand-ins.
+    #[serde(flatten)]
+    pub identity: crate::payer::pas::identity::PayerIdentity,
 }
 
 /// Every key of a `[payers.ID]` table, its own and the simulator's (a flattened table names
@@ -390,6 +396,13 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "max_response_bytes",
     "notification_credential_file",
     "subscription",
+    "payer_name",
+    "payer_identifier",
+    "member_id_system",
+    "interchange_sender_id",
+    "interchange_receiver_id",
+    "application_sender_code",
+    "application_receiver_code",
 ];
 
 fn default_response_bytes() -> usize {

@@ -531,6 +531,15 @@ fn the_payer_key_list_is_every_key_a_payer_table_takes() {
             safety_inquiry_after: Duration::from_secs(60),
             safety_inquiries: 1,
         }),
+        identity: crate::payer::pas::identity::PayerIdentity {
+            payer_name: Some("Acme Health".into()),
+            payer_identifier: Some("12345".into()),
+            member_id_system: Some("https://acme.example/member-id".into()),
+            interchange_sender_id: Some("S".into()),
+            interchange_receiver_id: Some("R".into()),
+            application_sender_code: Some("SA".into()),
+            application_receiver_code: Some("RA".into()),
+        },
     };
     let value = toml::Value::try_from(&payer).expect("serialises");
     let mut keys: Vec<&str> = value

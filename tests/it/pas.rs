@@ -396,7 +396,14 @@ fn every_outgoing_bundle_passes_the_fhir_r4_structure_validator() {
         inline += documents.photos.len() + usize::from(documents.letter.is_some());
         let submit =
             request_bundle(&case, &id, case.provider.npi.as_str()).with_documents(Some(&documents));
-        let inquire = inquiry_bundle(&case, &id, case.provider.npi.as_str(), "PA-00000001", 1);
+        let inquire = inquiry_bundle(
+            &case,
+            &id,
+            case.provider.npi.as_str(),
+            "PA-00000001",
+            1,
+            chrono::Utc::now(),
+        );
         std::fs::write(
             dir.path().join(format!("{name}.submit.json")),
             serde_json::to_vec_pretty(&submit).expect("json"),

@@ -17,9 +17,10 @@ use tracing::{debug, Instrument};
 
 use super::auth::TokenSource;
 use super::body::read_bounded;
-use super::read::{parse_answer, parse_response, Correlation, ResponseError, SentClaim};
+use super::identity::PayerIdentity;
+use super::read::{parse_answer, parse_response, ResponseError, SentClaim};
 use super::trace::trace_headers;
-use super::write::{inquiry_bundle, request_bundle};
+use super::write::{inquiry_bundle, request_bundle, update_bundle, ClaimChange};
 use crate::case::{Reason, WorkerReason};
 use crate::payer::{Operation, Payer, PayerError, PayerRequest, PayerResponse};
 
@@ -86,9 +87,11 @@ pub struct PasSettings {
     pub rate_per_second: Option<f64>,
     /// Largest response body read; a larger one is a transient failure, never read whole.
     pub max_response_bytes: usize,
-    /// The payer id and the deployment key, for the correlation token on each request, when
-    /// the payer sends notifications.
-    pub correlation: Option<(String, crate::security::DeploymentKey)>,
+    /// True when the payer sends notifications (a `notification_credential_file` is set): its
+    /// pended requests wait where a notification can find them.
+    pub notifies: bool,
+    /// Who the payer is, as its settings name it (insurer, member id system, X12 envelope).
+    pub identity: PayerIdentity,
 }
 
 /// A payer reached through its Da Vinci PAS API.
@@ -102,9 +105,10 @@ pub struct PasPayer {
     limiter: Option<DefaultDirectRateLimiter>,
     auth: Option<Arc<TokenSource>>,
     max_response_bytes: usize,
-    correlation: Option<(String, crate::security::DeploymentKey)>,
+    notifies: bool,
     /// The payer's PAS subscription, when one is configured.
     subscription: Option<Arc<super::subscription::SubscriptionStatus>>,
+    identity: PayerIdentity,
 }
 
 impl PasPayer {
@@ -145,8 +149,9 @@ impl PasPayer {
             limiter,
             auth,
             max_response_bytes: settings.max_response_bytes,
-            correlation: settings.correlation,
+            notifies: settings.notifies,
             subscription: None,
+            identity: settings.identity,
         }
     }
 
@@ -230,20 +235,42 @@ impl Payer for PasPayer {
                     submitter,
                     reference,
                     round,
+                    chrono::Utc::now(),
                 ),
             ),
+            (operation @ (Operation::Update | Operation::Cancel), _) => {
+                // Without the request it changes, a Claim Update cannot be written: nothing is
+                // sent, and the case is reported as refused (the payer gave no reasons).
+                let original = request.original.ok_or_else(|| PayerError::Refused {
+                    detail: format!("no-original-request for {}", operation.code()),
+                    reasons: vec![],
+                })?;
+                let change = if operation == Operation::Cancel {
+                    ClaimChange::Cancel
+                } else {
+                    ClaimChange::Update
+                };
+                (
+                    "Claim/$submit",
+                    update_bundle(
+                        case,
+                        request.request_identifier,
+                        submitter,
+                        original,
+                        change,
+                    )
+                    .with_documents(request.documents),
+                )
+            }
             _ => (
                 "Claim/$submit",
                 request_bundle(case, request.request_identifier, submitter)
+                    .with_appealed(request.original)
                     .with_documents(request.documents),
             ),
         };
-        let token = self
-            .correlation
-            .as_ref()
-            .map(|(payer, key)| Correlation::token(key, payer, request.request_identifier));
-        // The bytes are the same for every resend.
-        let body = bytes::Bytes::from(bundle.with_correlation(token).to_json());
+        // The bytes are the same for every resend (an inquiry's carry the time it is sent).
+        let body = bytes::Bytes::from(bundle.with_identity(&self.identity).to_json());
         let _permit = self
             .in_flight
             .acquire()
@@ -290,7 +317,7 @@ impl Payer for PasPayer {
     }
 
     fn notifies(&self) -> bool {
-        self.correlation.is_some()
+        self.notifies
     }
 
     fn pended_follow_up(&self) -> crate::payer::PendedFollowUp {
@@ -484,6 +511,45 @@ mod tests {
         }
         for code in [400, 401, 403, 404, 409, 422, 501] {
             assert!(!transient(code), "{code} is refused");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_update_or_a_cancel_without_its_original_request_is_refused_before_anything_is_sent()
+    {
+        let case = crate::rules::testing::decode_value(&crate::rules::testing::base());
+        let codes = crate::codes::CodeTable::embedded().expect("codes");
+        let policies = crate::rules::Policies::load(&codes, None).expect("policies");
+        let policy = policies.get("default").expect("policy");
+        // Nothing listens here: a request that went out would fail as transient, not refused.
+        let payer = PasPayer::new(
+            reqwest::Client::new(),
+            PasSettings {
+                base_url: "http://127.0.0.1:9".into(),
+                timeout: Duration::from_secs(1),
+                concurrency: 1,
+                rate_per_second: None,
+                max_response_bytes: 1024,
+                notifies: false,
+                identity: PayerIdentity::default(),
+            },
+            None,
+        );
+        for operation in [Operation::Update, Operation::Cancel] {
+            let err = payer
+                .send(PayerRequest {
+                    case: &case,
+                    policy: &policy,
+                    request_identifier: "req-1",
+                    operation,
+                    reference: None,
+                    attempt: 1,
+                    documents: None,
+                    original: None,
+                })
+                .await
+                .expect_err("refused");
+            assert!(!err.is_transient(), "{err:?}");
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod auth;
 mod body;
 pub mod client;
+pub mod identity;
 pub(crate) mod json;
 pub mod model;
 pub mod notification;

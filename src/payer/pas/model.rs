@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::json;
 
+mod request;
 mod response;
+pub(crate) use request::*;
 pub(crate) use response::*;
 
 macro_rules! pas_sd {
@@ -30,11 +32,16 @@ pub const RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-response-bundle")
 pub const INQUIRY_RESPONSE_BUNDLE_PROFILE: &str = pas_sd!("profile-pas-inquiry-response-bundle");
 pub const CLAIM_PROFILE: &str = pas_sd!("profile-claim");
 pub const CLAIM_INQUIRY_PROFILE: &str = pas_sd!("profile-claim-inquiry");
+pub const CLAIM_UPDATE_PROFILE: &str = pas_sd!("profile-claim-update");
 pub const CLAIM_RESPONSE_PROFILE: &str = pas_sd!("profile-claimresponse");
 pub const BENEFICIARY_PROFILE: &str = pas_sd!("profile-beneficiary");
+pub const SUBSCRIBER_PROFILE: &str = pas_sd!("profile-subscriber");
 pub const COVERAGE_PROFILE: &str = pas_sd!("profile-coverage");
 pub const INSURER_PROFILE: &str = pas_sd!("profile-insurer");
 pub const REQUESTOR_PROFILE: &str = pas_sd!("profile-requestor");
+pub const PRACTITIONER_PROFILE: &str = pas_sd!("profile-practitioner");
+pub const PRACTITIONER_ROLE_PROFILE: &str = pas_sd!("profile-practitionerrole");
+pub const SERVICE_REQUEST_PROFILE: &str = pas_sd!("profile-servicerequest");
 pub const DOCUMENT_REFERENCE_PROFILE: &str = pas_sd!("profile-documentreference");
 
 pub const EXT_SERVICE_ITEM_REQUEST_TYPE: &str = pas_sd!("extension-serviceItemRequestType");
@@ -43,6 +50,12 @@ pub const EXT_CARE_TEAM_CLAIM_SCOPE: &str = pas_sd!("extension-careTeamClaimScop
 pub const EXT_DOCUMENT_INFORMATION: &str = pas_sd!("extension-documentInformation");
 pub const EXT_ADMINISTRATION_REFERENCE_NUMBER: &str =
     pas_sd!("extension-administrationReferenceNumber");
+pub const EXT_LEVEL_OF_SERVICE: &str = pas_sd!("extension-levelOfServiceCode");
+pub const EXT_TRANSMISSION_IDENTIFIERS: &str = pas_sd!("extension-TransmissionIdentifiers");
+pub const EXT_ITEM_TRACE_NUMBER: &str = pas_sd!("extension-itemTraceNumber");
+pub const EXT_REQUESTED_SERVICE: &str = pas_sd!("extension-requestedService");
+pub const EXT_INFO_CHANGED: &str = pas_sd!("extension-infoChanged");
+pub const EXT_INFO_CANCELLED: &str = pas_sd!("modifierextension-infoCancelled");
 pub const EXT_REVIEW_ACTION: &str = pas_sd!("extension-reviewAction");
 pub const EXT_REVIEW_ACTION_CODE: &str = pas_sd!("extension-reviewActionCode");
 pub const EXT_ITEM_PRE_AUTH_PERIOD: &str = pas_sd!("extension-itemPreAuthPeriod");
@@ -63,7 +76,8 @@ pub const C4BB_IDENTIFIER_TYPE_SYSTEM: &str =
     "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType";
 pub const CLAIM_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/claim-type";
 pub const PROCESS_PRIORITY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/processpriority";
-pub const DIAGNOSIS_TYPE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype";
+pub const RELATED_CLAIM_RELATIONSHIP_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship";
 pub const SUBSCRIBER_RELATIONSHIP_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/subscriber-relationship";
 pub const COVERAGE_CLASS_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/coverage-class";
@@ -76,11 +90,14 @@ pub const X12_755_SYSTEM: &str = "https://codesystem.x12.org/005010/755";
 pub const X12_756_SYSTEM: &str = "https://codesystem.x12.org/005010/756";
 pub const X12_1069_SYSTEM: &str = "https://codesystem.x12.org/005010/1069";
 pub const X12_1322_SYSTEM: &str = "https://codesystem.x12.org/005010/1322";
+pub const X12_1338_SYSTEM: &str = "https://codesystem.x12.org/005010/1338";
+/// X12 673, the quantity qualifier of the 278's HSD01, which PASQuantity.code is bound to.
+pub const X12_673_SYSTEM: &str = "https://codesystem.x12.org/005010/673";
 pub const X12_1365_SYSTEM: &str = "https://codesystem.x12.org/005010/1365";
 pub const X12_1525_SYSTEM: &str = "https://codesystem.x12.org/005010/1525";
 
-// Identifier systems of the worker's own: the member id and payer id systems are payer-specific
-// and unknown to the worker, so they are named under the worker's URN (as its reason codes are).
+// Identifier systems of the worker's own, the fallbacks when a payer's settings do not name its
+// own (`member_id_system`, `payer_identifier`): a real payer needs those set.
 pub const MEMBER_ID_SYSTEM_PREFIX: &str = "urn:preauth-worker:member-id:";
 pub const PAYER_ID_SYSTEM: &str = "urn:preauth-worker:payer-id";
 
@@ -92,11 +109,6 @@ pub const INDICATIONS_PREFIX: &str = "Documented indications: ";
 pub const PRIOR_TREATMENT_PREFIX: &str = "Prior treatment: ";
 pub const APPEAL_PREFIX: &str = "Appeal of ";
 pub const ORIGINAL_REQUEST_PREFIX: &str = "Original request: ";
-
-/// The identifier system of the worker's correlation token on the Claim: the request identifier
-/// and a tag under the deployment key, so a payer's notification can be matched and checked
-/// without state (see [`crate::security`]).
-pub const CORRELATION_SYSTEM: &str = "urn:preauth-worker:correlation";
 
 /// The X12 886 code system for review decision reasons.
 pub const X12_REASON_SYSTEM: &str = "https://codesystem.x12.org/external/886";
@@ -161,21 +173,12 @@ impl Serialize for Base64<'_> {
     }
 }
 
-/// Two strings written as one.
-pub(crate) struct Concat<'a>(pub(crate) &'a str, pub(crate) &'a str);
-
-impl Serialize for Concat<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{}{}", self.0, self.1))
-    }
-}
-
 /// The sequence numbers 1..=n (FHIR positiveInt), as an array.
 #[derive(Clone, Copy)]
 pub(crate) struct Sequences(pub(crate) u32);
 
 impl Sequences {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0 == 0
     }
 }
@@ -299,44 +302,64 @@ pub(crate) fn npi_reference(npi: &str) -> NpiReference<'_> {
     }
 }
 
-/// A simple extension: a url and one value.
-#[derive(Serialize)]
+/// An extension: a url and one value, or nested extensions (a complex extension).
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Extension<'a> {
     pub(crate) url: &'a str,
-    #[serde(
-        rename = "valueCodeableConcept",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub(crate) codeable_concept: Option<Concept<'a>>,
-    #[serde(rename = "valueBoolean", skip_serializing_if = "Option::is_none")]
-    pub(crate) boolean: Option<bool>,
-    #[serde(rename = "valueString", skip_serializing_if = "Option::is_none")]
-    pub(crate) string: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) extension: Vec<Extension<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_codeable_concept: Option<Concept<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_boolean: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_string: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_identifier: Option<Identifier<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value_reference: Option<Reference>,
 }
 
 pub(crate) fn extension_concept<'a>(url: &'a str, concept: Concept<'a>) -> Extension<'a> {
     Extension {
         url,
-        codeable_concept: Some(concept),
-        boolean: None,
-        string: None,
+        value_codeable_concept: Some(concept),
+        ..Extension::default()
+    }
+}
+
+pub(crate) fn extension_string<'a>(url: &'a str, value: &'a str) -> Extension<'a> {
+    Extension {
+        url,
+        value_string: Some(value),
+        ..Extension::default()
+    }
+}
+
+pub(crate) fn extension_boolean(url: &str, value: bool) -> Extension<'_> {
+    Extension {
+        url,
+        value_boolean: Some(value),
+        ..Extension::default()
+    }
+}
+
+pub(crate) fn extension_code<'a>(url: &'a str, code: &'a str) -> Extension<'a> {
+    Extension {
+        url,
+        value_code: Some(code),
+        ..Extension::default()
     }
 }
 
 /// The X12 PWK-like document information every `additionalInformation` entry must carry.
-#[derive(Serialize)]
-pub(crate) struct DocumentInformation<'a> {
-    pub(crate) url: &'a str,
-    pub(crate) extension: [Extension<'a>; 2],
-}
-
-pub(crate) fn document_information<'a>(
-    report_type: &'a str,
-    display: &'a str,
-) -> DocumentInformation<'a> {
-    DocumentInformation {
+pub(crate) fn document_information<'a>(report_type: &'a str, display: &'a str) -> Extension<'a> {
+    Extension {
         url: EXT_DOCUMENT_INFORMATION,
-        extension: [
+        extension: vec![
             extension_concept(
                 "reportTypeCode",
                 concept_display(X12_755_SYSTEM, report_type, display),
@@ -346,225 +369,6 @@ pub(crate) fn document_information<'a>(
                 concept_display(X12_756_SYSTEM, "EL", "Electronically Only"),
             ),
         ],
+        ..Extension::default()
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Resources.
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Bundle<'a> {
-    pub(crate) resource_type: &'static str,
-    pub(crate) meta: Meta<'a>,
-    pub(crate) identifier: Identifier<'a>,
-    #[serde(rename = "type")]
-    pub(crate) kind: &'static str,
-    pub(crate) timestamp: &'a str,
-    pub(crate) entry: Vec<Entry<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Entry<'a> {
-    pub(crate) full_url: Urn,
-    pub(crate) resource: Resource<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-pub(crate) enum Resource<'a> {
-    Claim(Box<Claim<'a>>),
-    Patient(Patient<'a>),
-    Coverage(Coverage<'a>),
-    Organization(Organization<'a>),
-    DocumentReference(DocumentReference<'a>),
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Patient<'a> {
-    pub(crate) resource_type: &'static str,
-    pub(crate) meta: Meta<'a>,
-    pub(crate) identifier: [Identifier<'a, Concat<'a>>; 1],
-    pub(crate) name: [HumanName<'a>; 1],
-    pub(crate) gender: &'static str,
-    pub(crate) birth_date: Date,
-}
-
-#[derive(Serialize)]
-pub(crate) struct HumanName<'a> {
-    pub(crate) family: &'a str,
-    #[serde(skip_serializing_if = "is_empty")]
-    pub(crate) given: &'a [String],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Coverage<'a> {
-    pub(crate) resource_type: &'static str,
-    pub(crate) meta: Meta<'a>,
-    pub(crate) identifier: [Identifier<'a, Concat<'a>>; 1],
-    pub(crate) status: &'static str,
-    pub(crate) beneficiary: Reference,
-    pub(crate) relationship: Concept2<'a>,
-    pub(crate) payor: [Reference; 1],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) subscriber_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) class: Option<[CoverageClass<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct CoverageClass<'a> {
-    #[serde(rename = "type")]
-    pub(crate) kind: Concept<'a>,
-    pub(crate) value: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Organization<'a> {
-    pub(crate) resource_type: &'static str,
-    pub(crate) meta: Meta<'a>,
-    pub(crate) identifier: [Identifier<'a>; 1],
-    pub(crate) active: bool,
-    #[serde(rename = "type")]
-    pub(crate) kind: [Concept<'a>; 1],
-    pub(crate) name: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Claim<'a> {
-    pub(crate) resource_type: &'static str,
-    pub(crate) meta: Meta<'a>,
-    pub(crate) identifier: Vec<Identifier<'a>>,
-    pub(crate) status: &'static str,
-    #[serde(rename = "type")]
-    pub(crate) kind: Concept<'a>,
-    #[serde(rename = "use")]
-    pub(crate) purpose: &'static str,
-    pub(crate) patient: Reference,
-    pub(crate) created: &'a str,
-    pub(crate) insurer: Reference,
-    pub(crate) provider: Reference,
-    pub(crate) priority: Concept<'a>,
-    pub(crate) care_team: [CareTeam<'a>; 1],
-    pub(crate) insurance: [Insurance; 1],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) item: Vec<Item<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) supporting_info: Vec<SupportingInfo<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) diagnosis: Vec<ClaimDiagnosis<'a>>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct CareTeam<'a> {
-    pub(crate) extension: [Extension<'a>; 1],
-    pub(crate) sequence: u32,
-    pub(crate) provider: Reference,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) qualification: Option<Concept<'a>>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Insurance {
-    pub(crate) sequence: u32,
-    pub(crate) focal: bool,
-    pub(crate) coverage: Reference,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Item<'a> {
-    pub(crate) extension: Vec<Extension<'a>>,
-    pub(crate) sequence: u32,
-    pub(crate) care_team_sequence: [u32; 1],
-    pub(crate) category: Concept<'a>,
-    pub(crate) product_or_service: Concept<'a>,
-    pub(crate) serviced_date: Date,
-    pub(crate) location_codeable_concept: Concept<'a>,
-    pub(crate) quantity: Quantity,
-    /// The lesions' site coded in SNOMED CT, when the case carries one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) body_site: Option<Concept<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) modifier: Vec<Concept<'a>>,
-    #[serde(skip_serializing_if = "Sequences::is_empty")]
-    pub(crate) diagnosis_sequence: Sequences,
-    #[serde(skip_serializing_if = "Sequences::is_empty")]
-    pub(crate) information_sequence: Sequences,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Quantity {
-    pub(crate) value: u32,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ClaimDiagnosis<'a> {
-    pub(crate) sequence: u32,
-    pub(crate) diagnosis_codeable_concept: Concept<'a>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub(crate) kind: Option<[Concept<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SupportingInfo<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) extension: Option<[DocumentInformation<'a>; 1]>,
-    pub(crate) sequence: u32,
-    pub(crate) category: Concept<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) value_reference: Option<Reference>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) value_string: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DocumentReference<'a> {
-    pub(crate) resource_type: &'static str,
-    pub(crate) meta: Meta<'a>,
-    pub(crate) status: &'static str,
-    #[serde(rename = "type")]
-    pub(crate) kind: Concept<'a>,
-    pub(crate) category: [Concept<'a>; 1],
-    pub(crate) subject: Reference,
-    // DocumentReference.date is an R4 `instant` ("when this reference was created"): the
-    // request's own time. The document's date, a plain date, is in attachment.creation.
-    pub(crate) date: &'a str,
-    pub(crate) content: [Content<'a>; 1],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) author: Option<[NpiReference<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) authenticator: Option<NpiReference<'a>>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Content<'a> {
-    pub(crate) attachment: Attachment<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Attachment<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) content_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) data: Option<Base64<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) url: Option<&'a str>,
-    /// The number of bytes of `data` (FHIR `unsignedInt`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) size: Option<u64>,
-    /// base64(SHA-1(data)), FHIR's `Attachment.hash`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) hash: Option<String>,
-    pub(crate) title: &'a str,
-    pub(crate) creation: Date,
 }

@@ -17,28 +17,6 @@ mod information;
 
 pub(crate) use claim_response::{NOTE, UNCODED_ERROR};
 
-/// A correlation token as found in a payer's bundle: not yet verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Correlation {
-    pub request_identifier: String,
-    pub tag: String,
-}
-
-impl Correlation {
-    /// The token for `request_identifier` sent to `payer_id`: `<request identifier>.<tag>`.
-    pub fn token(
-        key: &crate::security::DeploymentKey,
-        payer_id: &str,
-        request_identifier: &str,
-    ) -> String {
-        let tag = key.tag(
-            crate::security::Purpose::Correlation,
-            &[payer_id.as_bytes(), request_identifier.as_bytes()],
-        );
-        format!("{request_identifier}.{tag}")
-    }
-}
-
 /// The PAS response bundle a rest-hook notification carries (a `history` Bundle whose entries
 /// are the SubscriptionStatus and the full-resource response), or the bundle itself when a
 /// response bundle was posted as it is.

@@ -318,7 +318,7 @@ impl<'a> RequestEcho<'a> {
         };
         ClaimResponse {
             meta: Some(meta(CLAIM_RESPONSE_PROFILE)),
-            // Payers echo the request's identifiers: the TRN, and the worker's correlation one.
+            // Payers echo the request's identifier: the TRN.
             identifier: self.claim_identifiers.clone(),
             status: Some("active"),
             kind: Some(self.claim_type.clone().unwrap_or_else(|| {

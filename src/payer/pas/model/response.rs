@@ -63,8 +63,7 @@ pub(crate) struct Head<'a> {
     pub(crate) resource_type: Option<&'a str>,
 }
 
-/// The identifiers a resource carries that a correlation token travels in: its own, and the
-/// request's it answers.
+/// The identifiers a resource carries: its own, and the request's it answers.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct Identified<'a> {

@@ -295,10 +295,7 @@ pub(super) fn read(
     let payer_identifier = cr
         .identifier
         .iter()
-        .filter(|i| {
-            !i.system
-                .is_some_and(|s| s.starts_with("urn:trnorg:") || s == CORRELATION_SYSTEM)
-        })
+        .filter(|i| !i.system.is_some_and(|s| s.starts_with("urn:trnorg:")))
         .find_map(|i| i.value)
         .map(str::to_owned);
     let claim_reference = extensions(&cr.extension, EXT_ADMINISTRATION_REFERENCE_NUMBER)

@@ -371,8 +371,11 @@ pub(super) fn request_violations(b: &Value) -> (Vec<String>, Vec<String>) {
             ));
         }
         for (k, m) in array_of(item, "modifier").iter().enumerate() {
-            if !only(Some(m), CPT_SYSTEM) {
-                out.push(format!("item[{i}].modifier[{k}] must be coded in CPT"));
+            let system = systems(Some(m));
+            if system.len() != 1 || !system.is_subset(&BTreeSet::from([CPT_SYSTEM, HCPCS_SYSTEM])) {
+                out.push(format!(
+                    "item[{i}].modifier[{k}] must be coded in CPT or HCPCS"
+                ));
             }
         }
         if !only(item.get("locationCodeableConcept"), POS_SYSTEM) {

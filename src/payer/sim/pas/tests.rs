@@ -19,6 +19,11 @@ use crate::payer::{Operation, Overall, PayerError};
 use crate::rules::testing::{appeal_base, base, decode_value};
 use crate::rules::Policies;
 
+/// The time an inquiry is assembled, fixed for the tests.
+fn assembled() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_796_000_000, 0).expect("a time")
+}
+
 const SUBMITTER: &str = "9012345678";
 const APPROVED: &str = include_str!("../../../../tests/fixtures/pas/pas-approved-bundle.json");
 const DENIED: &str = include_str!("../../../../tests/fixtures/pas/pas-denied-bundle.json");
@@ -204,7 +209,7 @@ fn the_bytes_sent_name_each_resource_type_first_and_hold_no_empty_values() {
     for (name, case, rid) in examples() {
         let requests = [
             request_bundle(&case, &rid, SUBMITTER),
-            inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1),
+            inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1, assembled()),
         ];
         for request in requests {
             let bytes = request.to_json();
@@ -230,12 +235,33 @@ fn a_resent_request_is_byte_identical_and_another_request_is_not() {
         let other = format!("{rid}-other");
         let c = serde_json::to_vec(&request_bundle(&case, &other, SUBMITTER)).expect("c");
         assert_ne!(a, c, "{name}");
-        let i1 =
-            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1)).expect("i1");
-        let i2 =
-            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1)).expect("i2");
-        let i3 =
-            serde_json::to_vec(&inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 2)).expect("i3");
+        let i1 = serde_json::to_vec(&inquiry_bundle(
+            &case,
+            &rid,
+            SUBMITTER,
+            "PA-1",
+            1,
+            assembled(),
+        ))
+        .expect("i1");
+        let i2 = serde_json::to_vec(&inquiry_bundle(
+            &case,
+            &rid,
+            SUBMITTER,
+            "PA-1",
+            1,
+            assembled(),
+        ))
+        .expect("i2");
+        let i3 = serde_json::to_vec(&inquiry_bundle(
+            &case,
+            &rid,
+            SUBMITTER,
+            "PA-1",
+            2,
+            assembled(),
+        ))
+        .expect("i3");
         assert_eq!(i1, i2, "{name}");
         assert_ne!(i1, i3, "{name}");
     }
@@ -247,7 +273,7 @@ fn request_bundles_put_the_claim_first_and_resolve_every_reference_once() {
         let bundle = request_bundle(&case, &rid, SUBMITTER).to_value();
         assert_well_formed(&bundle, &name);
         assert_eq!(claim_of(&bundle)["resourceType"], "Claim");
-        let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1).to_value();
+        let inquiry = inquiry_bundle(&case, &rid, SUBMITTER, "PA-1", 1, assembled()).to_value();
         assert_well_formed(&inquiry, &format!("{name} inquiry"));
     }
 }
@@ -263,7 +289,7 @@ fn the_claim_carries_the_pas_elements_the_brief_lists() {
     assert_eq!(
         claim["identifier"].as_array().map(Vec::len),
         Some(1),
-        "no correlation token unless the payer takes notifications"
+        "one identifier: the TRN (PASClaim identifier 1..2 are both trace numbers)"
     );
     assert_eq!(bundle["timestamp"], "2026-11-20T14:03:00Z");
     assert_eq!(claim["created"], "2026-11-20T14:03:00Z");
@@ -275,7 +301,17 @@ fn the_claim_carries_the_pas_elements_the_brief_lists() {
         claim["careTeam"][0]["extension"][0]["url"],
         EXT_CARE_TEAM_CLAIM_SCOPE
     );
-    assert_eq!(claim["careTeam"][0]["provider"], claim["provider"]);
+    // The care team member is the rendering practitioner's role in the requesting organization.
+    let role_url = claim["careTeam"][0]["provider"]["reference"].clone();
+    let role = bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["fullUrl"] == role_url)
+        .expect("role entry");
+    assert_eq!(role["resource"]["resourceType"], "PractitionerRole");
+    assert_eq!(role["resource"]["organization"], claim["provider"]);
+    assert_eq!(claim["careTeam"][0]["role"]["coding"][0]["code"], "SJ");
     // Diagnoses dotted, primary first and typed principal.
     assert_eq!(
         claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0],
@@ -305,7 +341,12 @@ fn the_claim_carries_the_pas_elements_the_brief_lists() {
         .collect();
     assert_eq!(
         urls,
-        [EXT_SERVICE_ITEM_REQUEST_TYPE, EXT_CERTIFICATION_TYPE]
+        [
+            EXT_ITEM_TRACE_NUMBER,
+            EXT_SERVICE_ITEM_REQUEST_TYPE,
+            EXT_CERTIFICATION_TYPE,
+            EXT_REQUESTED_SERVICE
+        ]
     );
     // The note travels inline, base64.
     let note = bundle["entry"]
@@ -480,7 +521,8 @@ fn the_inquiry_names_the_payer_reference_on_every_item() {
         {"code": "67850", "system": "CPT", "modifiers": ["E4"], "units": 1},
         {"code": "10040", "system": "CPT", "units": 1}]);
     let case = decode_value(&v);
-    let bundle = inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3).to_value();
+    let bundle =
+        inquiry_bundle(&case, "req-5", SUBMITTER, "PA-12345678", 3, assembled()).to_value();
     let claim = claim_of(&bundle);
     assert_eq!(claim["identifier"][0]["value"], "req-5-inq-3");
     assert_eq!(bundle["identifier"]["value"], "req-5-inq-3");

@@ -18,7 +18,6 @@ macro_rules! pas_ext {
 }
 
 pub(crate) const EXT_ERROR_FOLLOWUP_ACTION: &str = pas_ext!("extension-errorFollowupAction");
-pub(crate) const EXT_ITEM_TRACE_NUMBER: &str = pas_ext!("extension-itemTraceNumber");
 pub(crate) const EXT_ITEM_PRE_AUTH_ISSUE_DATE: &str = pas_ext!("extension-itemPreAuthIssueDate");
 pub(crate) const EXT_ITEM_AUTHORIZED_PROVIDER: &str = pas_ext!("extension-itemAuthorizedProvider");
 pub(crate) const EXT_ITEM_AUTHORIZED_DETAIL: &str = pas_ext!("extension-itemAuthorizedDetail");
