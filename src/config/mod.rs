@@ -366,6 +366,7 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "flaky_percent",
     "malformed",
     "reject",
+    "profile_check",
     "base_url",
     "timeout",
     "concurrency",

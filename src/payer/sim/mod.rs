@@ -12,7 +12,7 @@ pub mod faults;
 pub mod pas;
 pub mod server;
 
-pub use faults::Faults;
+pub use faults::{Faults, ProfileCheck};
 
 use crate::case::{CaseEvent, Indication, Kind, Reason, WorkerReason};
 use crate::codes::{CodeTable, ProcedureCode};
