@@ -380,6 +380,7 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "reject",
     "request_information",
     "substitute",
+    "profile_check",
     "base_url",
     "timeout",
     "concurrency",

@@ -49,6 +49,30 @@ pub struct Faults {
     /// for, where FROM was requested and would be certified (PAS `addItem` names TO).
     #[arg(long)]
     pub substitute: Vec<String>,
+    /// The HTTP simulator holds every `$submit` and `$inquire` Bundle to the PAS profiles
+    /// ([`crate::payer::pas::profile::check`]) and answers 400 when it departs from them; on
+    /// unless `profile_check = false` (`--profile-check false`), for tests that send
+    /// deliberately odd bundles.
+    #[arg(long, default_value = "true", value_parser = parse_profile_check)]
+    pub profile_check: ProfileCheck,
+}
+
+/// Whether the profile check is on: on by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct ProfileCheck(pub bool);
+
+impl Default for ProfileCheck {
+    fn default() -> Self {
+        Self(true)
+    }
+}
+
+fn parse_profile_check(text: &str) -> Result<ProfileCheck, String> {
+    text.trim()
+        .parse::<bool>()
+        .map(ProfileCheck)
+        .map_err(|e| e.to_string())
 }
 
 /// A scripted failure.
@@ -156,6 +180,13 @@ mod tests {
         .faults;
         assert_eq!(from_file, from_cli);
         assert_eq!(from_cli.retry_after_header(), Some(3));
+    }
+
+    #[test]
+    fn the_profile_check_is_on_unless_turned_off() {
+        assert_eq!(Faults::default().profile_check, ProfileCheck(true));
+        let off: Faults = toml::from_str("profile_check = false\n").expect("toml");
+        assert_eq!(off.profile_check, ProfileCheck(false));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod pas;
 pub mod server;
 pub(crate) mod subscriptions;
 
-pub use faults::Faults;
+pub use faults::{Faults, ProfileCheck};
 
 use crate::case::{CaseEvent, Indication, Kind, Reason, WorkerReason};
 use crate::codes::{CodeTable, ProcedureCode};

@@ -409,6 +409,23 @@ impl SimState {
     }
 }
 
+impl SimState {
+    /// 400 with an OperationOutcome listing every PAS profile violation of a request bundle,
+    /// unless the scenario turns the check off.
+    fn nonconforming(&self, bundle: &Value) -> Option<Response> {
+        if !self.scenario.faults.profile_check.0 {
+            return None;
+        }
+        let violations = crate::payer::pas::profile::check(bundle);
+        (!violations.is_empty()).then(|| {
+            fhir(
+                StatusCode::BAD_REQUEST,
+                &crate::payer::pas::profile::operation_outcome(&violations),
+            )
+        })
+    }
+}
+
 fn identifier_of(bundle: &Value) -> String {
     bundle["identifier"]["value"]
         .as_str()
@@ -459,6 +476,10 @@ async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
         state.record(&id, "submit", r.status(), &received);
         return r;
     }
+    if let Some(r) = state.nonconforming(&bundle) {
+        state.record(&id, "submit", r.status(), &received);
+        return r;
+    }
     let review = match review_from_bundle(&bundle) {
         Ok(r) => r,
         Err(why) => {
@@ -502,6 +523,10 @@ async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: B
         Ok(received) => received,
         Err(refused) => return refused,
     };
+    if let Some(r) = state.nonconforming(&bundle) {
+        state.record(&id, "inquire", r.status(), &received);
+        return r;
+    }
     let Some(reference) = inquiry_reference(&bundle) else {
         state.record(&id, "inquire", StatusCode::BAD_REQUEST, &received);
         return fhir(

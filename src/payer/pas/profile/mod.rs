@@ -22,7 +22,7 @@ mod tests;
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub use table::constraint_counts;
 use table::{Rule, PROFILES};
@@ -250,6 +250,25 @@ pub fn check_subscription(subscription: &Value) -> Vec<Violation> {
     }
     usage::subscription(subscription, &mut out);
     violations
+}
+
+/// The OperationOutcome a validating payer answers a non-conforming bundle with: one issue per
+/// violation (`structure` or `invariant`, expression = path, diagnostics = profile, rule and
+/// source, details = the message).
+pub fn operation_outcome(violations: &[Violation]) -> Value {
+    let issues: Vec<Value> = violations
+        .iter()
+        .map(|v| {
+            json!({
+                "severity": "error",
+                "code": v.issue_code(),
+                "details": { "text": v.message },
+                "diagnostics": format!("{} {} ({})", v.profile, v.rule, v.source),
+                "expression": [v.path],
+            })
+        })
+        .collect();
+    json!({ "resourceType": "OperationOutcome", "issue": issues })
 }
 
 /// Panics, listing every violation, unless the bundle conforms. For tests.

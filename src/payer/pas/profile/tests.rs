@@ -358,3 +358,18 @@ fn violations_map_to_structure_or_invariant_issue_codes() {
         "invariant"
     );
 }
+
+#[test]
+fn the_operation_outcome_lists_each_violation_with_its_path_rule_and_source() {
+    let mut bundle = fixture::request();
+    bundle.as_object_mut().expect("bundle").remove("identifier");
+    let outcome = super::operation_outcome(&check(&bundle));
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    let issue = &outcome["issue"][0];
+    assert_eq!(issue["code"], "structure");
+    assert_eq!(issue["expression"][0], "Bundle.identifier");
+    assert_eq!(
+        issue["diagnostics"],
+        "PASRequestBundle cardinality (Bundle.fsh:7)"
+    );
+}
