@@ -70,7 +70,7 @@ impl World {
         let sim = sim(scenario).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("worker.toml");
-        std::fs::write(&cfg, format!("[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\nconcurrency = 64\n", sim.base_url())).expect("config");
+        std::fs::write(&cfg, format!("[payers.default]\nadapter = \"fhir-pas\"\npayer_name = \"Acme Health Plan\"\npayer_identifier = \"60054\"\npayer_identifier_system = \"urn:oid:2.16.840.1.113883.6.300\"\nmember_id_system = \"https://acme.example/fhir/member-id\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\nconcurrency = 64\n", sim.base_url())).expect("config");
         let mut env = b.env();
         env.retain(|(k, _)| {
             !k.starts_with("PREAUTH__RETRY") && !k.starts_with("PREAUTH__FOLLOWUP")

@@ -60,7 +60,7 @@ fn every_case_decode_validate_seed_runs_without_a_panic_and_the_examples_decode(
     let all = run_all("case_decode_validate", harness::case_decode_validate);
     assert_eq!(
         all.len(),
-        46,
+        48,
         "one seed per examples/*.json, tests/fixtures/unseen/*.json and tests/fixtures/cases/*.json"
     );
     for (name, bytes) in &all {

@@ -14,9 +14,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use preauth_worker::case::Kind;
 use preauth_worker::codes::CodeTable;
 use preauth_worker::payer::pas::{notification, read, write};
 use preauth_worker::payer::sim::pas::review_from_bundle;
+use preauth_worker::payer::OriginalRequest;
 use preauth_worker::rules::{Policies, Policy};
 use serde_json::Value;
 
@@ -41,14 +43,17 @@ pub fn rules() -> &'static Rules {
     })
 }
 
-/// The routing key a `case_decode_validate` input selects with its first byte
-/// (`'0'` none, `'1'` `case.submitted`, `'2'` `case.appeal`, `'3'` an unknown key; modulo 4).
+/// The routing key a `case_decode_validate` input selects with its first byte, modulo 6:
+/// `'0'` none, `'1'` `case.submitted`, `'2'` `case.appeal`, `'3'` an unknown key, `'4'`
+/// `case.updated`, `'5'` `case.cancelled` (the digits 0–3 select what they selected modulo 4).
 pub fn routing_key(selector: u8) -> Option<&'static str> {
-    match selector % 4 {
+    match selector % 6 {
         0 => None,
         1 => Some("case.submitted"),
         2 => Some("case.appeal"),
-        _ => Some("case.garbage"),
+        3 => Some("case.garbage"),
+        4 => Some("case.updated"),
+        _ => Some("case.cancelled"),
     }
 }
 
@@ -74,7 +79,22 @@ pub fn case_decode_validate(data: &[u8]) {
         let _ = preauth_worker::rules::has_errors(&findings);
         let _ = preauth_worker::rules::documents_necessity(&case, policy);
     }
-    let bytes = write::request_bundle(&case, "req-1", "1234567893").to_json();
+    let bytes = match (&case.original, case.kind) {
+        (Some(original), kind @ (Kind::Update | Kind::Cancel)) => {
+            let original_id = original.request_identifier(&case.case_id);
+            let original = OriginalRequest {
+                request_identifier: &original_id,
+                payer_reference: &original.payer_reference,
+            };
+            let change = if kind == Kind::Cancel {
+                write::ClaimChange::Cancel
+            } else {
+                write::ClaimChange::Update
+            };
+            write::update_bundle(&case, "req-1", "1234567893", original, change).to_json()
+        }
+        _ => write::request_bundle(&case, "req-1", "1234567893").to_json(),
+    };
     let request: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => panic!("the request bundle of a decoded case is not JSON: {e}"),

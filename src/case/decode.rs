@@ -162,8 +162,8 @@ pub fn decode(id: &Identified, routing_key: Option<&str>) -> Result<CaseEvent, V
 pub(crate) mod rule {
     pub(crate) use crate::case::registry::{
         DEC_01 as FIELD, DEC_02 as SCHEMA, DEC_03 as ROUTING, DEC_04 as APPEAL_OBJECT,
-        DEC_06 as ORIGINAL_OBJECT, FMT_CPT_01 as CPT_FORMAT, FMT_ICD_01 as ICD_FORMAT,
-        FMT_MOD_01 as MOD_FORMAT, FMT_NPI_01 as NPI_FORMAT,
+        DEC_06 as ORIGINAL_OBJECT, DEC_07 as SUBSCRIBER, FMT_CPT_01 as CPT_FORMAT,
+        FMT_ICD_01 as ICD_FORMAT, FMT_MOD_01 as MOD_FORMAT, FMT_NPI_01 as NPI_FORMAT,
     };
 }
 
@@ -368,6 +368,17 @@ impl Decoder {
             ),
         };
         let subscriber = self.opt_subscriber(path, m);
+        // A payer finds a dependant's coverage through its subscriber (the policy holder): a
+        // PAS Coverage whose relationship is not self must name one (`self-beneficiary`).
+        if let (Some(r), Some(None)) = (relationship, &subscriber) {
+            if r != Relationship::SelfInsured {
+                self.error_rule(
+                    rule::SUBSCRIBER,
+                    &format!("{path}.subscriber"),
+                    "a dependant's coverage must name its subscriber (the policy holder): the payer cannot find the coverage without one",
+                );
+            }
+        }
         Some(Coverage {
             payer_id: payer_id?,
             member_id: member_id?,

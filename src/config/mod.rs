@@ -399,6 +399,7 @@ pub(crate) const PAYER_KEYS: &[&str] = &[
     "subscription",
     "payer_name",
     "payer_identifier",
+    "payer_identifier_system",
     "member_id_system",
     "interchange_sender_id",
     "interchange_receiver_id",

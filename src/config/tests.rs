@@ -534,6 +534,7 @@ fn the_payer_key_list_is_every_key_a_payer_table_takes() {
         identity: crate::payer::pas::identity::PayerIdentity {
             payer_name: Some("Acme Health".into()),
             payer_identifier: Some("12345".into()),
+            payer_identifier_system: Some("urn:oid:2.16.840.1.113883.6.300".into()),
             member_id_system: Some("https://acme.example/member-id".into()),
             interchange_sender_id: Some("S".into()),
             interchange_receiver_id: Some("R".into()),

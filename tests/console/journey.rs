@@ -179,7 +179,7 @@ async fn a_failed_case_replayed_from_the_console_reaches_the_payers_answer_on_th
     std::fs::write(
         &config,
         format!(
-            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"http://127.0.0.1:{payer_port}\"\ntimeout = \"2s\"\n"
+            "[payers.default]\nadapter = \"fhir-pas\"\npayer_name = \"Acme Health Plan\"\npayer_identifier = \"60054\"\npayer_identifier_system = \"urn:oid:2.16.840.1.113883.6.300\"\nmember_id_system = \"https://acme.example/fhir/member-id\"\nallow_insecure_http = true\nbase_url = \"http://127.0.0.1:{payer_port}\"\ntimeout = \"2s\"\n"
         ),
     )
     .expect("config");

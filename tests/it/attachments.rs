@@ -8,6 +8,7 @@ mod changed;
 mod refusals;
 mod store_api;
 
+use crate::support::PAYER_IDENTITY;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -97,7 +98,7 @@ impl Clinic {
     /// A configuration file: every payer is `sim` (deciding by `policy`), plus `extra`.
     fn config(&self, sim: &SimHandle, policy: &str, extra: &str) -> String {
         let text = format!(
-            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\npolicy = \"{policy}\"\ntimeout = \"2s\"\n\n{extra}",
+            "[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{}\"\npolicy = \"{policy}\"\ntimeout = \"2s\"\n\n{extra}",
             sim.base_url()
         );
         self.write("worker.toml", &text)

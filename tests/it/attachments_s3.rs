@@ -4,6 +4,7 @@
 //! a missing key, a document over the limit, a server that is gone; and `process` end to end,
 //! the payer simulator checking each inline document's size and hash.
 
+use crate::support::PAYER_IDENTITY;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -309,7 +310,7 @@ async fn process_fetches_the_photos_from_s3_and_the_payer_approves_example_01() 
     let dir = tempfile::tempdir().expect("tempdir");
     let (id_file, secret_file) = key_files(dir.path());
     let config = format!(
-        "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n\n\
+        "[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n\n\
          [attachments]\ntimeout = \"3s\"\n\n\
          [attachments.sources.pm]\nprefix = \"pm://attachments/\"\nkind = \"s3\"\nbucket = \"{BUCKET}\"\n\
          endpoint = \"{}\"\nkey_prefix = \"{KEY_PREFIX}\"\npath_style = true\nallow_insecure_http = true\n\

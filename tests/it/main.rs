@@ -8,6 +8,7 @@ mod attachments_s3;
 mod check_command;
 mod claim_update;
 mod cli;
+mod conformance;
 mod docs;
 mod errors;
 mod integration;

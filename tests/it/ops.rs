@@ -84,6 +84,12 @@ async fn a_fresh_worker_exposes_every_counter_at_zero_with_build_info_and_proces
         }
     }
     for metric in METRICS {
+        // Its series are per payer with a `subscription` table, and the shipped defaults have
+        // none: tests/it/subscriptions.rs reads it for a subscribed payer.
+        if metric.name == "preauth_subscription_state" {
+            assert!(!m.keys().any(|k| metric_of(k) == metric.name));
+            continue;
+        }
         assert!(
             m.keys().any(|k| metric_of(k) == metric.name),
             "{} has no series",

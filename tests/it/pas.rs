@@ -1,6 +1,7 @@
 //! The PAS adapter over real HTTP against the payer simulator: decisions, retries, Retry-After,
 //! refusals, timeouts, token refresh; `process` and `run` reach a PAS endpoint by configuration.
 
+use crate::support::PAYER_IDENTITY;
 use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
@@ -37,12 +38,12 @@ fn config(
     extra: &str,
 ) -> String {
     let mut text = format!(
-        "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"1s\"\n{extra}\n",
+        "[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"1s\"\n{extra}\n",
         default_sim.base_url()
     );
     if let Some(strict) = strict_sim {
         text.push_str(&format!(
-            "[payers.northwind-health]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\npolicy = \"strict-commercial\"\nbase_url = \"{}\"\ntimeout = \"1s\"\n",
+            "[payers.northwind-health]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\npolicy = \"strict-commercial\"\nbase_url = \"{}\"\ntimeout = \"1s\"\n",
             strict.base_url()
         ));
     }
@@ -119,8 +120,8 @@ async fn every_example_gets_the_same_decision_over_pas_as_from_the_in_process_si
     // Approved over PAS carries the payer's authorization and units.
     let approved = over_pas
         .iter()
-        .find(|o| o["case_id"] == "C-2026-000123")
-        .expect("example 01");
+        .find(|o| o["event_id"] == "0b6f2c56-5f0e-4a8e-9f43-2d1c8f7e1a01")
+        .expect("example 01 (example 17 cancels its request later, under the same case id)");
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["authorization"]["approved_units"], 1);
     // Every request reached the payer once; the pended one was followed up with $inquire.

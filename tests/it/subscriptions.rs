@@ -4,6 +4,7 @@
 //! notification (one inquiry, then the decision) or, when none comes, for the bounded safety
 //! net; a payer without a subscription is polled on `followup.pended`, and stops.
 
+use crate::support::PAYER_IDENTITY;
 use std::time::{Duration, Instant};
 
 use preauth_worker::payer::sim::server::{Scenario, SimHandle};
@@ -31,7 +32,7 @@ fn config(dir: &tempfile::TempDir, sim: &SimHandle, subscription: Option<&str>) 
     std::fs::write(&cred, format!("{CREDENTIAL}\n")).expect("credential");
     let port = free_port();
     let mut text = format!(
-        "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
+        "[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
         sim.base_url()
     );
     if let Some(table) = subscription {

@@ -115,3 +115,8 @@ pub async fn payer_sim(
     )
     .expect("payer-sim starts")
 }
+
+/// The identity settings of a PAS payer (`[payers.ID]` keys), as every real payer has them: the
+/// payer simulator, like a validating payer, refuses a request that names the payer and its
+/// members by the worker's stand-ins.
+pub const PAYER_IDENTITY: &str = "payer_name = \"Acme Health Plan\"\npayer_identifier = \"60054\"\npayer_identifier_system = \"urn:oid:2.16.840.1.113883.6.300\"\nmember_id_system = \"https://acme.example/fhir/member-id\"\n";

@@ -3,6 +3,7 @@
 //! worker is a process of its own (its tracing subscriber is global), talking to the real broker
 //! and to a PAS payer simulator that records the `traceparent` of every request.
 
+use crate::support::PAYER_IDENTITY;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -163,7 +164,7 @@ fn pas_config(dir: &tempfile::TempDir, sim: &SimHandle) -> String {
     std::fs::write(
         &path,
         format!(
-            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"5s\"\n",
+            "[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"5s\"\n",
             sim.base_url()
         ),
     )

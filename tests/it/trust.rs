@@ -2,6 +2,7 @@
 //! payer notifications, forged state headers, stalled and idle connections, patient text and
 //! secrets in logs.
 
+use crate::support::PAYER_IDENTITY;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ fn trust_config(dir: &tempfile::TempDir, base_url: &str) -> (String, DeploymentK
     std::fs::write(
         &cfg,
         format!(
-            "[security]\nkey_file = \"{}\"\n[notifications]\nlisten = \"127.0.0.1:0\"\n[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{base_url}\"\ntimeout = \"2s\"\nnotification_credential_file = \"{}\"\n",
+            "[security]\nkey_file = \"{}\"\n[notifications]\nlisten = \"127.0.0.1:0\"\n[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{base_url}\"\ntimeout = \"2s\"\nnotification_credential_file = \"{}\"\n",
             key_path.display(),
             cred_path.display()
         ),

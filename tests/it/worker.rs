@@ -1,5 +1,6 @@
 //! `preauth-worker run` against the real broker: random names per test, a real worker process.
 
+use crate::support::PAYER_IDENTITY;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -605,7 +606,7 @@ fn sim_config(dir: &tempfile::TempDir, sim: &SimHandle) -> String {
     std::fs::write(
         &path,
         format!(
-            "[payers.default]\nadapter = \"fhir-pas\"\nallow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
+            "[payers.default]\nadapter = \"fhir-pas\"\n{PAYER_IDENTITY}allow_insecure_http = true\nbase_url = \"{}\"\ntimeout = \"2s\"\n",
             sim.base_url()
         ),
     )

@@ -95,7 +95,8 @@ mod tests {
             s.birth_date.map(|d| d.to_string()).as_deref(),
             Some("1970-01-05")
         );
-        // Absent or null: none.
+        // Absent or null: none (for a self-insured patient; a dependant needs one, DEC-07).
+        v["coverage"]["relationship"] = json!("self");
         v["coverage"]["subscriber"] = Value::Null;
         assert!(decoded(&v).expect("decodes").coverage.subscriber.is_none());
     }

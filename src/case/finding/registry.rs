@@ -35,6 +35,11 @@ registry! {
     )
     .adjustable();
     DEC_06 = Rule::new("DEC-06", Error, "the `original` object disagrees with `kind`");
+    DEC_07 = Rule::new(
+        "DEC-07",
+        Error,
+        "a dependant's coverage (`relationship` other than `self`) names no `coverage.subscriber`",
+    );
     FMT_CPT_01 = Rule::new("FMT-CPT-01", Error, "CPT/HCPCS syntax");
     /// Emitted by the coding rules, once the codes have decoded.
     FMT_CPT_01_CATEGORY_II = Rule::new(

@@ -4,7 +4,7 @@
 //!
 //! Each comes from the payer's `[payers.ID]` table. Unset, the writer falls back to the worker's
 //! own names (the payer id of the case under `urn:preauth-worker:…`), which a test payer accepts
-//! and a real one does not: set `payer_name`, `payer_identifier` and `member_id_system` for
+//! and a real one does not: set `payer_name`, `payer_identifier`, `payer_identifier_system` and `member_id_system` for
 //! every real payer (the worker warns at start when a `fhir-pas` payer lacks them).
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,10 @@ pub struct PayerIdentity {
     /// The payer's identifier (the insurer's `PI` identifier, e.g. its X12 payer id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_identifier: Option<String>,
+    /// The system URI of `payer_identifier` (e.g. the clearinghouse's payer id list, or NAIC
+    /// `urn:oid:2.16.840.1.113883.6.300` for an NAIC company code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_identifier_system: Option<String>,
     /// The identifier system URI the payer agreed for its member ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_id_system: Option<String>,
@@ -41,6 +45,7 @@ impl PayerIdentity {
         [
             ("payer_name", &self.payer_name),
             ("payer_identifier", &self.payer_identifier),
+            ("payer_identifier_system", &self.payer_identifier_system),
             ("member_id_system", &self.member_id_system),
         ]
         .into_iter()

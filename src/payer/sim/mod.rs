@@ -145,6 +145,8 @@ fn reason(why: SimReason, text: &str) -> Reason {
 #[derive(Clone, PartialEq)]
 pub struct ReviewCase {
     pub appeal: bool,
+    /// A cancellation of an earlier request (a PAS Claim Update with certification type 3).
+    pub cancel: bool,
     pub member_id: String,
     /// The request's own date (the event's `occurred_at` date): decisions are dated by it.
     pub requested_on: NaiveDate,
@@ -165,6 +167,7 @@ impl std::fmt::Debug for ReviewCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReviewCase")
             .field("appeal", &self.appeal)
+            .field("cancel", &self.cancel)
             .field("member_id", &crate::case::redact::Redacted)
             .field("requested_on", &crate::case::redact::Redacted)
             .field("procedures", &self.procedures)
@@ -198,6 +201,7 @@ impl ReviewCase {
         let doc = &case.documentation;
         Self {
             appeal: case.kind == Kind::Appeal,
+            cancel: case.kind == Kind::Cancel,
             member_id: case.coverage.member_id.clone(),
             requested_on: case.occurred_on(),
             procedures: case

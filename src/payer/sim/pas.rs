@@ -43,6 +43,17 @@ fn member_id_of(resource: Option<&Value>) -> Option<&str> {
         .and_then(|i| str_of(i, "value"))
 }
 
+/// A Claim that cancels an earlier request: X12 1322 certification type `3` (Cancel) on the
+/// Claim, as a PAS Claim Update for a cancellation carries it.
+fn cancels(claim: &Value) -> bool {
+    array_of(claim, "extension").iter().any(|e| {
+        str_of(e, "url").is_some_and(|u| u.ends_with("extension-certificationType"))
+            && e.get("valueCodeableConcept")
+                .map(|c| array_of(c, "coding"))
+                .is_some_and(|codings| codings.iter().any(|c| str_of(c, "code") == Some("3")))
+    })
+}
+
 /// Reads back what [`request_bundle`] wrote: the facts a payer's reviewers decide on.
 ///
 /// Every DocumentReference attachment that carries `data` must carry a `size` and a `hash` that
@@ -102,6 +113,7 @@ pub fn review_from_bundle(bundle: &Value) -> Result<ReviewCase, String> {
 
     let mut review = ReviewCase {
         appeal: false,
+        cancel: cancels(claim),
         member_id,
         requested_on,
         procedures,

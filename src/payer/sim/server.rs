@@ -487,7 +487,9 @@ async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
             return fhir(StatusCode::BAD_REQUEST, &operation_outcome("invalid", &why));
         }
     };
-    let operation = if review.appeal {
+    let operation = if review.cancel {
+        Operation::Cancel
+    } else if review.appeal {
         Operation::Appeal
     } else {
         Operation::Submit

@@ -107,7 +107,9 @@ impl PasRequest<'_> {
             meta: meta(INSURER_PROFILE),
             identifier: [Identifier {
                 kind: Some(concept(C4BB_IDENTIFIER_TYPE_SYSTEM, "payerid")),
-                system: PAYER_ID_SYSTEM,
+                system: identity
+                    .and_then(|i| setting(&i.payer_identifier_system))
+                    .unwrap_or(PAYER_ID_SYSTEM),
                 value: identity
                     .and_then(|i| setting(&i.payer_identifier))
                     .unwrap_or(&case.coverage.payer_id),

@@ -346,6 +346,7 @@ fn the_payers_settings_name_the_insurer_the_member_ids_and_the_transmission() {
     let identity = PayerIdentity {
         payer_name: Some("Acme Health Plan".into()),
         payer_identifier: Some("60054".into()),
+        payer_identifier_system: Some("urn:oid:2.16.840.1.113883.6.300".into()),
         member_id_system: Some("https://acme.example/fhir/member-id".into()),
         interchange_sender_id: Some("RIVERSIDE".into()),
         interchange_receiver_id: Some("ACME".into()),
@@ -358,6 +359,10 @@ fn the_payers_settings_name_the_insurer_the_member_ids_and_the_transmission() {
     let insurer = resolve(&bundle, &claim(&bundle)["insurer"]);
     assert_eq!(insurer["name"], "Acme Health Plan");
     assert_eq!(insurer["identifier"][0]["value"], "60054");
+    assert_eq!(
+        insurer["identifier"][0]["system"],
+        "urn:oid:2.16.840.1.113883.6.300"
+    );
     let patient = resolve(&bundle, &claim(&bundle)["patient"]);
     assert_eq!(
         patient["identifier"][0]["system"],
@@ -382,7 +387,12 @@ fn the_payers_settings_name_the_insurer_the_member_ids_and_the_transmission() {
     assert!(extension(claim(&plain), EXT_TRANSMISSION_IDENTIFIERS).is_empty());
     assert_eq!(
         PayerIdentity::default().missing(),
-        ["payer_name", "payer_identifier", "member_id_system"]
+        [
+            "payer_name",
+            "payer_identifier",
+            "payer_identifier_system",
+            "member_id_system"
+        ]
     );
     assert!(identity.missing().is_empty());
 }

@@ -61,7 +61,17 @@ fn put_inline(attachment: &mut Value, content_type: &str, bytes: &[u8]) {
 /// sends notes once it sends documents inline), and with its photos inline when `photos` is set.
 fn request(v: &Value, photos: bool) -> Value {
     let case = decode_value(v);
-    let mut bundle = request_bundle(&case, "req-att", SUBMITTER).to_value();
+    // The payer as a real one is named (a payer that validates refuses the worker's stand-ins).
+    let identity = crate::payer::pas::write::PayerIdentity {
+        payer_name: Some("Acme Health Plan".into()),
+        payer_identifier: Some("60054".into()),
+        payer_identifier_system: Some("urn:oid:2.16.840.1.113883.6.300".into()),
+        member_id_system: Some("https://acme.example/fhir/member-id".into()),
+        ..Default::default()
+    };
+    let mut bundle = request_bundle(&case, "req-att", SUBMITTER)
+        .with_identity(&identity)
+        .to_value();
     for note in attachments(&mut bundle, LOINC_PROGRESS_NOTE) {
         let bytes = STANDARD
             .decode(note["data"].as_str().expect("note data"))
