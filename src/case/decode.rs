@@ -302,18 +302,15 @@ impl Decoder {
         })
     }
 
-    fn patient(&mut self, path: &str, m: &Map<String, Value>) -> Option<Patient> {
-        self.unknown_members(path, m, known::PATIENT);
-        let id = self.string(m, path, "id");
-        let family_name = self.string(m, path, "family_name");
-        let given_names = self
-            .opt_array(m, path, "given_names")
+    /// `given_names`, optional: the non-blank strings (blank counts as not sent); anything else
+    /// is reported at its index.
+    fn given_names(&mut self, path: &str, m: &Map<String, Value>) -> Vec<String> {
+        self.opt_array(m, path, "given_names")
             .map(|items| {
                 items
                     .iter()
                     .enumerate()
                     .filter_map(|(i, v)| match v {
-                        // An optional free-text value: blank counts as not sent.
                         Value::String(s) if s.trim().is_empty() => None,
                         Value::String(s) => Some(s.clone()),
                         _ => {
@@ -323,7 +320,14 @@ impl Decoder {
                     })
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    fn patient(&mut self, path: &str, m: &Map<String, Value>) -> Option<Patient> {
+        self.unknown_members(path, m, known::PATIENT);
+        let id = self.string(m, path, "id");
+        let family_name = self.string(m, path, "family_name");
+        let given_names = self.given_names(path, m);
         let birth_date = self.date(m, path, "birth_date");
         let sex = match m.get("sex") {
             None | Some(Value::Null) => Some(Sex::Unknown),

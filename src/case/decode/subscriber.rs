@@ -25,23 +25,7 @@ impl Decoder {
         self.unknown_members(path, m, known::SUBSCRIBER);
         let member_id = self.opt_string(m, path, "member_id");
         let family_name = self.string(m, path, "family_name");
-        let given_names = self
-            .opt_array(m, path, "given_names")
-            .map(|items| {
-                items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, v)| match v {
-                        Value::String(s) if s.trim().is_empty() => None,
-                        Value::String(s) => Some(s.clone()),
-                        _ => {
-                            self.error(&format!("{path}.given_names[{i}]"), "expected a string");
-                            None
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let given_names = self.given_names(path, m);
         let birth_date = match m.get("birth_date") {
             None | Some(Value::Null) => Some(None),
             Some(_) => self.date(m, path, "birth_date").map(Some),
