@@ -75,6 +75,10 @@ pub struct Seen {
     /// attachment, never its bytes.
     #[serde(default)]
     pub documents: Vec<SeenDocument>,
+    /// The request's Claim: its profile, related requests and lines' codes (none for the token
+    /// endpoint or a body that is no bundle).
+    #[serde(default)]
+    pub claim: Option<super::seen::SeenClaim>,
 }
 
 /// One DocumentReference of a request as the simulator saw it: its kind and what its first
@@ -97,6 +101,7 @@ pub struct SeenDocument {
 struct Received {
     body_sha256: String,
     documents: Vec<SeenDocument>,
+    claim: Option<super::seen::SeenClaim>,
 }
 
 impl Received {
@@ -105,6 +110,7 @@ impl Received {
         Self {
             body_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
             documents: Vec::new(),
+            claim: None,
         }
     }
 
@@ -127,6 +133,7 @@ impl Received {
                 has_data: attachment.is_some_and(|a| a.get("data").is_some()),
             })
             .collect();
+        self.claim = super::seen::claim_of(bundle);
         self
     }
 }
@@ -278,6 +285,7 @@ impl SimState {
                 at_ms: self.started.elapsed().as_millis() as u64,
                 body_sha256: received.body_sha256.clone(),
                 documents: received.documents.clone(),
+                claim: received.claim.clone(),
             });
         }
     }
