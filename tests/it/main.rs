@@ -15,6 +15,7 @@ mod integration;
 mod ops;
 mod parked_command;
 mod pas;
+mod pas_workflows;
 mod process_command;
 mod progress;
 mod publish_watch;

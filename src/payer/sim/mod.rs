@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 pub mod clients;
 pub mod faults;
 pub mod pas;
+pub mod seen;
 pub mod server;
 pub(crate) mod subscriptions;
 

@@ -660,4 +660,6 @@ mod bundle_rules;
 #[cfg(test)]
 mod information_tests;
 #[cfg(test)]
+mod sent_tests;
+#[cfg(test)]
 mod tests;

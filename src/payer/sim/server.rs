@@ -75,6 +75,10 @@ pub struct Seen {
     /// attachment, never its bytes.
     #[serde(default)]
     pub documents: Vec<SeenDocument>,
+    /// The request's Claim: its profile, related requests and lines' codes (none for the token
+    /// endpoint or a body that is no bundle).
+    #[serde(default)]
+    pub claim: Option<super::seen::SeenClaim>,
 }
 
 /// One DocumentReference of a request as the simulator saw it: its kind and what its first
@@ -97,6 +101,7 @@ pub struct SeenDocument {
 struct Received {
     body_sha256: String,
     documents: Vec<SeenDocument>,
+    claim: Option<super::seen::SeenClaim>,
 }
 
 impl Received {
@@ -105,6 +110,7 @@ impl Received {
         Self {
             body_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
             documents: Vec::new(),
+            claim: None,
         }
     }
 
@@ -127,6 +133,7 @@ impl Received {
                 has_data: attachment.is_some_and(|a| a.get("data").is_some()),
             })
             .collect();
+        self.claim = super::seen::claim_of(bundle);
         self
     }
 }
@@ -140,6 +147,10 @@ struct Pended {
     /// With `decide_pended_after`: the decision is due.
     decided: bool,
     scheduled: bool,
+    /// Once a Claim Update replaced the request: the replacing request's payer reference. An
+    /// inquiry about the replaced request is answered with the current one (PAS spec-47/48),
+    /// whose review and request identifier then stand in `review` and `request_identifier`.
+    current_reference: Option<String>,
 }
 
 struct SimState {
@@ -278,6 +289,7 @@ impl SimState {
                 at_ms: self.started.elapsed().as_millis() as u64,
                 body_sha256: received.body_sha256.clone(),
                 documents: received.documents.clone(),
+                claim: received.claim.clone(),
             });
         }
     }
@@ -364,7 +376,7 @@ impl SimState {
         request_identifier: &str,
         operation: Operation,
         reference: Option<&str>,
-    ) -> (StatusCode, Value) {
+    ) -> (StatusCode, Value, Option<String>) {
         match decide_review(
             review,
             &self.policy,
@@ -386,10 +398,12 @@ impl SimState {
                             bundle: request.clone(),
                             decided: false,
                             scheduled: false,
+                            current_reference: None,
                         });
                     }
                 }
-                (StatusCode::OK, response_bundle(request, &response))
+                let bundle = response_bundle(request, &response);
+                (StatusCode::OK, bundle, response.reference)
             }
             Err(PayerError::Refused { reasons, detail }) => {
                 let code = reasons
@@ -399,17 +413,51 @@ impl SimState {
                 (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     operation_outcome(&code, &detail),
+                    None,
                 )
             }
             Err(PayerError::Transient { detail, .. }) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 operation_outcome("transient", &detail),
+                None,
             ),
         }
     }
 }
 
 impl SimState {
+    /// A Claim Update (`bundle`, answered under `reference`) replaces the pended request it
+    /// names: from now on an inquiry about that request is answered with this one.
+    fn replace(
+        &self,
+        bundle: &Value,
+        review: &ReviewCase,
+        request_identifier: &str,
+        reference: String,
+    ) {
+        let Some(claim) = super::seen::claim_of(bundle) else {
+            return;
+        };
+        if !claim
+            .profiles
+            .iter()
+            .any(|p| p == crate::payer::pas::model::CLAIM_UPDATE_PROFILE)
+        {
+            return;
+        }
+        let Some(replaced) = inquiry_reference(bundle) else {
+            return;
+        };
+        if let Ok(mut pended) = self.pended.lock() {
+            if let Some(entry) = pended.get_mut(&replaced) {
+                entry.review = review.clone();
+                entry.request_identifier = request_identifier.to_owned();
+                entry.inquiries = 0;
+                entry.current_reference = Some(reference);
+            }
+        }
+    }
+
     /// 400 with an OperationOutcome listing every PAS profile violation of a request bundle,
     /// unless the scenario turns the check off.
     fn nonconforming(&self, bundle: &Value) -> Option<Response> {
@@ -494,7 +542,10 @@ async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
     } else {
         Operation::Submit
     };
-    let (status, body) = state.answer(&bundle, &review, &id, operation, None);
+    let (status, body, reference) = state.answer(&bundle, &review, &id, operation, None);
+    if let (Operation::Submit, Some(reference)) = (operation, reference) {
+        state.replace(&bundle, &review, &id, reference);
+    }
     state.record(&id, "submit", status, &received);
     schedule_decision(&state, &id);
     fhir(status, &body)
@@ -553,22 +604,26 @@ async fn inquire(State(state): State<Arc<SimState>>, headers: HeaderMap, body: B
                 entry.review.clone(),
                 entry.request_identifier.clone(),
                 round,
+                entry
+                    .current_reference
+                    .clone()
+                    .unwrap_or_else(|| reference.clone()),
             )
         })
     });
-    let Some((review, original, round)) = found else {
+    let Some((review, original, round, current)) = found else {
         state.record(&id, "inquire", StatusCode::NOT_FOUND, &received);
         return fhir(
             StatusCode::NOT_FOUND,
             &operation_outcome("not-found", "no pended request with that reference"),
         );
     };
-    let (status, body) = state.answer(
+    let (status, body, _) = state.answer(
         &bundle,
         &review,
         &original,
         Operation::Inquire { round },
-        Some(&reference),
+        Some(&current),
     );
     state.record(&id, "inquire", status, &received);
     fhir(status, &body)
