@@ -29,6 +29,21 @@ impl Pipeline {
         if case.kind == Kind::Cancel {
             return done(self.cancel_answered(case, attempts, payer, &response, findings));
         }
+        if confirms_cancellation(&response) {
+            // The request itself was cancelled (by a later `case.cancelled`, or by the payer):
+            // the answer to this event is that, not a decision nobody can act on.
+            info!(case_id = %case_id, event_id = %event_id, attempts, "Payer reports the request cancelled.");
+            return done(self.outcome(
+                case_id,
+                event_id,
+                Status::Cancelled,
+                0,
+                attempts,
+                payer,
+                reasons,
+                findings,
+            ));
+        }
         match response.overall() {
             Overall::Certified | Overall::PartlyCertified => {
                 let o = self.approved(

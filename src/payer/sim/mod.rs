@@ -282,8 +282,9 @@ pub fn decide_review(
         information_request: None,
     };
 
-    if operation == Operation::Cancel {
-        // A cancellation is confirmed on every line, whatever the request held.
+    if operation == Operation::Cancel || case.cancel {
+        // A cancellation is confirmed on every line, whatever the request held; so is an
+        // inquiry about a request a cancellation replaced.
         response.items = items(case, |_| (ReviewAction::Cancelled, 0, vec![]));
         return Ok(response);
     }

@@ -426,8 +426,9 @@ impl SimState {
 }
 
 impl SimState {
-    /// A Claim Update (`bundle`, answered under `reference`) replaces the pended request it
-    /// names: from now on an inquiry about that request is answered with this one.
+    /// A Claim Update (`bundle`, answered under `reference`), a change or a cancellation,
+    /// replaces the pended request it names: from now on an inquiry about that request is
+    /// answered with this one (a cancelled request is answered `C` on every line).
     fn replace(
         &self,
         bundle: &Value,
@@ -543,7 +544,7 @@ async fn submit(State(state): State<Arc<SimState>>, headers: HeaderMap, body: By
         Operation::Submit
     };
     let (status, body, reference) = state.answer(&bundle, &review, &id, operation, None);
-    if let (Operation::Submit, Some(reference)) = (operation, reference) {
+    if let (Operation::Submit | Operation::Cancel, Some(reference)) = (operation, reference) {
         state.replace(&bundle, &review, &id, reference);
     }
     state.record(&id, "submit", status, &received);

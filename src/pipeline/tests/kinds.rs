@@ -160,6 +160,26 @@ async fn a_cancel_is_sent_as_a_cancel_and_a_c_answer_gives_cancelled() {
 }
 
 #[tokio::test]
+async fn a_pended_submission_whose_request_was_cancelled_meanwhile_ends_cancelled() {
+    let (p, payer) = recording(ReviewAction::Cancelled, None);
+    let state = CaseState {
+        attempts: 1,
+        followups: 1,
+        reference: Some("PA-1".to_owned()),
+        ..CaseState::default()
+    };
+    let d = handle(&p, &base(), "case.submitted", &state).await;
+    let o = &d.outcomes[0];
+    assert_eq!(o.status, Status::Cancelled, "{o:?}");
+    assert!(matches!(d.next, Next::Ack), "no more follow-ups");
+    assert_eq!(
+        o.payer.as_ref().and_then(|p| p.review_action.as_deref()),
+        Some("C")
+    );
+    assert!(matches!(sent(&payer)[0].0, Operation::Inquire { round: 1 }));
+}
+
+#[tokio::test]
 async fn a_cancel_the_payer_does_not_confirm_fails_with_cancel_not_confirmed() {
     let (p, _) = recording(ReviewAction::Certified, None);
     let v = refers_to_original("cancel");
