@@ -35,6 +35,32 @@ async fn sign_in(browser: &Client, c: &Console, name: &str, start: &str) {
         .click()
         .await
         .expect("click");
+    // The click returns before the browser has followed the redirect: wait for it to leave the
+    // login page (a loaded machine can take a while), then read the page.
+    left(browser, "/login").await;
+}
+
+/// The browser's path once it has got to `path` (a click's navigation is asynchronous), or
+/// where it is after 15 seconds.
+async fn arrive(browser: &Client, path: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let now = browser.current_url().await.expect("url").path().to_owned();
+        if now == path || std::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (up to 15 seconds) until the browser is no longer on `path`.
+async fn left(browser: &Client, path: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while browser.current_url().await.expect("url").path() == path
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn texts(browser: &Client, css: &str) -> Vec<String> {
@@ -155,7 +181,7 @@ async fn an_operator_replays_a_parked_message_from_the_page() {
         .await
         .expect("click");
     assert_eq!(
-        browser.current_url().await.expect("url").path(),
+        arrive(&browser, &format!("/parked/{fp}/replay")).await,
         format!("/parked/{fp}/replay"),
         "a confirmation page first"
     );
@@ -172,7 +198,7 @@ async fn an_operator_replays_a_parked_message_from_the_page() {
         .click()
         .await
         .expect("click");
-    assert_eq!(browser.current_url().await.expect("url").path(), "/parked");
+    assert_eq!(arrive(&browser, "/parked").await, "/parked");
     assert!(
         browser.find(Locator::Id("parked-empty")).await.is_ok(),
         "the queue is empty"
