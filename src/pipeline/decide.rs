@@ -26,12 +26,10 @@ impl Pipeline {
         let reasons = payer_reasons(&response);
         let (case_id, event_id) = (&case.case_id, &case.event_id);
         let done = |o: Outcome| Disposition::new(vec![o], Next::Ack);
-        if case.kind == Kind::Cancel {
-            return done(self.cancel_answered(case, attempts, payer, &response, findings));
-        }
         if confirms_cancellation(&response) {
-            // The request itself was cancelled (by a later `case.cancelled`, or by the payer):
-            // the answer to this event is that, not a decision nobody can act on.
+            // A cancellation confirmed; or, for any other event, its request was cancelled
+            // meanwhile (by a later `case.cancelled`, or by the payer): the answer to the event
+            // is that, not a decision nobody can act on.
             info!(case_id = %case_id, event_id = %event_id, attempts, "Payer reports the request cancelled.");
             return done(self.outcome(
                 case_id,
@@ -43,6 +41,9 @@ impl Pipeline {
                 reasons,
                 findings,
             ));
+        }
+        if case.kind == Kind::Cancel {
+            return done(self.cancel_not_confirmed(case, attempts, payer, &response, findings));
         }
         match response.overall() {
             Overall::Certified | Overall::PartlyCertified => {
@@ -190,10 +191,10 @@ impl Pipeline {
 }
 
 impl Pipeline {
-    /// The outcome of a cancellation: `cancelled` when the payer confirmed it on every line
-    /// (review action `C`), else `failed` (`cancel-not-confirmed`), the payer's answer in
-    /// `payer.review_action` and its reasons kept.
-    fn cancel_answered(
+    /// A cancellation the payer did not confirm on every line (review action `C`): `failed`
+    /// (`cancel-not-confirmed`), the payer's answer in `payer.review_action` and its reasons
+    /// kept.
+    fn cancel_not_confirmed(
         &self,
         case: &CaseEvent,
         attempts: u32,
@@ -203,23 +204,6 @@ impl Pipeline {
     ) -> Outcome {
         let (case_id, event_id) = (&case.case_id, &case.event_id);
         let mut reasons = payer_reasons(response);
-        if confirms_cancellation(response) {
-            info!(case_id = %case_id, event_id = %event_id, attempts, "Payer confirmed the cancellation.");
-            let payer = payer.map(|p| PayerRef {
-                review_action: Some(ReviewAction::Cancelled.code().to_owned()),
-                ..p
-            });
-            return self.outcome(
-                case_id,
-                event_id,
-                Status::Cancelled,
-                0,
-                attempts,
-                payer,
-                reasons,
-                findings,
-            );
-        }
         let answered = response.summary_action().map_or("nothing", |a| a.code());
         warn!(case_id = %case_id, event_id = %event_id, attempts, answered, "Payer did not confirm the cancellation.");
         reasons.push(Reason::worker(
