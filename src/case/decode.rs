@@ -167,6 +167,14 @@ pub(crate) mod rule {
     };
 }
 
+/// The values of a `sex` member (a patient's, a subscriber's).
+const SEXES: &[(&str, Sex)] = &[
+    ("female", Sex::Female),
+    ("male", Sex::Male),
+    ("other", Sex::Other),
+    ("unknown", Sex::Unknown),
+];
+
 #[derive(Default)]
 struct Decoder {
     findings: Vec<Finding>,
@@ -331,17 +339,7 @@ impl Decoder {
         let birth_date = self.date(m, path, "birth_date");
         let sex = match m.get("sex") {
             None | Some(Value::Null) => Some(Sex::Unknown),
-            Some(_) => self.enumerated(
-                m,
-                path,
-                "sex",
-                &[
-                    ("female", Sex::Female),
-                    ("male", Sex::Male),
-                    ("other", Sex::Other),
-                    ("unknown", Sex::Unknown),
-                ],
-            ),
+            Some(_) => self.enumerated(m, path, "sex", SEXES),
         };
         Some(Patient {
             id: id?,

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{known, Decoder};
-use crate::case::{Sex, Subscriber};
+use crate::case::Subscriber;
 
 impl Decoder {
     /// `coverage.subscriber`, optional: `Some(None)` when absent or null.
@@ -30,17 +30,7 @@ impl Decoder {
             None | Some(Value::Null) => Some(None),
             Some(_) => self.date(m, path, "birth_date").map(Some),
         };
-        let sex = self.opt_enumerated(
-            m,
-            path,
-            "sex",
-            &[
-                ("female", Sex::Female),
-                ("male", Sex::Male),
-                ("other", Sex::Other),
-                ("unknown", Sex::Unknown),
-            ],
-        );
+        let sex = self.opt_enumerated(m, path, "sex", super::SEXES);
         Some(Subscriber {
             member_id: member_id?,
             family_name: family_name?,
