@@ -50,3 +50,55 @@ pub(crate) fn count_outcome(payers: &PayerDirectory, d: &Disposition, outcome: &
 pub(crate) fn count_parked(reason: ParkReason) {
     metrics::counter!("preauth_parked_total", "reason" => reason.code()).increment(1);
 }
+
+/// Outcomes published since the last summary line, by status. The worker writes one INFO line
+/// a minute with these counts instead of a line per case (the full counts, by status and
+/// payer, are the `preauth_outcomes_total` metric).
+pub(crate) struct Tally {
+    counts: [std::sync::atomic::AtomicU64; crate::case::Status::ALL.len()],
+}
+
+impl Tally {
+    pub(crate) fn new() -> Self {
+        Self {
+            counts: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+
+    pub(crate) fn add(&self, status: crate::case::Status) {
+        if let Some(i) = crate::case::Status::ALL.iter().position(|s| *s == status) {
+            self.counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The counts since the last call, as `12 approved, 1 pended`; `None` when there were none.
+    pub(crate) fn take(&self) -> Option<(u64, String)> {
+        let mut total = 0;
+        let mut parts = Vec::new();
+        for (status, count) in crate::case::Status::ALL.iter().zip(&self.counts) {
+            let n = count.swap(0, std::sync::atomic::Ordering::Relaxed);
+            if n > 0 {
+                total += n;
+                parts.push(format!("{n} {}", status.as_str()));
+            }
+        }
+        (total > 0).then(|| (total, parts.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Status;
+
+    #[test]
+    fn the_tally_reports_each_status_counted_since_it_was_last_read_and_then_starts_again() {
+        let tally = Tally::new();
+        assert_eq!(tally.take(), None);
+        tally.add(Status::Approved);
+        tally.add(Status::Approved);
+        tally.add(Status::Pended);
+        assert_eq!(tally.take(), Some((3, "2 approved, 1 pended".to_owned())));
+        assert_eq!(tally.take(), None);
+    }
+}

@@ -2,6 +2,8 @@
 //! loop, reconnection and graceful shutdown; and the commands a person runs against the broker
 //! (`parked`, `publish`, `watch`). The pipeline never sees a lapin type.
 
+mod acks;
+mod carry_out;
 pub mod client;
 mod counts;
 pub mod headers;

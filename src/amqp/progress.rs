@@ -6,7 +6,7 @@
 use lapin::types::ShortString;
 use lapin::BasicProperties;
 
-use super::publisher::Publisher;
+use super::publisher::{Publisher, Sent};
 use super::AmqpError;
 use crate::case::{Progress, PROGRESS_SCHEMA_V1};
 
@@ -32,6 +32,21 @@ pub(crate) async fn publish(
     events: &[Progress],
 ) -> Result<(), AmqpError> {
     let mut sent = Vec::with_capacity(events.len());
+    send(publisher, exchange, events, &mut sent).await?;
+    for s in sent {
+        s.confirmed().await?;
+    }
+    Ok(())
+}
+
+/// Sends `events` on `exchange` in order, not mandatory, adding each to `sent`; the caller
+/// awaits their confirms.
+pub(crate) async fn send(
+    publisher: &Publisher,
+    exchange: &str,
+    events: &[Progress],
+    sent: &mut Vec<Sent>,
+) -> Result<(), AmqpError> {
     for p in events {
         let body = serde_json::to_vec(p).map_err(|e| AmqpError::Publish {
             target: exchange.to_owned(),
@@ -42,9 +57,6 @@ pub(crate) async fn publish(
                 .send(exchange, &p.routing_key(), &body, properties(p), false)
                 .await?,
         );
-    }
-    for s in sent {
-        s.confirmed().await?;
     }
     Ok(())
 }

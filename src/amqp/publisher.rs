@@ -50,12 +50,13 @@ impl Publisher {
         Ok(Self { channel, timeout })
     }
 
-    /// Publishes an outcome event with the contract's properties and waits for its confirm.
-    pub(crate) async fn publish_outcome(
+    /// Sends an outcome event with the contract's properties (`mandatory`, persistent) without
+    /// waiting for its confirm ([`Sent::confirmed`]).
+    pub(crate) async fn send_outcome(
         &self,
         exchange: &str,
         outcome: &Outcome,
-    ) -> Result<(), AmqpError> {
+    ) -> Result<Sent, AmqpError> {
         let body = serde_json::to_vec(outcome).map_err(|e| AmqpError::Publish {
             target: exchange.to_owned(),
             reason: format!("outcome does not serialize: {e}"),
@@ -77,7 +78,7 @@ impl Publisher {
         } else {
             props.with_headers(headers)
         };
-        self.publish(exchange, &outcome.status.routing_key(), &body, props)
+        self.send(exchange, &outcome.status.routing_key(), &body, props, true)
             .await
     }
 

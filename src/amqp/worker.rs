@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::Retryable;
 use futures::{FutureExt, StreamExt};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
@@ -17,7 +16,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn, Instrument};
 
-pub(crate) use super::counts::{count_outcome, count_parked};
+use super::acks::Acks;
+use super::carry_out::{carry_out, with_hold, Settle};
+#[cfg(test)]
+pub(crate) use super::counts::count_outcome;
+pub(crate) use super::counts::count_parked;
+use super::counts::Tally;
 pub use super::counts::{DelayKind, Forwarded, AWAITING_TIER, NO_PAYER};
 use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
@@ -37,15 +41,17 @@ enum SessionEnd {
 }
 
 /// Everything a delivery handler needs, shared by all of them.
-struct Shared {
+pub(super) struct Shared {
     /// Which of the configured broker URLs the next session connects to.
     node: std::sync::atomic::AtomicUsize,
-    pipeline: Arc<Pipeline>,
-    key: crate::security::DeploymentKey,
-    topology: Topology,
-    settings: Settings,
-    health: Arc<Health>,
+    pub(super) pipeline: Arc<Pipeline>,
+    pub(super) key: crate::security::DeploymentKey,
+    pub(super) topology: Topology,
+    pub(super) settings: Settings,
+    pub(super) health: Arc<Health>,
     fault: FaultPoint,
+    /// Outcomes published since the last summary line.
+    pub(super) tally: Tally,
     /// Request identifiers of verified payer notifications (notifications on only).
     nudges: tokio::sync::Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
 }
@@ -116,8 +122,10 @@ pub async fn run(
         settings,
         health,
         fault: FaultPoint::from_env(),
+        tally: Tally::new(),
         nudges: tokio::sync::Mutex::new(nudges),
     });
+    tokio::spawn(summaries(Arc::clone(&shared), shutdown.clone()));
     let url = redact_url(&shared.settings.amqp.url);
     let mut waits = ReconnectWaits::new();
     let mut refusals = 0;
@@ -181,6 +189,29 @@ pub async fn run(
     }
 }
 
+/// How often the worker logs what it published, instead of a line per case.
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// One INFO line per [`SUMMARY_EVERY`] with the outcomes published since the last one, while
+/// there were any.
+async fn summaries(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SUMMARY_EVERY) => summarize(&shared),
+        }
+    }
+}
+
+fn summarize(shared: &Shared) {
+    if let Some((outcomes, by_status)) = shared.tally.take() {
+        info!(
+            outcomes,
+            "Published {by_status} since the last summary (per case: DEBUG; counts: preauth_outcomes_total)."
+        );
+    }
+}
+
 async fn connect(shared: &Shared, name: &str) -> Result<Connection, AmqpError> {
     let urls = broker_urls(&shared.settings.amqp.url);
     let pick = shared.node.load(std::sync::atomic::Ordering::Relaxed) % urls.len().max(1);
@@ -205,19 +236,19 @@ async fn connect(shared: &Shared, name: &str) -> Result<Connection, AmqpError> {
     }
 }
 
-/// One connection's life: connect (consuming and publishing connections apart, so a broker
-/// alarm that blocks publishers cannot stop acks), declare, consume until the connection fails
-/// or shutdown is asked for.
+/// One connection's life: connect, declare, consume until the connection fails or shutdown is
+/// asked for. Consuming and publishing share the connection, each on its own channel (see
+/// docs/performance.md for the measured reason; a broker alarm that blocks the connection holds
+/// acks only while outcomes cannot be published, and those acks wait for them anyway).
 async fn session(
     shared: &Arc<Shared>,
     shutdown: &CancellationToken,
     waits: &mut ReconnectWaits,
 ) -> Result<SessionEnd, AmqpError> {
     let timeout = shared.settings.amqp.timeout;
-    let consume_conn = connect(shared, "preauth-worker consume").await?;
-    let publish_conn = Arc::new(connect(shared, "preauth-worker publish").await?);
+    let conn = Arc::new(connect(shared, "preauth-worker").await?);
 
-    let mut events = publish_conn.events_listener();
+    let mut events = conn.events_listener();
     let health = Arc::clone(&shared.health);
     tokio::spawn(async move {
         while let Some(event) = events.next().await {
@@ -235,14 +266,14 @@ async fn session(
         }
     });
 
-    let setup = bounded("opening a channel", timeout, consume_conn.create_channel()).await?;
+    let setup = bounded("opening a channel", timeout, conn.create_channel()).await?;
     shared.topology.declare(&setup, timeout).await?;
-    let publisher = Publisher::open(&publish_conn, timeout).await?;
+    let publisher = Publisher::open(&conn, timeout).await?;
 
     let channel = bounded(
         "opening the consuming channel",
         timeout,
-        consume_conn.create_channel(),
+        conn.create_channel(),
     )
     .await?;
     bounded(
@@ -269,6 +300,13 @@ async fn session(
     waits.reset();
     info!(queue = %shared.topology.work_queue, prefetch = shared.settings.amqp.prefetch, "Consuming case events.");
 
+    // The consuming channel's acks, batched; its delivery tags mean nothing to the next session.
+    let acks = Arc::new(Acks::new(timeout));
+    let stop_acking = CancellationToken::new();
+    let flusher = tokio::spawn({
+        let (acks, stop) = (Arc::clone(&acks), stop_acking.clone());
+        async move { acks.flusher(stop).await }
+    });
     let mut inflight: JoinSet<()> = JoinSet::new();
     // Sessions follow one another, so each holds the notification receiver for its life.
     let mut nudges = shared.nudges.lock().await;
@@ -284,14 +322,16 @@ async fn session(
             Some(request_identifier) = nudge => {
                 let shared = Arc::clone(shared);
                 let publisher = publisher.clone();
-                let conn = Arc::clone(&publish_conn);
+                let conn = Arc::clone(&conn);
                 inflight.spawn(async move { bring_forward(&shared, &conn, &publisher, &request_identifier).await });
             }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
+                    acks.taken(delivery.delivery_tag);
                     let shared = Arc::clone(shared);
                     let publisher = publisher.clone();
-                    inflight.spawn(async move { handle_delivery(&shared, &publisher, delivery).await });
+                    let acks = Arc::clone(&acks);
+                    inflight.spawn(async move { handle_delivery(&shared, &publisher, &acks, delivery).await });
                 }
                 Some(Err(source)) => break Err(AmqpError::Broker { what: "consuming".into(), source }),
                 None => break Err(AmqpError::Lost("the consumer was cancelled or its connection closed".into())),
@@ -324,16 +364,13 @@ async fn session(
             );
             inflight.abort_all();
         }
+        stop_acking.cancel();
+        let _ = flusher.await;
+        summarize(shared);
         let _ = bounded(
             "closing",
             timeout,
-            consume_conn.close(200, ShortString::from("shutdown")),
-        )
-        .await;
-        let _ = bounded(
-            "closing",
-            timeout,
-            publish_conn.close(200, ShortString::from("shutdown")),
+            conn.close(200, ShortString::from("shutdown")),
         )
         .await;
         info!("Stopped.");
@@ -341,14 +378,10 @@ async fn session(
         // The connection is gone: in-flight deliveries will be redelivered by the broker; their
         // handlers finish on their own and their acks fail harmlessly.
         inflight.detach_all();
+        flusher.abort();
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            consume_conn.close(200, ShortString::from("reconnecting")),
-        )
-        .await;
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            publish_conn.close(200, ShortString::from("reconnecting")),
+            conn.close(200, ShortString::from("reconnecting")),
         )
         .await;
     }
@@ -441,26 +474,17 @@ async fn bring_forward(
     let _ = tokio::time::timeout(timeout, channel.close(200, ShortString::from("done"))).await;
 }
 
-/// What to do with the delivery once its disposition is carried out.
-enum Settle {
-    Ack,
-    /// Not acked: back to the queue (the broker redelivers it).
-    Requeue,
-    /// Rejected without requeue: the work queue dead-letters it to the parking queue, so the
-    /// worker never sends the body back through itself (oversized messages).
-    DeadLetter,
-}
-
 async fn handle_delivery(
     shared: &Arc<Shared>,
     publisher: &Publisher,
+    acks: &Acks,
     delivery: lapin::message::Delivery,
 ) {
     metrics::counter!("preauth_cases_received_total").increment(1);
     let in_flight = metrics::gauge!("preauth_cases_in_flight");
     in_flight.increment(1.0);
     let span = trace::consume_span(&delivery, &shared.topology.work_queue);
-    handle_delivery_inner(shared, publisher, delivery)
+    handle_delivery_inner(shared, publisher, acks, delivery)
         .instrument(span)
         .await;
     in_flight.decrement(1.0);
@@ -469,6 +493,7 @@ async fn handle_delivery(
 async fn handle_delivery_inner(
     shared: &Arc<Shared>,
     publisher: &Publisher,
+    acks: &Acks,
     delivery: lapin::message::Delivery,
 ) {
     let props = &delivery.properties;
@@ -569,20 +594,15 @@ async fn handle_delivery_inner(
     {
         shared.fault.terminal_outcome_published(&ids.0, &ids.1);
     }
+    let tag = delivery.delivery_tag;
     match settle {
-        Settle::Ack => match bounded(
-            "acking",
-            shared.settings.amqp.timeout,
-            delivery.acker.ack(BasicAckOptions::default()),
-        )
-        .await
-        {
-            Ok(_) => debug!(case_id = %ids.0, event_id = %ids.1, "Delivery acked."),
-            Err(e) => {
-                metrics::counter!("preauth_ack_failures_total").increment(1);
-                warn!(case_id = %ids.0, event_id = %ids.1, "Ack failed ({e}); the broker will redeliver and the same outcome ids will be published.")
+        Settle::Ack => {
+            for o in &disposition.outcomes {
+                shared.tally.add(o.status);
             }
-        },
+            debug!(case_id = %ids.0, event_id = %ids.1, "Delivery done; acking.");
+            return acks.ack(tag, delivery.acker);
+        }
         Settle::Requeue => {
             let _ = bounded(
                 "returning the delivery",
@@ -615,182 +635,5 @@ async fn handle_delivery_inner(
             }
         }
     }
-}
-
-/// Publishes the outcomes, then moves the message if it must wait or be parked. Every publish
-/// is confirmed; if one cannot be, the delivery is held a while and then returned, never acked.
-async fn carry_out(
-    shared: &Arc<Shared>,
-    publisher: &Publisher,
-    delivery: &lapin::message::Delivery,
-    routing_key: &str,
-    d: &Disposition,
-) -> Settle {
-    let (case_id, event_id) = d.ids.clone().unwrap_or_default();
-    let outcomes_exchange = &shared.topology.outcomes_exchange;
-    if shared.settings.outcomes.progress && !d.progress.is_empty() {
-        let publish = || super::progress::publish(publisher, outcomes_exchange, &d.progress);
-        if let Err(e) = with_hold(shared, publisher, publish).await {
-            error!(%case_id, %event_id, "Progress events could not be published: {e}. The case event is not acked.");
-            return Settle::Requeue;
-        }
-        debug!(%case_id, %event_id, events = d.progress.len(), "Published progress events.");
-    }
-    for outcome in &d.outcomes {
-        let span = trace::publish_span(outcomes_exchange, &outcome.status.routing_key());
-        span.record("outcome_id", outcome.outcome_id.as_str());
-        span.record("outcome_status", outcome.status.as_str());
-        let publish = || publisher.publish_outcome(outcomes_exchange, outcome);
-        let published = with_hold(shared, publisher, publish)
-            .instrument(span.clone())
-            .await;
-        if let Err(e) = published {
-            span.record("otel.status_code", "error");
-            error!(%case_id, %event_id, status = outcome.status.as_str(), "Outcome could not be published: {e}. The case event is not acked.");
-            return Settle::Requeue;
-        }
-        count_outcome(&shared.pipeline.payers, d, outcome);
-        info!(%case_id, %event_id, outcome_id = %outcome.outcome_id, status = outcome.status.as_str(), "Published case outcome.");
-    }
-    // The copy is a new message: the broker's count of this one's deliveries does not carry over.
-    let mut table = headers::without(delivery.properties.headers().as_ref(), DELIVERY_COUNT);
-    let key = &shared.key;
-    let body = &delivery.data;
-    let mut expiration = None;
-    let (queue, what, counted): (String, &str, Box<dyn Fn() + Send>) = match &d.next {
-        Next::Ack => return Settle::Ack,
-        Next::FollowUp {
-            after,
-            state,
-            awaiting: Some(request_identifier),
-        } => {
-            headers::write_state(&mut table, state, routing_key, body, key);
-            let Some(spec) = shared.topology.awaiting_queue(request_identifier) else {
-                error!(%case_id, %event_id, "Not a request identifier of this worker; returning the delivery.");
-                return Settle::Requeue;
-            };
-            let declare = || publisher.declare(&spec);
-            if let Err(e) = with_hold(shared, publisher, declare).await {
-                error!(%case_id, %event_id, queue = %spec.name, "Could not declare the request's awaiting queue: {e}. It is not acked.");
-                return Settle::Requeue;
-            }
-            expiration = Some(*after);
-            (
-                spec.name,
-                "request's awaiting queue",
-                Box::new(|| {
-                    metrics::counter!("preauth_delayed_total", "kind" => DelayKind::FollowUp.as_str(), "tier" => AWAITING_TIER).increment(1)
-                }),
-            )
-        }
-        Next::Retry { after, state } | Next::FollowUp { after, state, .. } => {
-            headers::write_state(&mut table, state, routing_key, body, key);
-            let kind = if matches!(d.next, Next::Retry { .. }) {
-                DelayKind::Retry
-            } else {
-                DelayKind::FollowUp
-            };
-            let tier = crate::amqp::topology::tier_label(*after);
-            match shared.topology.tier_queue(*after) {
-                Some(q) => (
-                    q.to_owned(),
-                    "delay tier",
-                    Box::new(move || {
-                        metrics::counter!("preauth_delayed_total", "kind" => kind.as_str(), "tier" => tier.clone()).increment(1)
-                    }),
-                ),
-                None => {
-                    error!(%case_id, %event_id, wait_s = after.as_secs(), "No delay tier for this wait; returning the delivery.");
-                    return Settle::Requeue;
-                }
-            }
-        }
-        // Too large to be worth a copy: the broker moves it itself (`parked list` names the
-        // reason from the size and the broker's `x-death` record).
-        Next::Park {
-            reason: ParkReason::TooLarge,
-            ..
-        } => return Settle::DeadLetter,
-        Next::Park {
-            reason,
-            detail,
-            state,
-        } => {
-            match state {
-                Some(state) => headers::write_state(&mut table, state, routing_key, body, key),
-                None => headers::put_str(&mut table, headers::ROUTING_KEY, routing_key),
-            }
-            headers::put_str(&mut table, headers::REASON, reason.code());
-            headers::put_str(&mut table, headers::DETAIL, detail);
-            headers::put_str(
-                &mut table,
-                headers::PARKED_AT,
-                &chrono::Utc::now().to_rfc3339(),
-            );
-            let reason = *reason;
-            (
-                shared.topology.parking_queue.clone(),
-                "parking queue",
-                Box::new(move || count_parked(reason)),
-            )
-        }
-    };
-    // Body untouched; properties kept; the wait or the reason in headers, and the trace
-    // context of this move (when spans are exported) for the delivery it leads to.
-    let span = trace::publish_span("", &queue);
-    trace::inject(&span, &mut table);
-    let mut props = moved_properties(&delivery.properties, table);
-    if let Some(after) = expiration {
-        props = props.with_expiration(ShortString::from(after.as_millis().max(1).to_string()));
-    }
-    let publish = || publisher.publish("", &queue, &delivery.data, props.clone());
-    let moved = with_hold(shared, publisher, publish)
-        .instrument(span.clone())
-        .await;
-    if moved.is_err() {
-        span.record("otel.status_code", "error");
-    }
-    match moved {
-        Ok(()) => {
-            counted();
-            info!(%case_id, %event_id, %queue, "Moved the case event to the {what}.");
-            Settle::Ack
-        }
-        Err(e) => {
-            error!(%case_id, %event_id, %queue, "Could not move the case event: {e}. It is not acked.");
-            Settle::Requeue
-        }
-    }
-}
-
-/// Retries a publish with backoff for up to `amqp.publish_hold`, marking the worker not ready
-/// while it fails. A dead publishing connection ends the wait at once: the delivery's own
-/// channel is gone with it, so the broker redelivers the case to the next session.
-async fn with_hold<F, Fut>(
-    shared: &Arc<Shared>,
-    publisher: &Publisher,
-    publish: F,
-) -> Result<(), AmqpError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AmqpError>>,
-{
-    let result = publish
-        .retry(crate::retry::publish_hold_waits(
-            shared.settings.amqp.publish_hold,
-        ))
-        .sleep(tokio::time::sleep)
-        // A publisher that cannot be used any more (its connection is gone) is not retried: the
-        // delivery goes back to the queue with the session.
-        .when(|_| publisher.usable())
-        .notify(|e, wait| {
-            shared.health.set_publish_failing(true);
-            warn!(
-                retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "Publish failed: {e}. Holding the delivery and retrying."
-            );
-        })
-        .await;
-    shared.health.set_publish_failing(result.is_err());
-    result
+    acks.settled(tag);
 }

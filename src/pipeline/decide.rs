@@ -30,7 +30,7 @@ impl Pipeline {
             // A cancellation confirmed; or, for any other event, its request was cancelled
             // meanwhile (by a later `case.cancelled`, or by the payer): the answer to the event
             // is that, not a decision nobody can act on.
-            info!(case_id = %case_id, event_id = %event_id, attempts, "Payer reports the request cancelled.");
+            debug!(case_id = %case_id, event_id = %event_id, attempts, "Payer reports the request cancelled.");
             return done(self.outcome(
                 case_id,
                 event_id,
@@ -50,7 +50,7 @@ impl Pipeline {
                 let o = self.approved(
                     case_id, event_id, attempts, payer, &response, reasons, findings,
                 );
-                info!(case_id = %case_id, event_id = %event_id, attempts, "Case approved.");
+                debug!(case_id = %case_id, event_id = %event_id, attempts, "Case approved.");
                 done(o)
             }
             Overall::NotCertified => {
@@ -78,10 +78,10 @@ impl Pipeline {
                             .unwrap_or(chrono::NaiveDate::MAX),
                         required: appeal_packet(case),
                     });
-                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied; an appeal is possible.");
+                    debug!(case_id = %case_id, event_id = %event_id, attempts, "Case denied; an appeal is possible.");
                     done(o)
                 } else {
-                    info!(case_id = %case_id, event_id = %event_id, attempts, "Case denied.");
+                    debug!(case_id = %case_id, event_id = %event_id, attempts, "Case denied.");
                     done(self.outcome(
                         case_id,
                         event_id,

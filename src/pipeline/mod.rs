@@ -213,7 +213,7 @@ impl Pipeline {
             Ok(case) => case,
             Err(findings) => {
                 count_findings(&findings);
-                info!(case_id = %id.case_id, event_id = %id.event_id, findings = findings.len(), "Case rejected: it does not decode.");
+                debug!(case_id = %id.case_id, event_id = %id.event_id, findings = findings.len(), "Case rejected: it does not decode.");
                 return self.rejected(&id.case_id, &id.event_id, state, findings, ids);
             }
         };
@@ -244,7 +244,7 @@ impl Pipeline {
         let findings = validate(&case, &route.policy, &self.codes);
         count_findings(&findings);
         let mut disposition = if has_errors(&findings) {
-            info!(case_id = %case.case_id, event_id = %case.event_id, findings = findings.len(), "Case rejected by validation.");
+            debug!(case_id = %case.case_id, event_id = %case.event_id, findings = findings.len(), "Case rejected by validation.");
             self.rejected(&case.case_id, &case.event_id, state, findings, ids)
         } else {
             let mut disposition = self.submit(&case, route, state, findings).await;
@@ -280,7 +280,7 @@ impl Pipeline {
         let documents = match self.documents(case, operation, state).await {
             Ok(documents) => Ok(documents),
             Err(Problem::Rejected(mut problems)) => {
-                info!(case_id = %case.case_id, event_id = %case.event_id, findings = problems.len(), "Case rejected: its documents cannot be sent.");
+                debug!(case_id = %case.case_id, event_id = %case.event_id, findings = problems.len(), "Case rejected: its documents cannot be sent.");
                 count_findings(&problems);
                 findings.append(&mut problems);
                 return self.rejected(&case.case_id, &case.event_id, state, findings, None);

@@ -723,3 +723,36 @@ async fn a_decision_redelivered_after_a_crash_keeps_its_outcome_id() {
     drop(worker);
     b.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_after_answering_every_case_leaves_none_unacked_and_logs_one_summary() {
+    let mut b = Broker::new().await;
+    let env = env_with(&b, &[("PREAUTH__AMQP__PREFETCH", "64")]);
+    let mut worker = WorkerProcess::start_ready(&env).await;
+    let n = 300;
+    for i in 0..n {
+        b.publish_case(&case(i, "acks")).await;
+    }
+    let got = b
+        .collect(Duration::from_secs(60), |g| count_terminal(g) >= n)
+        .await;
+    assert_eq!(terminal_by_event(&got).len(), n, "{}", worker.logs());
+    worker.signal("TERM");
+    let status = worker
+        .wait_exit(Duration::from_secs(15))
+        .expect("exits once drained");
+    assert!(status.success(), "{}", worker.logs());
+    // Acks go out in batches (`multiple`) after the outcomes are confirmed: every one of them
+    // reached the broker before the connection closed, or the case would be back in the queue.
+    assert_eq!(b.depth(&b.work_queue()).await, 0, "{}", worker.logs());
+    let logs = worker.logs();
+    assert!(
+        logs.contains(&format!("Published {n} approved since the last summary")),
+        "one summary line instead of a line per case:\n{logs}"
+    );
+    assert!(
+        !logs.contains("Published case outcome"),
+        "no per-case line at the shipped log level:\n{logs}"
+    );
+    b.cleanup().await;
+}

@@ -334,7 +334,12 @@ impl Attachments {
         let mut findings = Vec::new();
         let mut unavailable = None;
         let mut planned = Vec::new();
-        for w in &wanted {
+        let asks: Vec<_> = wanted
+            .iter()
+            .map(|w| self.source(w.uri).map(|(source, key)| (&source.store, key)))
+            .collect();
+        let mut sizes = stores::folder_sizes(&asks).await;
+        for (i, w) in wanted.iter().enumerate() {
             let Some((source, key)) = self.source(w.uri) else {
                 findings.push(ATT_01.finding(
                     &w.path,
@@ -342,7 +347,11 @@ impl Attachments {
                 ));
                 continue;
             };
-            match source.store.size(key).await {
+            let size = match sizes.get_mut(i).and_then(Option::take) {
+                Some(size) => size,
+                None => source.store.size(key).await,
+            };
+            match size {
                 Ok(Some(size)) if size > self.max_attachment => findings.push(ATT_04.finding(
                     &w.path,
                     format!(
@@ -385,9 +394,18 @@ impl Attachments {
         // 3. The bytes, checked and hashed.
         let mut fetched = Vec::with_capacity(planned.len());
         let mut total = 0u64;
-        for (w, source, key, size) in planned {
-            let cap = size.unwrap_or(self.max_attachment).min(self.max_attachment);
-            let data = match source.store.fetch(key, cap).await {
+        let cap = |size: Option<u64>| size.unwrap_or(self.max_attachment).min(self.max_attachment);
+        let asks: Vec<_> = planned
+            .iter()
+            .map(|(_, source, key, size)| Some((&source.store, *key, cap(*size))))
+            .collect();
+        let mut read = stores::folder_reads(&asks).await;
+        for (i, (w, source, key, size)) in planned.into_iter().enumerate() {
+            let data = match read.get_mut(i).and_then(Option::take) {
+                Some(data) => data,
+                None => source.store.fetch(key, cap(size)).await,
+            };
+            let data = match data {
                 Ok(data) => data,
                 Err(StoreError::TooLarge) if size.is_some() => {
                     // Larger than the store said a moment ago: being written. Try again later.

@@ -95,16 +95,7 @@ impl Store {
     pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder(root) => {
-                in_folder(root, key, |dir, key| {
-                    let meta = dir.metadata(key).map_err(io_error)?;
-                    if !meta.is_file() {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(Some(meta.len()))
-                })
-                .await
-            }
+            Store::Folder(root) => in_folder(root, key, |dir, key| folder_size(&dir, key)).await,
             Store::Https(h) => h.size(key).await,
             Store::S3(store, prefix) => {
                 let path = object_path(prefix, key)?;
@@ -119,23 +110,7 @@ impl Store {
         checked(key)?;
         match self {
             Store::Folder(root) => {
-                in_folder(root, key, move |dir, key| {
-                    let file = dir.open(key).map_err(io_error)?;
-                    // Room for exactly what the store said is there (and one byte more, to see
-                    // a file that grew): read_to_end through `take` would grow by doubling.
-                    let mut bytes = Vec::new();
-                    bytes
-                        .try_reserve_exact(usize::try_from(cap.saturating_add(1)).unwrap_or(0))
-                        .map_err(|_| StoreError::TooLarge)?;
-                    file.take(cap.saturating_add(1))
-                        .read_to_end(&mut bytes)
-                        .map_err(io_error)?;
-                    if bytes.len() as u64 > cap {
-                        return Err(StoreError::TooLarge);
-                    }
-                    Ok(bytes)
-                })
-                .await
+                in_folder(root, key, move |dir, key| folder_read(&dir, key, cap)).await
             }
             Store::Https(h) => h.fetch(key, cap).await,
             Store::S3(store, prefix) => {
@@ -187,6 +162,103 @@ fn checked(key: &str) -> Result<(), StoreError> {
     } else {
         Err(StoreError::Refused("the key is not a plain relative path"))
     }
+}
+
+fn folder_size(dir: &cap_std::fs::Dir, key: &str) -> Result<Option<u64>, StoreError> {
+    let meta = dir.metadata(key).map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(StoreError::NotFound);
+    }
+    Ok(Some(meta.len()))
+}
+
+fn folder_read(dir: &cap_std::fs::Dir, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
+    let file = dir.open(key).map_err(io_error)?;
+    // Room for exactly what the store said is there (and one byte more, to see a file that
+    // grew): read_to_end through `take` would grow by doubling.
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(cap.saturating_add(1)).unwrap_or(0))
+        .map_err(|_| StoreError::TooLarge)?;
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > cap {
+        return Err(StoreError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// The sizes of the documents of one case that live in folders, each folder's from one
+/// blocking call (a thread hand-off costs more than reading a small file); `None` where the
+/// store is not a folder. The same answers, one by one, as [`Store::size`].
+pub(crate) async fn folder_sizes(
+    asks: &[Option<(&Store, &str)>],
+) -> Vec<Option<Result<Option<u64>, StoreError>>> {
+    let asks: Vec<_> = asks.iter().map(|a| a.map(|(s, k)| (s, (k, 0)))).collect();
+    per_folder(&asks, |dir, key, _| folder_size(dir, key)).await
+}
+
+/// The bytes of the documents of one case that live in folders, each up to its cap, each
+/// folder's from one blocking call; `None` where the store is not a folder. The same answers,
+/// one by one, as [`Store::fetch`].
+pub(crate) async fn folder_reads(
+    asks: &[Option<(&Store, &str, u64)>],
+) -> Vec<Option<Result<Vec<u8>, StoreError>>> {
+    let asks: Vec<_> = asks
+        .iter()
+        .map(|a| a.map(|(s, k, cap)| (s, (k, cap))))
+        .collect();
+    per_folder(&asks, folder_read).await
+}
+
+/// Answers every ask whose store is a folder with `one`, a blocking call per folder.
+async fn per_folder<T: Send + 'static>(
+    asks: &[Option<(&Store, (&str, u64))>],
+    one: fn(&cap_std::fs::Dir, &str, u64) -> Result<T, StoreError>,
+) -> Vec<Option<Result<T, StoreError>>> {
+    let mut out: Vec<Option<Result<T, StoreError>>> = asks.iter().map(|_| None).collect();
+    // The folders asked about, in order, with the positions and keys asked of each.
+    let mut folders: Vec<(PathBuf, Vec<(usize, String, u64)>)> = Vec::new();
+    for (i, ask) in asks.iter().enumerate() {
+        let Some((Store::Folder(root), (key, cap))) = ask else {
+            continue;
+        };
+        if let Err(e) = checked(key) {
+            out[i] = Some(Err(e));
+            continue;
+        }
+        let entry = (i, (*key).to_owned(), *cap);
+        match folders.iter_mut().find(|(r, _)| r == root) {
+            Some((_, keys)) => keys.push(entry),
+            None => folders.push((root.clone(), vec![entry])),
+        }
+    }
+    for (root, keys) in folders {
+        let positions: Vec<usize> = keys.iter().map(|(i, _, _)| *i).collect();
+        let answers = tokio::task::spawn_blocking(move || match open_root(&root) {
+            Ok(dir) => keys
+                .iter()
+                .map(|(_, key, cap)| one(&dir, key, *cap))
+                .collect(),
+            Err(e) => keys.iter().map(|_| Err(e.clone())).collect::<Vec<_>>(),
+        })
+        .await
+        .unwrap_or_else(|_| {
+            positions
+                .iter()
+                .map(|_| {
+                    Err(StoreError::Unavailable(
+                        "the folder read stopped".to_owned(),
+                    ))
+                })
+                .collect()
+        });
+        for (i, answer) in positions.into_iter().zip(answers) {
+            out[i] = Some(answer);
+        }
+    }
+    out
 }
 
 /// Runs `f` on the folder `root`, opened as a capability, and `key`, on a blocking thread.

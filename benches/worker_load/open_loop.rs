@@ -1,0 +1,184 @@
+//! Latency under steady load, the figure a clinic feels: an open-loop generator publishes case
+//! events at a fixed rate, whatever the consumer does, and the time from each event's scheduled
+//! publish to its outcome's arrival goes into an HDR histogram. Measuring from the scheduled
+//! time, not from when the generator got round to it, keeps a stalled generator from hiding
+//! the delay (coordinated omission).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
+use lapin::types::{FieldTable, ShortString};
+
+use crate::passthrough::{self, Channels, Shape};
+use crate::rig::{proc_stats, Rig, Template};
+
+/// What consumes the case events.
+#[derive(Debug, Clone, Copy)]
+pub enum Consumer {
+    /// `preauth-worker run`, the simulated payer answering at once.
+    Worker,
+    /// The bare passthrough (the broker's own latency at this rate).
+    Bare,
+}
+
+/// One rate's figures.
+pub struct Latency {
+    pub name: String,
+    pub rate: f64,
+    pub sent: usize,
+    pub received: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    /// The worker's peak RSS (MiB); 0 for the passthrough, which runs in this process.
+    pub rss_mib: f64,
+}
+
+/// Publishes `rate` case events a second for `seconds`, measures publish-to-outcome latency of
+/// every event after the first `warmup` seconds.
+pub async fn run(
+    url: &str,
+    consumer: Consumer,
+    rate: f64,
+    seconds: f64,
+    warmup: f64,
+    prefetch: u16,
+    tag: &str,
+) -> Latency {
+    let rig = Arc::new(Rig::new(url, tag).await);
+    let total = (rate * seconds).round() as usize;
+    let counted_from = (rate * warmup).round() as usize;
+
+    let mut child = None;
+    let mut channels = None;
+    let mut pump = None;
+    match consumer {
+        Consumer::Worker => {
+            child = Some(rig.spawn_worker(prefetch, 0));
+            rig.wait_for_consumer().await;
+        }
+        Consumer::Bare => {
+            let c = Channels::open(url, Shape::Bare, prefetch).await;
+            pump = Some(passthrough::pump(&rig, &c, total));
+            channels = Some(c);
+        }
+    }
+
+    // The generator's schedule: event i is due at `base + i / rate`.
+    let base = Instant::now() + Duration::from_millis(100);
+    let due = move |i: usize| base + Duration::from_secs_f64(i as f64 / rate);
+
+    let received = Arc::new(AtomicUsize::new(0));
+    let collector = {
+        let rig = Arc::clone(&rig);
+        let received = Arc::clone(&received);
+        tokio::spawn(async move {
+            let ch = rig.conn.create_channel().await.expect("channel");
+            let mut outcomes = ch
+                .basic_consume(
+                    ShortString::from(format!("{}.collect", rig.prefix)),
+                    ShortString::from("latency"),
+                    BasicConsumeOptions {
+                        no_ack: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .expect("consume outcomes");
+            let mut histogram =
+                Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
+            let mut max_us = 0;
+            while received.load(Ordering::Relaxed) < total {
+                let Ok(Some(Ok(d))) =
+                    tokio::time::timeout(Duration::from_secs(30), outcomes.next()).await
+                else {
+                    break;
+                };
+                let arrived = Instant::now();
+                let seq = d
+                    .properties
+                    .correlation_id()
+                    .as_ref()
+                    .and_then(|c| c.as_str().rsplit('-').next()?.parse::<usize>().ok());
+                received.fetch_add(1, Ordering::Relaxed);
+                if let Some(seq) = seq.filter(|s| *s >= counted_from) {
+                    let us = arrived.saturating_duration_since(due(seq)).as_micros() as u64;
+                    max_us = max_us.max(us);
+                    let _ = histogram.record(us.max(1));
+                }
+            }
+            (histogram, max_us)
+        })
+    };
+
+    // The generator: its own confirming channel; confirms are awaited beside it, never in its way.
+    let ch = rig.conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let (confirms_tx, mut confirms_rx) = tokio::sync::mpsc::unbounded_channel();
+    let confirmer = tokio::spawn(async move {
+        let mut pending = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                next = confirms_rx.recv() => match next {
+                    Some(c) => pending.push(c),
+                    None => break,
+                },
+                Some(_) = pending.next(), if !pending.is_empty() => {}
+            }
+        }
+        while pending.next().await.is_some() {}
+    });
+    let template = Template::new();
+    for i in 0..total {
+        let at = due(i);
+        if at > Instant::now() {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let body = template.body(&rig.event_id(i), i);
+        let _ = confirms_tx.send(rig.publish_case(&ch, &body).await);
+    }
+    drop(confirms_tx);
+    let _ = confirmer.await;
+    let (histogram, max_us) = collector.await.expect("collector");
+
+    let mut rss_mib = 0.0;
+    if let Some(mut child) = child {
+        rss_mib = proc_stats(child.id()).0 as f64 / 1024.0;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    if let Some(pump) = pump {
+        pump.abort();
+    }
+    if let Some(c) = channels {
+        c.close().await;
+    }
+    let _ = ch.close(200, "done".into()).await;
+    if let Ok(rig) = Arc::try_unwrap(rig) {
+        rig.cleanup().await;
+    }
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    Latency {
+        name: match consumer {
+            Consumer::Worker => "worker".into(),
+            Consumer::Bare => "bare passthrough".into(),
+        },
+        rate,
+        sent: total,
+        received: received.load(Ordering::Relaxed),
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+        max_ms: max_us as f64 / 1000.0,
+        rss_mib,
+    }
+}
