@@ -46,9 +46,11 @@ pub fn allowed(meta: &Metadata<'_>) -> bool {
     if target.starts_with("lapin::returned_messages") {
         return false;
     }
-    let capped = CAPPED
-        .iter()
-        .any(|c| target == *c || target.starts_with(&format!("{c}::")));
+    let capped = CAPPED.iter().any(|c| {
+        target
+            .strip_prefix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    });
     !capped || *meta.level() <= tracing::Level::INFO
 }
 

@@ -21,7 +21,7 @@ use tracing::warn;
 use super::bounded;
 
 /// How long a finished delivery waits for the older ones before it is acked on its own.
-const HOLD: Duration = Duration::from_millis(5);
+const HOLD: Duration = Duration::from_millis(1);
 
 /// The deliveries of one consuming channel that are not acked yet (`A`: what acks one).
 struct Book<A> {
@@ -148,10 +148,11 @@ impl Acks {
         self.wake.notify_one();
     }
 
-    /// Sends the acks that are due; with `all`, every finished delivery's.
+    /// Sends the acks that are due; with `all`, every finished delivery's. The frames go out
+    /// together, not one after another's completion.
     pub(crate) async fn flush(&self, all: bool) {
         let frames = self.book().take(Instant::now(), all);
-        for frame in frames {
+        let sends = frames.into_iter().map(|frame| async move {
             let options = BasicAckOptions {
                 multiple: frame.multiple,
             };
@@ -168,7 +169,8 @@ impl Acks {
                     );
                 }
             }
-        }
+        });
+        futures::future::join_all(sends).await;
     }
 
     /// Acks as deliveries finish until `stop`, then acks every finished delivery and returns.
