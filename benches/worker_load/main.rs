@@ -11,7 +11,8 @@
 //!   and 80% of the bare passthrough's median rate (BENCH_OPEN_RATE=N pins the 100% rate);
 //!   BENCH_OPEN_BARE (0): also the bare passthrough at the same rates;
 //! - BENCH_AIOPIKA (1): also the aio-pika passthrough of scripts/bench-aiopika.sh;
-//! - BENCH_WORKER_ENV ("KEY=value …"): settings for the worker, for experiments.
+//! - BENCH_WORKER_ENV ("KEY=value …"): settings for the worker, for experiments;
+//!   BENCH_WORKER_BIN: another build of the worker to run instead (an earlier commit's).
 //!
 //! Needs RabbitMQ. Each drain pre-loads N case events into a quorum work queue, then starts the
 //! consumer and measures until N outcomes are confirmed and collected: cases/s, p50/p99 latency
@@ -49,8 +50,7 @@ async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) 
         .await;
     let elapsed = started.elapsed().as_secs_f64();
     let (hwm, cpu) = proc_stats(pid);
-    let _ = child.kill();
-    let _ = child.wait();
+    rig::stop(&mut child);
     rig.cleanup().await;
     Figures::of(
         format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),

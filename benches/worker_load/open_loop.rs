@@ -153,8 +153,7 @@ pub async fn run(
     let mut rss_mib = 0.0;
     if let Some(mut child) = child {
         rss_mib = proc_stats(child.id()).0 as f64 / 1024.0;
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::rig::stop(&mut child);
     }
     if let Some(pump) = pump {
         pump.abort();

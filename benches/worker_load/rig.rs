@@ -52,6 +52,22 @@ pub fn proc_stats(pid: u32) -> (u64, f64) {
     (hwm_kb, ticks / 100.0)
 }
 
+/// Stops a worker as an orchestrator does (SIGTERM, so it logs its summary line with the acks
+/// it sent), and kills it if it has not exited within 10 s.
+pub fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// CPU seconds the broker (RabbitMQ's `beam.smp`, when it runs on this machine) has used so far.
 pub fn broker_cpu() -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -243,7 +259,10 @@ impl Rig {
     /// Starts the release worker (`preauth-worker run`) on this run's queues, the simulated payer
     /// answering in `latency_ms`, logging at the shipped level (info) to a discarded stdout.
     pub fn spawn_worker(&self, prefetch: u16, latency_ms: u64) -> Child {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_preauth-worker"));
+        // BENCH_WORKER_BIN runs another build of the worker (an earlier commit's, to compare).
+        let bin = std::env::var("BENCH_WORKER_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_preauth-worker").to_owned());
+        let mut cmd = Command::new(bin);
         cmd.arg("run")
             .env("PREAUTH__AMQP__PREFETCH", prefetch.to_string())
             .env(

@@ -56,13 +56,30 @@ pub(crate) fn count_parked(reason: ParkReason) {
 /// payer, are the `preauth_outcomes_total` metric).
 pub(crate) struct Tally {
     counts: [std::sync::atomic::AtomicU64; crate::case::Status::ALL.len()],
+    /// Case events acked, and the ack frames that carried them (batched with `multiple`).
+    pub(crate) acks: std::sync::Arc<AckCounts>,
+}
+
+/// Deliveries acked and ack frames sent, since the last summary.
+#[derive(Default)]
+pub(crate) struct AckCounts {
+    pub(crate) deliveries: std::sync::atomic::AtomicU64,
+    pub(crate) frames: std::sync::atomic::AtomicU64,
 }
 
 impl Tally {
     pub(crate) fn new() -> Self {
         Self {
             counts: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
+            acks: std::sync::Arc::default(),
         }
+    }
+
+    /// Deliveries acked and frames sent since the last call.
+    pub(crate) fn take_acks(&self) -> (u64, u64) {
+        let take =
+            |a: &std::sync::atomic::AtomicU64| a.swap(0, std::sync::atomic::Ordering::Relaxed);
+        (take(&self.acks.deliveries), take(&self.acks.frames))
     }
 
     pub(crate) fn add(&self, status: crate::case::Status) {

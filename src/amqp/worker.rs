@@ -205,8 +205,11 @@ async fn summaries(shared: Arc<Shared>, shutdown: CancellationToken) {
 
 fn summarize(shared: &Shared) {
     if let Some((outcomes, by_status)) = shared.tally.take() {
+        let (acked, ack_frames) = shared.tally.take_acks();
         info!(
             outcomes,
+            acked,
+            ack_frames,
             "Published {by_status} since the last summary (per case: DEBUG; counts: preauth_outcomes_total)."
         );
     }
@@ -301,7 +304,7 @@ async fn session(
     info!(queue = %shared.topology.work_queue, prefetch = shared.settings.amqp.prefetch, "Consuming case events.");
 
     // The consuming channel's acks, batched; its delivery tags mean nothing to the next session.
-    let acks = Arc::new(Acks::new(timeout));
+    let acks = Arc::new(Acks::new(timeout, Arc::clone(&shared.tally.acks)));
     let stop_acking = CancellationToken::new();
     let flusher = tokio::spawn({
         let (acks, stop) = (Arc::clone(&acks), stop_acking.clone());
