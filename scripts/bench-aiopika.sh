@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python stack side by side with the broker load benchmark: an aio-pika consume ->
 # publish-with-confirm -> ack passthrough that mirrors the lapin ceiling run of
-# benches/worker_load.rs (same broker, queues, message, persistence, prefetch). Prints one row of
+# benches/worker_load/ (same broker, queues, message, persistence, prefetch). Prints one row of
 # the docs/performance.md table. Run it right after `cargo bench --bench worker_load` (or
 # scripts/bench.sh) with the same BENCH_* settings to compare within one session.
 # Environment: BENCH_CASES (20000), BENCH_PREFETCH (128), BENCH_AMQP_URL.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Performance, in one command: criterion micro-benchmarks (validation, PAS bundle building and
-# parsing), the broker load benchmark (ceiling, worker at 0 ms and a slow payer, a 100,000-case
+# parsing), the broker load benchmark (bare and two-connection passthroughs, the worker at 0 ms
+# and a slow payer, open-loop latency at 25/50/80% of the bare rate, a 100,000-case
 # backlog, the aio-pika passthrough for comparison), and `process` on 100,000 cases. Figures go to
 # stdout; docs/performance.md explains them.
-# Environment: BENCH_CASES, BENCH_PREFETCH, BENCH_LATENCY_MS, BENCH_BACKLOG, BENCH_AIOPIKA (see
-# benches/worker_load.rs).
+# Environment: BENCH_CASES, BENCH_PREFETCH, BENCH_LATENCY_MS, BENCH_BACKLOG, BENCH_AIOPIKA,
+# BENCH_ROUNDS, BENCH_OPEN_SECONDS, BENCH_OPEN_BARE (see
+# benches/worker_load/main.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { rabbitmq-server -detached; sleep 10; }
