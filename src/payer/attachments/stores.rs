@@ -212,6 +212,9 @@ pub(crate) async fn folder_reads(
     per_folder(&asks, folder_read).await
 }
 
+/// One document asked of a folder: its position among the asks, its key and its cap.
+type FolderAsk = (usize, String, u64);
+
 /// Answers every ask whose store is a folder with `one`, a blocking call per folder.
 async fn per_folder<T: Send + 'static>(
     asks: &[Option<(&Store, (&str, u64))>],
@@ -219,7 +222,7 @@ async fn per_folder<T: Send + 'static>(
 ) -> Vec<Option<Result<T, StoreError>>> {
     let mut out: Vec<Option<Result<T, StoreError>>> = asks.iter().map(|_| None).collect();
     // The folders asked about, in order, with the positions and keys asked of each.
-    let mut folders: Vec<(PathBuf, Vec<(usize, String, u64)>)> = Vec::new();
+    let mut folders: Vec<(PathBuf, Vec<FolderAsk>)> = Vec::new();
     for (i, ask) in asks.iter().enumerate() {
         let Some((Store::Folder(root), (key, cap))) = ask else {
             continue;
