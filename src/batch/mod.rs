@@ -1,19 +1,31 @@
-//! The `process` driver: case events from files or standard input, no broker. It drives every
-//! case to a terminal outcome with the same retry and follow-up schedules the worker uses,
-//! waiting in process, and writes every outcome (pended ones on the way) as a JSON line.
+//! The `process` command: case events from files or standard input, no broker. It drives every
+//! case to a terminal outcome with the same retry and follow-up schedules the worker uses, and
+//! writes every outcome (pended ones on the way) as a JSON line.
+//!
+//! Its memory does not grow with its input: a thread reads the inputs as a stream into a
+//! bounded channel, at most `process.concurrency` cases are alive at once ([`schedule`]), and a
+//! writer thread writes the outcomes from another bounded channel. When nothing outside the
+//! process is waited for, the waits run on a simulated clock ([`clock`]).
+
+mod clock;
+mod schedule;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::time::Instant;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::case::{Outcome, Severity, Status};
+use crate::config::{Adapter, ProcessClock, Settings};
+use crate::exit;
 pub use crate::inputs::InputItem;
-use crate::pipeline::{Next, ParkReason, Pipeline};
-use crate::retry::CaseState;
+use crate::inputs::{Entry, InputProblem, ProblemKind};
+use crate::payer::attachments::StoreSettings;
+use crate::pipeline::Pipeline;
 
 /// What a run did, for the summary table.
 #[derive(Debug, Default, Clone)]
@@ -28,6 +40,8 @@ pub struct Summary {
     pub unreadable: usize,
     pub error_rules: BTreeMap<String, usize>,
     pub seconds: f64,
+    /// How far the simulated clock went, when the run had one.
+    pub simulated: Option<Duration>,
 }
 
 /// `1 case event`, `2 case events`.
@@ -70,11 +84,19 @@ impl Summary {
             .unwrap_or(1)
             .max("count".len());
         let mut s = format!(
-            "\n{} in {:.2} s ({:.0}/s)\n",
+            "\n{} in {:.2} s ({:.0}/s)",
             case_events(self.cases),
             self.seconds,
             rate
         );
+        if let Some(d) = self.simulated {
+            let d = Duration::from_secs(d.as_secs());
+            s.push_str(&format!(
+                ", {} on the simulated clock",
+                humantime::format_duration(d)
+            ));
+        }
+        s.push('\n');
         s.push_str(&format!("  {:<width$}  {:>digits$}\n", "status", "count"));
         for (label, n) in rows {
             s.push_str(&format!("  {label:<width$}  {n:>digits$}\n"));
@@ -93,34 +115,168 @@ impl Summary {
     }
 }
 
-/// Processes every item, writing outcomes as JSON lines to `out`. Returns the summary.
-pub async fn process(
-    pipeline: &Pipeline,
-    items: Vec<InputItem>,
-    concurrency: usize,
-    out: Box<dyn Write + Send>,
-    progress: bool,
-) -> std::io::Result<Summary> {
-    let started = Instant::now();
-    let cases = items.len();
-    let bar = if progress && cases >= 200 && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(cases as u64);
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} cases {per_sec} eta {eta}")
-        {
-            bar.set_style(style);
-        }
-        Some(bar)
-    } else {
-        None
-    };
+/// What the reading thread hands the schedule: a case event, or a problem to report.
+enum Input {
+    Case(InputItem),
+    Problem(InputProblem),
+}
 
-    // One writer task owns the output, so concurrent cases never interleave their lines.
-    let (tx, mut rx) = mpsc::channel::<Outcome>(1024);
+/// What a person sees while the run goes: a count of finished cases and their rate (the total
+/// is not known before the end), problems reported as they are found, and what they mean for
+/// the exit code.
+struct Progress {
+    enabled: bool,
+    bar: Option<ProgressBar>,
+    started: u64,
+    /// The exit code the problems of the inputs call for.
+    code: Option<u8>,
+    /// Inputs that are not case events.
+    unreadable: usize,
+}
+
+impl Progress {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled: enabled && std::io::stderr().is_terminal(),
+            bar: None,
+            started: 0,
+            code: None,
+            unreadable: 0,
+        }
+    }
+
+    /// A case admitted: the count appears once a run is long enough to need it.
+    fn started(&mut self) {
+        self.started += 1;
+        if self.enabled && self.bar.is_none() && self.started >= 200 {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} cases {per_sec}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn finished(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    /// A line on stderr, clear of the count.
+    fn line(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// A problem of the inputs: reported, and counted for the exit code.
+    fn problem(&mut self, p: &InputProblem) {
+        self.line(&p.line());
+        match p.kind {
+            ProblemKind::NoInput => self.code = Some(exit::NO_INPUT),
+            ProblemKind::Unreadable => {
+                self.unreadable += 1;
+                self.code = self.code.or(Some(exit::DATA));
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Whether `process` runs on the simulated clock: `process.clock = "auto"`, every payer the
+/// in-process simulator and, when documents are fetched, every document store a folder.
+pub fn simulated(settings: &Settings, fetching: bool) -> bool {
+    settings.process.clock == ProcessClock::Auto
+        && settings
+            .payers
+            .values()
+            .all(|p| p.adapter == Adapter::Simulated)
+        && (!fetching
+            || settings
+                .attachments
+                .sources
+                .values()
+                .all(|s| matches!(s.store, StoreSettings::Folder { .. })))
+}
+
+/// `preauth-worker process`: reads `inputs` (standard input when none is named and it is not a
+/// terminal), drives every case event to its end through `pipeline`, writes the outcomes as
+/// JSON lines to `output` (standard output when `None`) and the summary to stderr. Returns the
+/// exit code.
+pub async fn run(
+    settings: &Settings,
+    pipeline: &Pipeline,
+    inputs: &[PathBuf],
+    output: Option<PathBuf>,
+) -> u8 {
+    let started = Instant::now();
+    let inputs: Vec<PathBuf> = if inputs.is_empty() {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "preauth-worker: no input: name files or folders of case events, or `-` to read them from standard input"
+            );
+            return exit::NO_INPUT;
+        }
+        vec![PathBuf::from("-")]
+    } else {
+        inputs.to_vec()
+    };
+    // Only case events reach the pipeline: what is not one is reported by its label.
+    let max = settings.amqp.max_message_bytes;
+    let (tx, mut rx) = mpsc::channel::<Input>(256);
+    let reader = std::thread::Builder::new()
+        .name("process-inputs".into())
+        .spawn(move || {
+            for entry in crate::inputs::stream(&inputs).line_limit(max) {
+                let input = match entry {
+                    Entry::Event(item) => match crate::inputs::screen(&item, max) {
+                        Ok(_) => Input::Case(item),
+                        Err(p) => Input::Problem(p),
+                    },
+                    Entry::Problem(p) => Input::Problem(p),
+                };
+                if tx.blocking_send(input).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = reader {
+        eprintln!("preauth-worker: cannot start reading the inputs: {e}");
+        return exit::SOFTWARE;
+    }
+    let mut progress = Progress::new(true);
+    // The output is opened, and the summary printed, only when there is a case event to drive.
+    let first = loop {
+        match rx.recv().await {
+            Some(Input::Case(item)) => break item,
+            Some(Input::Problem(p)) => progress.problem(&p),
+            None => return progress.code.unwrap_or(exit::NO_INPUT),
+        }
+    };
+    let out: Box<dyn Write + Send> = match &output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("preauth-worker: cannot write {}: {e}", path.display());
+                return 1;
+            }
+        },
+        None => Box::new(std::io::stdout()),
+    };
+    // One writer thread owns the output, so concurrent cases never interleave their lines.
+    let (outcomes, mut written) = mpsc::channel::<Outcome>(1024);
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Summary> {
-        let mut out = std::io::BufWriter::new(out);
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
         let mut summary = Summary::default();
-        while let Some(o) = rx.blocking_recv() {
+        while let Some(o) = written.blocking_recv() {
             serde_json::to_writer(&mut out, &o)?;
             out.write_all(b"\n")?;
             summary.record(&o);
@@ -128,84 +284,63 @@ pub async fn process(
         out.flush()?;
         Ok(summary)
     });
-
-    let unreadable = futures::stream::iter(items)
-        .map(|item| {
-            let tx = tx.clone();
-            let bar = bar.clone();
-            async move {
-                let end = drive(pipeline, &item, &tx).await;
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                }
-                end
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .filter(|end| std::future::ready(*end == End::Unreadable))
-        .count()
-        .await;
-    drop(tx);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let mut summary = writer.await.map_err(std::io::Error::other)??;
-    summary.cases = cases;
-    summary.unreadable = unreadable;
+    let simulated = simulated(settings, pipeline.attachments.is_some());
+    let pipeline = Arc::new(clock::pipeline(pipeline, simulated));
+    let concurrency = settings.process.concurrency;
+    let driven = schedule::drive(
+        pipeline,
+        simulated,
+        concurrency,
+        first,
+        rx,
+        outcomes,
+        &mut progress,
+    )
+    .await;
+    progress.finish();
+    let mut summary = match writer.await.map_err(std::io::Error::other) {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(e)) | Err(e) => {
+            eprintln!("preauth-worker: writing outcomes failed: {e}");
+            return 1;
+        }
+    };
+    summary.cases = driven.cases;
+    summary.unreadable = driven.unreadable + progress.unreadable;
     summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
-}
-
-/// How driving one case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// Its outcomes are written (a failed one when the payer stayed unavailable).
-    Answered,
-    /// It is not a case event after all: reported as unreadable, no outcome.
-    Unreadable,
-}
-
-/// Drives one case to its end, writing its outcomes. There is no parking queue here: what the
-/// worker would park is reported on stderr instead.
-async fn drive(pipeline: &Pipeline, item: &InputItem, tx: &mpsc::Sender<Outcome>) -> End {
-    let mut state = CaseState::default();
-    loop {
-        let d = pipeline.handle(&item.body, None, &state).await;
-        for o in d.outcomes {
-            // The writer only stops when the run ends; a closed channel means it failed, and
-            // its error is reported by `process`.
-            if tx.send(o).await.is_err() {
-                return End::Answered;
-            }
-        }
-        match d.next {
-            Next::Ack => return End::Answered,
-            Next::Retry { after, state: s }
-            | Next::FollowUp {
-                after, state: s, ..
-            } => {
-                tokio::time::sleep(after).await;
-                state = s;
-            }
-            Next::Park {
-                reason: reason @ (ParkReason::Unreadable(_) | ParkReason::TooLarge),
-                detail,
-                ..
-            } => {
-                eprintln!("{}: unreadable ({}): {detail}", item.label, reason.code());
-                return End::Unreadable;
-            }
-            Next::Park { reason, detail, .. } => {
-                eprintln!("{}: failed ({}): {detail}", item.label, reason.code());
-                return End::Answered;
-            }
-        }
+    summary.simulated = simulated.then_some(driven.simulated);
+    eprint!("{}", summary.render());
+    match progress.code {
+        Some(code) => code,
+        None if driven.unreadable > 0 => exit::DATA,
+        None => 0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_simulated_clock_runs_only_when_nothing_outside_the_process_is_waited_for() {
+        let load = |text: &str| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("worker.toml");
+            std::fs::write(&path, text).expect("write");
+            Settings::load_without_env(Some(&path)).expect("settings")
+        };
+        let shipped = load("");
+        assert!(simulated(&shipped, true));
+        assert!(!simulated(&load("[process]\nclock = \"real\"\n"), true));
+        let http_payer = "[payers.x]\nadapter = \"fhir-pas\"\nbase_url = \"https://p.example\"\n";
+        assert!(!simulated(&load(http_payer), true));
+        assert!(!simulated(&load(http_payer), false));
+        let https_store = "[attachments.sources.pm]\nprefix = \"pm://attachments/\"\nkind = \"https\"\nbase_url = \"https://pm.example/documents/\"\n";
+        let store = load(https_store);
+        assert!(!simulated(&store, true));
+        // Documents not fetched (`--no-fetch`): nothing is waited for.
+        assert!(simulated(&store, false));
+    }
 
     #[test]
     fn the_summary_counts_in_words_and_aligns_its_counts_in_one_column() {
