@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use serde_json::error::Category;
 
-use crate::case::{identify, Identified};
+use crate::case::{check_identifiable, identify, Identified};
 
 mod stream;
 pub use stream::{stream, Stream};
@@ -220,6 +220,19 @@ pub fn too_large(bytes: usize, limit: usize) -> String {
 pub fn screen(item: &InputItem, max_message_bytes: usize) -> Result<Identified, InputProblem> {
     screen_body(&item.body, max_message_bytes)
         .map_err(|(code, detail)| InputProblem::unreadable(&item.label, code, detail))
+}
+
+/// [`screen`] without the identified body: what `process` checks of each case event as it
+/// reads, before the pipeline reads it again.
+pub fn answerable(item: &InputItem, max_message_bytes: usize) -> Result<(), InputProblem> {
+    let problem = |code, detail| InputProblem::unreadable(&item.label, code, detail);
+    if item.body.len() > max_message_bytes {
+        return Err(problem(
+            TOO_LARGE,
+            too_large(item.body.len(), max_message_bytes),
+        ));
+    }
+    check_identifiable(&item.body).map_err(|u| problem(u.reason.code(), u.detail))
 }
 
 /// [`screen`] for a bare body: the reason code and the detail when it is not a case event.
