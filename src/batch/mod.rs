@@ -7,6 +7,7 @@
 //! writer thread writes the outcomes from another bounded channel. When nothing outside the
 //! process is waited for, the waits run on a simulated clock ([`clock`]).
 
+mod channels;
 mod clock;
 mod schedule;
 
@@ -17,15 +18,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::mpsc;
 
 use crate::case::{Outcome, Severity, Status};
 use crate::config::{Adapter, ProcessClock, Settings};
 use crate::exit;
 pub use crate::inputs::InputItem;
-use crate::inputs::{Entry, InputProblem, ProblemKind};
+use crate::inputs::{InputProblem, ProblemKind};
 use crate::payer::attachments::StoreSettings;
 use crate::pipeline::Pipeline;
+use channels::Input;
 
 /// What a run did, for the summary table.
 #[derive(Debug, Default, Clone)]
@@ -113,12 +114,6 @@ impl Summary {
         }
         s
     }
-}
-
-/// What the reading thread hands the schedule: a case event, or a problem to report.
-enum Input {
-    Case(InputItem),
-    Problem(InputProblem),
 }
 
 /// What a person sees while the run goes: a count of finished cases and their rate (the total
@@ -229,33 +224,17 @@ pub async fn run(
     } else {
         inputs.to_vec()
     };
-    // Only case events reach the pipeline: what is not one is reported by its label.
-    let max = settings.amqp.max_message_bytes;
-    let (tx, mut rx) = mpsc::channel::<Input>(256);
-    let reader = std::thread::Builder::new()
-        .name("process-inputs".into())
-        .spawn(move || {
-            for entry in crate::inputs::stream(&inputs).line_limit(max) {
-                let input = match entry {
-                    Entry::Event(item) => match crate::inputs::screen(&item, max) {
-                        Ok(_) => Input::Case(item),
-                        Err(p) => Input::Problem(p),
-                    },
-                    Entry::Problem(p) => Input::Problem(p),
-                };
-                if tx.blocking_send(input).is_err() {
-                    return;
-                }
-            }
-        });
-    if let Err(e) = reader {
-        eprintln!("preauth-worker: cannot start reading the inputs: {e}");
-        return exit::SOFTWARE;
-    }
+    let mut inbox = match channels::read(inputs, settings.amqp.max_message_bytes) {
+        Ok(inbox) => inbox,
+        Err(e) => {
+            eprintln!("preauth-worker: cannot start reading the inputs: {e}");
+            return exit::SOFTWARE;
+        }
+    };
     let mut progress = Progress::new(true);
     // The output is opened, and the summary printed, only when there is a case event to drive.
     let first = loop {
-        match rx.recv().await {
+        match inbox.next().await {
             Some(Input::Case(item)) => break item,
             Some(Input::Problem(p)) => progress.problem(&p),
             None => return progress.code.unwrap_or(exit::NO_INPUT),
@@ -271,32 +250,16 @@ pub async fn run(
         },
         None => Box::new(std::io::stdout()),
     };
-    // One writer thread owns the output, so concurrent cases never interleave their lines.
-    let (outcomes, mut written) = mpsc::channel::<Outcome>(1024);
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Summary> {
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
-        let mut summary = Summary::default();
-        while let Some(o) = written.blocking_recv() {
-            serde_json::to_writer(&mut out, &o)?;
-            out.write_all(b"\n")?;
-            summary.record(&o);
-        }
-        out.flush()?;
-        Ok(summary)
-    });
+    let (outbox, writer) = channels::write(out);
     let simulated = simulated(settings, pipeline.attachments.is_some());
     let pipeline = Arc::new(clock::pipeline(pipeline, simulated));
-    let concurrency = settings.process.concurrency;
-    let driven = schedule::drive(
-        pipeline,
-        simulated,
-        concurrency,
-        first,
-        rx,
-        outcomes,
-        &mut progress,
-    )
-    .await;
+    let schedule = schedule::Schedule::new(pipeline, simulated, settings.process.concurrency);
+    // On the runtime's own threads, where the steps it starts run.
+    let driving = tokio::spawn(schedule.drive(first, inbox, outbox, progress));
+    let (driven, mut progress) = match driving.await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
     progress.finish();
     let mut summary = match writer.await.map_err(std::io::Error::other) {
         Ok(Ok(summary)) => summary,

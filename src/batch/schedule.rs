@@ -16,11 +16,13 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{FuturesOrdered, StreamExt};
-use tokio::sync::mpsc;
+use std::task::Poll;
 
-use super::{clock, Input, Progress};
-use crate::case::Outcome;
+use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
+
+use super::channels::{Inbox, Input, Outbox};
+use super::{clock, Progress};
 use crate::inputs::InputItem;
 use crate::pipeline::{Disposition, Next, ParkReason, Pipeline};
 use crate::retry::CaseState;
@@ -73,15 +75,27 @@ pub(super) struct Driven {
 }
 
 /// The steps of the run and the time it has reached.
-struct Schedule {
+pub(super) struct Schedule {
     pipeline: Arc<Pipeline>,
     simulated: bool,
+    concurrency: usize,
     now: Duration,
     seq: u64,
     waiting: BinaryHeap<Step>,
 }
 
 impl Schedule {
+    pub(super) fn new(pipeline: Arc<Pipeline>, simulated: bool, concurrency: usize) -> Self {
+        Self {
+            pipeline,
+            simulated,
+            concurrency: concurrency.max(1),
+            now: Duration::ZERO,
+            seq: 0,
+            waiting: BinaryHeap::new(),
+        }
+    }
+
     fn push(&mut self, due: Duration, case: Case) {
         self.waiting.push(Step {
             due,
@@ -117,49 +131,41 @@ impl Schedule {
             }
         }
     }
-}
 
-/// A step that ran.
-struct Done {
-    due: Duration,
-    case: Case,
-    disposition: Disposition,
-    ended: Duration,
-}
-
-/// Drives `first` and every case read from `input` to its end, writing their outcomes to `out`
-/// in the order of the steps.
-pub(super) async fn drive(
-    pipeline: Arc<Pipeline>,
-    simulated: bool,
-    concurrency: usize,
-    first: InputItem,
-    mut input: mpsc::Receiver<Input>,
-    out: mpsc::Sender<Outcome>,
-    progress: &mut Progress,
-) -> Driven {
-    let started = tokio::time::Instant::now();
-    let mut schedule = Schedule {
-        pipeline,
-        simulated,
-        now: Duration::ZERO,
-        seq: 0,
-        waiting: BinaryHeap::new(),
-    };
-    let mut driven = Driven::default();
-    let mut running = FuturesOrdered::new();
-    let mut alive = 0usize;
-    let mut next_case = Some(first);
-    let mut open = true;
-    let concurrency = concurrency.max(1);
-    loop {
-        // Admit cases while there is room: each one read decides what follows, so the run
-        // waits for it (the reader is far ahead of the cases).
-        while alive < concurrency {
-            let item = match next_case.take() {
-                Some(item) => item,
-                None if !open => break,
-                None => match input.recv().await {
+    /// Drives `first` and every case from `inbox` to its end, handing their outcomes to
+    /// `outbox` in the order of the steps. Gives `progress` back with what it counted.
+    pub(super) async fn drive(
+        mut self,
+        first: InputItem,
+        mut inbox: Inbox,
+        mut outbox: Outbox,
+        mut progress: Progress,
+    ) -> (Driven, Progress) {
+        let started = tokio::time::Instant::now();
+        let mut driven = Driven::default();
+        let mut running = FuturesOrdered::new();
+        let mut alive = 0usize;
+        let mut next_case = Some(first);
+        let mut open = true;
+        loop {
+            // Admit cases while there is room: each one read decides what follows, so the run
+            // waits for it (the reader is usually far ahead).
+            while alive < self.concurrency {
+                let input = match next_case.take() {
+                    Some(item) => Some(Input::Case(item)),
+                    None if !open => break,
+                    None => match inbox.try_next() {
+                        Poll::Ready(input) => input,
+                        Poll::Pending => {
+                            // Waiting: what is done is written first.
+                            if !outbox.flush().await {
+                                return (driven, progress);
+                            }
+                            inbox.next().await
+                        }
+                    },
+                };
+                let item = match input {
                     Some(Input::Case(item)) => item,
                     Some(Input::Problem(p)) => {
                         progress.problem(&p);
@@ -169,81 +175,98 @@ pub(super) async fn drive(
                         open = false;
                         break;
                     }
-                },
+                };
+                let case = Case {
+                    item,
+                    state: CaseState::default(),
+                    ended: self.now,
+                };
+                self.push(self.now, case);
+                alive += 1;
+                driven.cases += 1;
+                progress.started();
+            }
+            while self.waiting.peek().is_some_and(|s| s.due <= self.now) {
+                if let Some(step) = self.waiting.pop() {
+                    running.push_back(self.start(step));
+                }
+            }
+            let done = match running.next().now_or_never() {
+                Some(done) => done,
+                None => {
+                    if !outbox.flush().await {
+                        return (driven, progress);
+                    }
+                    running.next().await
+                }
             };
-            let case = Case {
-                item,
-                state: CaseState::default(),
-                ended: schedule.now,
-            };
-            schedule.push(schedule.now, case);
-            alive += 1;
-            driven.cases += 1;
-            progress.started();
-        }
-        while schedule
-            .waiting
-            .peek()
-            .is_some_and(|s| s.due <= schedule.now)
-        {
-            if let Some(step) = schedule.waiting.pop() {
-                running.push_back(schedule.start(step));
+            if let Some(done) = done {
+                let Done {
+                    due,
+                    mut case,
+                    disposition,
+                    ended,
+                } = done;
+                for o in disposition.outcomes {
+                    // The writer stops only when it fails; `process` reports its error.
+                    if !outbox.push(o).await {
+                        return (driven, progress);
+                    }
+                }
+                let label = &case.item.label;
+                match disposition.next {
+                    Next::Ack => {}
+                    Next::Retry { after, state } | Next::FollowUp { after, state, .. } => {
+                        case.state = state;
+                        case.ended = ended;
+                        self.push(due.saturating_add(after), case);
+                        continue;
+                    }
+                    // No parking queue here: what the worker would park is reported instead.
+                    Next::Park {
+                        reason: reason @ (ParkReason::Unreadable(_) | ParkReason::TooLarge),
+                        detail,
+                        ..
+                    } => {
+                        progress.line(&format!(
+                            "{label}: unreadable ({}): {detail}",
+                            reason.code()
+                        ));
+                        driven.unreadable += 1;
+                    }
+                    Next::Park { reason, detail, .. } => {
+                        progress.line(&format!("{label}: failed ({}): {detail}", reason.code()));
+                    }
+                }
+                alive -= 1;
+                progress.finished();
+                continue;
+            }
+            // Nothing runs: on to the earliest step due.
+            match self.waiting.peek().map(|s| s.due) {
+                Some(due) => {
+                    if !self.simulated {
+                        if !outbox.flush().await {
+                            return (driven, progress);
+                        }
+                        tokio::time::sleep_until(started + due).await;
+                    }
+                    self.now = due;
+                    driven.simulated = due;
+                }
+                None if !open && next_case.is_none() => break,
+                None => {}
             }
         }
-        if let Some(done) = running.next().await {
-            let Done {
-                due,
-                mut case,
-                disposition,
-                ended,
-            } = done;
-            for o in disposition.outcomes {
-                // The writer stops only when it fails; `process` reports its error.
-                if out.send(o).await.is_err() {
-                    return driven;
-                }
-            }
-            let label = &case.item.label;
-            match disposition.next {
-                Next::Ack => {}
-                Next::Retry { after, state } | Next::FollowUp { after, state, .. } => {
-                    case.state = state;
-                    case.ended = ended;
-                    schedule.push(due.saturating_add(after), case);
-                    continue;
-                }
-                // No parking queue here: what the worker would park is reported instead.
-                Next::Park {
-                    reason: reason @ (ParkReason::Unreadable(_) | ParkReason::TooLarge),
-                    detail,
-                    ..
-                } => {
-                    progress.line(&format!(
-                        "{label}: unreadable ({}): {detail}",
-                        reason.code()
-                    ));
-                    driven.unreadable += 1;
-                }
-                Next::Park { reason, detail, .. } => {
-                    progress.line(&format!("{label}: failed ({}): {detail}", reason.code()));
-                }
-            }
-            alive -= 1;
-            progress.finished();
-            continue;
-        }
-        // Nothing runs: on to the earliest step due.
-        match schedule.waiting.peek().map(|s| s.due) {
-            Some(due) => {
-                if !simulated {
-                    tokio::time::sleep_until(started + due).await;
-                }
-                schedule.now = due;
-                driven.simulated = due;
-            }
-            None if !open && next_case.is_none() => break,
-            None => {}
-        }
+        outbox.flush().await;
+        (driven, progress)
     }
-    driven
+}
+
+/// A step that ran.
+struct Done {
+    due: Duration,
+    case: Case,
+    disposition: Disposition,
+    ended: Duration,
 }
