@@ -24,7 +24,7 @@ use crate::config::{Adapter, ProcessClock, Settings};
 use crate::exit;
 pub use crate::inputs::InputItem;
 use crate::inputs::{InputProblem, ProblemKind};
-use crate::payer::attachments::StoreSettings;
+use crate::payer::attachments::{Attachments, StoreSettings};
 use crate::pipeline::Pipeline;
 use channels::Input;
 
@@ -252,7 +252,15 @@ pub async fn run(
     };
     let (outbox, writer) = channels::write(out);
     let simulated = simulated(settings, pipeline.attachments.is_some());
-    let pipeline = Arc::new(clock::pipeline(pipeline, simulated));
+    let mut pipeline = clock::pipeline(pipeline, simulated);
+    // A case here waits for its documents whatever happens, so a folder is read in place: the
+    // hop to a blocking thread and back cost more than the read.
+    if pipeline.attachments.is_some() {
+        if let Ok(attachments) = Attachments::build(&settings.attachments) {
+            pipeline.attachments = Some(Arc::new(attachments.reading_folders_in_place()));
+        }
+    }
+    let pipeline = Arc::new(pipeline);
     let schedule = schedule::Schedule::new(pipeline, simulated, settings.process.concurrency);
     // On the runtime's own threads, where the steps it starts run.
     let driving = tokio::spawn(schedule.drive(first, inbox, outbox, progress));

@@ -114,8 +114,9 @@ impl Schedule {
         } else {
             due
         };
+        // Boxed: the pipeline's future is large, and would be copied as the task is made.
         let task = tokio::spawn(clock::at(at, async move {
-            let d = pipeline.handle(&case.item.body, None, &case.state).await;
+            let d = Box::pin(pipeline.handle(&case.item.body, None, &case.state)).await;
             (case, d)
         }));
         async move {

@@ -33,7 +33,12 @@ pub(crate) enum StoreError {
 
 /// One configured store.
 pub(crate) enum Store {
-    Folder(PathBuf),
+    /// A folder, read on a blocking thread, or in place (`process`, whose cases wait for their
+    /// documents anyway: the hop to another thread cost more than the read).
+    Folder {
+        root: PathBuf,
+        in_place: bool,
+    },
     Https(Box<HttpsStore>),
     S3(Arc<dyn ObjectStore>, String),
 }
@@ -82,7 +87,10 @@ impl Store {
             message,
         };
         match settings {
-            StoreSettings::Folder { root } => Ok(Store::Folder(root.clone())),
+            StoreSettings::Folder { root } => Ok(Store::Folder {
+                root: root.clone(),
+                in_place: false,
+            }),
             StoreSettings::Https(s) => https(s, timeout, &err).map(|h| Store::Https(Box::new(h))),
             StoreSettings::S3(s) => {
                 let store = s3(s, timeout, &err)?;
@@ -95,8 +103,8 @@ impl Store {
     pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder(root) => {
-                in_folder(root, key, |dir, key| {
+            Store::Folder { root, in_place } => {
+                in_folder(root, key, *in_place, |dir, key| {
                     let meta = dir.metadata(key).map_err(io_error)?;
                     if !meta.is_file() {
                         return Err(StoreError::NotFound);
@@ -118,8 +126,8 @@ impl Store {
     pub(crate) async fn fetch(&self, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder(root) => {
-                in_folder(root, key, move |dir, key| {
+            Store::Folder { root, in_place } => {
+                in_folder(root, key, *in_place, move |dir, key| {
                     let file = dir.open(key).map_err(io_error)?;
                     // Room for exactly what the store said is there (and one byte more, to see
                     // a file that grew): read_to_end through `take` would grow by doubling.
@@ -189,12 +197,17 @@ fn checked(key: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Runs `f` on the folder `root`, opened as a capability, and `key`, on a blocking thread.
+/// Runs `f` on the folder `root`, opened as a capability, and `key`: on a blocking thread, or
+/// on this one when `in_place`.
 async fn in_folder<T: Send + 'static>(
     root: &std::path::Path,
     key: &str,
+    in_place: bool,
     f: impl FnOnce(cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
+    if in_place {
+        return f(open_root(root)?, key);
+    }
     let (root, key) = (root.to_owned(), key.to_owned());
     tokio::task::spawn_blocking(move || f(open_root(&root)?, &key))
         .await
