@@ -184,6 +184,7 @@ impl App {
             max_message_bytes: settings.amqp.max_message_bytes,
             attachments: Some(Arc::new(Attachments::build(&settings.attachments)?)),
             clock,
+            sleeper: Default::default(),
         };
         Ok(Self {
             settings,

@@ -300,6 +300,7 @@ mod tests {
             max_message_bytes: 1 << 20,
             attachments: None,
             clock: Arc::new(chrono::Utc::now),
+            sleeper: Default::default(),
         };
         let mut v = base();
         v["coverage"]["payer_id"] = serde_json::json!("ivan-petrov-health");

@@ -1,6 +1,6 @@
 //! The `preauth-worker` binary: parse the command line, load the configuration, run a command.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ use preauth_worker::amqp::watch::{self, WatchOptions};
 use preauth_worker::amqp::{parked, AmqpError};
 use preauth_worker::app::App;
 use preauth_worker::config::Settings;
-use preauth_worker::inputs::{self, Entry, InputProblem, ProblemKind};
+use preauth_worker::inputs::{self, Entry, InputProblem};
 use preauth_worker::ledger::cli::{self as ledger_cli, LedgerCommand};
 use preauth_worker::payer::sim::server::{self as sim_server, Scenario};
 use preauth_worker::payer::sim::{self, Faults};
@@ -343,7 +343,7 @@ fn main() -> ExitCode {
     if let Command::Ledger { command } = cli.command {
         return run_ledger(settings, command);
     }
-    let mut app = match App::build(settings) {
+    let app = match App::build(settings) {
         Ok(app) => app,
         Err(e) if e.is_shipped() => return fail(exit::SOFTWARE, e),
         Err(e) => return fail(exit::CONFIG, e),
@@ -388,8 +388,9 @@ fn main() -> ExitCode {
             output,
             no_fetch,
         } => {
-            app.pipeline = without_fetching(&app, no_fetch);
-            runtime.block_on(run_process(&app, &inputs, output))
+            let pipeline = without_fetching(&app, no_fetch);
+            let run = batch::run(&app.settings, &pipeline, &inputs, output);
+            ExitCode::from(runtime.block_on(run))
         }
         Command::Run => runtime.block_on(run_worker(app)),
         Command::Parked(cmd) => runtime.block_on(run_parked(&app, cmd, cli.config.as_deref())),
@@ -721,76 +722,4 @@ fn without_fetching(app: &App, no_fetch: bool) -> preauth_worker::pipeline::Pipe
         pipeline.attachments = None;
     }
     pipeline
-}
-
-async fn run_process(app: &App, inputs: &[PathBuf], output: Option<PathBuf>) -> ExitCode {
-    let inputs: Vec<PathBuf> = if inputs.is_empty() {
-        if std::io::stdin().is_terminal() {
-            eprintln!(
-                "preauth-worker: no input: name files or folders of case events, or `-` to read them from standard input"
-            );
-            return ExitCode::from(exit::NO_INPUT);
-        }
-        vec![PathBuf::from("-")]
-    } else {
-        inputs.to_vec()
-    };
-    // Only case events reach the pipeline: what is not one is reported here, by its label.
-    let max = app.settings.amqp.max_message_bytes;
-    let mut items = Vec::new();
-    let mut problems = Vec::new();
-    for entry in inputs::read(&inputs).entries {
-        match entry {
-            Entry::Event(item) => match inputs::screen(&item, max) {
-                Ok(_) => items.push(item),
-                Err(p) => problems.push(p),
-            },
-            Entry::Problem(p) => problems.push(p),
-        }
-    }
-    for p in &problems {
-        eprintln!("{}", p.line());
-    }
-    let input_code = inputs::exit_code(&problems);
-    if items.is_empty() {
-        return ExitCode::from(input_code.unwrap_or(exit::NO_INPUT));
-    }
-    let out: Box<dyn Write + Send> = match &output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("preauth-worker: cannot write {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
-        },
-        None => Box::new(std::io::stdout()),
-    };
-    match batch::process(
-        &app.pipeline,
-        items,
-        app.settings.process.concurrency,
-        out,
-        true,
-    )
-    .await
-    {
-        Ok(mut summary) => {
-            let read_unreadable = problems
-                .iter()
-                .filter(|p| p.kind == ProblemKind::Unreadable)
-                .count();
-            let driven_unreadable = summary.unreadable;
-            summary.unreadable += read_unreadable;
-            eprint!("{}", summary.render());
-            match input_code {
-                Some(code) => ExitCode::from(code),
-                None if driven_unreadable > 0 => ExitCode::from(exit::DATA),
-                None => ExitCode::SUCCESS,
-            }
-        }
-        Err(e) => {
-            eprintln!("preauth-worker: writing outcomes failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }

@@ -236,6 +236,40 @@ pub(crate) fn publish_hold_waits(hold: Duration) -> impl Backoff {
         })
 }
 
+/// How a step of a case waits in process (the payer's in-process retries, a document store's,
+/// the simulator's latency): for real by default; `process` with a simulated clock moves its
+/// clock forward instead.
+#[derive(Clone)]
+pub struct Sleeper(std::sync::Arc<dyn Fn(Duration) -> BoxedWait + Send + Sync>);
+
+/// The wait a [`Sleeper`] returns.
+pub type BoxedWait = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+impl Sleeper {
+    /// A sleeper that waits however `wait` says.
+    pub fn new(wait: impl Fn(Duration) -> BoxedWait + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(wait))
+    }
+
+    /// Waits `d` (or what this sleeper makes of it).
+    pub fn sleep(&self, d: Duration) -> BoxedWait {
+        (self.0)(d)
+    }
+}
+
+impl Default for Sleeper {
+    /// Real time: `tokio::time::sleep`.
+    fn default() -> Self {
+        Self::new(|d| Box::pin(tokio::time::sleep(d)))
+    }
+}
+
+impl std::fmt::Debug for Sleeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sleeper")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! message that is not cannot be answered (there is nobody to address an outcome to); the
 //! driver parks it with the reason.
 
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Longest identifier accepted for `event_id` and `case_id`.
@@ -101,8 +102,148 @@ fn misspelt(map: &Map<String, Value>, key: &'static str) -> String {
     }
 }
 
+/// Whether [`identify`] would answer these bytes, without building their body: the text is read
+/// with the checks `Value` makes (numbers in range, strings valid), keeping the two ids only
+/// (the last of a repeated one, as a map does). What cannot be answered is left to `identify`,
+/// for its reason and detail.
+pub fn check_identifiable(bytes: &[u8]) -> Result<(), Unidentifiable> {
+    if let Ok(Ids { event_id, case_id }) = serde_json::from_slice::<Ids>(bytes) {
+        if usable(event_id.as_ref()).is_ok() && usable(case_id.as_ref()).is_ok() {
+            return Ok(());
+        }
+    }
+    identify(bytes).map(|_| ())
+}
+
+/// The ids of an object, read as [`Value`] reads it.
+struct Ids {
+    event_id: Option<Value>,
+    case_id: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for Ids {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(IdsVisitor)
+    }
+}
+
+struct IdsVisitor;
+
+impl<'de> Visitor<'de> for IdsVisitor {
+    type Value = Ids;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ids, A::Error> {
+        let mut ids = Ids {
+            event_id: None,
+            case_id: None,
+        };
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::EventId => ids.event_id = Some(map.next_value()?),
+                Key::CaseId => ids.case_id = Some(map.next_value()?),
+                Key::Other => map.next_value::<Skipped>().map(|_| ())?,
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// A member's name: one of the ids, or another.
+enum Key {
+    EventId,
+    CaseId,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Key, E> {
+        Ok(match s {
+            "event_id" => Key::EventId,
+            "case_id" => Key::CaseId,
+            _ => Key::Other,
+        })
+    }
+}
+
+/// Any JSON value, read with the checks [`Value`] makes, and kept nowhere.
+struct Skipped;
+
+impl<'de> Deserialize<'de> for Skipped {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkippedVisitor)
+    }
+}
+
+struct SkippedVisitor;
+
+impl<'de> Visitor<'de> for SkippedVisitor {
+    type Value = Skipped;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_unit<E>(self) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skipped, A::Error> {
+        while seq.next_element::<Skipped>()?.is_some() {}
+        Ok(Skipped)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
+        while map.next_key::<Key>()?.is_some() {
+            map.next_value::<Skipped>()?;
+        }
+        Ok(Skipped)
+    }
+}
+
 pub(super) fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str> {
-    match map.get(key) {
+    usable(map.get(key))
+}
+
+fn usable(value: Option<&Value>) -> Result<String, &'static str> {
+    match value {
         None | Some(Value::Null) => Err("is missing"),
         Some(Value::String(s)) => {
             let s = s.trim();
@@ -141,5 +282,53 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checking_that_a_body_is_identifiable_agrees_with_identifying_it() {
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        let bodies = [
+            r#"{"event_id": "e-1", "case_id": "c-1", "x": [1, {"y": null}]}"#.to_owned(),
+            r#"{"event_id": " e-1 ", "case_id": "c-1"}"#.to_owned(),
+            r#"{"event_id": "e-1"}"#.to_owned(),
+            r#"{"case_id": "c-1"}"#.to_owned(),
+            r#"{"event_id": null, "case_id": "c-1"}"#.to_owned(),
+            r#"{"event_id": 7, "case_id": "c-1"}"#.to_owned(),
+            r#"{"event_id": "  ", "case_id": "c-1"}"#.to_owned(),
+            format!(r#"{{"event_id": "e-1", "case_id": "{long}"}}"#),
+            r#"{"event_id": "e\u0001", "case_id": "c-1"}"#.to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1", "event_id": "e-2"}"#.to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1", "event_id": 3}"#.to_owned(),
+            r#"{"event\u005fid": "e-1", "case_id": "c-1"}"#.to_owned(),
+            r#"{"eventid": "e-1", "case_id": "c-1"}"#.to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1"} x"#.to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1""#.to_owned(),
+            r#"[{"event_id": "e-1", "case_id": "c-1"}]"#.to_owned(),
+            r#""e-1""#.to_owned(),
+            "not json".to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1", "n": 1e400}"#.to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1", "n": [18446744073709551616, -0, 1.5]}"#
+                .to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1", "s": "\ud800"}"#.to_owned(),
+            r#"{"event_id": "e-1", "case_id": "c-1", "\ud800": 1}"#.to_owned(),
+            format!(
+                r#"{{"event_id": "e-1", "case_id": "c-1", "deep": {}{}}}"#,
+                "[".repeat(130),
+                "]".repeat(130)
+            ),
+        ];
+        let mut bodies: Vec<Vec<u8>> = bodies.into_iter().map(String::into_bytes).collect();
+        bodies.push(b"{\"event_id\": \"e-1\", \"case_id\": \"c-1\", \"s\": \"\xff\"}".to_vec());
+        bodies.push(b"{\"event_id\": \"e-1\", \"case_id\": \"c-1\", \"\xff\": 1}".to_vec());
+        for body in &bodies {
+            let checked = check_identifiable(body);
+            let identified = identify(body).map(|_| ());
+            assert_eq!(checked, identified, "{}", String::from_utf8_lossy(body));
+        }
     }
 }

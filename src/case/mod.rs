@@ -14,7 +14,9 @@ pub(crate) mod redact;
 
 pub use decode::decode;
 pub use finding::{registry, Finding, Rule, Severity};
-pub use identify::{identify, json_error, Identified, Unidentifiable, Unreadable};
+pub use identify::{
+    check_identifiable, identify, json_error, Identified, Unidentifiable, Unreadable,
+};
 pub use kind::{Kind, Original};
 pub use outcome::{
     AppealRoute, Authorization, AuthorizedLine, InformationRequest, Outcome, PayerRef, Reason,

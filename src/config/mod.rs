@@ -265,6 +265,19 @@ pub struct FollowupSettings {
 pub struct ProcessSettings {
     /// Cases handled at once by `process`.
     pub concurrency: usize,
+    /// `auto`: a simulated clock (no real waiting) when every payer is the in-process simulator
+    /// and every document store a folder; `real`: always wait in real time.
+    pub clock: ProcessClock,
+}
+
+/// The clock `process` runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessClock {
+    /// Simulated when nothing outside the process is waited for, real otherwise.
+    Auto,
+    /// Real waits, always.
+    Real,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

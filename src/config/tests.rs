@@ -661,3 +661,18 @@ fn a_payer_subscription_that_could_never_work_names_its_key() {
     let err = refused(&format!("{payer}{credential}{plain}"));
     assert!(err.contains("payers.x.subscription.endpoint"), "{err}");
 }
+
+#[test]
+fn the_process_clock_is_auto_by_default_real_on_request_and_nothing_else() {
+    assert_eq!(
+        load(None, &[]).expect("defaults").process.clock,
+        ProcessClock::Auto
+    );
+    let real = load(Some("[process]\nclock = \"real\"\n"), &[]).expect("real");
+    assert_eq!(real.process.clock, ProcessClock::Real);
+    let err = refused("[process]\nclock = \"fast\"\n");
+    assert!(
+        err.contains("process.clock = \"fast\"") && err.contains("not one of \"auto\" or \"real\""),
+        "{err}"
+    );
+}

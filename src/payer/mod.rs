@@ -62,6 +62,9 @@ pub struct PayerRequest<'a> {
     /// The earlier request this one refers to: the request an update or a cancellation
     /// changes, or the denied request an appeal contests. `None` for a first submission.
     pub original: Option<OriginalRequest<'a>>,
+    /// How the adapter waits inside this request (the simulator's latency): the pipeline's own
+    /// sleeper, so a simulated clock reaches it.
+    pub sleeper: &'a crate::retry::Sleeper,
 }
 
 /// The request an update, a cancellation or an appeal refers to.

@@ -46,7 +46,7 @@ async fn fetch(
                     return Err(Problem::Unavailable(detail));
                 };
                 debug!(case_id = %case.case_id, event_id = %case.event_id, wait_ms = wait.as_millis() as u64, %detail, "Document store unavailable; retrying in process.");
-                tokio::time::sleep(wait).await;
+                pipeline.sleeper.sleep(wait).await;
             }
             other => return other,
         }

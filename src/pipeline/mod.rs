@@ -23,7 +23,7 @@ use crate::payer::attachments::{Attachments, Problem};
 use crate::payer::{
     Operation, OriginalRequest, Overall, Payer, PayerError, PayerRequest, PayerResponse,
 };
-use crate::retry::{CaseState, InProcessRetry, Schedule};
+use crate::retry::{CaseState, InProcessRetry, Schedule, Sleeper};
 use crate::rules::{documents_necessity, has_errors, validate, Policy};
 use chrono::{DateTime, Duration as Days, Utc};
 use tracing::field::Empty;
@@ -144,6 +144,9 @@ pub struct Pipeline {
     /// (fetching switched off, as `check --no-fetch` and `process --no-fetch` do).
     pub attachments: Option<Arc<Attachments>>,
     pub clock: Clock,
+    /// How waits inside one delivery are waited: real time, except under `process`'s
+    /// simulated clock.
+    pub sleeper: Sleeper,
 }
 
 impl Pipeline {
@@ -341,6 +344,7 @@ impl Pipeline {
                         request_identifier: id,
                         payer_reference: reference,
                     }),
+                    sleeper: &self.sleeper,
                 };
                 let span = tracing::info_span!(
                     "payer call",
@@ -381,7 +385,7 @@ impl Pipeline {
                             _ => break result,
                         };
                         debug!(case_id = %case.case_id, event_id = %case.event_id, attempt = attempts, wait_ms = wait.as_millis() as u64, %detail, "Payer call failed transiently; retrying in process.");
-                        tokio::time::sleep(wait).await;
+                        self.sleeper.sleep(wait).await;
                     }
                     _ => break result,
                 }

@@ -22,6 +22,7 @@ fn pipeline(now: DateTime<Utc>) -> Pipeline {
         max_message_bytes: 1 << 20,
         attachments: None,
         clock: Arc::new(move || now),
+        sleeper: Default::default(),
     }
 }
 

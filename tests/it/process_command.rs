@@ -415,3 +415,149 @@ fn a_payer_that_never_recovers_ends_failed_and_parked() {
     assert_eq!(got[0]["attempts"], 3);
     assert!(String::from_utf8_lossy(&out.stderr).contains("retries-exhausted"));
 }
+
+/// What an outcome says, without its times: ids, status, reasons.
+fn decision(o: &Value) -> (String, String, String, Vec<String>) {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let reasons = o["reasons"]
+        .as_array()
+        .map(|r| r.iter().map(|r| text(&r["code"])).collect())
+        .unwrap_or_default();
+    (
+        text(&o["outcome_id"]),
+        text(&o["event_id"]),
+        text(&o["status"]),
+        reasons,
+    )
+}
+
+#[test]
+fn the_examples_give_the_same_outcomes_in_the_same_order_on_the_simulated_and_the_real_clock() {
+    let examples = examples();
+    let path = examples.to_str().expect("utf-8 path");
+    let on = |clock: &str| {
+        let mut env = FAST.to_vec();
+        env.push(("PREAUTH__PROCESS__CLOCK", clock));
+        let out = run(worker(&["process", path], &env));
+        assert!(
+            out.status.success(),
+            "{clock}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let decisions: Vec<_> = outcomes(&out.stdout).iter().map(decision).collect();
+        (decisions, stderr)
+    };
+    let (simulated, simulated_summary) = on("auto");
+    let (real, real_summary) = on("real");
+    assert_eq!(simulated.len(), expected().len() + 2, "{simulated:?}");
+    assert_eq!(simulated, real);
+    assert!(
+        simulated_summary.contains("on the simulated clock"),
+        "{simulated_summary}"
+    );
+    assert!(
+        !real_summary.contains("on the simulated clock"),
+        "{real_summary}"
+    );
+}
+
+#[test]
+fn on_the_simulated_clock_a_pended_case_is_followed_up_after_its_configured_wait() {
+    let env = [("PREAUTH__FOLLOWUP__PENDED", "[\"1h\", \"4h\"]")];
+    let out = run(worker(
+        &["process", examples().to_str().expect("utf-8 path")],
+        &env,
+    ));
+    assert!(out.status.success());
+    let time = |o: &Value, key: &str| -> chrono::DateTime<chrono::Utc> {
+        o[key]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("{key}: {o}"))
+            .with_timezone(&chrono::Utc)
+    };
+    let by_event = by_event(&outcomes(&out.stdout));
+    let mut pended = 0;
+    for got in by_event.values() {
+        for (i, o) in got.iter().enumerate() {
+            if o["status"] != "pended" {
+                continue;
+            }
+            pended += 1;
+            let wait = time(o, "next_follow_up_at") - time(o, "decided_at");
+            assert_eq!(wait, chrono::TimeDelta::hours(1), "{o}");
+            // The follow-up was made when it was due, on the simulated clock.
+            let next = &got[i + 1];
+            assert_eq!(
+                time(next, "decided_at"),
+                time(o, "next_follow_up_at"),
+                "{next}"
+            );
+        }
+    }
+    assert_eq!(pended, 2, "{by_event:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(", 1h on the simulated clock"), "{stderr}");
+}
+
+#[test]
+fn a_json_array_on_standard_input_is_one_case_per_element() {
+    let cases: Vec<Value> = [
+        "01-eyelid-margin-cornea-approved",
+        "05-17110-twenty-lesions-rejected",
+    ]
+    .iter()
+    .map(|n| read_json(&examples().join(format!("{n}.json"))))
+    .collect();
+    let out = process_stdin(&serde_json::to_string_pretty(&cases).expect("json"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let statuses: Vec<Value> = outcomes(&out.stdout)
+        .iter()
+        .map(|o| o["status"].clone())
+        .collect();
+    assert_eq!(statuses, ["approved", "rejected"]);
+}
+
+#[test]
+fn an_over_long_line_is_reported_too_large_and_the_lines_after_it_are_processed() {
+    let good = serde_json::to_string(&read_json(
+        &examples().join("01-eyelid-margin-cornea-approved.json"),
+    ))
+    .expect("json");
+    let mut big = read_json(&examples().join("03-cheek-appearance-only-rejected.json"));
+    big["documentation"]["clinical_notes"] = Value::from("x".repeat(8000));
+    let big = serde_json::to_string(&big).expect("json");
+    let mut child = worker(
+        &["process", "-"],
+        &[("PREAUTH__AMQP__MAX_MESSAGE_BYTES", "4096")],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{big}\n{good}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "stdin:1: unreadable (too-large): {} bytes, over the 4096-byte limit for one case event",
+            big.len()
+        )),
+        "{stderr}"
+    );
+    let got = outcomes(&out.stdout);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["status"], "approved");
+}

@@ -294,6 +294,17 @@ impl Attachments {
         wanted
     }
 
+    /// The same stores and limits, with folders read in place rather than on a blocking thread:
+    /// for `process`, whose cases wait for their documents anyway.
+    pub fn reading_folders_in_place(mut self) -> Self {
+        for source in &mut self.sources {
+            if let Store::Folder { in_place, .. } = &mut source.store {
+                *in_place = true;
+            }
+        }
+        self
+    }
+
     fn source<'u>(&self, uri: &'u str) -> Option<(&Source, &'u str)> {
         self.sources
             .iter()

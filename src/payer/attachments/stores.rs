@@ -33,7 +33,12 @@ pub(crate) enum StoreError {
 
 /// One configured store.
 pub(crate) enum Store {
-    Folder(PathBuf),
+    /// A folder, read on a blocking thread, or in place (`process`, whose cases wait for their
+    /// documents anyway: the hop to another thread cost more than the read).
+    Folder {
+        root: PathBuf,
+        in_place: bool,
+    },
     Https(Box<HttpsStore>),
     S3(Arc<dyn ObjectStore>, String),
 }
@@ -82,7 +87,10 @@ impl Store {
             message,
         };
         match settings {
-            StoreSettings::Folder { root } => Ok(Store::Folder(root.clone())),
+            StoreSettings::Folder { root } => Ok(Store::Folder {
+                root: root.clone(),
+                in_place: false,
+            }),
             StoreSettings::Https(s) => https(s, timeout, &err).map(|h| Store::Https(Box::new(h))),
             StoreSettings::S3(s) => {
                 let store = s3(s, timeout, &err)?;
@@ -95,7 +103,9 @@ impl Store {
     pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder(root) => in_folder(root, key, |dir, key| folder_size(&dir, key)).await,
+            Store::Folder { root, in_place } => {
+                in_folder(root, key, *in_place, |dir, key| folder_size(&dir, key)).await
+            }
             Store::Https(h) => h.size(key).await,
             Store::S3(store, prefix) => {
                 let path = object_path(prefix, key)?;
@@ -109,8 +119,11 @@ impl Store {
     pub(crate) async fn fetch(&self, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder(root) => {
-                in_folder(root, key, move |dir, key| folder_read(&dir, key, cap)).await
+            Store::Folder { root, in_place } => {
+                in_folder(root, key, *in_place, move |dir, key| {
+                    folder_read(&dir, key, cap)
+                })
+                .await
             }
             Store::Https(h) => h.fetch(key, cap).await,
             Store::S3(store, prefix) => {
@@ -215,16 +228,17 @@ pub(crate) async fn folder_reads(
 /// One document asked of a folder: its position among the asks, its key and its cap.
 type FolderAsk = (usize, String, u64);
 
-/// Answers every ask whose store is a folder with `one`, a blocking call per folder.
+/// Answers every ask whose store is a folder with `one`: a blocking call per folder, or in
+/// place for a folder read in place (`process`).
 async fn per_folder<T: Send + 'static>(
     asks: &[Option<(&Store, (&str, u64))>],
     one: fn(&cap_std::fs::Dir, &str, u64) -> Result<T, StoreError>,
 ) -> Vec<Option<Result<T, StoreError>>> {
     let mut out: Vec<Option<Result<T, StoreError>>> = asks.iter().map(|_| None).collect();
     // The folders asked about, in order, with the positions and keys asked of each.
-    let mut folders: Vec<(PathBuf, Vec<FolderAsk>)> = Vec::new();
+    let mut folders: Vec<(PathBuf, bool, Vec<FolderAsk>)> = Vec::new();
     for (i, ask) in asks.iter().enumerate() {
-        let Some((Store::Folder(root), (key, cap))) = ask else {
+        let Some((Store::Folder { root, in_place }, (key, cap))) = ask else {
             continue;
         };
         if let Err(e) = checked(key) {
@@ -232,22 +246,27 @@ async fn per_folder<T: Send + 'static>(
             continue;
         }
         let entry = (i, (*key).to_owned(), *cap);
-        match folders.iter_mut().find(|(r, _)| r == root) {
-            Some((_, keys)) => keys.push(entry),
-            None => folders.push((root.clone(), vec![entry])),
+        match folders.iter_mut().find(|(r, _, _)| r == root) {
+            Some((_, _, keys)) => keys.push(entry),
+            None => folders.push((root.clone(), *in_place, vec![entry])),
         }
     }
-    for (root, keys) in folders {
+    for (root, in_place, keys) in folders {
         let positions: Vec<usize> = keys.iter().map(|(i, _, _)| *i).collect();
-        let answers = tokio::task::spawn_blocking(move || match open_root(&root) {
+        let read = move || match open_root(&root) {
             Ok(dir) => keys
                 .iter()
                 .map(|(_, key, cap)| one(&dir, key, *cap))
                 .collect(),
             Err(e) => keys.iter().map(|_| Err(e.clone())).collect::<Vec<_>>(),
-        })
-        .await
-        .unwrap_or_else(|_| {
+        };
+        if in_place {
+            for (i, answer) in positions.into_iter().zip(read()) {
+                out[i] = Some(answer);
+            }
+            continue;
+        }
+        let answers = tokio::task::spawn_blocking(read).await.unwrap_or_else(|_| {
             positions
                 .iter()
                 .map(|_| {
@@ -264,12 +283,17 @@ async fn per_folder<T: Send + 'static>(
     out
 }
 
-/// Runs `f` on the folder `root`, opened as a capability, and `key`, on a blocking thread.
+/// Runs `f` on the folder `root`, opened as a capability, and `key`: on a blocking thread, or
+/// on this one when `in_place`.
 async fn in_folder<T: Send + 'static>(
     root: &std::path::Path,
     key: &str,
+    in_place: bool,
     f: impl FnOnce(cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
+    if in_place {
+        return f(open_root(root)?, key);
+    }
     let (root, key) = (root.to_owned(), key.to_owned());
     tokio::task::spawn_blocking(move || f(open_root(&root)?, &key))
         .await

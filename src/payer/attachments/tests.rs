@@ -492,3 +492,44 @@ fn a_document_api_ca_file_must_hold_certificates() {
     let e = Attachments::build(&settings).err().expect("refused");
     assert_eq!(e.key, "attachments.sources.api.ca_file");
 }
+
+#[tokio::test]
+async fn a_folder_read_in_place_gives_what_a_read_on_a_blocking_thread_gives() {
+    let folder = Folder::new();
+    folder
+        .put("secret.jpg", JPEG)
+        .put("store/IMG-1", JPEG)
+        .put("store/IMG-2", PNG);
+    let cases = [
+        with_photos(json!([photo("IMG-1", "IMG-1", "image/jpeg")])),
+        with_photos(json!([
+            photo("IMG-1", "IMG-1", "image/jpeg"),
+            photo("IMG-2", "IMG-2", "image/png")
+        ])),
+        with_photos(json!([photo("IMG-9", "IMG-9", "image/jpeg")])),
+        with_photos(json!([photo("IMG-2", "IMG-2", "image/jpeg")])),
+        with_photos(json!([photo("IMG-9", "../secret.jpg", "image/jpeg")])),
+    ];
+    let shown = |r: Result<Documents, Problem>| match r {
+        Ok(docs) => format!("{} {}", docs.digest(), docs.total_bytes()),
+        Err(Problem::Rejected(findings)) => format!("{findings:?}"),
+        Err(Problem::Unavailable(detail)) => detail,
+    };
+    let blocking = folder.attachments();
+    let in_place = folder.attachments().reading_folders_in_place();
+    for case in &cases {
+        assert_eq!(
+            shown(in_place.resolve(case, None).await),
+            shown(blocking.resolve(case, None).await)
+        );
+    }
+    // A folder that is not there is worth trying again either way.
+    let missing = Folder::new();
+    let case = &cases[0];
+    let got = missing
+        .attachments()
+        .reading_folders_in_place()
+        .resolve(case, None)
+        .await;
+    assert!(matches!(got, Err(Problem::Unavailable(_))), "{got:?}");
+}

@@ -546,6 +546,7 @@ mod tests {
                     attempt: 1,
                     documents: None,
                     original: None,
+                    sleeper: &crate::retry::Sleeper::default(),
                 })
                 .await
                 .expect_err("refused");

@@ -43,7 +43,7 @@ impl SimulatedPayer {
 impl Payer for SimulatedPayer {
     async fn send(&self, request: PayerRequest<'_>) -> Result<PayerResponse, PayerError> {
         if self.faults.slow(request.attempt) {
-            tokio::time::sleep(self.faults.latency).await;
+            request.sleeper.sleep(self.faults.latency).await;
         }
         let transient = |status: &str| PayerError::Transient {
             retry_after: self.faults.retry_after,
@@ -535,6 +535,7 @@ mod tests {
             attempt: 1,
             documents: None,
             original: None,
+            sleeper: &crate::retry::Sleeper::default(),
         };
         decide(&req, &codes)
     }
@@ -572,6 +573,7 @@ mod tests {
             attempt: 1,
             documents: None,
             original: None,
+            sleeper: &crate::retry::Sleeper::default(),
         };
         let review = ReviewCase::from_case(&case);
         for shown in [

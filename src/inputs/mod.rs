@@ -9,15 +9,21 @@
 //!   reported once with its line and column; when not, the file is JSON lines, one case event
 //!   per non-blank line, and a line that is not JSON is reported with its number.
 //!
+//! Inputs are read as a stream ([`stream`]), one at a time and only as far as asked: a file of
+//! JSON lines line by line, an array element by element, one document whole. Under a line limit
+//! ([`Stream::line_limit`], the size limit of one case event under `process`), a longer line or
+//! array element is reported as too large from its length alone, without being held.
+//!
 //! Nothing here quotes an input: problems name the input, a category and a position.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::de::IgnoredAny;
 use serde_json::error::Category;
 
-use crate::case::{identify, Identified};
+use crate::case::{check_identifiable, identify, Identified};
+
+mod stream;
+pub use stream::{stream, Stream};
 
 /// One case event read from an input, with where it came from: `file`, `file#index` (an
 /// element of a JSON array, from 0) or `file:line` (JSON lines, from 1).
@@ -110,21 +116,6 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    fn event(&mut self, label: String, body: Vec<u8>) {
-        self.entries.push(Entry::Event(InputItem { label, body }));
-    }
-
-    fn nothing(&mut self, label: impl Into<String>, detail: impl Into<String>) {
-        self.entries
-            .push(Entry::Problem(InputProblem::no_input(label, detail)));
-    }
-
-    fn not_json(&mut self, label: impl Into<String>, detail: impl Into<String>) {
-        self.entries.push(Entry::Problem(InputProblem::unreadable(
-            label, NOT_JSON, detail,
-        )));
-    }
-
     /// The case events and the problems, apart.
     pub fn into_parts(self) -> (Vec<InputItem>, Vec<InputProblem>) {
         let mut items = Vec::new();
@@ -158,59 +149,11 @@ pub const STDIN: &str = "stdin";
 
 /// Reads every input, in order: files, folders (their `*.json` and `*.jsonl` files, sorted), or
 /// `-` for standard input. An empty list reads nothing: the caller decides what that means.
+/// [`stream`] reads the same, as it is asked for.
 pub fn read(inputs: &[PathBuf]) -> Inputs {
-    let mut out = Inputs::default();
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            let mut text = Vec::new();
-            match std::io::stdin().read_to_end(&mut text) {
-                Ok(_) if text.trim_ascii().is_empty() => {
-                    out.nothing(STDIN, "standard input is empty: no case event to read")
-                }
-                Ok(_) => split(STDIN, &text, &mut out),
-                Err(e) => out.nothing(STDIN, format!("cannot read standard input: {e}")),
-            }
-            continue;
-        }
-        let label = input.display().to_string();
-        if input.is_dir() {
-            match list_dir(input) {
-                Ok(files) if files.is_empty() => {
-                    out.nothing(label, "this folder holds no *.json or *.jsonl file")
-                }
-                Ok(files) => {
-                    for file in files {
-                        read_file(&file, &mut out);
-                    }
-                }
-                Err(e) => out.nothing(label, format!("cannot list this folder: {e}")),
-            }
-        } else {
-            read_file(input, &mut out);
-        }
+    Inputs {
+        entries: stream(inputs).collect(),
     }
-    out
-}
-
-fn read_file(file: &Path, out: &mut Inputs) {
-    let label = file.display().to_string();
-    match std::fs::read(file) {
-        Ok(text) if text.trim_ascii().is_empty() => {
-            out.nothing(label, "the file is empty: no case event in it")
-        }
-        Ok(text) => split(&label, &text, out),
-        Err(e) => out.nothing(label, format!("cannot read it: {e}")),
-    }
-}
-
-fn list_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json" || x == "jsonl"))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 /// How a text holds its case events.
@@ -223,116 +166,40 @@ pub enum Shape {
     Lines,
 }
 
-/// Decides the shape of a non-blank text by looking at it (see the module documentation).
+/// Decides the shape of a non-blank text by looking at it (see the module documentation), as
+/// [`stream`] does when it opens an input.
 pub fn shape(text: &[u8]) -> Shape {
-    let trimmed = text.trim_ascii_start();
-    if trimmed.first() == Some(&b'[') {
-        return Shape::Array;
-    }
-    if serde_json::from_slice::<IgnoredAny>(text).is_ok() {
-        return Shape::One;
-    }
-    let first_line = trimmed
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
-    match serde_json::from_slice::<IgnoredAny>(first_line) {
-        Err(e) if e.classify() == Category::Eof => Shape::BrokenDocument,
-        _ => Shape::Lines,
-    }
+    let mut s = Stream::text("text", text);
+    // Opening the text decides its shape.
+    let _ = s.next();
+    s.shape().unwrap_or(Shape::BrokenDocument)
 }
 
 /// Splits one input's text into case events (and problems), by its shape. A UTF-8 byte order
 /// mark, which some Windows exports write, is not part of the JSON.
+#[cfg(test)]
 fn split(label: &str, text: &[u8], out: &mut Inputs) {
-    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-    if text.trim_ascii().is_empty() {
-        return out.nothing(label, "no case event in it");
-    }
-    match shape(text) {
-        Shape::Array => match array_elements(text) {
-            Ok(elements) if elements.is_empty() => {
-                out.nothing(label, "an empty JSON array: no case event in it")
-            }
-            Ok(elements) => {
-                for (i, body) in elements.into_iter().enumerate() {
-                    out.event(format!("{label}#{i}"), body.to_vec());
-                }
-            }
-            Err(e) => out.not_json(
-                label,
-                format!("not a valid JSON array: {}", position(&e, true)),
-            ),
-        },
-        Shape::One => out.event(label.to_owned(), text.trim_ascii().to_vec()),
-        Shape::BrokenDocument => {
-            let detail = match serde_json::from_slice::<IgnoredAny>(text) {
-                Err(e) => format!("not valid JSON: {}", position(&e, true)),
-                Ok(_) => "not valid JSON".to_owned(),
-            };
-            out.not_json(label, detail);
-        }
-        Shape::Lines => {
-            for (n, line) in text.split(|b| *b == b'\n').enumerate() {
-                let line = line.trim_ascii();
-                if line.is_empty() {
-                    continue;
-                }
-                let label = format!("{label}:{}", n + 1);
-                match serde_json::from_slice::<IgnoredAny>(line) {
-                    Ok(_) => out.event(label, line.to_vec()),
-                    Err(e) => out.not_json(label, format!("not JSON: {}", position(&e, false))),
-                }
-            }
-        }
-    }
-}
-
-/// The elements of a JSON array, each as the bytes it has in the text (never re-encoded).
-fn array_elements(text: &[u8]) -> Result<Vec<&[u8]>, serde_json::Error> {
-    // Parsed whole first, so an error carries its position in the whole text.
-    serde_json::from_slice::<Vec<IgnoredAny>>(text)?;
-    let skip_ws = |mut i: usize| {
-        while text.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        i
-    };
-    let mut elements = Vec::new();
-    // Past the `[` (the text is a valid array, so it starts with one after whitespace).
-    let mut i = skip_ws(skip_ws(0) + 1);
-    while text.get(i).is_some_and(|b| *b != b']') {
-        let rest = text.get(i..).unwrap_or_default();
-        let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
-        match values.next() {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e),
-            None => break,
-        }
-        let end = i + values.byte_offset();
-        elements.push(text.get(i..end).unwrap_or_default());
-        i = skip_ws(end);
-        if text.get(i) == Some(&b',') {
-            i = skip_ws(i + 1);
-        }
-    }
-    Ok(elements)
+    out.entries.extend(Stream::text(label, text));
 }
 
 /// What is wrong with a JSON text, by category and position only (serde_json's own message can
 /// quote the input). `with_line` is false for one line of JSON lines, whose label has the line.
 fn position(e: &serde_json::Error, with_line: bool) -> String {
-    let what = match e.classify() {
+    position_at(e.classify(), e.line(), e.column(), with_line)
+}
+
+/// [`position`] of an error of this category at this line and column.
+fn position_at(category: Category, line: usize, column: usize, with_line: bool) -> String {
+    let what = match category {
         Category::Syntax => "a syntax error",
         Category::Eof => "the text ends before the JSON value does",
         Category::Data => "a value of the wrong type",
         Category::Io => "a read error",
     };
     if with_line {
-        format!("{what} at line {} column {}", e.line(), e.column())
+        format!("{what} at line {line} column {column}")
     } else {
-        format!("{what} at column {}", e.column())
+        format!("{what} at column {column}")
     }
 }
 
@@ -353,6 +220,19 @@ pub fn too_large(bytes: usize, limit: usize) -> String {
 pub fn screen(item: &InputItem, max_message_bytes: usize) -> Result<Identified, InputProblem> {
     screen_body(&item.body, max_message_bytes)
         .map_err(|(code, detail)| InputProblem::unreadable(&item.label, code, detail))
+}
+
+/// [`screen`] without the identified body: what `process` checks of each case event as it
+/// reads, before the pipeline reads it again.
+pub fn answerable(item: &InputItem, max_message_bytes: usize) -> Result<(), InputProblem> {
+    let problem = |code, detail| InputProblem::unreadable(&item.label, code, detail);
+    if item.body.len() > max_message_bytes {
+        return Err(problem(
+            TOO_LARGE,
+            too_large(item.body.len(), max_message_bytes),
+        ));
+    }
+    check_identifiable(&item.body).map_err(|u| problem(u.reason.code(), u.detail))
 }
 
 /// [`screen`] for a bare body: the reason code and the detail when it is not a case event.
