@@ -2,8 +2,6 @@
 //! then move the case event where it must wait or be parked. Nothing here acks: the caller
 //! settles the delivery as [`Settle`] says.
 
-use std::sync::Arc;
-
 use backon::Retryable;
 use lapin::types::ShortString;
 use tracing::{debug, error, info, warn, Instrument};
@@ -12,9 +10,17 @@ use super::counts::{count_outcome, count_parked, DelayKind, AWAITING_TIER};
 use super::headers::{self, DELIVERY_COUNT};
 use super::publisher::{moved_properties, Publisher};
 use super::trace;
-use super::worker::Shared;
 use super::AmqpError;
 use crate::pipeline::{Disposition, Next, ParkReason};
+
+/// What carrying out a disposition reads: the worker's shared state, lent by the worker.
+pub(super) struct Context<'a> {
+    pub(super) pipeline: &'a crate::pipeline::Pipeline,
+    pub(super) key: &'a crate::security::DeploymentKey,
+    pub(super) topology: &'a super::topology::Topology,
+    pub(super) settings: &'a crate::config::Settings,
+    pub(super) health: &'a crate::health::Health,
+}
 
 /// What to do with the delivery once its disposition is carried out.
 pub(super) enum Settle {
@@ -29,7 +35,7 @@ pub(super) enum Settle {
 /// Publishes the outcomes, then moves the message if it must wait or be parked. Every publish
 /// is confirmed; if one cannot be, the delivery is held a while and then returned, never acked.
 pub(super) async fn carry_out(
-    shared: &Arc<Shared>,
+    shared: &Context<'_>,
     publisher: &Publisher,
     delivery: &lapin::message::Delivery,
     routing_key: &str,
@@ -200,7 +206,7 @@ pub(super) async fn carry_out(
 /// while it fails. A dead publishing connection ends the wait at once: the delivery's own
 /// channel is gone with it, so the broker redelivers the case to the next session.
 pub(super) async fn with_hold<F, Fut>(
-    shared: &Arc<Shared>,
+    shared: &Context<'_>,
     publisher: &Publisher,
     publish: F,
 ) -> Result<(), AmqpError>

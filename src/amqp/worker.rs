@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn, Instrument};
 
 use super::acks::Acks;
-use super::carry_out::{carry_out, with_hold, Settle};
+use super::carry_out::{carry_out, with_hold, Context, Settle};
 #[cfg(test)]
 pub(crate) use super::counts::count_outcome;
 pub(crate) use super::counts::count_parked;
@@ -41,19 +41,32 @@ enum SessionEnd {
 }
 
 /// Everything a delivery handler needs, shared by all of them.
-pub(super) struct Shared {
+struct Shared {
     /// Which of the configured broker URLs the next session connects to.
     node: std::sync::atomic::AtomicUsize,
-    pub(super) pipeline: Arc<Pipeline>,
-    pub(super) key: crate::security::DeploymentKey,
-    pub(super) topology: Topology,
-    pub(super) settings: Settings,
-    pub(super) health: Arc<Health>,
+    pipeline: Arc<Pipeline>,
+    key: crate::security::DeploymentKey,
+    topology: Topology,
+    settings: Settings,
+    health: Arc<Health>,
     fault: FaultPoint,
     /// Outcomes published since the last summary line.
-    pub(super) tally: Tally,
+    tally: Tally,
     /// Request identifiers of verified payer notifications (notifications on only).
     nudges: tokio::sync::Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
+}
+
+impl Shared {
+    /// What carrying out a disposition needs of it.
+    fn context(&self) -> Context<'_> {
+        Context {
+            pipeline: &self.pipeline,
+            key: &self.key,
+            topology: &self.topology,
+            settings: &self.settings,
+            health: &self.health,
+        }
+    }
 }
 
 /// A fault-injection point for the crash window between a confirmed terminal outcome and the
@@ -433,7 +446,7 @@ async fn bring_forward(
             let props = moved_properties(&d.properties, table);
             let work = &shared.topology.work_queue;
             let publish = || publisher.publish("", work, &d.data, props.clone());
-            match with_hold(shared, publisher, publish).await {
+            match with_hold(&shared.context(), publisher, publish).await {
                 Ok(()) => {
                     let acked = bounded(
                         "acking the awaiting copy",
@@ -578,7 +591,14 @@ async fn handle_delivery_inner(
         disposition.progress.extend(parked);
     }
 
-    let settle = carry_out(shared, publisher, &delivery, &routing_key, &disposition).await;
+    let settle = carry_out(
+        &shared.context(),
+        publisher,
+        &delivery,
+        &routing_key,
+        &disposition,
+    )
+    .await;
     let ids = disposition.ids.clone().unwrap_or_default();
     let span = tracing::Span::current();
     if disposition.ids.is_some() {
