@@ -9,7 +9,8 @@
 //! - BENCH_LATENCY_MS (200): the slow-payer run; BENCH_BACKLOG (100000, 0 skips): the memory run;
 //! - BENCH_OPEN_SECONDS (20, 0 skips) and BENCH_OPEN_WARMUP (2): the open-loop runs at 25%, 50%
 //!   and 80% of the bare passthrough's median rate (BENCH_OPEN_RATE=N pins the 100% rate);
-//!   BENCH_OPEN_BARE (0): also the bare passthrough at the same rates;
+//!   BENCH_OPEN_BARE (0): also the bare passthrough at the same rates; BENCH_OPEN_SHARES
+//!   (25,50,80): the shares; BENCH_OPEN_ONLY (0): with BENCH_OPEN_RATE, the open loop alone;
 //! - BENCH_AIOPIKA (1): also the aio-pika passthrough of scripts/bench-aiopika.sh;
 //! - BENCH_WORKER_ENV ("KEY=value …"): settings for the worker, for experiments;
 //!   BENCH_WORKER_BIN: another build of the worker to run instead (an earlier commit's).
@@ -145,6 +146,14 @@ async fn run() {
         "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
     );
 
+    // BENCH_OPEN_ONLY=1 with BENCH_OPEN_RATE: the open-loop runs alone (experiments).
+    if env_or("BENCH_OPEN_ONLY", 0) == 1 {
+        let full: f64 = env_or("BENCH_OPEN_RATE", 0.0);
+        assert!(full > 0.0, "BENCH_OPEN_ONLY needs BENCH_OPEN_RATE");
+        let latency = open_loops(&url, full, open_seconds, open_warmup, prefetch).await;
+        print_latency(&latency, open_seconds, open_warmup, full);
+        return;
+    }
     // The bare passthrough, the two-connection passthrough and the worker at 0 ms alternate for
     // a few rounds: on a shared machine one run can differ from the next by 10% either way. The
     // table shows the median of each; the ratios are also given round by round.
@@ -193,35 +202,7 @@ async fn run() {
 
     // Latency under steady load, at fixed shares of the bare passthrough's rate.
     let full: f64 = env_or("BENCH_OPEN_RATE", bare_rate);
-    let mut latency: Vec<(u32, Latency)> = Vec::new();
-    if open_seconds > 0.0 {
-        for share in [25u32, 50, 80] {
-            let rate = full * f64::from(share) / 100.0;
-            let mut consumers = vec![Consumer::Worker];
-            if env_or("BENCH_OPEN_BARE", 0) == 1 {
-                consumers.push(Consumer::Bare);
-            }
-            for consumer in consumers {
-                let tag = format!("o{share}{consumer:?}");
-                let l = open_loop::run(
-                    &url,
-                    consumer,
-                    rate,
-                    open_seconds,
-                    open_warmup,
-                    prefetch,
-                    &tag,
-                )
-                .await;
-                eprintln!(
-                    "open loop {share}%: {} at {:.0}/s: p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms",
-                    l.name, rate, l.p50_ms, l.p99_ms, l.p999_ms
-                );
-                latency.push((share, l));
-            }
-        }
-    }
-
+    let latency = open_loops(&url, full, open_seconds, open_warmup, prefetch).await;
     println!(
         "\n{:<52} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
         "run", "cases", "cases/s", "p50 ms", "p99 ms", "peak MiB", "CPU s/1000", "broker/1000"
@@ -270,6 +251,57 @@ async fn run() {
             big.cases, big.rss_mib
         );
     }
+    print_latency(&latency, open_seconds, open_warmup, full);
+    for r in &rows {
+        assert!(r.cases > 0, "{}: no outcomes", r.name);
+    }
+}
+
+/// The open-loop runs at each share of `full` in BENCH_OPEN_SHARES (25,50,80).
+async fn open_loops(
+    url: &str,
+    full: f64,
+    open_seconds: f64,
+    open_warmup: f64,
+    prefetch: u16,
+) -> Vec<(u32, Latency)> {
+    let mut latency: Vec<(u32, Latency)> = Vec::new();
+    if open_seconds <= 0.0 {
+        return latency;
+    }
+    let shares: Vec<u32> = env_or("BENCH_OPEN_SHARES", "25,50,80".to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    for share in shares {
+        let rate = full * f64::from(share) / 100.0;
+        let mut consumers = vec![Consumer::Worker];
+        if env_or("BENCH_OPEN_BARE", 0) == 1 {
+            consumers.push(Consumer::Bare);
+        }
+        for consumer in consumers {
+            let tag = format!("o{share}{consumer:?}");
+            let l = open_loop::run(
+                url,
+                consumer,
+                rate,
+                open_seconds,
+                open_warmup,
+                prefetch,
+                &tag,
+            )
+            .await;
+            eprintln!(
+                "open loop {share}%: {} at {:.0}/s: p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms",
+                l.name, rate, l.p50_ms, l.p99_ms, l.p999_ms
+            );
+            latency.push((share, l));
+        }
+    }
+    latency
+}
+
+fn print_latency(latency: &[(u32, Latency)], open_seconds: f64, open_warmup: f64, full: f64) {
     if !latency.is_empty() {
         println!(
             "\nopen loop, {open_seconds:.0} s per rate ({open_warmup:.0} s warm-up not counted), publish to outcome; 100% = {full:.0}/s"
@@ -286,7 +318,7 @@ async fn run() {
             "max ms",
             "peak MiB"
         );
-        for (share, l) in &latency {
+        for (share, l) in latency {
             println!(
                 "{:<18} {:>5}% {:>8.0} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
                 l.name,
@@ -301,8 +333,5 @@ async fn run() {
             );
         }
         println!("targets: worker p99 ≤ 25 ms at 50%, ≤ 100 ms at 80%");
-    }
-    for r in &rows {
-        assert!(r.cases > 0, "{}: no outcomes", r.name);
     }
 }

@@ -95,6 +95,10 @@ pub async fn run(
             let mut histogram =
                 Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
             let mut max_us = 0;
+            // BENCH_OPEN_TRACE=FILE: every counted event's due time and latency (µs), to see
+            // when the slow ones happen.
+            let mut trace: Option<Vec<(u64, u64)>> =
+                std::env::var_os("BENCH_OPEN_TRACE").map(|_| Vec::new());
             while received.load(Ordering::Relaxed) < total {
                 let Ok(Some(Ok(d))) =
                     tokio::time::timeout(Duration::from_secs(30), outcomes.next()).await
@@ -112,7 +116,14 @@ pub async fn run(
                     let us = arrived.saturating_duration_since(due(seq)).as_micros() as u64;
                     max_us = max_us.max(us);
                     let _ = histogram.record(us.max(1));
+                    if let Some(t) = trace.as_mut() {
+                        t.push((due(seq).duration_since(base).as_micros() as u64, us));
+                    }
                 }
+            }
+            if let (Some(t), Some(path)) = (trace, std::env::var_os("BENCH_OPEN_TRACE")) {
+                let text: String = t.iter().map(|(at, us)| format!("{at}\t{us}\n")).collect();
+                let _ = std::fs::write(path, text);
             }
             (histogram, max_us)
         })

@@ -299,7 +299,7 @@ impl Attachments {
     pub fn reading_folders_in_place(mut self) -> Self {
         for source in &mut self.sources {
             if let Store::Folder { in_place, .. } = &mut source.store {
-                *in_place = true;
+                *in_place = Some(stores::InPlace::default());
             }
         }
         self

@@ -31,13 +31,41 @@ pub(crate) enum StoreError {
     Unavailable(String),
 }
 
+/// A folder read in place (`process`): its root, opened once for the run on the first read that
+/// succeeds in opening it. A run of `process` is bounded; the worker, which runs for months,
+/// opens the root for every read, so a share mounted over it after the start is seen.
+#[derive(Default, Clone)]
+pub(crate) struct InPlace(Arc<std::sync::OnceLock<cap_std::fs::Dir>>);
+
+impl InPlace {
+    /// Runs `f` on the opened root; a root that cannot be opened is tried again next time.
+    fn with_root<T>(
+        &self,
+        root: &std::path::Path,
+        f: impl FnOnce(&cap_std::fs::Dir) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(dir) = self.0.get() {
+            return f(dir);
+        }
+        // When another case opened it first, theirs is kept and this one is closed.
+        let _ = self.0.set(open_root(root)?);
+        self.0.get().map_or_else(|| Err(opened_elsewhere()), f)
+    }
+}
+
+/// Never happens (a `OnceLock` that refused a value holds one); an answer all the same.
+fn opened_elsewhere() -> StoreError {
+    StoreError::Unavailable("the attachment folder cannot be opened".to_owned())
+}
+
 /// One configured store.
 pub(crate) enum Store {
-    /// A folder, read on a blocking thread, or in place (`process`, whose cases wait for their
-    /// documents anyway: the hop to another thread cost more than the read).
+    /// A folder, read on a blocking thread with its root opened anew for each read, or in place
+    /// (`process`, whose cases wait for their documents anyway: the hop to another thread cost
+    /// more than the read).
     Folder {
         root: PathBuf,
-        in_place: bool,
+        in_place: Option<InPlace>,
     },
     Https(Box<HttpsStore>),
     S3(Arc<dyn ObjectStore>, String),
@@ -89,7 +117,7 @@ impl Store {
         match settings {
             StoreSettings::Folder { root } => Ok(Store::Folder {
                 root: root.clone(),
-                in_place: false,
+                in_place: None,
             }),
             StoreSettings::Https(s) => https(s, timeout, &err).map(|h| Store::Https(Box::new(h))),
             StoreSettings::S3(s) => {
@@ -104,7 +132,7 @@ impl Store {
         checked(key)?;
         match self {
             Store::Folder { root, in_place } => {
-                in_folder(root, key, *in_place, |dir, key| folder_size(&dir, key)).await
+                in_folder(root, key, in_place.as_ref(), |dir, key| folder_size(dir, key)).await
             }
             Store::Https(h) => h.size(key).await,
             Store::S3(store, prefix) => {
@@ -120,8 +148,8 @@ impl Store {
         checked(key)?;
         match self {
             Store::Folder { root, in_place } => {
-                in_folder(root, key, *in_place, move |dir, key| {
-                    folder_read(&dir, key, cap)
+                in_folder(root, key, in_place.as_ref(), move |dir, key| {
+                    folder_read(dir, key, cap)
                 })
                 .await
             }
@@ -236,7 +264,7 @@ async fn per_folder<T: Send + 'static>(
 ) -> Vec<Option<Result<T, StoreError>>> {
     let mut out: Vec<Option<Result<T, StoreError>>> = asks.iter().map(|_| None).collect();
     // The folders asked about, in order, with the positions and keys asked of each.
-    let mut folders: Vec<(PathBuf, bool, Vec<FolderAsk>)> = Vec::new();
+    let mut folders: Vec<(PathBuf, Option<InPlace>, Vec<FolderAsk>)> = Vec::new();
     for (i, ask) in asks.iter().enumerate() {
         let Some((Store::Folder { root, in_place }, (key, cap))) = ask else {
             continue;
@@ -248,24 +276,29 @@ async fn per_folder<T: Send + 'static>(
         let entry = (i, (*key).to_owned(), *cap);
         match folders.iter_mut().find(|(r, _, _)| r == root) {
             Some((_, _, keys)) => keys.push(entry),
-            None => folders.push((root.clone(), *in_place, vec![entry])),
+            None => folders.push((root.clone(), in_place.clone(), vec![entry])),
         }
     }
     for (root, in_place, keys) in folders {
         let positions: Vec<usize> = keys.iter().map(|(i, _, _)| *i).collect();
-        let read = move || match open_root(&root) {
-            Ok(dir) => keys
-                .iter()
-                .map(|(_, key, cap)| one(&dir, key, *cap))
-                .collect(),
-            Err(e) => keys.iter().map(|_| Err(e.clone())).collect::<Vec<_>>(),
+        let all = move |dir: &cap_std::fs::Dir, keys: &[FolderAsk]| -> Vec<Result<T, StoreError>> {
+            keys.iter()
+                .map(|(_, key, cap)| one(dir, key, *cap))
+                .collect()
         };
-        if in_place {
-            for (i, answer) in positions.into_iter().zip(read()) {
+        if let Some(in_place) = in_place {
+            let answers = in_place
+                .with_root(&root, |dir| Ok(all(dir, &keys)))
+                .unwrap_or_else(|e| keys.iter().map(|_| Err(e.clone())).collect());
+            for (i, answer) in positions.into_iter().zip(answers) {
                 out[i] = Some(answer);
             }
             continue;
         }
+        let read = move || match open_root(&root) {
+            Ok(dir) => all(&dir, &keys),
+            Err(e) => keys.iter().map(|_| Err(e.clone())).collect::<Vec<_>>(),
+        };
         let answers = tokio::task::spawn_blocking(read).await.unwrap_or_else(|_| {
             positions
                 .iter()
@@ -284,18 +317,18 @@ async fn per_folder<T: Send + 'static>(
 }
 
 /// Runs `f` on the folder `root`, opened as a capability, and `key`: on a blocking thread, or
-/// on this one when `in_place`.
+/// on this one when read `in_place`.
 async fn in_folder<T: Send + 'static>(
     root: &std::path::Path,
     key: &str,
-    in_place: bool,
-    f: impl FnOnce(cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
+    in_place: Option<&InPlace>,
+    f: impl FnOnce(&cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    if in_place {
-        return f(open_root(root)?, key);
+    if let Some(in_place) = in_place {
+        return in_place.with_root(root, |dir| f(dir, key));
     }
     let (root, key) = (root.to_owned(), key.to_owned());
-    tokio::task::spawn_blocking(move || f(open_root(&root)?, &key))
+    tokio::task::spawn_blocking(move || f(&open_root(&root)?, &key))
         .await
         .unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
