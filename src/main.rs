@@ -269,6 +269,12 @@ fn amqp_exit(e: &preauth_worker::amqp::AmqpError) -> u8 {
     }
 }
 
+/// jemalloc: a case makes many small allocations, which glibc's allocator served at a fifth of
+/// the worker's CPU (docs/performance.md, third round).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,

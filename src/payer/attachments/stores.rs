@@ -132,7 +132,10 @@ impl Store {
         checked(key)?;
         match self {
             Store::Folder { root, in_place } => {
-                in_folder(root, key, in_place.as_ref(), |dir, key| folder_size(dir, key)).await
+                in_folder(root, key, in_place.as_ref(), |dir, key| {
+                    folder_size(dir, key)
+                })
+                .await
             }
             Store::Https(h) => h.size(key).await,
             Store::S3(store, prefix) => {
