@@ -1,9 +1,9 @@
 //! Memory benchmark for documents sent inline: every case carries three 5 MiB photos, fetched
 //! from a folder store and sent in PAS bundles over HTTP to a payer-sim process, with the
 //! worker's prefetch at 64. Prints the worker's peak RSS and throughput with the shipped byte
-//! budget (`attachments.max_bytes_in_flight`, 256 MiB) as deployed (glibc's mmap threshold at
-//! 1 MiB), with glibc's defaults, and with the budget lifted, to show what the budget holds
-//! back. docs/performance.md records the target.
+//! budget (`attachments.max_bytes_in_flight`, 256 MiB), and with the budget lifted, to show what
+//! the budget holds back. The allocator is the binary's (jemalloc, with allocations of 1 MiB and
+//! more given back when freed: .cargo/config.toml). docs/performance.md records the target.
 //!
 //! `cargo bench --bench attachments_rss` (scripts/bench-attachments.sh). Environment:
 //! BENCH_CASES (128), BENCH_PREFETCH (64), BENCH_PHOTO_MIB (5), BENCH_LATENCY_MS (200: the payer
@@ -69,10 +69,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// glibc's mmap threshold as the deployment files set it (deploy/Dockerfile, deploy/compose.yaml,
-/// deploy/systemd/preauth-worker.service).
-const DEPLOYED_MMAP_THRESHOLD: &str = "1048576";
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -95,16 +91,10 @@ async fn run_once(
     dir: &std::path::Path,
     sim: u16,
     budget: u64,
-    mmap_threshold: Option<&str>,
 ) -> Run {
     let n: usize = env_or("BENCH_CASES", 128);
     let prefetch: u16 = env_or("BENCH_PREFETCH", 64);
-    let prefix = format!(
-        "benchatt{}{}{}",
-        std::process::id(),
-        budget % 1000,
-        mmap_threshold.is_some()
-    );
+    let prefix = format!("benchatt{}{}", std::process::id(), budget % 1000);
     let config = dir.join(format!("{prefix}.toml"));
     std::fs::write(
         &config,
@@ -206,10 +196,6 @@ async fn run_once(
         .env("PREAUTH__OPS__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    match mmap_threshold {
-        Some(v) => cmd.env("MALLOC_MMAP_THRESHOLD_", v),
-        None => cmd.env_remove("MALLOC_MMAP_THRESHOLD_"),
-    };
     let worker = Killed(cmd.spawn().expect("worker"));
     let pid = worker.0.id();
     let started = Instant::now();
@@ -311,16 +297,10 @@ fn main() {
         println!(
             "attachments_rss: 3 photos of {mib} MiB a case, prefetch {prefetch}, payer-sim over HTTP answering in {latency} ms"
         );
-        // As deployed: the Dockerfile, the compose file and the systemd unit set glibc's
-        // MALLOC_MMAP_THRESHOLD_ to 1 MiB, so large buffers go back to the system when freed.
-        let deployed = Some(DEPLOYED_MMAP_THRESHOLD);
         let (p, d) = (port, dir.path());
-        let mut runs = vec![
-            run_once("256 MiB budget, deployed", &url, d, p, 256 << 20, deployed).await,
-            run_once("256 MiB budget, glibc default", &url, d, p, 256 << 20, None).await,
-        ];
+        let mut runs = vec![run_once("256 MiB budget", &url, d, p, 256 << 20).await];
         if env_or("BENCH_UNBOUNDED", 1) == 1 {
-            runs.push(run_once("budget lifted, deployed", &url, d, p, 64 << 30, deployed).await);
+            runs.push(run_once("budget lifted", &url, d, p, 64 << 30).await);
         }
         let mut out = std::io::stdout();
         let _ = writeln!(

@@ -533,3 +533,18 @@ async fn a_folder_read_in_place_gives_what_a_read_on_a_blocking_thread_gives() {
         .await;
     assert!(matches!(got, Err(Problem::Unavailable(_))), "{got:?}");
 }
+
+#[tokio::test]
+async fn a_folder_read_in_place_that_could_not_be_opened_is_opened_once_it_is_there() {
+    let folder = Folder::new();
+    let in_place = folder.attachments().reading_folders_in_place();
+    let case = with_photos(json!([photo("IMG-1", "IMG-1", "image/jpeg")]));
+    let got = in_place.resolve(&case, None).await;
+    assert!(matches!(got, Err(Problem::Unavailable(_))), "{got:?}");
+    // The share comes up: the next read opens it, and the reads after it use it.
+    folder.put("store/IMG-1", JPEG);
+    for _ in 0..2 {
+        let docs = in_place.resolve(&case, None).await.expect("read");
+        assert_eq!(docs.total_bytes(), JPEG.len() as u64);
+    }
+}
