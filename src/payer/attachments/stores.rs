@@ -48,14 +48,9 @@ impl InPlace {
             return f(dir);
         }
         // When another case opened it first, theirs is kept and this one is closed.
-        let _ = self.0.set(open_root(root)?);
-        self.0.get().map_or_else(|| Err(opened_elsewhere()), f)
+        let opened = open_root(root)?;
+        f(self.0.get_or_init(|| opened))
     }
-}
-
-/// Never happens (a `OnceLock` that refused a value holds one); an answer all the same.
-fn opened_elsewhere() -> StoreError {
-    StoreError::Unavailable("the attachment folder cannot be opened".to_owned())
 }
 
 /// One configured store.
