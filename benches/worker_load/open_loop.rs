@@ -72,6 +72,7 @@ pub async fn run(
 
     // The generator's schedule: event i is due at `base + i / rate`.
     let base = Instant::now() + Duration::from_millis(100);
+    let base_wall = chrono::Utc::now() + chrono::Duration::milliseconds(100);
     let due = move |i: usize| base + Duration::from_secs_f64(i as f64 / rate);
 
     let received = Arc::new(AtomicUsize::new(0));
@@ -97,7 +98,9 @@ pub async fn run(
             let mut max_us = 0;
             // BENCH_OPEN_TRACE=FILE: every counted event's due time and latency (µs), to see
             // when the slow ones happen.
-            let mut trace: Option<Vec<(u64, u64)>> =
+            // A third column: the outcome's `decided_at` less the due time (µs), which splits
+            // the latency into the way in (broker, worker, payer step) and the way out.
+            let mut trace: Option<Vec<(u64, u64, i64, usize)>> =
                 std::env::var_os("BENCH_OPEN_TRACE").map(|_| Vec::new());
             while received.load(Ordering::Relaxed) < total {
                 let Ok(Some(Ok(d))) =
@@ -117,17 +120,40 @@ pub async fn run(
                     max_us = max_us.max(us);
                     let _ = histogram.record(us.max(1));
                     if let Some(t) = trace.as_mut() {
-                        t.push((due(seq).duration_since(base).as_micros() as u64, us));
+                        let decided = serde_json::from_slice::<serde_json::Value>(&d.data)
+                            .ok()
+                            .and_then(|v| {
+                                let at = v.get("decided_at")?.as_str()?;
+                                chrono::DateTime::parse_from_rfc3339(at).ok()
+                            })
+                            .map(|at| {
+                                let due_wall = base_wall
+                                    + chrono::Duration::from_std(due(seq) - base)
+                                        .unwrap_or_default();
+                                (at.with_timezone(&chrono::Utc) - due_wall)
+                                    .num_microseconds()
+                                    .unwrap_or_default()
+                            })
+                            .unwrap_or(-1);
+                        t.push((
+                            due(seq).duration_since(base).as_micros() as u64,
+                            us,
+                            decided,
+                            seq,
+                        ));
                     }
                 }
             }
-            if let (Some(t), Some(path)) = (trace, std::env::var_os("BENCH_OPEN_TRACE")) {
-                let text: String = t.iter().map(|(at, us)| format!("{at}\t{us}\n")).collect();
-                let _ = std::fs::write(path, text);
-            }
-            (histogram, max_us)
+            (histogram, max_us, trace)
         })
     };
+
+    // With a trace, the worker's `progress.received` events too: when it took each case up.
+    let received_probe = match std::env::var_os("BENCH_OPEN_TRACE") {
+        Some(_) => Some(probe_received(&rig, base_wall, move |seq| due(seq) - base).await),
+        None => None,
+    };
+    let mut late_us: Vec<u64> = Vec::new();
 
     // The generator: its own confirming channel; confirms are awaited beside it, never in its way.
     let ch = rig.conn.create_channel().await.expect("channel");
@@ -156,10 +182,30 @@ pub async fn run(
         }
         let body = template.body(&rig.event_id(i), i);
         let _ = confirms_tx.send(rig.publish_case(&ch, &body).await);
+        if received_probe.is_some() {
+            late_us.push(Instant::now().saturating_duration_since(at).as_micros() as u64);
+        }
     }
     drop(confirms_tx);
     let _ = confirmer.await;
-    let (histogram, max_us) = collector.await.expect("collector");
+    let (histogram, max_us, trace) = collector.await.expect("collector");
+    if let (Some(t), Some(path), Some(probe)) =
+        (trace, std::env::var_os("BENCH_OPEN_TRACE"), received_probe)
+    {
+        probe.abort();
+        let taken = probe.await_taken().await;
+        // due (µs from the start), latency, decided_at − due, received − due (the worker's
+        // `progress.received`), and how late the generator published (µs).
+        let text: String = t
+            .iter()
+            .map(|(at, us, decided, seq)| {
+                let taken = taken.get(seq).copied().unwrap_or(-1);
+                let late = late_us.get(*seq).copied().unwrap_or_default();
+                format!("{at}\t{us}\t{decided}\t{taken}\t{late}\n")
+            })
+            .collect();
+        let _ = std::fs::write(path, text);
+    }
 
     let mut rss_mib = 0.0;
     if let Some(mut child) = child {
@@ -190,5 +236,97 @@ pub async fn run(
         p999_ms: ms(0.999),
         max_ms: max_us as f64 / 1000.0,
         rss_mib,
+    }
+}
+
+/// Collects the worker's `progress.received` events from a queue of their own (trace runs
+/// only: it adds a routed message per case). The task yields, once aborted or done, each
+/// event's `at` less its due time (µs), by sequence number.
+async fn probe_received(
+    rig: &Rig,
+    base_wall: chrono::DateTime<chrono::Utc>,
+    since_base: impl Fn(usize) -> Duration + Send + 'static,
+) -> ProbeTask {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    let ch = rig.conn.create_channel().await.expect("channel");
+    let queue = format!("{}.received", rig.prefix);
+    ch.queue_declare(
+        ShortString::from(queue.as_str()),
+        QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("probe queue");
+    ch.queue_bind(
+        ShortString::from(queue.as_str()),
+        ShortString::from(rig.topology.outcomes_exchange.as_str()),
+        ShortString::from("progress.received"),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind probe");
+    let mut events = ch
+        .basic_consume(
+            ShortString::from(queue.as_str()),
+            ShortString::from("probe"),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume probe");
+    let taken = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let task = {
+        let taken = Arc::clone(&taken);
+        tokio::spawn(async move {
+            let _ch = ch;
+            while let Some(Ok(d)) = events.next().await {
+                let seq = d
+                    .properties
+                    .correlation_id()
+                    .as_ref()
+                    .and_then(|c| c.as_str().rsplit('-').next()?.parse::<usize>().ok());
+                let at = serde_json::from_slice::<serde_json::Value>(&d.data)
+                    .ok()
+                    .and_then(|v| {
+                        chrono::DateTime::parse_from_rfc3339(v.get("at")?.as_str()?).ok()
+                    });
+                if let (Some(seq), Some(at)) = (seq, at) {
+                    let due =
+                        base_wall + chrono::Duration::from_std(since_base(seq)).unwrap_or_default();
+                    let us = (at.with_timezone(&chrono::Utc) - due)
+                        .num_microseconds()
+                        .unwrap_or_default();
+                    if let Ok(mut t) = taken.lock() {
+                        t.insert(seq, us);
+                    }
+                }
+            }
+        })
+    };
+    ProbeTask { task, taken }
+}
+
+/// The running probe of [`probe_received`].
+struct ProbeTask {
+    task: tokio::task::JoinHandle<()>,
+    taken: Arc<std::sync::Mutex<std::collections::HashMap<usize, i64>>>,
+}
+
+impl ProbeTask {
+    fn abort(&self) {
+        self.task.abort();
+    }
+
+    async fn await_taken(self) -> std::collections::HashMap<usize, i64> {
+        let _ = self.task.await;
+        self.taken.lock().map(|t| t.clone()).unwrap_or_default()
     }
 }

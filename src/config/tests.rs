@@ -139,6 +139,29 @@ fn a_file_that_declares_document_stores_replaces_the_shipped_store() {
 }
 
 #[test]
+fn a_folder_is_on_a_local_disk_unless_it_is_declared_a_share() {
+    use crate::payer::attachments::{FolderMount, StoreSettings};
+    let mount = |text: &str| match load(Some(text), &[]).map(|s| s.attachments.sources) {
+        Ok(sources) => match &sources["docs"].store {
+            StoreSettings::Folder { mount, .. } => Ok(*mount),
+            _ => Err("not a folder".to_owned()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let store = "[attachments.sources.docs]\nprefix = \"pm://attachments/\"\nkind = \"folder\"\nroot = \"/srv/pm\"\n";
+    assert_eq!(mount(store), Ok(FolderMount::Local));
+    assert_eq!(
+        mount(&format!("{store}mount = \"share\"\n")),
+        Ok(FolderMount::Share)
+    );
+    let err = mount(&format!("{store}mount = \"nfs\"\n")).expect_err("unknown");
+    assert!(
+        err.contains("attachments.sources.docs") && err.contains("\"share\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_wrong_key_names_itself() {
     let err = load(Some("[amqp]\nprefech = 8\n"), &[])
         .expect_err("unknown key")

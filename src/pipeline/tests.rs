@@ -354,7 +354,10 @@ fn with_folder(mut p: Pipeline, files: Option<&[(&str, &[u8])]>) -> (Pipeline, t
         "pm".to_owned(),
         SourceSettings {
             prefix: "pm://attachments/".to_owned(),
-            store: StoreSettings::Folder { root },
+            store: StoreSettings::Folder {
+                root,
+                mount: crate::payer::attachments::FolderMount::Local,
+            },
         },
     );
     p.attachments = Some(Arc::new(

@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::case::registry::{ATT_01, ATT_02, ATT_03, ATT_04, ATT_05, ATT_06};
 use crate::case::{CaseEvent, Finding};
-pub use settings::{AttachmentSettings, SourceSettings, StoreSettings};
+pub use settings::{AttachmentSettings, FolderMount, SourceSettings, StoreSettings};
 pub use stores::StoreSettingError;
 use stores::{Store, StoreError};
 
@@ -294,12 +294,12 @@ impl Attachments {
         wanted
     }
 
-    /// The same stores and limits, with folders read in place rather than on a blocking thread:
-    /// for `process`, whose cases wait for their documents anyway.
+    /// The same stores and limits, with every folder (shares too) read in place and its root
+    /// opened once for the run: for `process`, whose cases wait for their documents anyway.
     pub fn reading_folders_in_place(mut self) -> Self {
         for source in &mut self.sources {
-            if let Store::Folder { in_place, .. } = &mut source.store {
-                *in_place = Some(stores::InPlace::default());
+            if let Store::Folder { reads, .. } = &mut source.store {
+                *reads = stores::FolderReads::Kept(stores::KeptRoot::default());
             }
         }
         self

@@ -78,11 +78,30 @@ pub struct SourceSettings {
 pub enum StoreSettings {
     /// A local folder (or a mounted share): the key is a relative path under `root`. Absolute
     /// paths, `..` and symbolic links that lead out of `root` are refused.
-    Folder { root: PathBuf },
+    Folder {
+        root: PathBuf,
+        /// What kind of storage `root` is on, which decides how it is read.
+        #[serde(default)]
+        mount: FolderMount,
+    },
     /// The practice-management system's document API: `GET {base_url}{key}` over HTTPS.
     Https(HttpsStoreSettings),
     /// S3-compatible object storage: the key is `{key_prefix}{key}` in `bucket`.
     S3(S3StoreSettings),
+}
+
+/// What kind of storage a folder store's root is on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FolderMount {
+    /// A disk of this machine: files are read on the thread that handles the case. A small
+    /// file is read in less time than handing the read to another thread takes.
+    #[default]
+    Local,
+    /// A network share (NFS, SMB, a FUSE mount) that can stall: each read runs on a thread of
+    /// its own and is given up after `attachments.timeout`, so a stalled share delays the cases
+    /// that need it (they wait for a retry) instead of the worker.
+    Share,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -15,7 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::settings::{HttpsStoreSettings, S3StoreSettings, StoreSettings};
+use super::settings::{FolderMount, HttpsStoreSettings, S3StoreSettings, StoreSettings};
 use crate::payer::pas::auth::{Credentials, TokenSource};
 
 /// Why a store did not hand over a document.
@@ -31,13 +31,23 @@ pub(crate) enum StoreError {
     Unavailable(String),
 }
 
-/// A folder read in place (`process`): its root, opened once for the run on the first read that
-/// succeeds in opening it. A run of `process` is bounded; the worker, which runs for months,
-/// opens the root for every read, so a share mounted over it after the start is seen.
-#[derive(Default, Clone)]
-pub(crate) struct InPlace(Arc<std::sync::OnceLock<cap_std::fs::Dir>>);
+/// How a folder store is read.
+#[derive(Clone)]
+pub(crate) enum FolderReads {
+    /// On the thread handling the case, the root opened for each read, so a share mounted over
+    /// it after the start is seen (the worker, on a local disk).
+    InPlace,
+    /// On the thread handling the case, the root opened once and kept (`process`, a bounded run).
+    Kept(KeptRoot),
+    /// On a blocking thread, given up after the timeout (a network share that can stall).
+    Blocking(Duration),
+}
 
-impl InPlace {
+/// A folder's root, opened for a run of `process` on the first read that succeeds in opening it.
+#[derive(Default, Clone)]
+pub(crate) struct KeptRoot(Arc<std::sync::OnceLock<cap_std::fs::Dir>>);
+
+impl KeptRoot {
     /// Runs `f` on the opened root; a root that cannot be opened is tried again next time.
     fn with_root<T>(
         &self,
@@ -55,12 +65,10 @@ impl InPlace {
 
 /// One configured store.
 pub(crate) enum Store {
-    /// A folder, read on a blocking thread with its root opened anew for each read, or in place
-    /// (`process`, whose cases wait for their documents anyway: the hop to another thread cost
-    /// more than the read).
+    /// A folder, read as [`FolderReads`] says.
     Folder {
         root: PathBuf,
-        in_place: Option<InPlace>,
+        reads: FolderReads,
     },
     Https(Box<HttpsStore>),
     S3(Arc<dyn ObjectStore>, String),
@@ -110,9 +118,12 @@ impl Store {
             message,
         };
         match settings {
-            StoreSettings::Folder { root } => Ok(Store::Folder {
+            StoreSettings::Folder { root, mount } => Ok(Store::Folder {
                 root: root.clone(),
-                in_place: None,
+                reads: match mount {
+                    FolderMount::Local => FolderReads::InPlace,
+                    FolderMount::Share => FolderReads::Blocking(timeout),
+                },
             }),
             StoreSettings::Https(s) => https(s, timeout, &err).map(|h| Store::Https(Box::new(h))),
             StoreSettings::S3(s) => {
@@ -126,11 +137,8 @@ impl Store {
     pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder { root, in_place } => {
-                in_folder(root, key, in_place.as_ref(), |dir, key| {
-                    folder_size(dir, key)
-                })
-                .await
+            Store::Folder { root, reads } => {
+                in_folder(root, key, reads, folder_size).await
             }
             Store::Https(h) => h.size(key).await,
             Store::S3(store, prefix) => {
@@ -145,11 +153,8 @@ impl Store {
     pub(crate) async fn fetch(&self, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder { root, in_place } => {
-                in_folder(root, key, in_place.as_ref(), move |dir, key| {
-                    folder_read(dir, key, cap)
-                })
-                .await
+            Store::Folder { root, reads } => {
+                in_folder(root, key, reads, move |dir, key| folder_read(dir, key, cap)).await
             }
             Store::Https(h) => h.fetch(key, cap).await,
             Store::S3(store, prefix) => {
@@ -254,17 +259,17 @@ pub(crate) async fn folder_reads(
 /// One document asked of a folder: its position among the asks, its key and its cap.
 type FolderAsk = (usize, String, u64);
 
-/// Answers every ask whose store is a folder with `one`: a blocking call per folder, or in
-/// place for a folder read in place (`process`).
+/// Answers every ask whose store is a folder with `one`, each folder's in one go: in place, or
+/// in one blocking call for a share.
 async fn per_folder<T: Send + 'static>(
     asks: &[Option<(&Store, (&str, u64))>],
     one: fn(&cap_std::fs::Dir, &str, u64) -> Result<T, StoreError>,
 ) -> Vec<Option<Result<T, StoreError>>> {
     let mut out: Vec<Option<Result<T, StoreError>>> = asks.iter().map(|_| None).collect();
     // The folders asked about, in order, with the positions and keys asked of each.
-    let mut folders: Vec<(PathBuf, Option<InPlace>, Vec<FolderAsk>)> = Vec::new();
+    let mut folders: Vec<(PathBuf, FolderReads, Vec<FolderAsk>)> = Vec::new();
     for (i, ask) in asks.iter().enumerate() {
-        let Some((Store::Folder { root, in_place }, (key, cap))) = ask else {
+        let Some((Store::Folder { root, reads }, (key, cap))) = ask else {
             continue;
         };
         if let Err(e) = checked(key) {
@@ -274,39 +279,21 @@ async fn per_folder<T: Send + 'static>(
         let entry = (i, (*key).to_owned(), *cap);
         match folders.iter_mut().find(|(r, _, _)| r == root) {
             Some((_, _, keys)) => keys.push(entry),
-            None => folders.push((root.clone(), in_place.clone(), vec![entry])),
+            None => folders.push((root.clone(), reads.clone(), vec![entry])),
         }
     }
-    for (root, in_place, keys) in folders {
+    for (root, reads, keys) in folders {
         let positions: Vec<usize> = keys.iter().map(|(i, _, _)| *i).collect();
-        let all = move |dir: &cap_std::fs::Dir, keys: &[FolderAsk]| -> Vec<Result<T, StoreError>> {
-            keys.iter()
-                .map(|(_, key, cap)| one(dir, key, *cap))
-                .collect()
-        };
-        if let Some(in_place) = in_place {
-            let answers = in_place
-                .with_root(&root, |dir| Ok(all(dir, &keys)))
-                .unwrap_or_else(|e| keys.iter().map(|_| Err(e.clone())).collect());
-            for (i, answer) in positions.into_iter().zip(answers) {
-                out[i] = Some(answer);
-            }
-            continue;
-        }
-        let read = move || match open_root(&root) {
-            Ok(dir) => all(&dir, &keys),
-            Err(e) => keys.iter().map(|_| Err(e.clone())).collect::<Vec<_>>(),
-        };
-        let answers = tokio::task::spawn_blocking(read).await.unwrap_or_else(|_| {
-            positions
+        let failed = |e: StoreError, n: usize| (0..n).map(|_| Err(e.clone())).collect::<Vec<_>>();
+        let all = move |dir: &cap_std::fs::Dir| -> Result<Vec<Result<T, StoreError>>, StoreError> {
+            Ok(keys
                 .iter()
-                .map(|_| {
-                    Err(StoreError::Unavailable(
-                        "the folder read stopped".to_owned(),
-                    ))
-                })
-                .collect()
-        });
+                .map(|(_, key, cap)| one(dir, key, *cap))
+                .collect())
+        };
+        let answers = on_folder(&root, &reads, all)
+            .await
+            .unwrap_or_else(|e| failed(e, positions.len()));
         for (i, answer) in positions.into_iter().zip(answers) {
             out[i] = Some(answer);
         }
@@ -314,25 +301,43 @@ async fn per_folder<T: Send + 'static>(
     out
 }
 
-/// Runs `f` on the folder `root`, opened as a capability, and `key`: on a blocking thread, or
-/// on this one when read `in_place`.
+/// Runs `f` on the folder `root`, opened as a capability, and `key`, as `reads` says.
 async fn in_folder<T: Send + 'static>(
     root: &std::path::Path,
     key: &str,
-    in_place: Option<&InPlace>,
+    reads: &FolderReads,
     f: impl FnOnce(&cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    if let Some(in_place) = in_place {
-        return in_place.with_root(root, |dir| f(dir, key));
+    let key = key.to_owned();
+    on_folder(root, reads, move |dir| f(dir, &key)).await
+}
+
+/// Runs `f` on the folder `root`, opened as a capability: on this thread, or on a blocking one
+/// for at most its timeout. A read given up on is left to finish on its thread; its answer is
+/// dropped.
+async fn on_folder<T: Send + 'static>(
+    root: &std::path::Path,
+    reads: &FolderReads,
+    f: impl FnOnce(&cap_std::fs::Dir) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match reads {
+        FolderReads::InPlace => f(&open_root(root)?),
+        FolderReads::Kept(kept) => kept.with_root(root, f),
+        FolderReads::Blocking(timeout) => {
+            let root = root.to_owned();
+            let read = tokio::task::spawn_blocking(move || f(&open_root(&root)?));
+            match tokio::time::timeout(*timeout, read).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) => Err(StoreError::Unavailable(
+                    "the folder read stopped".to_owned(),
+                )),
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "the share did not answer within {} ms",
+                    timeout.as_millis()
+                ))),
+            }
+        }
     }
-    let (root, key) = (root.to_owned(), key.to_owned());
-    tokio::task::spawn_blocking(move || f(&open_root(&root)?, &key))
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "the folder read stopped".to_owned(),
-            ))
-        })
 }
 
 fn open_root(root: &std::path::Path) -> Result<cap_std::fs::Dir, StoreError> {

@@ -34,6 +34,10 @@ impl Folder {
     }
 
     fn settings(&self) -> AttachmentSettings {
+        self.settings_on(FolderMount::Local)
+    }
+
+    fn settings_on(&self, mount: FolderMount) -> AttachmentSettings {
         let mut settings = AttachmentSettings::default();
         settings.sources.insert(
             "pm".to_owned(),
@@ -41,6 +45,7 @@ impl Folder {
                 prefix: "pm://attachments/".to_owned(),
                 store: StoreSettings::Folder {
                     root: self.dir.path().join("store"),
+                    mount,
                 },
             },
         );
@@ -390,6 +395,7 @@ fn two_sources_with_one_prefix_are_refused_at_start() {
             prefix: "pm://attachments/".to_owned(),
             store: StoreSettings::Folder {
                 root: folder.dir.path().to_owned(),
+                mount: FolderMount::Local,
             },
         },
     );
@@ -494,7 +500,7 @@ fn a_document_api_ca_file_must_hold_certificates() {
 }
 
 #[tokio::test]
-async fn a_folder_read_in_place_gives_what_a_read_on_a_blocking_thread_gives() {
+async fn a_folder_gives_the_same_answers_on_a_local_disk_on_a_share_and_kept_open() {
     let folder = Folder::new();
     folder
         .put("secret.jpg", JPEG)
@@ -515,23 +521,64 @@ async fn a_folder_read_in_place_gives_what_a_read_on_a_blocking_thread_gives() {
         Err(Problem::Rejected(findings)) => format!("{findings:?}"),
         Err(Problem::Unavailable(detail)) => detail,
     };
-    let blocking = folder.attachments();
-    let in_place = folder.attachments().reading_folders_in_place();
+    let local = folder.attachments();
+    let share = Attachments::build(&folder.settings_on(FolderMount::Share)).expect("share");
+    let kept = folder.attachments().reading_folders_in_place();
     for case in &cases {
-        assert_eq!(
-            shown(in_place.resolve(case, None).await),
-            shown(blocking.resolve(case, None).await)
-        );
+        let expected = shown(local.resolve(case, None).await);
+        assert_eq!(shown(share.resolve(case, None).await), expected);
+        assert_eq!(shown(kept.resolve(case, None).await), expected);
     }
-    // A folder that is not there is worth trying again either way.
+    // A folder that is not there is worth trying again, however it is read.
     let missing = Folder::new();
     let case = &cases[0];
-    let got = missing
-        .attachments()
-        .reading_folders_in_place()
-        .resolve(case, None)
-        .await;
-    assert!(matches!(got, Err(Problem::Unavailable(_))), "{got:?}");
+    for attachments in [
+        missing.attachments(),
+        Attachments::build(&missing.settings_on(FolderMount::Share)).expect("share"),
+        missing.attachments().reading_folders_in_place(),
+    ] {
+        let got = attachments.resolve(case, None).await;
+        assert!(matches!(got, Err(Problem::Unavailable(_))), "{got:?}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_share_that_does_not_answer_is_given_up_after_the_timeout_and_tried_again_later() {
+    // A named pipe with no writer: opening it blocks, as a read on a stalled share does.
+    let folder = Folder::new();
+    folder.put("store/IMG-1", JPEG);
+    let pipe = folder.dir.path().join("store/STALLED");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let timeout = Duration::from_millis(300);
+    let store = stores::Store::build(
+        "pm",
+        &StoreSettings::Folder {
+            root: folder.dir.path().join("store"),
+            mount: FolderMount::Share,
+        },
+        timeout,
+    )
+    .expect("store");
+    let started = std::time::Instant::now();
+    let got = store.fetch("STALLED", 1024).await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(&got, Err(stores::StoreError::Unavailable(d)) if d.contains("did not answer")),
+        "{got:?}"
+    );
+    assert!(
+        waited >= timeout && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    // The stalled read does not hold up the next one.
+    assert_eq!(store.fetch("IMG-1", 1024).await.expect("read"), JPEG);
+    // Let the stalled read go: a writer opens the pipe and closes it at once.
+    drop(std::fs::OpenOptions::new().write(true).open(&pipe));
 }
 
 #[tokio::test]
