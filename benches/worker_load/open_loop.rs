@@ -81,25 +81,13 @@ pub async fn run(
         let received = Arc::clone(&received);
         tokio::spawn(async move {
             let ch = rig.conn.create_channel().await.expect("channel");
-            let mut outcomes = ch
-                .basic_consume(
-                    ShortString::from(format!("{}.collect", rig.prefix)),
-                    ShortString::from("latency"),
-                    BasicConsumeOptions {
-                        no_ack: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await
-                .expect("consume outcomes");
+            let mut outcomes = consume_no_ack(&ch, &format!("{}.collect", rig.prefix)).await;
             let mut histogram =
                 Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
             let mut max_us = 0;
-            // BENCH_OPEN_TRACE=FILE: every counted event's due time and latency (µs), to see
-            // when the slow ones happen.
-            // A third column: the outcome's `decided_at` less the due time (µs), which splits
-            // the latency into the way in (broker, worker, payer step) and the way out.
+            // BENCH_OPEN_TRACE=FILE: every counted event's due time, latency and the outcome's
+            // `decided_at` less the due time (µs), to see when the slow ones happen and where
+            // their time went (the columns are listed where the file is written).
             let mut trace: Option<Vec<(u64, u64, i64, usize)>> =
                 std::env::var_os("BENCH_OPEN_TRACE").map(|_| Vec::new());
             while received.load(Ordering::Relaxed) < total {
@@ -109,11 +97,7 @@ pub async fn run(
                     break;
                 };
                 let arrived = Instant::now();
-                let seq = d
-                    .properties
-                    .correlation_id()
-                    .as_ref()
-                    .and_then(|c| c.as_str().rsplit('-').next()?.parse::<usize>().ok());
+                let seq = sequence(&d);
                 received.fetch_add(1, Ordering::Relaxed);
                 if let Some(seq) = seq.filter(|s| *s >= counted_from) {
                     let us = arrived.saturating_duration_since(due(seq)).as_micros() as u64;
@@ -270,29 +254,14 @@ async fn probe_received(
     )
     .await
     .expect("bind probe");
-    let mut events = ch
-        .basic_consume(
-            ShortString::from(queue.as_str()),
-            ShortString::from("probe"),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume probe");
+    let mut events = consume_no_ack(&ch, &queue).await;
     let taken = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     let task = {
         let taken = Arc::clone(&taken);
         tokio::spawn(async move {
             let _ch = ch;
             while let Some(Ok(d)) = events.next().await {
-                let seq = d
-                    .properties
-                    .correlation_id()
-                    .as_ref()
-                    .and_then(|c| c.as_str().rsplit('-').next()?.parse::<usize>().ok());
+                let seq = sequence(&d);
                 let at = serde_json::from_slice::<serde_json::Value>(&d.data)
                     .ok()
                     .and_then(|v| {
@@ -329,4 +298,27 @@ impl ProbeTask {
         let _ = self.task.await;
         self.taken.lock().map(|t| t.clone()).unwrap_or_default()
     }
+}
+
+/// Consumes `queue` without acks (the bench's own collecting queues).
+async fn consume_no_ack(ch: &lapin::Channel, queue: &str) -> lapin::Consumer {
+    ch.basic_consume(
+        ShortString::from(queue),
+        ShortString::from(""),
+        BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("consume")
+}
+
+/// The sequence number of the case event a message answers: the end of its correlation id.
+fn sequence(d: &lapin::message::Delivery) -> Option<usize> {
+    d.properties
+        .correlation_id()
+        .as_ref()
+        .and_then(|c| c.as_str().rsplit('-').next()?.parse::<usize>().ok())
 }

@@ -137,9 +137,7 @@ impl Store {
     pub(crate) async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         checked(key)?;
         match self {
-            Store::Folder { root, reads } => {
-                in_folder(root, key, reads, folder_size).await
-            }
+            Store::Folder { root, reads } => in_folder(root, key, reads, folder_size).await,
             Store::Https(h) => h.size(key).await,
             Store::S3(store, prefix) => {
                 let path = object_path(prefix, key)?;
