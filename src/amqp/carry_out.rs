@@ -8,7 +8,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use super::counts::{count_outcome, count_parked, DelayKind, AWAITING_TIER};
 use super::headers::{self, DELIVERY_COUNT};
-use super::publisher::{moved_properties, Publisher};
+use super::publisher::{moved_properties, Outgoing, Publisher, Sent};
 use super::trace;
 use super::AmqpError;
 use crate::pipeline::{Disposition, Next, ParkReason};
@@ -64,20 +64,16 @@ pub(super) async fn carry_out(
             })
             .collect();
         let publish = || async {
-            let mut sent = Vec::with_capacity(progress.len() + d.outcomes.len());
-            super::progress::send(publisher, outcomes_exchange, progress, &mut sent).await?;
+            let mut messages = Vec::with_capacity(progress.len() + d.outcomes.len());
+            for p in progress {
+                messages.push(super::progress::message(outcomes_exchange, p)?);
+            }
             for (outcome, span) in d.outcomes.iter().zip(&spans) {
-                sent.push(
-                    publisher
-                        .send_outcome(outcomes_exchange, outcome)
-                        .instrument(span.clone())
-                        .await?,
-                );
+                // Entered while the message is made, so it carries this span's trace context.
+                let _entered = span.enter();
+                messages.push(Outgoing::outcome(outcomes_exchange, outcome)?);
             }
-            for s in sent {
-                s.confirmed().await?;
-            }
-            Ok(())
+            Sent::confirm_all(publisher.send_all(messages).await?).await
         };
         if let Err(e) = with_hold(shared, publisher, publish).await {
             for span in &spans {

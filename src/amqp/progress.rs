@@ -1,12 +1,13 @@
 //! Progress events on the bus (`preauth.progress.v1`): published on the outcomes exchange with
 //! routing key `progress.<step>`, persistent and publisher-confirmed but not `mandatory` (a
 //! deployment with nothing bound to `progress.#` loses nothing: no case waits for them). All of
-//! a delivery's events are sent before their confirms are awaited, so they cost one round trip.
+//! a delivery's events are sent together before their confirms are awaited, so they cost one
+//! round trip.
 
 use lapin::types::ShortString;
 use lapin::BasicProperties;
 
-use super::publisher::{Publisher, Sent};
+use super::publisher::{Outgoing, Publisher, Sent};
 use super::AmqpError;
 use crate::case::{Progress, PROGRESS_SCHEMA_V1};
 
@@ -31,34 +32,26 @@ pub(crate) async fn publish(
     exchange: &str,
     events: &[Progress],
 ) -> Result<(), AmqpError> {
-    let mut sent = Vec::with_capacity(events.len());
-    send(publisher, exchange, events, &mut sent).await?;
-    for s in sent {
-        s.confirmed().await?;
+    let mut messages = Vec::with_capacity(events.len());
+    for p in events {
+        messages.push(message(exchange, p)?);
     }
-    Ok(())
+    Sent::confirm_all(publisher.send_all(messages).await?).await
 }
 
-/// Sends `events` on `exchange` in order, not mandatory, adding each to `sent`; the caller
-/// awaits their confirms.
-pub(crate) async fn send(
-    publisher: &Publisher,
-    exchange: &str,
-    events: &[Progress],
-    sent: &mut Vec<Sent>,
-) -> Result<(), AmqpError> {
-    for p in events {
-        let body = serde_json::to_vec(p).map_err(|e| AmqpError::Publish {
-            target: exchange.to_owned(),
-            reason: format!("progress event does not serialize: {e}"),
-        })?;
-        sent.push(
-            publisher
-                .send(exchange, &p.routing_key(), &body, properties(p), false)
-                .await?,
-        );
-    }
-    Ok(())
+/// A progress event ready to send on `exchange`: not mandatory, with [`properties`].
+pub(crate) fn message(exchange: &str, p: &Progress) -> Result<Outgoing, AmqpError> {
+    let body = serde_json::to_vec(p).map_err(|e| AmqpError::Publish {
+        target: exchange.to_owned(),
+        reason: format!("progress event does not serialize: {e}"),
+    })?;
+    Ok(Outgoing {
+        exchange: exchange.to_owned(),
+        routing_key: p.routing_key(),
+        body,
+        properties: properties(p),
+        mandatory: false,
+    })
 }
 
 #[cfg(test)]

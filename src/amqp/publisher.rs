@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures::future::join_all;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::Confirmation;
@@ -50,38 +51,6 @@ impl Publisher {
         Ok(Self { channel, timeout })
     }
 
-    /// Sends an outcome event with the contract's properties (`mandatory`, persistent) without
-    /// waiting for its confirm ([`Sent::confirmed`]).
-    pub(crate) async fn send_outcome(
-        &self,
-        exchange: &str,
-        outcome: &Outcome,
-    ) -> Result<Sent, AmqpError> {
-        let body = serde_json::to_vec(outcome).map_err(|e| AmqpError::Publish {
-            target: exchange.to_owned(),
-            reason: format!("outcome does not serialize: {e}"),
-        })?;
-        let timestamp = u64::try_from(outcome.decided_at.timestamp()).unwrap_or_default();
-        let props = BasicProperties::default()
-            .with_message_id(ShortString::from(outcome.outcome_id.as_str()))
-            .with_correlation_id(ShortString::from(outcome.event_id.as_str()))
-            .with_delivery_mode(2)
-            .with_content_type(ShortString::from("application/json"))
-            .with_type(ShortString::from(OUTCOME_SCHEMA_V1))
-            .with_timestamp(timestamp)
-            .with_app_id(ShortString::from("preauth-worker"));
-        // The W3C trace context of the current (publish) span, when spans are exported.
-        let mut headers = FieldTable::default();
-        super::trace::inject(&tracing::Span::current(), &mut headers);
-        let props = if headers.inner().is_empty() {
-            props
-        } else {
-            props.with_headers(headers)
-        };
-        self.send(exchange, &outcome.status.routing_key(), &body, props, true)
-            .await
-    }
-
     /// Publishes `body` (`mandatory`) and waits for the confirm. A return (unroutable), a nack
     /// or a timeout is a failure, never a success.
     pub(crate) async fn publish(
@@ -107,13 +76,8 @@ impl Publisher {
         properties: BasicProperties,
         mandatory: bool,
     ) -> Result<Sent, AmqpError> {
-        let target = if exchange.is_empty() {
-            format!("queue {routing_key}")
-        } else {
-            format!("exchange {exchange} ({routing_key})")
-        };
         let confirm = bounded(
-            format!("publishing to {target}"),
+            Target(exchange, routing_key).publishing(1),
             self.timeout,
             self.channel.basic_publish(
                 ShortString::from(exchange),
@@ -128,10 +92,58 @@ impl Publisher {
         )
         .await?;
         Ok(Sent {
-            target,
+            exchange: exchange.to_owned(),
+            routing_key: routing_key.to_owned(),
             confirm,
             timeout: self.timeout,
         })
+    }
+
+    /// Sends `messages` (persistent) in their order without waiting for their confirms
+    /// ([`Sent::confirm_all`]). Every message is queued on the channel before any is awaited,
+    /// so the connection's I/O thread is woken and writes them once for all, instead of once a
+    /// message with a round trip between threads each time.
+    pub(crate) async fn send_all(&self, messages: Vec<Outgoing>) -> Result<Vec<Sent>, AmqpError> {
+        let Some(first) = messages.first() else {
+            return Ok(Vec::new());
+        };
+        // `join_all` polls its futures in order on its first poll, and a publish queues its
+        // frames (and takes its confirm's delivery tag) on its first poll: the messages go out
+        // in the order given.
+        let publishes = messages.iter().map(|m| {
+            self.channel.basic_publish(
+                ShortString::from(m.exchange.as_str()),
+                ShortString::from(m.routing_key.as_str()),
+                BasicPublishOptions {
+                    mandatory: m.mandatory,
+                    ..Default::default()
+                },
+                &m.body,
+                m.properties.clone().with_delivery_mode(2),
+            )
+        });
+        let results = match tokio::time::timeout(self.timeout, join_all(publishes)).await {
+            Ok(results) => results,
+            Err(_) => {
+                return Err(AmqpError::Timeout {
+                    what: Target(&first.exchange, &first.routing_key).publishing(messages.len()),
+                    after: self.timeout,
+                })
+            }
+        };
+        let mut sent = Vec::with_capacity(messages.len());
+        for (m, result) in messages.into_iter().zip(results) {
+            let confirm = result.map_err(|source| {
+                super::classify(Target(&m.exchange, &m.routing_key).publishing(1), source)
+            })?;
+            sent.push(Sent {
+                exchange: m.exchange,
+                routing_key: m.routing_key,
+                confirm,
+                timeout: self.timeout,
+            });
+        }
+        Ok(sent)
     }
 
     /// Declares a queue the worker creates as it goes (a request's awaiting queue).
@@ -148,9 +160,75 @@ impl Publisher {
     }
 }
 
+/// Where a message goes, for error texts.
+struct Target<'a>(&'a str, &'a str);
+
+impl Target<'_> {
+    fn text(&self) -> String {
+        let Target(exchange, routing_key) = self;
+        if exchange.is_empty() {
+            format!("queue {routing_key}")
+        } else {
+            format!("exchange {exchange} ({routing_key})")
+        }
+    }
+
+    fn publishing(&self, n: usize) -> String {
+        match n {
+            1 => format!("publishing to {}", self.text()),
+            n => format!("publishing {n} messages, the first to {}", self.text()),
+        }
+    }
+}
+
+/// A message ready to be sent with [`Publisher::send_all`].
+pub(crate) struct Outgoing {
+    pub(crate) exchange: String,
+    pub(crate) routing_key: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) properties: BasicProperties,
+    pub(crate) mandatory: bool,
+}
+
+impl Outgoing {
+    /// An outcome event with the contract's properties: `mandatory`, persistent, JSON, its ids
+    /// in `message_id` and `correlation_id`, and the W3C trace context of the current span when
+    /// spans are exported.
+    pub(crate) fn outcome(exchange: &str, outcome: &Outcome) -> Result<Self, AmqpError> {
+        let body = serde_json::to_vec(outcome).map_err(|e| AmqpError::Publish {
+            target: exchange.to_owned(),
+            reason: format!("outcome does not serialize: {e}"),
+        })?;
+        let timestamp = u64::try_from(outcome.decided_at.timestamp()).unwrap_or_default();
+        let props = BasicProperties::default()
+            .with_message_id(ShortString::from(outcome.outcome_id.as_str()))
+            .with_correlation_id(ShortString::from(outcome.event_id.as_str()))
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from("application/json"))
+            .with_type(ShortString::from(OUTCOME_SCHEMA_V1))
+            .with_timestamp(timestamp)
+            .with_app_id(ShortString::from("preauth-worker"));
+        let mut headers = FieldTable::default();
+        super::trace::inject(&tracing::Span::current(), &mut headers);
+        let properties = if headers.inner().is_empty() {
+            props
+        } else {
+            props.with_headers(headers)
+        };
+        Ok(Self {
+            exchange: exchange.to_owned(),
+            routing_key: outcome.status.routing_key(),
+            body,
+            properties,
+            mandatory: true,
+        })
+    }
+}
+
 /// A message sent and not yet confirmed.
 pub(crate) struct Sent {
-    target: String,
+    exchange: String,
+    routing_key: String,
     confirm: lapin::PublisherConfirm,
     timeout: Duration,
 }
@@ -159,48 +237,66 @@ impl Sent {
     /// Waits for the broker's confirm. A return (unroutable, for a mandatory message), a nack
     /// or a timeout is a failure, never a success.
     pub(crate) async fn confirmed(self) -> Result<(), AmqpError> {
-        let target = self.target;
-        let confirmation =
-            match bounded(format!("confirm from {target}"), self.timeout, self.confirm).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let result = if matches!(e, AmqpError::Timeout { .. }) {
-                        ConfirmResult::Timeout
-                    } else {
-                        ConfirmResult::Error
-                    };
-                    metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str())
-                        .increment(1);
-                    return Err(e);
+        Self::confirm_all(vec![self]).await
+    }
+
+    /// Waits for every confirm, all within one publishing timeout; fails on the first that is
+    /// not a plain ack.
+    pub(crate) async fn confirm_all(sent: Vec<Sent>) -> Result<(), AmqpError> {
+        let Some(timeout) = sent.iter().map(|s| s.timeout).max() else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        for s in sent {
+            let confirmation = match tokio::time::timeout_at(deadline, s.confirm).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(source)) => {
+                    count_confirm(ConfirmResult::Error);
+                    let what = format!(
+                        "confirm from {}",
+                        Target(&s.exchange, &s.routing_key).text()
+                    );
+                    return Err(super::classify(what, source));
+                }
+                Err(_) => {
+                    count_confirm(ConfirmResult::Timeout);
+                    let what = format!(
+                        "confirm from {}",
+                        Target(&s.exchange, &s.routing_key).text()
+                    );
+                    return Err(AmqpError::Timeout {
+                        what,
+                        after: timeout,
+                    });
                 }
             };
-        let result = match &confirmation {
-            Confirmation::Ack(None) => ConfirmResult::Ack,
-            Confirmation::Ack(Some(_)) => ConfirmResult::Returned,
-            Confirmation::Nack(_) => ConfirmResult::Nack,
-            Confirmation::NotRequested => ConfirmResult::Error,
-        };
-        metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str())
-            .increment(1);
-        match confirmation {
-            Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(returned)) => Err(AmqpError::Publish {
-                target,
-                reason: format!(
+            let result = match &confirmation {
+                Confirmation::Ack(None) => ConfirmResult::Ack,
+                Confirmation::Ack(Some(_)) => ConfirmResult::Returned,
+                Confirmation::Nack(_) => ConfirmResult::Nack,
+                Confirmation::NotRequested => ConfirmResult::Error,
+            };
+            count_confirm(result);
+            let reason = match confirmation {
+                Confirmation::Ack(None) => continue,
+                Confirmation::Ack(Some(returned)) => format!(
                     "returned unroutable ({} {}): nothing is bound to receive it",
                     returned.reply_code, returned.reply_text
                 ),
-            }),
-            Confirmation::Nack(_) => Err(AmqpError::Publish {
-                target,
-                reason: "nacked by the broker".into(),
-            }),
-            Confirmation::NotRequested => Err(AmqpError::Publish {
-                target,
-                reason: "the channel is not in confirm mode".into(),
-            }),
+                Confirmation::Nack(_) => "nacked by the broker".into(),
+                Confirmation::NotRequested => "the channel is not in confirm mode".into(),
+            };
+            return Err(AmqpError::Publish {
+                target: Target(&s.exchange, &s.routing_key).text(),
+                reason,
+            });
         }
+        Ok(())
     }
+}
+
+fn count_confirm(result: ConfirmResult) {
+    metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str()).increment(1);
 }
 
 /// Properties of a message being moved (to a delay tier, an awaiting queue, back to the work
