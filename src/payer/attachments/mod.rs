@@ -294,12 +294,12 @@ impl Attachments {
         wanted
     }
 
-    /// The same stores and limits, with every folder (shares too) read in place and its root
-    /// opened once for the run: for `process`, whose cases wait for their documents anyway.
+    /// The same stores and limits, with every folder (shares too) read in place through a held
+    /// root: for `process`, whose cases wait for their documents anyway.
     pub fn reading_folders_in_place(mut self) -> Self {
         for source in &mut self.sources {
             if let Store::Folder { reads, .. } = &mut source.store {
-                *reads = stores::FolderReads::Kept(stores::KeptRoot::default());
+                *reads = stores::FolderReads::InPlace(stores::HeldRoot::default());
             }
         }
         self

@@ -34,32 +34,56 @@ pub(crate) enum StoreError {
 /// How a folder store is read.
 #[derive(Clone)]
 pub(crate) enum FolderReads {
-    /// On the thread handling the case, the root opened for each read, so a share mounted over
-    /// it after the start is seen (the worker, on a local disk).
-    InPlace,
-    /// On the thread handling the case, the root opened once and kept (`process`, a bounded run).
-    Kept(KeptRoot),
-    /// On a blocking thread, given up after the timeout (a network share that can stall).
+    /// On the thread handling the case, through a root held open for a while (a local disk,
+    /// and every folder for `process`).
+    InPlace(HeldRoot),
+    /// On a blocking thread, the root opened for each read, given up after the timeout (a
+    /// network share that can stall).
     Blocking(Duration),
 }
 
-/// A folder's root, opened for a run of `process` on the first read that succeeds in opening it.
-#[derive(Default, Clone)]
-pub(crate) struct KeptRoot(Arc<std::sync::OnceLock<cap_std::fs::Dir>>);
+/// How long a folder's root is read through one opened handle before it is opened again.
+const ROOT_HELD_FOR: Duration = Duration::from_secs(1);
 
-impl KeptRoot {
-    /// Runs `f` on the opened root; a root that cannot be opened is tried again next time.
+/// A folder's root, opened on first use and read through for up to [`ROOT_HELD_FOR`]: two
+/// system calls a document fewer than opening it for every read. A directory mounted or moved
+/// over the root is seen within that time, and at once by a read that would fail through the
+/// held handle: a failed read is tried again through a freshly opened root before its answer
+/// is given.
+#[derive(Default, Clone)]
+pub(crate) struct HeldRoot(Arc<std::sync::Mutex<Option<Opened>>>);
+
+type Dir = cap_std::fs::Dir;
+
+/// A root and when it was opened.
+type Opened = (std::time::Instant, Arc<Dir>);
+
+impl HeldRoot {
+    /// Runs `f` on the root; if its answer `failed`, or no handle is held, runs it again on a
+    /// root opened now (which is then held).
     fn with_root<T>(
         &self,
         root: &std::path::Path,
-        f: impl FnOnce(&cap_std::fs::Dir) -> Result<T, StoreError>,
+        f: impl Fn(&Dir) -> Result<T, StoreError>,
+        failed: fn(&Result<T, StoreError>) -> bool,
     ) -> Result<T, StoreError> {
-        if let Some(dir) = self.0.get() {
-            return f(dir);
+        if let Some(dir) = self.held() {
+            let answer = f(&dir);
+            if !failed(&answer) {
+                return answer;
+            }
         }
-        // When another case opened it first, theirs is kept and this one is closed.
-        let opened = open_root(root)?;
-        f(self.0.get_or_init(|| opened))
+        let dir = Arc::new(open_root(root)?);
+        let answer = f(&dir);
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), dir));
+        answer
+    }
+
+    fn held(&self) -> Option<Arc<Dir>> {
+        match &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((opened, dir)) if opened.elapsed() < ROOT_HELD_FOR => Some(Arc::clone(dir)),
+            _ => None,
+        }
     }
 }
 
@@ -121,7 +145,7 @@ impl Store {
             StoreSettings::Folder { root, mount } => Ok(Store::Folder {
                 root: root.clone(),
                 reads: match mount {
-                    FolderMount::Local => FolderReads::InPlace,
+                    FolderMount::Local => FolderReads::InPlace(HeldRoot::default()),
                     FolderMount::Share => FolderReads::Blocking(timeout),
                 },
             }),
@@ -206,7 +230,7 @@ fn checked(key: &str) -> Result<(), StoreError> {
     }
 }
 
-fn folder_size(dir: &cap_std::fs::Dir, key: &str) -> Result<Option<u64>, StoreError> {
+fn folder_size(dir: &Dir, key: &str) -> Result<Option<u64>, StoreError> {
     let meta = dir.metadata(key).map_err(io_error)?;
     if !meta.is_file() {
         return Err(StoreError::NotFound);
@@ -214,7 +238,7 @@ fn folder_size(dir: &cap_std::fs::Dir, key: &str) -> Result<Option<u64>, StoreEr
     Ok(Some(meta.len()))
 }
 
-fn folder_read(dir: &cap_std::fs::Dir, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
+fn folder_read(dir: &Dir, key: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
     let file = dir.open(key).map_err(io_error)?;
     // Room for exactly what the store said is there (and one byte more, to see a file that
     // grew): read_to_end through `take` would grow by doubling.
@@ -261,7 +285,7 @@ type FolderAsk = (usize, String, u64);
 /// in one blocking call for a share.
 async fn per_folder<T: Send + 'static>(
     asks: &[Option<(&Store, (&str, u64))>],
-    one: fn(&cap_std::fs::Dir, &str, u64) -> Result<T, StoreError>,
+    one: fn(&Dir, &str, u64) -> Result<T, StoreError>,
 ) -> Vec<Option<Result<T, StoreError>>> {
     let mut out: Vec<Option<Result<T, StoreError>>> = asks.iter().map(|_| None).collect();
     // The folders asked about, in order, with the positions and keys asked of each.
@@ -283,13 +307,18 @@ async fn per_folder<T: Send + 'static>(
     for (root, reads, keys) in folders {
         let positions: Vec<usize> = keys.iter().map(|(i, _, _)| *i).collect();
         let failed = |e: StoreError, n: usize| (0..n).map(|_| Err(e.clone())).collect::<Vec<_>>();
-        let all = move |dir: &cap_std::fs::Dir| -> Result<Vec<Result<T, StoreError>>, StoreError> {
+        let all = move |dir: &Dir| -> Result<Vec<Result<T, StoreError>>, StoreError> {
             Ok(keys
                 .iter()
                 .map(|(_, key, cap)| one(dir, key, *cap))
                 .collect())
         };
-        let answers = on_folder(&root, &reads, all)
+        let any_failed = |answers: &Result<Vec<Result<T, StoreError>>, StoreError>| {
+            answers
+                .as_ref()
+                .map_or(true, |all| all.iter().any(Result::is_err))
+        };
+        let answers = on_folder(&root, &reads, all, any_failed)
             .await
             .unwrap_or_else(|e| failed(e, positions.len()));
         for (i, answer) in positions.into_iter().zip(answers) {
@@ -304,23 +333,23 @@ async fn in_folder<T: Send + 'static>(
     root: &std::path::Path,
     key: &str,
     reads: &FolderReads,
-    f: impl FnOnce(&cap_std::fs::Dir, &str) -> Result<T, StoreError> + Send + 'static,
+    f: impl Fn(&Dir, &str) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let key = key.to_owned();
-    on_folder(root, reads, move |dir| f(dir, &key)).await
+    on_folder(root, reads, move |dir| f(dir, &key), Result::is_err).await
 }
 
-/// Runs `f` on the folder `root`, opened as a capability: on this thread, or on a blocking one
-/// for at most its timeout. A read given up on is left to finish on its thread; its answer is
-/// dropped.
+/// Runs `f` on the folder `root`, opened as a capability: on this thread (tried again on a
+/// freshly opened root when its answer `failed`), or on a blocking one for at most its timeout.
+/// A read given up on is left to finish on its thread; its answer is dropped.
 async fn on_folder<T: Send + 'static>(
     root: &std::path::Path,
     reads: &FolderReads,
-    f: impl FnOnce(&cap_std::fs::Dir) -> Result<T, StoreError> + Send + 'static,
+    f: impl Fn(&Dir) -> Result<T, StoreError> + Send + 'static,
+    failed: fn(&Result<T, StoreError>) -> bool,
 ) -> Result<T, StoreError> {
     match reads {
-        FolderReads::InPlace => f(&open_root(root)?),
-        FolderReads::Kept(kept) => kept.with_root(root, f),
+        FolderReads::InPlace(held) => held.with_root(root, f, failed),
         FolderReads::Blocking(timeout) => {
             let root = root.to_owned();
             let read = tokio::task::spawn_blocking(move || f(&open_root(&root)?));
@@ -338,7 +367,7 @@ async fn on_folder<T: Send + 'static>(
     }
 }
 
-fn open_root(root: &std::path::Path) -> Result<cap_std::fs::Dir, StoreError> {
+fn open_root(root: &std::path::Path) -> Result<Dir, StoreError> {
     cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(|e| {
         // A missing or unreadable root is the deployment's problem (a share not mounted yet),
         // not the case's: worth trying again. The path is configuration, not case data.

@@ -500,7 +500,7 @@ fn a_document_api_ca_file_must_hold_certificates() {
 }
 
 #[tokio::test]
-async fn a_folder_gives_the_same_answers_on_a_local_disk_on_a_share_and_kept_open() {
+async fn a_folder_gives_the_same_answers_on_a_local_disk_on_a_share_and_for_process() {
     let folder = Folder::new();
     folder
         .put("secret.jpg", JPEG)
@@ -524,7 +524,9 @@ async fn a_folder_gives_the_same_answers_on_a_local_disk_on_a_share_and_kept_ope
     let local = folder.attachments();
     let share = Attachments::build(&folder.settings_on(FolderMount::Share)).expect("share");
     let kept = folder.attachments().reading_folders_in_place();
-    for case in &cases {
+    // Twice over: the first read of a local folder opens its root, the next ones read through
+    // the held handle.
+    for case in cases.iter().chain(&cases) {
         let expected = shown(local.resolve(case, None).await);
         assert_eq!(shown(share.resolve(case, None).await), expected);
         assert_eq!(shown(kept.resolve(case, None).await), expected);
@@ -594,4 +596,28 @@ async fn a_folder_read_in_place_that_could_not_be_opened_is_opened_once_it_is_th
         let docs = in_place.resolve(&case, None).await.expect("read");
         assert_eq!(docs.total_bytes(), JPEG.len() as u64);
     }
+}
+
+#[tokio::test]
+async fn a_local_folder_replaced_by_another_directory_is_read_through_the_new_one_at_once() {
+    let folder = Folder::new();
+    folder.put("store/IMG-1", JPEG);
+    let local = folder.attachments();
+    let first = with_photos(json!([photo("IMG-1", "IMG-1", "image/jpeg")]));
+    let docs = local.resolve(&first, None).await.expect("read");
+    assert_eq!(docs.total_bytes(), JPEG.len() as u64);
+    // The root, held open by that read, is moved aside and a new directory takes its place
+    // (a mount, a sync tool swapping folders) with a document the old one never had.
+    let store = folder.dir.path().join("store");
+    std::fs::rename(&store, folder.dir.path().join("store.old")).expect("move aside");
+    folder.put("store/IMG-2", PNG);
+    let second = with_photos(json!([photo("IMG-2", "IMG-2", "image/png")]));
+    let docs = local
+        .resolve(&second, None)
+        .await
+        .expect("read through the new root");
+    assert_eq!(docs.total_bytes(), PNG.len() as u64);
+    // A document only the old directory had is missing now, not read from the old one.
+    let got = local.resolve(&first, None).await;
+    assert!(matches!(got, Err(Problem::Rejected(_))), "{got:?}");
 }
