@@ -154,6 +154,14 @@ async fn run() {
         print_latency(&latency, open_seconds, open_warmup, full);
         return;
     }
+    // BENCH_WORKER_ONLY=1: the worker's drain alone, BENCH_ROUNDS times (comparing builds or
+    // settings through BENCH_WORKER_BIN and BENCH_WORKER_ENV).
+    if env_or("BENCH_WORKER_ONLY", 0) == 1 {
+        for round in 0..rounds {
+            print_row(&worker(&url, n, prefetch, 0, &format!("wo{round}")).await);
+        }
+        return;
+    }
     // The bare passthrough, the two-connection passthrough and the worker at 0 ms alternate for
     // a few rounds: on a shared machine one run can differ from the next by 10% either way. The
     // table shows the median of each; the ratios are also given round by round.

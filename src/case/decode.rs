@@ -473,13 +473,17 @@ impl Decoder {
             .map(|items| {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let p = format!("{path}.modifiers[{i}]");
+                    let p = || format!("{path}.modifiers[{i}]");
                     match item.as_str().map(|text| (text, Modifier::parse(text))) {
                         Some((_, Ok(modifier))) => out.push(modifier),
                         Some((text, Err(e))) => {
-                            self.error_rule(rule::MOD_FORMAT, &p, format!("{e}; {}", length(text)));
+                            self.error_rule(
+                                rule::MOD_FORMAT,
+                                &p(),
+                                format!("{e}; {}", length(text)),
+                            );
                         }
-                        None => self.error_rule(rule::MOD_FORMAT, &p, "expected a string"),
+                        None => self.error_rule(rule::MOD_FORMAT, &p(), "expected a string"),
                     }
                 }
                 out

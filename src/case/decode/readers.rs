@@ -150,8 +150,9 @@ impl Decoder {
         let items = m.get(key).and_then(Value::as_array)?;
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
+        let list = join(path, key);
         for (i, v) in items.iter().enumerate() {
-            match item(self, &format!("{}[{i}]", join(path, key)), v) {
+            match item(self, &super::values::item(&list, i), v) {
                 Some(x) => out.push(x),
                 None => ok = false,
             }
@@ -166,7 +167,8 @@ impl Decoder {
         key: &str,
         allowed: &[(&str, T)],
     ) -> Option<T> {
-        let p = join(path, key);
+        // The path is made only for a finding: most fields have none.
+        let p = || join(path, key);
         let names = || {
             allowed
                 .iter()
@@ -176,18 +178,18 @@ impl Decoder {
         };
         match m.get(key) {
             None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
+                self.error(&p(), "required field is missing");
                 None
             }
             Some(Value::String(s)) => {
                 let found = allowed.iter().find(|(n, _)| *n == s).map(|(_, v)| *v);
                 if found.is_none() {
-                    self.error(&p, format!("expected one of {}", names()));
+                    self.error(&p(), format!("expected one of {}", names()));
                 }
                 found
             }
             Some(_) => {
-                self.error(&p, format!("expected one of {}", names()));
+                self.error(&p(), format!("expected one of {}", names()));
                 None
             }
         }
@@ -213,21 +215,22 @@ impl Decoder {
         path: &str,
         key: &str,
     ) -> Option<NaiveDate> {
-        let p = join(path, key);
+        // The path is made only for a finding: most fields have none.
+        let p = || join(path, key);
         match m.get(key) {
             None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
+                self.error(&p(), "required field is missing");
                 None
             }
-            Some(Value::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) if is_date_shaped(s) => Some(d),
-                _ => {
-                    self.error(&p, "expected a calendar date YYYY-MM-DD");
+            Some(Value::String(s)) => match calendar_date(s) {
+                Some(d) => Some(d),
+                None => {
+                    self.error(&p(), "expected a calendar date YYYY-MM-DD");
                     None
                 }
             },
             Some(_) => {
-                self.error(&p, "expected a calendar date YYYY-MM-DD");
+                self.error(&p(), "expected a calendar date YYYY-MM-DD");
                 None
             }
         }
@@ -239,22 +242,23 @@ impl Decoder {
         path: &str,
         key: &str,
     ) -> Option<DateTime<FixedOffset>> {
-        let p = join(path, key);
+        // The path is made only for a finding: most fields have none.
+        let p = || join(path, key);
         match m.get(key) {
             None | Some(Value::Null) => {
-                self.error(&p, "required field is missing");
+                self.error(&p(), "required field is missing");
                 None
             }
             // chrono also takes U+2212 MINUS SIGN before the offset, which RFC 3339 does not.
             Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
                 Ok(t) if s.is_ascii() => Some(t),
                 _ => {
-                    self.error(&p, "expected an RFC 3339 date-time with a UTC offset");
+                    self.error(&p(), "expected an RFC 3339 date-time with a UTC offset");
                     None
                 }
             },
             Some(_) => {
-                self.error(&p, "expected an RFC 3339 date-time with a UTC offset");
+                self.error(&p(), "expected an RFC 3339 date-time with a UTC offset");
                 None
             }
         }
@@ -284,4 +288,14 @@ impl Decoder {
             Some(_) => self.npi(m, path, key).map(Some),
         }
     }
+}
+
+/// `YYYY-MM-DD` exactly ([`is_date_shaped`]), and a day of the calendar.
+fn calendar_date(s: &str) -> Option<NaiveDate> {
+    if !is_date_shaped(s) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| s.get(range)?.parse::<u32>().ok();
+    let year = i32::try_from(number(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
 }

@@ -36,8 +36,53 @@ pub(super) fn positive_integer(v: &Value) -> Option<u32> {
 /// The path of `key` inside the object at `path` (`service.procedures[0]` + `units`).
 pub(super) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+        return key.to_owned();
+    }
+    // Built by hand: paths are made for every object and list item of every event.
+    let mut joined = String::with_capacity(path.len() + 1 + key.len());
+    joined.push_str(path);
+    joined.push('.');
+    joined.push_str(key);
+    joined
+}
+
+/// The path of item `i` of the list at `path` (`service.procedures` + 0).
+pub(super) fn item(path: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i;
+    loop {
+        at -= 1;
+        // A decimal digit: `n % 10` is below 10.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut p = String::with_capacity(path.len() + 2 + digits.len() - at);
+    p.push_str(path);
+    p.push('[');
+    for d in &digits[at..] {
+        p.push(char::from(*d));
+    }
+    p.push(']');
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_members_with_dots_and_items_with_their_decimal_index() {
+        assert_eq!(join("", "service"), "service");
+        assert_eq!(join("service", "procedures"), "service.procedures");
+        for i in [0, 7, 10, 123, usize::MAX] {
+            assert_eq!(
+                item("service.procedures", i),
+                format!("service.procedures[{i}]")
+            );
+        }
     }
 }
