@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 
 use tracing::Metadata;
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
-use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
@@ -24,7 +24,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing::Subscriber;
-use tracing_subscriber::registry::{LookupSpan, Registry};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogFormat, TelemetrySettings};
 
@@ -142,9 +142,14 @@ where
     Ok(Some((layer, provider)))
 }
 
-/// The log layer: text or JSON lines on stderr, filtered by `level` (or `RUST_LOG`), libraries
-/// capped as [`allowed`] says, the worker's own spans left out.
-fn log_layer(format: LogFormat, level: &str) -> BoxedLayer<Registry> {
+/// Installs the global subscriber, writing to stderr. `RUST_LOG` overrides `level`. With
+/// `traces` naming an endpoint, the worker's spans are exported too, until the returned
+/// [`Telemetry`] is dropped.
+pub fn init(
+    format: LogFormat,
+    level: &str,
+    traces: Option<&TelemetrySettings>,
+) -> Result<Telemetry, TelemetryError> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -159,41 +164,21 @@ fn log_layer(format: LogFormat, level: &str) -> BoxedLayer<Registry> {
     let base = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
-    if json {
+    let layer = if json {
         base.json().flatten_event(true).with_filter(filter).boxed()
     } else {
         base.with_filter(filter).boxed()
-    }
-}
-
-/// The log layer, and the span exporter when there is one, on one registry. Without an
-/// exporter there is no second layer at all: an absent layer (`None`) counts as interested in
-/// every callsite, and every TRACE event of every library would be built and then dropped.
-fn subscriber(
-    log: BoxedLayer<Registry>,
-    otlp: Option<BoxedLayer<Layered<BoxedLayer<Registry>, Registry>>>,
-) -> Box<dyn Subscriber + Send + Sync> {
-    let logged = tracing_subscriber::registry().with(log);
-    match otlp {
-        Some(otlp) => Box::new(logged.with(otlp)),
-        None => Box::new(logged),
-    }
-}
-
-/// Installs the global subscriber, writing to stderr. `RUST_LOG` overrides `level`. With
-/// `traces` naming an endpoint, the worker's spans are exported too, until the returned
-/// [`Telemetry`] is dropped.
-pub fn init(
-    format: LogFormat,
-    level: &str,
-    traces: Option<&TelemetrySettings>,
-) -> Result<Telemetry, TelemetryError> {
+    };
     let (otlp, provider) = match traces {
         Some(settings) => otlp_layer(settings)?.unzip(),
         None => (None, None),
     };
     // A second init (tests, embedding) keeps the first subscriber, and exports nothing.
-    match subscriber(log_layer(format, level), otlp).try_init() {
+    match tracing_subscriber::registry()
+        .with(layer)
+        .with(otlp)
+        .try_init()
+    {
         Ok(()) => Ok(Telemetry { provider }),
         Err(_) => {
             if let Some(provider) = provider {
@@ -207,55 +192,6 @@ pub fn init(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A callsite of the given target and level, as a library's event would have.
-    macro_rules! callsite {
-        ($name:ident, $target:literal, $level:expr) => {
-            mod $name {
-                use tracing::callsite::{Callsite, Identifier};
-                use tracing::field::FieldSet;
-                use tracing::metadata::Kind;
-                use tracing::Metadata;
-                pub(super) struct Site;
-                impl Callsite for Site {
-                    fn set_interest(&self, _: tracing::subscriber::Interest) {}
-                    fn metadata(&self) -> &Metadata<'_> {
-                        &META
-                    }
-                }
-                static SITE: Site = Site;
-                pub(super) static META: Metadata<'static> = Metadata::new(
-                    "event",
-                    $target,
-                    $level,
-                    None,
-                    None,
-                    None,
-                    FieldSet::new(&[], Identifier(&SITE)),
-                    Kind::EVENT,
-                );
-            }
-        };
-    }
-    callsite!(lapin_trace, "lapin::promise", tracing::Level::TRACE);
-    callsite!(own_info, "preauth_worker::amqp", tracing::Level::INFO);
-
-    #[test]
-    fn a_library_s_trace_event_is_never_built_when_only_the_log_is_written() {
-        // The interest a callsite registers with is cached: `never` means its events are not
-        // even formatted. lapin formats a string for each of its TRACE events when asked.
-        for level in ["info", "trace"] {
-            let log = subscriber(log_layer(LogFormat::Json, level), None);
-            assert!(
-                log.register_callsite(&lapin_trace::META).is_never(),
-                "{level}"
-            );
-            assert!(
-                !log.register_callsite(&own_info::META).is_never(),
-                "{level}"
-            );
-        }
-    }
 
     #[test]
     fn the_traces_path_is_added_to_a_collector_endpoint_once() {
