@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 
 use tracing::Metadata;
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
@@ -24,7 +24,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing::Subscriber;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use crate::config::{LogFormat, TelemetrySettings};
 
@@ -142,20 +142,18 @@ where
     Ok(Some((layer, provider)))
 }
 
-/// Installs the global subscriber, writing to stderr. `RUST_LOG` overrides `level`. With
-/// `traces` naming an endpoint, the worker's spans are exported too, until the returned
-/// [`Telemetry`] is dropped.
-pub fn init(
-    format: LogFormat,
-    level: &str,
-    traces: Option<&TelemetrySettings>,
-) -> Result<Telemetry, TelemetryError> {
-    let filter = EnvFilter::try_from_default_env()
+/// The log's filter: `level` (or `RUST_LOG`).
+fn log_filter(level: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let filter = filter
-        .and(filter_fn(allowed))
-        .and(filter_fn(|meta| !own_span(meta)));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// The log's writer: text or JSON lines on stderr, unfiltered.
+fn log_writer<S>(format: LogFormat) -> BoxedLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
@@ -164,21 +162,59 @@ pub fn init(
     let base = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
-    let layer = if json {
-        base.json().flatten_event(true).with_filter(filter).boxed()
+    if json {
+        base.json().flatten_event(true).boxed()
     } else {
-        base.with_filter(filter).boxed()
-    };
+        base.boxed()
+    }
+}
+
+/// The log and, when there is one, the span exporter, on one registry. The log is filtered by
+/// `level` (or `RUST_LOG`), libraries capped as [`allowed`] says, the worker's own spans left
+/// out.
+///
+/// With an exporter the log's filter is a per-layer filter, since the exporter wants the spans
+/// the log leaves out. Without one the same filters are global: a callsite they refuse is then
+/// never even built. (An absent exporter layer would count as interested in every callsite, so
+/// every TRACE event of every library would be built and dropped; and the log's per-layer
+/// filter alone on the registry lost INFO lines on a thread where sqlx had just run.)
+fn subscriber(
+    format: LogFormat,
+    level: &str,
+    otlp: Option<BoxedLayer<Layered<BoxedLayer<Registry>, Registry>>>,
+) -> Box<dyn Subscriber + Send + Sync> {
+    match otlp {
+        Some(otlp) => {
+            let filter = log_filter(level)
+                .and(filter_fn(allowed))
+                .and(filter_fn(|meta| !own_span(meta)));
+            let log: BoxedLayer<Registry> = log_writer(format).with_filter(filter).boxed();
+            Box::new(tracing_subscriber::registry().with(log).with(otlp))
+        }
+        None => Box::new(
+            tracing_subscriber::registry()
+                .with(log_filter(level))
+                .with(filter_fn(allowed))
+                .with(filter_fn(|meta| !own_span(meta)))
+                .with(log_writer(format)),
+        ),
+    }
+}
+
+/// Installs the global subscriber, writing to stderr. `RUST_LOG` overrides `level`. With
+/// `traces` naming an endpoint, the worker's spans are exported too, until the returned
+/// [`Telemetry`] is dropped.
+pub fn init(
+    format: LogFormat,
+    level: &str,
+    traces: Option<&TelemetrySettings>,
+) -> Result<Telemetry, TelemetryError> {
     let (otlp, provider) = match traces {
         Some(settings) => otlp_layer(settings)?.unzip(),
         None => (None, None),
     };
     // A second init (tests, embedding) keeps the first subscriber, and exports nothing.
-    match tracing_subscriber::registry()
-        .with(layer)
-        .with(otlp)
-        .try_init()
-    {
+    match subscriber(format, level, otlp).try_init() {
         Ok(()) => Ok(Telemetry { provider }),
         Err(_) => {
             if let Some(provider) = provider {
@@ -192,6 +228,55 @@ pub fn init(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A callsite of the given target and level, as a library's event would have.
+    macro_rules! callsite {
+        ($name:ident, $target:literal, $level:expr) => {
+            mod $name {
+                use tracing::callsite::{Callsite, Identifier};
+                use tracing::field::FieldSet;
+                use tracing::metadata::Kind;
+                use tracing::Metadata;
+                pub(super) struct Site;
+                impl Callsite for Site {
+                    fn set_interest(&self, _: tracing::subscriber::Interest) {}
+                    fn metadata(&self) -> &Metadata<'_> {
+                        &META
+                    }
+                }
+                static SITE: Site = Site;
+                pub(super) static META: Metadata<'static> = Metadata::new(
+                    "event",
+                    $target,
+                    $level,
+                    None,
+                    None,
+                    None,
+                    FieldSet::new(&[], Identifier(&SITE)),
+                    Kind::EVENT,
+                );
+            }
+        };
+    }
+    callsite!(lapin_trace, "lapin::promise", tracing::Level::TRACE);
+    callsite!(own_info, "preauth_worker::amqp", tracing::Level::INFO);
+
+    #[test]
+    fn a_library_s_trace_event_is_never_built_when_only_the_log_is_written() {
+        // The interest a callsite registers with is cached: `never` means its events are not
+        // even formatted. lapin formats a string for each of its TRACE events when asked.
+        for level in ["info", "trace"] {
+            let log = subscriber(LogFormat::Json, level, None);
+            assert!(
+                log.register_callsite(&lapin_trace::META).is_never(),
+                "{level}"
+            );
+            assert!(
+                !log.register_callsite(&own_info::META).is_never(),
+                "{level}"
+            );
+        }
+    }
 
     #[test]
     fn the_traces_path_is_added_to_a_collector_endpoint_once() {
