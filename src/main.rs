@@ -544,16 +544,26 @@ async fn run_publish(app: &App, files: &[PathBuf], config: Option<&Path>) -> Exi
     let mut ready = Vec::new();
     for entry in inputs::read(files).entries {
         match entry {
-            Entry::Event(item) => match inputs::screen(&item, max) {
-                Ok(event) => match publish_cli::routing_key(&event) {
-                    Ok(key) => ready.push((item, event, key)),
-                    Err(why) => {
+            Entry::Event(item) => {
+                // The ids and the key are kept; the event's tree borrows `item` and goes here.
+                let screened = inputs::screen(&item, max).map(|event| {
+                    (
+                        publish_cli::routing_key(&event),
+                        event.event_id,
+                        event.case_id,
+                    )
+                });
+                match screened {
+                    Ok((Ok(key), event_id, case_id)) => {
+                        ready.push((item, event_id, case_id, key));
+                    }
+                    Ok((Err(why), _, _)) => {
                         eprintln!("{}: not sent: {why}", item.label);
                         unsendable += 1;
                     }
-                },
-                Err(p) => problems.push(p),
-            },
+                    Err(p) => problems.push(p),
+                }
+            }
             Entry::Problem(p) => problems.push(p),
         }
     }
@@ -567,7 +577,7 @@ async fn run_publish(app: &App, files: &[PathBuf], config: Option<&Path>) -> Exi
             Ok(p) => p,
             Err(e) => return broker_failure(&e, app, config),
         };
-        for (item, event, key) in &ready {
+        for (item, event_id, case_id, key) in &ready {
             if !publisher.usable() {
                 eprintln!(
                     "{}: not sent: the channel closed after an earlier error",
@@ -576,14 +586,12 @@ async fn run_publish(app: &App, files: &[PathBuf], config: Option<&Path>) -> Exi
                 failed += 1;
                 continue;
             }
-            match publisher.send(&item.body, event, key).await {
+            match publisher.send(&item.body, event_id, key).await {
                 Ok(()) => {
                     sent += 1;
                     println!(
-                        "{}: sent case {} (event {}) to {} as {key}",
+                        "{}: sent case {case_id} (event {event_id}) to {} as {key}",
                         item.label,
-                        event.case_id,
-                        event.event_id,
                         publisher.exchange()
                     );
                 }

@@ -164,3 +164,25 @@ fn a_publish_hold_of_u64_max_seconds_is_refused_without_a_panic() {
         "fixtures/fuzz/config_load-huge-publish-hold.toml"
     ));
 }
+
+#[test]
+fn the_worker_s_json_tree_agrees_with_serde_json_on_repeats_escapes_numbers_and_errors() {
+    let texts: [&[u8]; 12] = [
+        br#"{"event_id": "e-1", "case_id": "c-1", "event_id": "e-2"}"#,
+        br#"{"b": {"y": 1, "x": [2, {"k": 1, "k": null}]}, "a": "\u00e9\n"}"#,
+        br#"{"\u0065vent_id": "e-1", "event_id": "e-2"}"#,
+        br#"[1e400]"#,
+        br#"[-0, 1.0, 18446744073709551616, -9223372036854775809, 5e-324]"#,
+        br#"{"a": 1,, "b": 2}"#,
+        br#"{"a": "\ud800"}"#,
+        b"{\"a\": \"\xc3\"}",
+        br#"{"$serde_json::private::RawValue": "[1, 2]"}"#,
+        br#"{"$serde_json::private::RawValue": "not json"}"#,
+        br#"{"\u0024serde_json::private::RawValue": 3}"#,
+        br#"{"a": 1} {"b": 2}"#,
+    ];
+    for text in texts {
+        let run = catch_unwind(AssertUnwindSafe(|| harness::json_tree_agrees(text)));
+        assert!(run.is_ok(), "{}", String::from_utf8_lossy(text));
+    }
+}

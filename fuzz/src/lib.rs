@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use preauth_worker::case::Kind;
+use preauth_worker::case::{Json, Kind};
 use preauth_worker::codes::CodeTable;
 use preauth_worker::payer::pas::{notification, read, write};
 use preauth_worker::payer::sim::pas::review_from_bundle;
@@ -58,11 +58,13 @@ pub fn routing_key(selector: u8) -> Option<&'static str> {
 }
 
 /// Target `case_decode_validate`: first byte picks the routing key, the rest is the message
-/// body. identify → decode → validate under every policy → request_bundle → review_from_bundle.
+/// body. The body's JSON tree is read as `serde_json::Value` reads it; then identify → decode →
+/// validate under every policy → request_bundle → review_from_bundle.
 pub fn case_decode_validate(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
+    json_tree_agrees(body);
     let Ok(id) = preauth_worker::case::identify(body) else {
         return;
     };
@@ -155,5 +157,72 @@ pub fn config_load(data: &[u8]) {
     std::fs::write(&file.0, text).expect("write the config file");
     if let Err(e) = preauth_worker::config::Settings::load_without_env(Some(&file.0)) {
         let _ = e.to_string();
+    }
+}
+
+/// The member name serde_json's `raw_value` feature reads specially in a `Value`.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// The worker's JSON tree (`case::Json`, borrowed from the message) holds what
+/// `serde_json::Value` holds for the same text, member for member and in the same order, and
+/// refuses what it refuses, at the same place. The one known difference, `Value`'s reading of
+/// [`RAW_VALUE_TOKEN`], is left out.
+pub fn json_tree_agrees(body: &[u8]) {
+    let tree = Json::parse(body);
+    let value = serde_json::from_slice::<Value>(body);
+    match (&tree, &value) {
+        (Ok(tree), Ok(value)) => {
+            if !names_raw_value_token(tree) {
+                assert!(same_tree(tree, value), "the trees differ");
+            }
+        }
+        (Ok(tree), Err(_)) => {
+            assert!(names_raw_value_token(tree), "only Value refused the text");
+        }
+        (Err(_), Ok(_)) => panic!("only the worker's tree refused the text"),
+        (Err(a), Err(b)) => {
+            // An escaped name could spell the token; positions are compared only without escapes.
+            if !body.windows(2).any(|w| w == b"\\u") && !contains(body, RAW_VALUE_TOKEN) {
+                assert_eq!(a.classify(), b.classify(), "different error categories");
+                assert_eq!(
+                    (a.line(), a.column()),
+                    (b.line(), b.column()),
+                    "different places"
+                );
+            }
+        }
+    }
+}
+
+fn contains(body: &[u8], needle: &str) -> bool {
+    body.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+fn names_raw_value_token(tree: &Json<'_>) -> bool {
+    match tree {
+        Json::Array(items) => items.iter().any(names_raw_value_token),
+        Json::Object(m) => m
+            .iter()
+            .any(|(name, v)| name == RAW_VALUE_TOKEN || names_raw_value_token(v)),
+        _ => false,
+    }
+}
+
+fn same_tree(tree: &Json<'_>, value: &Value) -> bool {
+    match (tree, value) {
+        (Json::Null, Value::Null) => true,
+        (Json::Bool(a), Value::Bool(b)) => a == b,
+        (Json::Number(a), Value::Number(b)) => a == b,
+        (Json::String(a), Value::String(b)) => a == b,
+        (Json::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_tree(a, b))
+        }
+        (Json::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_tree(va, vb))
+        }
+        _ => false,
     }
 }

@@ -41,7 +41,9 @@ pub(crate) async fn publish(
 
 /// A progress event ready to send on `exchange`: not mandatory, with [`properties`].
 pub(crate) fn message(exchange: &str, p: &Progress) -> Result<Outgoing, AmqpError> {
-    let body = serde_json::to_vec(p).map_err(|e| AmqpError::Publish {
+    // Room for a typical progress event up front, as for the outcome.
+    let mut body = Vec::with_capacity(640);
+    serde_json::to_writer(&mut body, p).map_err(|e| AmqpError::Publish {
         target: exchange.to_owned(),
         reason: format!("progress event does not serialize: {e}"),
     })?;

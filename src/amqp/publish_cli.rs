@@ -4,16 +4,15 @@
 
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Connection};
-use serde_json::Value;
 
 use super::client;
 use super::publisher::Publisher;
 use super::AmqpError;
-use crate::case::{Identified, Kind};
+use crate::case::{Identified, Json, Kind};
 use crate::config::Settings;
 
 /// The routing key a case event goes out with, from its `kind` (docs/contract.md, section 2).
-pub fn routing_key(event: &Identified) -> Result<&'static str, String> {
+pub fn routing_key(event: &Identified<'_>) -> Result<&'static str, String> {
     let kinds = || {
         Kind::ALL
             .iter()
@@ -22,7 +21,7 @@ pub fn routing_key(event: &Identified) -> Result<&'static str, String> {
             .join(", ")
     };
     match event.body.get("kind") {
-        Some(Value::String(k)) => Kind::ALL
+        Some(Json::String(k)) => Kind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == k)
             .map(Kind::routing_key)
@@ -65,12 +64,12 @@ impl CasePublisher {
     pub async fn send(
         &self,
         body: &[u8],
-        event: &Identified,
+        event_id: &str,
         routing_key: &str,
     ) -> Result<(), AmqpError> {
         let now = chrono::Utc::now().timestamp();
         let props = BasicProperties::default()
-            .with_message_id(ShortString::from(event.event_id.as_str()))
+            .with_message_id(ShortString::from(event_id))
             .with_timestamp(u64::try_from(now).unwrap_or_default())
             .with_content_type(ShortString::from("application/json"))
             .with_app_id(ShortString::from("preauth-worker publish"))
@@ -94,27 +93,24 @@ impl CasePublisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
-    fn event(kind: Value) -> Identified {
+    /// The routing key of an event of this `kind` (none when null).
+    fn key_of(kind: Value) -> Result<&'static str, String> {
         let mut body = serde_json::json!({"event_id": "e-1", "case_id": "c-1"});
         if !kind.is_null() {
             body["kind"] = kind;
         }
-        crate::case::identify(&serde_json::to_vec(&body).expect("json")).expect("identified")
+        let bytes = serde_json::to_vec(&body).expect("json");
+        routing_key(&crate::case::identify(&bytes).expect("identified"))
     }
 
     #[test]
     fn the_routing_key_follows_the_kind_of_the_event() {
-        assert_eq!(
-            routing_key(&event(Value::from("submission"))),
-            Ok("case.submitted")
-        );
-        assert_eq!(
-            routing_key(&event(Value::from("appeal"))),
-            Ok("case.appeal")
-        );
+        assert_eq!(key_of(Value::from("submission")), Ok("case.submitted"));
+        assert_eq!(key_of(Value::from("appeal")), Ok("case.appeal"));
         for bad in [Value::from("Appeal"), Value::from(3), Value::Null] {
-            let why = routing_key(&event(bad.clone())).expect_err("no key");
+            let why = key_of(bad.clone()).expect_err("no key");
             assert!(why.contains("no routing key fits"), "{bad}: {why}");
         }
     }

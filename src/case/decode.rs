@@ -2,7 +2,7 @@
 //! reported with its path; never a panic.
 //!
 //! Serde's derive stops at the first error; staff correcting a case want all of them at once, so
-//! the fields are read here from a `serde_json::Value`, one finding per problem.
+//! the fields are read here from the event's JSON tree ([`Json`]), one finding per problem.
 //!
 //! Messages never repeat an input value, not even a slice of it: a value that failed to parse is
 //! described by what was expected and its length, never shown. They are built from fixed text,
@@ -11,7 +11,7 @@
 //! A member the contract does not define never stops decoding: it is recorded, with its path, in
 //! [`CaseEvent::unknown_members`] (validation reports each one as `DEC-05`).
 
-use serde_json::{Map, Value};
+use crate::case::json::{Json, Members};
 
 use super::identify::Identified;
 use super::{
@@ -191,18 +191,18 @@ impl Decoder {
     }
 
     /// Records the members of the object at `path` that are not in `known`.
-    fn unknown_members(&mut self, path: &str, m: &Map<String, Value>, known: &[&'static str]) {
+    fn unknown_members(&mut self, path: &str, m: &Members<'_>, known: &[&'static str]) {
         members::record(path, m, known, &mut self.unknown);
     }
 
     fn event(&mut self, id: &Identified, routing_key: Option<&str>) -> Option<CaseEvent> {
         // `identify` guarantees an object; an empty map keeps this total.
-        let empty = Map::new();
+        let empty = Members::default();
         let m = id.body.as_object().unwrap_or(&empty);
 
         match m.get("schema") {
-            Some(Value::String(s)) if s == CASE_SCHEMA_V1 => {}
-            Some(Value::String(_)) => {
+            Some(Json::String(s)) if s == CASE_SCHEMA_V1 => {}
+            Some(Json::String(_)) => {
                 self.error_rule(
                     rule::SCHEMA,
                     "schema",
@@ -242,7 +242,7 @@ impl Decoder {
         }
         let occurred_at = self.datetime(m, "", "occurred_at");
         let urgency = match m.get("urgency") {
-            None | Some(Value::Null) => Some(Urgency::Standard),
+            None | Some(Json::Null) => Some(Urgency::Standard),
             Some(_) => self.enumerated(
                 m,
                 "",
@@ -269,7 +269,7 @@ impl Decoder {
             .object(m, "", "documentation")
             .and_then(|(p, o)| self.documentation(&p, o));
         let appeal = match m.get("appeal") {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 if kind == Some(Kind::Appeal) {
                     self.error_rule(
                         rule::APPEAL_OBJECT,
@@ -312,15 +312,15 @@ impl Decoder {
 
     /// `given_names`, optional: the non-blank strings (blank counts as not sent); anything else
     /// is reported at its index.
-    fn given_names(&mut self, path: &str, m: &Map<String, Value>) -> Vec<String> {
+    fn given_names(&mut self, path: &str, m: &Members<'_>) -> Vec<String> {
         self.opt_array(m, path, "given_names")
             .map(|items| {
                 items
                     .iter()
                     .enumerate()
                     .filter_map(|(i, v)| match v {
-                        Value::String(s) if s.trim().is_empty() => None,
-                        Value::String(s) => Some(s.clone()),
+                        Json::String(s) if s.trim().is_empty() => None,
+                        Json::String(s) => Some(s.to_string()),
                         _ => {
                             self.error(&format!("{path}.given_names[{i}]"), "expected a string");
                             None
@@ -331,14 +331,14 @@ impl Decoder {
             .unwrap_or_default()
     }
 
-    fn patient(&mut self, path: &str, m: &Map<String, Value>) -> Option<Patient> {
+    fn patient(&mut self, path: &str, m: &Members<'_>) -> Option<Patient> {
         self.unknown_members(path, m, known::PATIENT);
         let id = self.string(m, path, "id");
         let family_name = self.string(m, path, "family_name");
         let given_names = self.given_names(path, m);
         let birth_date = self.date(m, path, "birth_date");
         let sex = match m.get("sex") {
-            None | Some(Value::Null) => Some(Sex::Unknown),
+            None | Some(Json::Null) => Some(Sex::Unknown),
             Some(_) => self.enumerated(m, path, "sex", SEXES),
         };
         Some(Patient {
@@ -350,13 +350,13 @@ impl Decoder {
         })
     }
 
-    fn coverage(&mut self, path: &str, m: &Map<String, Value>) -> Option<Coverage> {
+    fn coverage(&mut self, path: &str, m: &Members<'_>) -> Option<Coverage> {
         self.unknown_members(path, m, known::COVERAGE);
         let payer_id = self.string(m, path, "payer_id");
         let member_id = self.string(m, path, "member_id");
         let group_number = self.opt_string(m, path, "group_number");
         let relationship = match m.get("relationship") {
-            None | Some(Value::Null) => Some(Relationship::SelfInsured),
+            None | Some(Json::Null) => Some(Relationship::SelfInsured),
             Some(_) => self.enumerated(
                 m,
                 path,
@@ -390,7 +390,7 @@ impl Decoder {
         })
     }
 
-    fn provider(&mut self, path: &str, m: &Map<String, Value>) -> Option<Provider> {
+    fn provider(&mut self, path: &str, m: &Members<'_>) -> Option<Provider> {
         self.unknown_members(path, m, known::PROVIDER);
         let npi = self.npi(m, path, "npi");
         let name = self.string(m, path, "name");
@@ -404,13 +404,13 @@ impl Decoder {
         })
     }
 
-    fn service(&mut self, path: &str, m: &Map<String, Value>) -> Option<Service> {
+    fn service(&mut self, path: &str, m: &Members<'_>) -> Option<Service> {
         self.unknown_members(path, m, known::SERVICE);
         let planned_date = self.date(m, path, "planned_date");
         let place_of_service = match m.get("place_of_service") {
-            None | Some(Value::Null) => Some("11".to_owned()),
+            None | Some(Json::Null) => Some("11".to_owned()),
             // A code: blanks around it are ignored.
-            Some(Value::String(s))
+            Some(Json::String(s))
                 if s.trim().len() == 2 && s.trim().bytes().all(|b| b.is_ascii_digit()) =>
             {
                 Some(s.trim().to_owned())
@@ -426,7 +426,7 @@ impl Decoder {
         let procedures = self.non_empty_list(m, path, "procedures", |d, p, v| d.procedure(p, v));
         let diagnoses = self.non_empty_list(m, path, "diagnoses", |d, p, v| d.diagnosis(p, v));
         let lesions = match m.get("lesions") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self
                 .object(m, path, "lesions")
                 .and_then(|(p, o)| self.lesions(&p, o))
@@ -441,7 +441,7 @@ impl Decoder {
         })
     }
 
-    fn procedure(&mut self, path: &str, v: &Value) -> Option<Procedure> {
+    fn procedure(&mut self, path: &str, v: &Json<'_>) -> Option<Procedure> {
         let m = self.as_object(path, v)?;
         self.unknown_members(path, m, known::PROCEDURE);
         let system = self.enumerated(
@@ -490,7 +490,7 @@ impl Decoder {
             })
             .unwrap_or_default();
         let units = match m.get("units") {
-            None | Some(Value::Null) => Some(1),
+            None | Some(Json::Null) => Some(1),
             Some(v) => match positive_integer(v) {
                 Some(u) => Some(u),
                 None => {
@@ -506,7 +506,7 @@ impl Decoder {
         })
     }
 
-    fn diagnosis(&mut self, path: &str, v: &Value) -> Option<Diagnosis> {
+    fn diagnosis(&mut self, path: &str, v: &Json<'_>) -> Option<Diagnosis> {
         let m = self.as_object(path, v)?;
         self.unknown_members(path, m, known::DIAGNOSIS);
         let code = self
@@ -523,8 +523,8 @@ impl Decoder {
                 }
             });
         let primary = match m.get("primary") {
-            None | Some(Value::Null) => Some(false),
-            Some(Value::Bool(b)) => Some(*b),
+            None | Some(Json::Null) => Some(false),
+            Some(Json::Bool(b)) => Some(*b),
             Some(_) => {
                 self.error(&join(path, "primary"), "expected true or false");
                 None
@@ -536,10 +536,10 @@ impl Decoder {
         })
     }
 
-    fn lesions(&mut self, path: &str, m: &Map<String, Value>) -> Option<Lesions> {
+    fn lesions(&mut self, path: &str, m: &Members<'_>) -> Option<Lesions> {
         self.unknown_members(path, m, known::LESIONS);
         let count = match m.get("count") {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&join(path, "count"), "required field is missing");
                 None
             }
@@ -552,7 +552,7 @@ impl Decoder {
             },
         };
         let max_size_mm = match m.get("max_size_mm") {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&join(path, "max_size_mm"), "required field is missing");
                 None
             }
@@ -569,14 +569,14 @@ impl Decoder {
         };
         let site = self.string(m, path, "site");
         let body_site = match m.get("body_site") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self
                 .object(m, path, "body_site")
                 .and_then(|(p, o)| self.body_site(&p, o))
                 .map(Some),
         };
         let distance_from_margin_mm = match m.get("distance_from_margin_mm") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(v) => match v
                 .as_f64()
                 .filter(|d| d.is_finite() && (0.0..=50.0).contains(d))
@@ -623,14 +623,14 @@ impl Decoder {
     }
 
     /// A SNOMED CT coding of the lesions' site: its concept id's digits.
-    fn body_site(&mut self, path: &str, m: &Map<String, Value>) -> Option<String> {
+    fn body_site(&mut self, path: &str, m: &Members<'_>) -> Option<String> {
         self.unknown_members(path, m, known::BODY_SITE);
         let system = match m.get("system") {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&join(path, "system"), "required field is missing");
                 None
             }
-            Some(Value::String(s)) if s == SNOMED_CT_SYSTEM => Some(()),
+            Some(Json::String(s)) if s == SNOMED_CT_SYSTEM => Some(()),
             Some(_) => {
                 self.error(
                     &join(path, "system"),
@@ -652,7 +652,7 @@ impl Decoder {
         code
     }
 
-    fn documentation(&mut self, path: &str, m: &Map<String, Value>) -> Option<Documentation> {
+    fn documentation(&mut self, path: &str, m: &Members<'_>) -> Option<Documentation> {
         self.unknown_members(path, m, known::DOCUMENTATION);
         let mut ok = true;
         let indications = self
@@ -679,7 +679,7 @@ impl Decoder {
         let photos = self.list(m, path, "photos", |d, p, v| d.photo(p, v));
         let prior_treatments = self.list(m, path, "prior_treatments", |d, p, v| d.treatment(p, v));
         let letter = match m.get("letter_of_medical_necessity") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self
                 .object(m, path, "letter_of_medical_necessity")
                 .and_then(|(p, o)| self.letter(&p, o))
@@ -697,7 +697,7 @@ impl Decoder {
         })
     }
 
-    fn note(&mut self, path: &str, v: &Value) -> Option<ClinicalNote> {
+    fn note(&mut self, path: &str, v: &Json<'_>) -> Option<ClinicalNote> {
         let m = self.as_object(path, v)?;
         self.unknown_members(path, m, known::CLINICAL_NOTE);
         let id = self.string(m, path, "id");
@@ -714,14 +714,14 @@ impl Decoder {
         })
     }
 
-    fn photo(&mut self, path: &str, v: &Value) -> Option<Photo> {
+    fn photo(&mut self, path: &str, v: &Json<'_>) -> Option<Photo> {
         let m = self.as_object(path, v)?;
         self.unknown_members(path, m, known::PHOTO);
         let id = self.string(m, path, "id");
         let taken_on = self.date(m, path, "taken_on");
         let uri = self.string(m, path, "uri");
         let content_type = match m.get("content_type") {
-            None | Some(Value::Null) => Some("application/octet-stream".to_owned()),
+            None | Some(Json::Null) => Some("application/octet-stream".to_owned()),
             Some(_) => self.string(m, path, "content_type"),
         };
         Some(Photo {
@@ -732,13 +732,13 @@ impl Decoder {
         })
     }
 
-    fn treatment(&mut self, path: &str, v: &Value) -> Option<PriorTreatment> {
+    fn treatment(&mut self, path: &str, v: &Json<'_>) -> Option<PriorTreatment> {
         let m = self.as_object(path, v)?;
         self.unknown_members(path, m, known::PRIOR_TREATMENT);
         let treatment = self.string(m, path, "treatment");
         let from = self.date(m, path, "from");
         let to = match m.get("to") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self.date(m, path, "to").map(Some),
         };
         let result = self.string(m, path, "result");
@@ -750,7 +750,7 @@ impl Decoder {
         })
     }
 
-    fn letter(&mut self, path: &str, m: &Map<String, Value>) -> Option<Letter> {
+    fn letter(&mut self, path: &str, m: &Members<'_>) -> Option<Letter> {
         self.unknown_members(path, m, known::LETTER);
         let uri = self.string(m, path, "uri");
         let signed_by_npi = self.npi(m, path, "signed_by_npi");
@@ -762,13 +762,13 @@ impl Decoder {
         })
     }
 
-    fn appeal(&mut self, path: &str, m: &Map<String, Value>) -> Option<Appeal> {
+    fn appeal(&mut self, path: &str, m: &Members<'_>) -> Option<Appeal> {
         self.unknown_members(path, m, known::APPEAL);
         let original_event_id = self.string(m, path, "original_event_id");
         let payer_reference = self.string(m, path, "payer_reference");
         let denied_on = self.date(m, path, "denied_on");
         let denial_reason = match m.get("denial_reason") {
-            None | Some(Value::Null) => Some(String::new()),
+            None | Some(Json::Null) => Some(String::new()),
             Some(_) => self.string(m, path, "denial_reason"),
         };
         Some(Appeal {

@@ -2,8 +2,8 @@
 //! message that is not cannot be answered (there is nobody to address an outcome to); the
 //! driver parks it with the reason.
 
+use super::json::{Json, Members};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 
 /// Longest identifier accepted for `event_id` and `case_id`.
 pub(crate) const MAX_ID_LEN: usize = 128;
@@ -45,13 +45,14 @@ pub struct Unidentifiable {
 
 /// A message that can be answered: a JSON object with usable `event_id` and `case_id`.
 #[derive(Clone)]
-pub struct Identified {
+pub struct Identified<'a> {
     pub event_id: String,
     pub case_id: String,
-    pub body: Value,
+    /// The whole event, borrowing its strings from the message.
+    pub body: Json<'a>,
 }
 
-impl std::fmt::Debug for Identified {
+impl std::fmt::Debug for Identified<'_> {
     /// The ids only: the body is the whole case event.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identified")
@@ -63,8 +64,8 @@ impl std::fmt::Debug for Identified {
 }
 
 /// Parses the bytes and finds the identifiers. Anything that fails here is parked, not answered.
-pub fn identify(bytes: &[u8]) -> Result<Identified, Unidentifiable> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| Unidentifiable {
+pub fn identify(bytes: &[u8]) -> Result<Identified<'_>, Unidentifiable> {
+    let body = Json::parse(bytes).map_err(|e| Unidentifiable {
         reason: Unreadable::NotJson,
         detail: format!("body is not JSON: {}", json_error(&e)),
     })?;
@@ -91,7 +92,7 @@ pub fn identify(bytes: &[u8]) -> Result<Identified, Unidentifiable> {
 
 /// A hint when another top-level member looks like a misspelling of `key` (`caseid`): the
 /// member's own name is not repeated, only the field it was probably meant to be.
-fn misspelt(map: &Map<String, Value>, key: &'static str) -> String {
+fn misspelt(map: &Members<'_>, key: &'static str) -> String {
     let near = map
         .keys()
         .any(|k| k != key && super::decode::members::suggestion(k, &[key]) == Some(key));
@@ -103,7 +104,7 @@ fn misspelt(map: &Map<String, Value>, key: &'static str) -> String {
 }
 
 /// Whether [`identify`] would answer these bytes, without building their body: the text is read
-/// with the checks `Value` makes (numbers in range, strings valid), keeping the two ids only
+/// with the checks [`Json`] makes (numbers in range, strings valid), keeping the two ids only
 /// (the last of a repeated one, as a map does). What cannot be answered is left to `identify`,
 /// for its reason and detail.
 pub fn check_identifiable(bytes: &[u8]) -> Result<(), Unidentifiable> {
@@ -115,13 +116,13 @@ pub fn check_identifiable(bytes: &[u8]) -> Result<(), Unidentifiable> {
     identify(bytes).map(|_| ())
 }
 
-/// The ids of an object, read as [`Value`] reads it.
-struct Ids {
-    event_id: Option<Value>,
-    case_id: Option<Value>,
+/// The ids of an object, read as [`Json`] reads it.
+struct Ids<'a> {
+    event_id: Option<Json<'a>>,
+    case_id: Option<Json<'a>>,
 }
 
-impl<'de> Deserialize<'de> for Ids {
+impl<'de> Deserialize<'de> for Ids<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(IdsVisitor)
     }
@@ -130,13 +131,13 @@ impl<'de> Deserialize<'de> for Ids {
 struct IdsVisitor;
 
 impl<'de> Visitor<'de> for IdsVisitor {
-    type Value = Ids;
+    type Value = Ids<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ids, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ids<'de>, A::Error> {
         let mut ids = Ids {
             event_id: None,
             case_id: None,
@@ -183,7 +184,7 @@ impl Visitor<'_> for KeyVisitor {
     }
 }
 
-/// Any JSON value, read with the checks [`Value`] makes, and kept nowhere.
+/// Any JSON value, read with the checks [`Json`] makes, and kept nowhere.
 struct Skipped;
 
 impl<'de> Deserialize<'de> for Skipped {
@@ -238,14 +239,14 @@ impl<'de> Visitor<'de> for SkippedVisitor {
     }
 }
 
-pub(super) fn usable_id(map: &Map<String, Value>, key: &str) -> Result<String, &'static str> {
+pub(super) fn usable_id(map: &Members<'_>, key: &str) -> Result<String, &'static str> {
     usable(map.get(key))
 }
 
-fn usable(value: Option<&Value>) -> Result<String, &'static str> {
+fn usable(value: Option<&Json<'_>>) -> Result<String, &'static str> {
     match value {
-        None | Some(Value::Null) => Err("is missing"),
-        Some(Value::String(s)) => {
+        None | Some(Json::Null) => Err("is missing"),
+        Some(Json::String(s)) => {
             let s = s.trim();
             if s.is_empty() {
                 Err("is empty")
@@ -274,14 +275,14 @@ pub fn json_error(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
-pub(crate) fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Json<'_>) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
     }
 }
 

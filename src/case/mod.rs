@@ -7,16 +7,19 @@
 mod decode;
 mod finding;
 mod identify;
+mod json;
 mod kind;
 mod outcome;
 mod progress;
 pub(crate) mod redact;
+mod when;
 
 pub use decode::decode;
 pub use finding::{registry, Finding, Rule, Severity};
 pub use identify::{
     check_identifiable, identify, json_error, Identified, Unidentifiable, Unreadable,
 };
+pub use json::{Json, Members};
 pub use kind::{Kind, Original};
 pub use outcome::{
     AppealRoute, Authorization, AuthorizedLine, InformationRequest, Outcome, PayerRef, Reason,

@@ -77,7 +77,9 @@ pub struct PayerRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Authorization {
     pub number: String,
+    #[serde(serialize_with = "super::when::opt_date")]
     pub valid_from: Option<NaiveDate>,
+    #[serde(serialize_with = "super::when::opt_date")]
     pub valid_to: Option<NaiveDate>,
     pub approved_units: u32,
     pub patient_responsibility: Option<String>,
@@ -114,8 +116,10 @@ pub struct AuthorizedLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::when::opt_date")]
     pub valid_from: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::when::opt_date")]
     pub valid_to: Option<NaiveDate>,
 }
 
@@ -195,6 +199,7 @@ pub(crate) const WORKER_REASON_SYSTEM: &str = "urn:preauth-worker:reason";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppealRoute {
     /// Last day an appeal is accepted.
+    #[serde(serialize_with = "super::when::date")]
     pub deadline: NaiveDate,
     /// What the appeal packet must add (`letter_of_medical_necessity`, `prior_treatments`, `photos`, …).
     pub required: Vec<String>,
@@ -206,6 +211,7 @@ pub struct InformationRequest {
     /// Each thing asked for: its code, the code's system, and the payer's words.
     pub items: Vec<Reason>,
     /// The last day the payer accepts the information, when it gave one.
+    #[serde(serialize_with = "super::when::opt_date")]
     pub due: Option<NaiveDate>,
 }
 
@@ -218,6 +224,7 @@ pub struct Outcome {
     pub event_id: String,
     pub case_id: String,
     pub status: Status,
+    #[serde(serialize_with = "super::when::time")]
     pub decided_at: DateTime<Utc>,
     pub payer: Option<PayerRef>,
     pub authorization: Option<Authorization>,
@@ -234,6 +241,7 @@ pub struct Outcome {
     pub sequence: u64,
     /// For `pended` and `information-requested`: when the worker will ask the payer again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::when::opt_time")]
     pub next_follow_up_at: Option<DateTime<Utc>>,
     /// For `information-requested`: what the payer asks for, and by when.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -87,6 +87,7 @@ pub struct ProgressRetry {
     /// `document-store-unavailable` when a photo or the letter could not be fetched yet.
     pub reason: String,
     /// When the case comes back to the work queue.
+    #[serde(serialize_with = "super::when::time")]
     pub retry_at: DateTime<Utc>,
 }
 
@@ -108,6 +109,7 @@ pub struct Progress {
     pub case_id: String,
     pub step: Step,
     /// When the step happened; for `submitted`, when the request was sent.
+    #[serde(serialize_with = "super::when::time")]
     pub at: DateTime<Utc>,
     /// The rank of the delivery that reported the step, as outcomes carry it.
     pub sequence: u64,

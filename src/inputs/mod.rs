@@ -217,7 +217,7 @@ pub fn too_large(bytes: usize, limit: usize) -> String {
 
 /// Checks that an item can be answered as a case event: within the size limit, a JSON object
 /// with usable `event_id` and `case_id`. The problem says why not, with its reason code.
-pub fn screen(item: &InputItem, max_message_bytes: usize) -> Result<Identified, InputProblem> {
+pub fn screen(item: &InputItem, max_message_bytes: usize) -> Result<Identified<'_>, InputProblem> {
     screen_body(&item.body, max_message_bytes)
         .map_err(|(code, detail)| InputProblem::unreadable(&item.label, code, detail))
 }
@@ -239,7 +239,7 @@ pub fn answerable(item: &InputItem, max_message_bytes: usize) -> Result<(), Inpu
 pub fn screen_body(
     body: &[u8],
     max_message_bytes: usize,
-) -> Result<Identified, (&'static str, String)> {
+) -> Result<Identified<'_>, (&'static str, String)> {
     if body.len() > max_message_bytes {
         return Err((TOO_LARGE, too_large(body.len(), max_message_bytes)));
     }

@@ -4,7 +4,7 @@
 //! A member's name is part of the input. It is repeated in the path only when it is shaped like
 //! an identifier; the suggestion is always one of the contract's own names.
 
-use serde_json::{Map, Value};
+use crate::case::json::Members;
 
 use super::super::UnknownMember;
 use super::values::join;
@@ -18,13 +18,13 @@ const SUGGESTED_AT_MOST: usize = 100;
 /// those of the event recorded so far.
 pub(super) fn record(
     path: &str,
-    m: &Map<String, Value>,
+    m: &Members<'_>,
     known: &[&'static str],
     out: &mut Vec<UnknownMember>,
 ) {
-    for name in m.keys().filter(|name| !known.contains(&name.as_str())) {
+    for name in m.keys().filter(|name| !known.contains(name)) {
         let last = if is_identifier(name) {
-            name.as_str()
+            name
         } else {
             UnknownMember::UNNAMED
         };
@@ -95,6 +95,8 @@ fn fold(name: &str) -> Vec<char> {
 mod tests {
     use serde_json::json;
 
+    use crate::case::json::Json;
+
     use super::*;
 
     const LETTER_LEVEL: &[&str] = &[
@@ -141,15 +143,15 @@ mod tests {
 
     #[test]
     fn every_member_outside_the_list_is_recorded_with_its_path() {
-        let m = json!({"code": "1", "modifer": ["E4"], "x-trace-id": "t", "note text": 1,
-                       "é": 2, "units": 1})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+        let text = json!({"code": "1", "modifer": ["E4"], "x-trace-id": "t", "note text": 1,
+                          "é": 2, "units": 1})
+        .to_string();
+        let json = Json::parse(text.as_bytes()).expect("json");
+        let m = json.as_object().expect("object");
         let mut out = Vec::new();
         record(
             "service.procedures[0]",
-            &m,
+            m,
             &["code", "system", "modifiers", "units"],
             &mut out,
         );
@@ -172,13 +174,11 @@ mod tests {
 
     #[test]
     fn only_the_first_hundred_unknown_members_of_an_event_get_a_suggestion() {
-        let m = json!({"modifer": 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let json = Json::parse(br#"{"modifer": 1}"#).expect("json");
+        let m = json.as_object().expect("object");
         let mut out = Vec::new();
         for _ in 0..SUGGESTED_AT_MOST + 2 {
-            record("p", &m, &["modifiers"], &mut out);
+            record("p", m, &["modifiers"], &mut out);
         }
         assert_eq!(out.len(), SUGGESTED_AT_MOST + 2);
         assert!(out[..SUGGESTED_AT_MOST]

@@ -1,6 +1,6 @@
 //! The `original` object of an update or a cancellation: the request it refers to.
 
-use serde_json::{Map, Value};
+use crate::case::json::{Json, Members};
 
 use super::values::join;
 use super::{known, rule, Decoder};
@@ -12,12 +12,12 @@ impl Decoder {
     /// the kind takes none and none was sent, `None` when something is wrong (with a finding).
     pub(super) fn original_member(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         kind: Option<Kind>,
     ) -> Option<Option<Original>> {
         let takes_one = kind.map(Kind::refers_to_original);
         match m.get("original") {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 if let (Some(true), Some(kind)) = (takes_one, kind) {
                     self.error_rule(
                         rule::ORIGINAL_OBJECT,
@@ -50,7 +50,7 @@ impl Decoder {
         }
     }
 
-    fn original(&mut self, path: &str, m: &Map<String, Value>) -> Option<Original> {
+    fn original(&mut self, path: &str, m: &Members<'_>) -> Option<Original> {
         self.unknown_members(path, m, known::ORIGINAL);
         // Checked as the event's own id is: the original is named by what identified it.
         let event_id = match usable_id(m, "event_id") {

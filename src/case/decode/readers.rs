@@ -1,19 +1,15 @@
 //! The decoder's field readers: one member of an object, read as what the contract says it is,
 //! with a finding at its path when it is not.
 
+use crate::case::json::{Json, Members};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use serde_json::{Map, Value};
 
 use super::values::{is_date_shaped, join};
 use super::{rule, Decoder};
 use crate::codes::Npi;
 
 impl Decoder {
-    pub(super) fn as_object<'a>(
-        &mut self,
-        path: &str,
-        v: &'a Value,
-    ) -> Option<&'a Map<String, Value>> {
+    pub(super) fn as_object<'a>(&mut self, path: &str, v: &'a Json<'a>) -> Option<&'a Members<'a>> {
         let o = v.as_object();
         if o.is_none() {
             self.error(path, "expected an object");
@@ -23,17 +19,17 @@ impl Decoder {
 
     pub(super) fn object<'a>(
         &mut self,
-        m: &'a Map<String, Value>,
+        m: &'a Members<'a>,
         path: &str,
         key: &str,
-    ) -> Option<(String, &'a Map<String, Value>)> {
+    ) -> Option<(String, &'a Members<'a>)> {
         let p = join(path, key);
         match m.get(key) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&p, "required field is missing");
                 None
             }
-            Some(Value::Object(o)) => Some((p, o)),
+            Some(Json::Object(o)) => Some((p, o)),
             Some(_) => {
                 self.error(&p, "expected an object");
                 None
@@ -41,19 +37,14 @@ impl Decoder {
         }
     }
 
-    pub(super) fn string(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-    ) -> Option<String> {
+    pub(super) fn string(&mut self, m: &Members<'_>, path: &str, key: &str) -> Option<String> {
         match m.get(key) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&join(path, key), "required field is missing");
                 None
             }
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-            Some(Value::String(_)) => {
+            Some(Json::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+            Some(Json::String(_)) => {
                 self.error(&join(path, key), "must not be empty");
                 None
             }
@@ -67,13 +58,13 @@ impl Decoder {
     /// `Some(None)` when absent or null, `None` when present but wrong.
     pub(super) fn opt_string(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
     ) -> Option<Option<String>> {
         match m.get(key) {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => Some(Some(s.clone()).filter(|s| !s.trim().is_empty())),
+            None | Some(Json::Null) => Some(None),
+            Some(Json::String(s)) => Some(Some(s.to_string()).filter(|s| !s.trim().is_empty())),
             Some(_) => {
                 self.error(&join(path, key), "expected a string");
                 None
@@ -83,13 +74,13 @@ impl Decoder {
 
     pub(super) fn opt_array<'a>(
         &mut self,
-        m: &'a Map<String, Value>,
+        m: &'a Members<'a>,
         path: &str,
         key: &str,
-    ) -> Option<&'a Vec<Value>> {
+    ) -> Option<&'a Vec<Json<'a>>> {
         match m.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(a)) => Some(a),
+            None | Some(Json::Null) => None,
+            Some(Json::Array(a)) => Some(a),
             Some(_) => {
                 self.error(&join(path, key), "expected an array");
                 None
@@ -100,14 +91,14 @@ impl Decoder {
     /// An optional list (absent means empty) whose items all decode.
     pub(super) fn list<T>(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
-        item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+        item: impl FnMut(&mut Self, &str, &Json<'_>) -> Option<T>,
     ) -> Option<Vec<T>> {
         match m.get(key) {
-            None | Some(Value::Null) => Some(Vec::new()),
-            Some(Value::Array(_)) => self.items(m, path, key, item),
+            None | Some(Json::Null) => Some(Vec::new()),
+            Some(Json::Array(_)) => self.items(m, path, key, item),
             Some(_) => {
                 self.error(&join(path, key), "expected an array");
                 None
@@ -118,21 +109,21 @@ impl Decoder {
     /// A required list with at least one item, all of which decode.
     pub(super) fn non_empty_list<T>(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
-        item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+        item: impl FnMut(&mut Self, &str, &Json<'_>) -> Option<T>,
     ) -> Option<Vec<T>> {
         match m.get(key) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&join(path, key), "required field is missing");
                 None
             }
-            Some(Value::Array(a)) if a.is_empty() => {
+            Some(Json::Array(a)) if a.is_empty() => {
                 self.error(&join(path, key), "must list at least one entry");
                 None
             }
-            Some(Value::Array(_)) => self.items(m, path, key, item),
+            Some(Json::Array(_)) => self.items(m, path, key, item),
             Some(_) => {
                 self.error(&join(path, key), "expected an array");
                 None
@@ -142,12 +133,12 @@ impl Decoder {
 
     pub(super) fn items<T>(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
-        mut item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+        mut item: impl FnMut(&mut Self, &str, &Json<'_>) -> Option<T>,
     ) -> Option<Vec<T>> {
-        let items = m.get(key).and_then(Value::as_array)?;
+        let items = m.get(key).and_then(Json::as_array)?;
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         let list = join(path, key);
@@ -162,7 +153,7 @@ impl Decoder {
 
     pub(super) fn enumerated<T: Copy>(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
         allowed: &[(&str, T)],
@@ -177,11 +168,11 @@ impl Decoder {
                 .join(", ")
         };
         match m.get(key) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&p(), "required field is missing");
                 None
             }
-            Some(Value::String(s)) => {
+            Some(Json::String(s)) => {
                 let found = allowed.iter().find(|(n, _)| *n == s).map(|(_, v)| *v);
                 if found.is_none() {
                     self.error(&p(), format!("expected one of {}", names()));
@@ -198,31 +189,26 @@ impl Decoder {
     /// An optional enumerated word: `Some(None)` when absent or null, `None` when wrong.
     pub(super) fn opt_enumerated<T: Copy>(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
         allowed: &[(&str, T)],
     ) -> Option<Option<T>> {
         match m.get(key) {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self.enumerated(m, path, key, allowed).map(Some),
         }
     }
 
-    pub(super) fn date(
-        &mut self,
-        m: &Map<String, Value>,
-        path: &str,
-        key: &str,
-    ) -> Option<NaiveDate> {
+    pub(super) fn date(&mut self, m: &Members<'_>, path: &str, key: &str) -> Option<NaiveDate> {
         // The path is made only for a finding: most fields have none.
         let p = || join(path, key);
         match m.get(key) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&p(), "required field is missing");
                 None
             }
-            Some(Value::String(s)) => match calendar_date(s) {
+            Some(Json::String(s)) => match calendar_date(s) {
                 Some(d) => Some(d),
                 None => {
                     self.error(&p(), "expected a calendar date YYYY-MM-DD");
@@ -238,19 +224,19 @@ impl Decoder {
 
     pub(super) fn datetime(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
     ) -> Option<DateTime<FixedOffset>> {
         // The path is made only for a finding: most fields have none.
         let p = || join(path, key);
         match m.get(key) {
-            None | Some(Value::Null) => {
+            None | Some(Json::Null) => {
                 self.error(&p(), "required field is missing");
                 None
             }
             // chrono also takes U+2212 MINUS SIGN before the offset, which RFC 3339 does not.
-            Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Some(Json::String(s)) => match DateTime::parse_from_rfc3339(s) {
                 Ok(t) if s.is_ascii() => Some(t),
                 _ => {
                     self.error(&p(), "expected an RFC 3339 date-time with a UTC offset");
@@ -264,7 +250,7 @@ impl Decoder {
         }
     }
 
-    pub(super) fn npi(&mut self, m: &Map<String, Value>, path: &str, key: &str) -> Option<Npi> {
+    pub(super) fn npi(&mut self, m: &Members<'_>, path: &str, key: &str) -> Option<Npi> {
         let text = self.string(m, path, key)?;
         match Npi::parse(&text) {
             Ok(npi) => Some(npi),
@@ -279,12 +265,12 @@ impl Decoder {
     /// An optional NPI: `Some(None)` when absent or null, `None` when wrong.
     pub(super) fn opt_npi(
         &mut self,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
         path: &str,
         key: &str,
     ) -> Option<Option<Npi>> {
         match m.get(key) {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self.npi(m, path, key).map(Some),
         }
     }

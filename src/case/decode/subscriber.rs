@@ -1,6 +1,6 @@
 //! `coverage.subscriber`: the policy holder of a dependant's coverage.
 
-use serde_json::{Map, Value};
+use crate::case::json::{Json, Members};
 
 use super::{known, Decoder};
 use crate::case::Subscriber;
@@ -10,10 +10,10 @@ impl Decoder {
     pub(super) fn opt_subscriber(
         &mut self,
         path: &str,
-        m: &Map<String, Value>,
+        m: &Members<'_>,
     ) -> Option<Option<Subscriber>> {
         match m.get("subscriber") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self
                 .object(m, path, "subscriber")
                 .and_then(|(p, o)| self.subscriber(&p, o))
@@ -21,13 +21,13 @@ impl Decoder {
         }
     }
 
-    fn subscriber(&mut self, path: &str, m: &Map<String, Value>) -> Option<Subscriber> {
+    fn subscriber(&mut self, path: &str, m: &Members<'_>) -> Option<Subscriber> {
         self.unknown_members(path, m, known::SUBSCRIBER);
         let member_id = self.opt_string(m, path, "member_id");
         let family_name = self.string(m, path, "family_name");
         let given_names = self.given_names(path, m);
         let birth_date = match m.get("birth_date") {
-            None | Some(Value::Null) => Some(None),
+            None | Some(Json::Null) => Some(None),
             Some(_) => self.date(m, path, "birth_date").map(Some),
         };
         let sex = self.opt_enumerated(m, path, "sex", super::SEXES);

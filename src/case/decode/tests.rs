@@ -1,6 +1,6 @@
 use super::*;
 use crate::case::{identify, Unreadable};
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn minimal() -> Value {
     json!({

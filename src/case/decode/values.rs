@@ -1,6 +1,6 @@
 //! Shapes of values the decoder checks before reading them: never showing the value itself.
 
-use serde_json::Value;
+use crate::case::json::Json;
 
 /// The length of a refused value, for messages that must not show it.
 pub(super) fn length(text: &str) -> String {
@@ -24,7 +24,7 @@ pub(super) fn is_date_shaped(s: &str) -> bool {
 }
 
 /// A whole number ≥ 1 that fits in u32; `2.0` counts (JSON does not tell integers apart).
-pub(super) fn positive_integer(v: &Value) -> Option<u32> {
+pub(super) fn positive_integer(v: &Json<'_>) -> Option<u32> {
     let n = v.as_u64().or_else(|| {
         v.as_f64()
             .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= f64::from(u32::MAX))
