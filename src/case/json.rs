@@ -82,6 +82,28 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// Whether `value` holds what this tree holds, member for member and in the same order:
+    /// how the tests and the fuzz target compare it with serde_json's reading of the same text.
+    pub fn holds_as(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (self, value) {
+            (Json::Null, Value::Null) => true,
+            (Json::Bool(a), Value::Bool(b)) => a == b,
+            (Json::Number(a), Value::Number(b)) => a == b,
+            (Json::String(a), Value::String(b)) => a == b,
+            (Json::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.holds_as(b))
+            }
+            (Json::Object(a), Value::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.holds_as(vb))
+            }
+            _ => false,
+        }
+    }
+
     /// The member `key` of an object; `None` for anything else.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.as_object().and_then(|m| m.get(key))
@@ -249,30 +271,10 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// The same tree as `Value`'s, member for member and in the same order.
-    fn same(json: &Json<'_>, value: &Value) -> bool {
-        match (json, value) {
-            (Json::Null, Value::Null) => true,
-            (Json::Bool(a), Value::Bool(b)) => a == b,
-            (Json::Number(a), Value::Number(b)) => a == b,
-            (Json::String(a), Value::String(b)) => a == b,
-            (Json::Array(a), Value::Array(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
-            }
-            (Json::Object(a), Value::Object(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .zip(b)
-                        .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-            }
-            _ => false,
-        }
-    }
-
     /// Reads `text` both ways: the same tree, or errors of the same category at the same place.
     fn agrees(text: &[u8]) -> bool {
         match (Json::parse(text), serde_json::from_slice::<Value>(text)) {
-            (Ok(a), Ok(b)) => same(&a, &b),
+            (Ok(a), Ok(b)) => a.holds_as(&b),
             (Err(a), Err(b)) => {
                 a.classify() == b.classify() && a.line() == b.line() && a.column() == b.column()
             }
