@@ -12,6 +12,7 @@
 //!   BENCH_OPEN_BARE (0): also the bare passthrough at the same rates; BENCH_OPEN_SHARES
 //!   (25,50,80): the shares; BENCH_OPEN_ONLY (0): with BENCH_OPEN_RATE, the open loop alone;
 //! - BENCH_AIOPIKA (1): also the aio-pika passthrough of scripts/bench-aiopika.sh;
+//! - BENCH_PROGRESS_OFF (1): also the worker with its progress events off, in every round;
 //! - BENCH_WORKER_ENV ("KEY=value …"): settings for the worker, for experiments;
 //!   BENCH_WORKER_BIN: another build of the worker to run instead (an earlier commit's).
 //!
@@ -33,9 +34,30 @@ use rig::{broker_cpu, env_or, now_ms, proc_stats, Figures, Rig};
 
 /// The real worker process on the same setup, with a payer answering in `latency_ms`.
 async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) -> Figures {
+    worker_with(url, n, prefetch, latency_ms, tag, None).await
+}
+
+/// Settings that take the worker's progress events off (`outcomes.progress = false`), for the
+/// row that shows what they cost; the name says so.
+const PROGRESS_OFF: (&str, &str, &str) = (
+    "PREAUTH__OUTCOMES__PROGRESS",
+    "false",
+    "worker, payer 0 ms, progress events off",
+);
+
+/// [`worker`] with one more setting, and the row's name for it.
+async fn worker_with(
+    url: &str,
+    n: usize,
+    prefetch: u16,
+    latency_ms: u64,
+    tag: &str,
+    setting: Option<(&str, &str, &str)>,
+) -> Figures {
     let rig = Rig::new(url, tag).await;
     rig.load(n).await;
-    let mut child = rig.spawn_worker(prefetch, latency_ms);
+    let settings: Vec<(&str, &str)> = setting.iter().map(|&(k, v, _)| (k, v)).collect();
+    let mut child = rig.spawn_worker(prefetch, latency_ms, &settings);
     let pid = child.id();
     let start = now_ms();
     let sent = rig.drain_start(n, start);
@@ -53,14 +75,11 @@ async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) 
     let (hwm, cpu) = proc_stats(pid);
     rig::stop(&mut child);
     rig.cleanup().await;
-    Figures::of(
-        format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),
-        latencies,
-        elapsed,
-        peak.max(hwm),
-        cpu,
-    )
-    .with_broker(broker_before)
+    let name = match setting {
+        Some((_, _, name)) => format!("{name}, prefetch {prefetch}"),
+        None => format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),
+    };
+    Figures::of(name, latencies, elapsed, peak.max(hwm), cpu).with_broker(broker_before)
 }
 
 /// The same passthrough in Python with aio-pika (scripts/bench-aiopika.sh, which sets up its own
@@ -165,7 +184,12 @@ async fn run() {
     // The bare passthrough, the two-connection passthrough and the worker at 0 ms alternate for
     // a few rounds: on a shared machine one run can differ from the next by 10% either way. The
     // table shows the median of each; the ratios are also given round by round.
+    // With BENCH_PROGRESS_OFF (1), the worker without its progress events too: the shipped
+    // worker publishes three messages a case (two progress events and the outcome) where the
+    // passthrough publishes one, and this row shows what the two cost on the same broker.
+    let progress_off = env_or("BENCH_PROGRESS_OFF", 1) == 1;
     let (mut bares, mut twos, mut workers) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut quiet, mut quiet_ratios) = (Vec::new(), Vec::new());
     let mut ratios = Vec::new();
     for round in 0..rounds {
         let bare = passthrough::drain(&url, n, prefetch, Shape::Bare, &format!("b{round}")).await;
@@ -185,6 +209,24 @@ async fn run() {
             two.per_s,
             w.per_s
         );
+        if progress_off {
+            let q = worker_with(
+                &url,
+                n,
+                prefetch,
+                0,
+                &format!("wqr{round}"),
+                Some(PROGRESS_OFF),
+            )
+            .await;
+            eprintln!(
+                "round {}: worker, progress events off {:.0}/s",
+                round + 1,
+                q.per_s
+            );
+            quiet_ratios.push(q.per_s / bare.per_s);
+            quiet.push(q);
+        }
         ratios.push((w.per_s / bare.per_s, w.per_s / two.per_s));
         bares.push(bare);
         twos.push(two);
@@ -192,6 +234,7 @@ async fn run() {
     }
     let mut rows = vec![median(bares), median(twos), median(workers)];
     let bare_rate = rows[0].per_s;
+    let quiet_row = (!quiet.is_empty()).then(|| median(quiet));
     let python = if env_or("BENCH_AIOPIKA", 1) == 1 {
         aiopika(&url, n, prefetch)
     } else {
@@ -215,7 +258,12 @@ async fn run() {
         "\n{:<52} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
         "run", "cases", "cases/s", "p50 ms", "p99 ms", "peak MiB", "CPU s/1000", "broker/1000"
     );
-    for r in rows.iter().chain(&backlog_row).chain(&python) {
+    for r in rows
+        .iter()
+        .chain(&quiet_row)
+        .chain(&backlog_row)
+        .chain(&python)
+    {
         print_row(r);
     }
     let w0 = &rows[2];
@@ -232,6 +280,18 @@ async fn run() {
         median_of(ratios.iter().map(|r| r.0).collect()),
         list(|r| r.0)
     );
+    if let Some(q) = &quiet_row {
+        println!(
+            "worker without progress events / bare passthrough: {:.2} of the medians, median round ratio {:.2}; round by round: {} (the shipped worker publishes them: the target is for the row above)",
+            q.per_s / bare_rate,
+            median_of(quiet_ratios.clone()),
+            quiet_ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
         "worker / two-connection passthrough: {:.2} of the medians; round by round: {}",
         w0.per_s / rows[1].per_s,

@@ -60,7 +60,7 @@ pub async fn run(
     let mut pump = None;
     match consumer {
         Consumer::Worker => {
-            child = Some(rig.spawn_worker(prefetch, 0));
+            child = Some(rig.spawn_worker(prefetch, 0, &[]));
             rig.wait_for_consumer().await;
         }
         Consumer::Bare => {

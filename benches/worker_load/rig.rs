@@ -257,8 +257,9 @@ impl Rig {
     }
 
     /// Starts the release worker (`preauth-worker run`) on this run's queues, the simulated payer
-    /// answering in `latency_ms`, logging at the shipped level (info) to a discarded stdout.
-    pub fn spawn_worker(&self, prefetch: u16, latency_ms: u64) -> Child {
+    /// answering in `latency_ms`, logging at the shipped level (info) to a discarded stdout, with
+    /// `settings` (environment pairs) on top of the shipped defaults.
+    pub fn spawn_worker(&self, prefetch: u16, latency_ms: u64, settings: &[(&str, &str)]) -> Child {
         // BENCH_WORKER_BIN runs another build of the worker (an earlier commit's, to compare).
         let bin = std::env::var("BENCH_WORKER_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_preauth-worker").to_owned());
@@ -275,6 +276,7 @@ impl Rig {
         for (k, v) in &self.settings_env {
             cmd.env(k, v);
         }
+        cmd.envs(settings.iter().copied());
         // BENCH_WORKER_ENV="KEY=value KEY2=value2" passes settings to the worker (experiments).
         for pair in std::env::var("BENCH_WORKER_ENV")
             .unwrap_or_default()
