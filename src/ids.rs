@@ -7,21 +7,48 @@ use uuid::Uuid;
 /// Namespace of every deterministic identifier the worker derives (UUID v5).
 pub(crate) const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3d8e_2b4a_4c7e_9a51_0d2e_8b7f_4c13);
 
-fn v5(parts: &[&str]) -> Uuid {
-    Uuid::new_v5(&ID_NAMESPACE, parts.join("\u{1f}").as_bytes())
+/// The UUID v5 of `name` under [`ID_NAMESPACE`].
+fn new_v5(name: &[u8]) -> Uuid {
+    Uuid::new_v5(&ID_NAMESPACE, name)
+}
+
+/// The v5 id of `parts` joined by U+001F (unit separator), as text: the name is built in one
+/// buffer and the id written without the formatting machinery.
+fn v5(parts: &[&str]) -> String {
+    let mut name = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            name.push('\u{1f}');
+        }
+        name.push_str(part);
+    }
+    text(new_v5(name.as_bytes()))
+}
+
+/// A UUID as lower-case hyphenated text, as its `Display` writes it.
+fn text(id: Uuid) -> String {
+    id.hyphenated()
+        .encode_lower(&mut Uuid::encode_buffer())
+        .to_owned()
 }
 
 /// The payer request identifier (Claim.identifier) for an event and an operation (`$submit`,
 /// the case kind's `operation()`): the same case event is always the same request.
 pub fn request_identifier(case_id: &str, event_id: &str, operation: &str) -> String {
-    v5(&["request", case_id, event_id, operation]).to_string()
+    v5(&["request", case_id, event_id, operation])
 }
 
 /// The outcome id: derived from the event and the decision (the status's `as_str()`), so a
 /// redelivered event yields the same id. `seq` tells successive `pended` events apart (0 for
 /// terminal outcomes).
 pub fn outcome_id(case_id: &str, event_id: &str, status: &str, seq: u32) -> String {
-    v5(&["outcome", case_id, event_id, status, &seq.to_string()]).to_string()
+    v5(&[
+        "outcome",
+        case_id,
+        event_id,
+        status,
+        itoa::Buffer::new().format(seq),
+    ])
 }
 
 /// The id of an outcome published after an operator replayed the event `replays` times: each
@@ -31,7 +58,7 @@ pub(crate) fn replayed_outcome_id(outcome_id: &str, replays: u32) -> String {
     if replays == 0 {
         return outcome_id.to_owned();
     }
-    v5(&["replay", outcome_id, &replays.to_string()]).to_string()
+    v5(&["replay", outcome_id, itoa::Buffer::new().format(replays)])
 }
 
 /// The id of a progress event (`preauth.progress.v1`): the same step of the same delivery is
@@ -50,10 +77,9 @@ pub fn progress_id(
         case_id,
         event_id,
         step,
-        &replays.to_string(),
-        &discriminator.to_string(),
+        itoa::Buffer::new().format(replays),
+        itoa::Buffer::new().format(discriminator),
     ])
-    .to_string()
 }
 
 /// The GUID of one resource of a PAS request (its `urn:uuid:` fullUrl): a resent request
@@ -61,7 +87,7 @@ pub fn progress_id(
 pub(crate) fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
     // On the request write path (a dozen per bundle): one formatted name, no slice to join.
     let name = format!("pas\u{1f}{request_identifier}\u{1f}{role}");
-    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
+    new_v5(name.as_bytes())
 }
 
 /// FNV-1a of `text`: a small number that is stable across runs, versions and platforms (std's
@@ -75,6 +101,27 @@ pub(crate) fn stable_hash(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_derived_id_is_written_as_its_display_writes_it() {
+        for name in [
+            "",
+            "x",
+            "progress\u{1f}C-1\u{1f}e-1\u{1f}received\u{1f}0\u{1f}0",
+        ] {
+            let id = new_v5(name.as_bytes());
+            assert_eq!(text(id), id.to_string());
+        }
+        assert_eq!(
+            v5(&["outcome", "C-1", "e-1", "approved", "0"]),
+            Uuid::new_v5(
+                &ID_NAMESPACE,
+                "outcome\u{1f}C-1\u{1f}e-1\u{1f}approved\u{1f}0".as_bytes()
+            )
+            .to_string()
+        );
+        assert_eq!(v5(&[]), Uuid::new_v5(&ID_NAMESPACE, b"").to_string());
+    }
 
     #[test]
     fn request_identifier_depends_on_case_event_and_operation_only() {

@@ -244,61 +244,78 @@ impl Sent {
 
     /// Waits for every confirm, all within one publishing timeout; fails on the first that is
     /// not a plain ack.
-    pub(crate) async fn confirm_all(sent: Vec<Sent>) -> Result<(), AmqpError> {
+    pub(crate) async fn confirm_all(mut sent: Vec<Sent>) -> Result<(), AmqpError> {
         let Some(timeout) = sent.iter().map(|s| s.timeout).max() else {
             return Ok(());
         };
-        let deadline = tokio::time::Instant::now() + timeout;
-        for s in sent {
-            let confirmation = match tokio::time::timeout_at(deadline, s.confirm).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(source)) => {
-                    count_confirm(ConfirmResult::Error);
-                    let what = format!(
-                        "confirm from {}",
-                        Target(&s.exchange, &s.routing_key).text()
-                    );
-                    return Err(super::classify(what, source));
+        // One timer for the lot (a case's progress events and outcome are confirmed together),
+        // and the acks counted once: both were per message, on every case's path.
+        let (mut waiting, mut acked) = (0, 0);
+        let confirms = async {
+            for (i, s) in sent.iter_mut().enumerate() {
+                waiting = i;
+                match (&mut s.confirm).await {
+                    Ok(Confirmation::Ack(None)) => acked += 1,
+                    other => return other.map(Some),
                 }
-                Err(_) => {
-                    count_confirm(ConfirmResult::Timeout);
-                    let what = format!(
-                        "confirm from {}",
-                        Target(&s.exchange, &s.routing_key).text()
-                    );
-                    return Err(AmqpError::Timeout {
-                        what,
-                        after: timeout,
-                    });
-                }
-            };
-            let result = match &confirmation {
-                Confirmation::Ack(None) => ConfirmResult::Ack,
-                Confirmation::Ack(Some(_)) => ConfirmResult::Returned,
-                Confirmation::Nack(_) => ConfirmResult::Nack,
-                Confirmation::NotRequested => ConfirmResult::Error,
-            };
-            count_confirm(result);
-            let reason = match confirmation {
-                Confirmation::Ack(None) => continue,
-                Confirmation::Ack(Some(returned)) => format!(
+            }
+            Ok(None)
+        };
+        let first_failure =
+            tokio::time::timeout_at(tokio::time::Instant::now() + timeout, confirms).await;
+        count_confirms(ConfirmResult::Ack, acked);
+        let Some(s) = sent.get(waiting) else {
+            return Ok(());
+        };
+        let target = || Target(&s.exchange, &s.routing_key).text();
+        let confirmation = match first_failure {
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(c))) => c,
+            Ok(Err(source)) => {
+                count_confirms(ConfirmResult::Error, 1);
+                return Err(super::classify(
+                    format!("confirm from {}", target()),
+                    source,
+                ));
+            }
+            Err(_) => {
+                count_confirms(ConfirmResult::Timeout, 1);
+                return Err(AmqpError::Timeout {
+                    what: format!("confirm from {}", target()),
+                    after: timeout,
+                });
+            }
+        };
+        let (result, reason) = match confirmation {
+            // Counted above; not a failure (kept for the match to be whole).
+            Confirmation::Ack(None) => return Ok(()),
+            Confirmation::Ack(Some(returned)) => (
+                ConfirmResult::Returned,
+                format!(
                     "returned unroutable ({} {}): nothing is bound to receive it",
                     returned.reply_code, returned.reply_text
                 ),
-                Confirmation::Nack(_) => "nacked by the broker".into(),
-                Confirmation::NotRequested => "the channel is not in confirm mode".into(),
-            };
-            return Err(AmqpError::Publish {
-                target: Target(&s.exchange, &s.routing_key).text(),
-                reason,
-            });
-        }
-        Ok(())
+            ),
+            Confirmation::Nack(_) => (ConfirmResult::Nack, "nacked by the broker".into()),
+            Confirmation::NotRequested => (
+                ConfirmResult::Error,
+                "the channel is not in confirm mode".into(),
+            ),
+        };
+        count_confirms(result, 1);
+        Err(AmqpError::Publish {
+            target: target(),
+            reason,
+        })
     }
 }
 
-fn count_confirm(result: ConfirmResult) {
-    metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str()).increment(1);
+/// Counts `n` confirms of one kind (none: nothing is recorded).
+fn count_confirms(result: ConfirmResult, n: u64) {
+    if n > 0 {
+        metrics::counter!("preauth_publish_confirms_total", "result" => result.as_str())
+            .increment(n);
+    }
 }
 
 /// Properties of a message being moved (to a delay tier, an awaiting queue, back to the work
