@@ -252,14 +252,32 @@ impl Sent {
         // and the acks counted once: both were per message, on every case's path.
         let (mut waiting, mut acked) = (0, 0);
         let confirms = async {
-            for (i, s) in sent.iter_mut().enumerate() {
+            let Some((last, rest)) = sent.split_last_mut() else {
+                return Ok(None);
+            };
+            // The last message's confirm is waited for first. The broker confirms a channel's
+            // messages in the order it finishes with them, and the last is the outcome, bound
+            // for a queue, while progress events routed to nothing are confirmed as soon as they
+            // are read: by the time the last is in, so are the others, and the task wakes once
+            // a delivery instead of once a message. They are then looked at in order, so the
+            // first failure is the one reported, as if they had been waited for in order.
+            waiting = rest.len();
+            let last_confirmation = (&mut last.confirm).await;
+            for (i, s) in rest.iter_mut().enumerate() {
                 waiting = i;
                 match (&mut s.confirm).await {
                     Ok(Confirmation::Ack(None)) => acked += 1,
                     other => return other.map(Some),
                 }
             }
-            Ok(None)
+            waiting = rest.len();
+            match last_confirmation {
+                Ok(Confirmation::Ack(None)) => {
+                    acked += 1;
+                    Ok(None)
+                }
+                other => other.map(Some),
+            }
         };
         let first_failure =
             tokio::time::timeout_at(tokio::time::Instant::now() + timeout, confirms).await;
