@@ -7,22 +7,10 @@ use uuid::Uuid;
 /// Namespace of every deterministic identifier the worker derives (UUID v5).
 pub(crate) const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3d8e_2b4a_4c7e_9a51_0d2e_8b7f_4c13);
 
-/// The UUID v5 of `name` under [`ID_NAMESPACE`].
-fn new_v5(name: &[u8]) -> Uuid {
-    Uuid::new_v5(&ID_NAMESPACE, name)
-}
-
-/// The v5 id of `parts` joined by U+001F (unit separator), as text: the name is built in one
-/// buffer and the id written without the formatting machinery.
+/// The v5 id of `parts` joined by U+001F (unit separator), as text written without the
+/// formatting machinery.
 fn v5(parts: &[&str]) -> String {
-    let mut name = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            name.push('\u{1f}');
-        }
-        name.push_str(part);
-    }
-    text(new_v5(name.as_bytes()))
+    text(Uuid::new_v5(&ID_NAMESPACE, parts.join("\u{1f}").as_bytes()))
 }
 
 /// A UUID as lower-case hyphenated text, as its `Display` writes it.
@@ -87,7 +75,7 @@ pub fn progress_id(
 pub(crate) fn pas_resource(request_identifier: &str, role: &str) -> Uuid {
     // On the request write path (a dozen per bundle): one formatted name, no slice to join.
     let name = format!("pas\u{1f}{request_identifier}\u{1f}{role}");
-    new_v5(name.as_bytes())
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
 }
 
 /// FNV-1a of `text`: a small number that is stable across runs, versions and platforms (std's
@@ -109,7 +97,7 @@ mod tests {
             "x",
             "progress\u{1f}C-1\u{1f}e-1\u{1f}received\u{1f}0\u{1f}0",
         ] {
-            let id = new_v5(name.as_bytes());
+            let id = Uuid::new_v5(&ID_NAMESPACE, name.as_bytes());
             assert_eq!(text(id), id.to_string());
         }
         assert_eq!(
