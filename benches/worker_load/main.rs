@@ -12,7 +12,10 @@
 //!   BENCH_OPEN_BARE (0): also the bare passthrough at the same rates; BENCH_OPEN_SHARES
 //!   (25,50,80): the shares; BENCH_OPEN_ONLY (0): with BENCH_OPEN_RATE, the open loop alone;
 //! - BENCH_AIOPIKA (1): also the aio-pika passthrough of scripts/bench-aiopika.sh;
-//! - BENCH_PROGRESS_OFF (1): also the worker with its progress events off, in every round;
+//! - BENCH_PROGRESS_BOUND (1), BENCH_PROGRESS_UNPAUSED (1), BENCH_PROGRESS_OFF (0): also, in
+//!   every round, the worker with a ledger's queue bound to `progress.#`, the worker sending
+//!   its progress events although nothing is bound to them (no pause), and the worker with its
+//!   progress events off;
 //! - BENCH_WORKER_ENV ("KEY=value …"): settings for the worker, for experiments;
 //!   BENCH_WORKER_BIN: another build of the worker to run instead (an earlier commit's).
 //!
@@ -37,27 +40,57 @@ async fn worker(url: &str, n: usize, prefetch: u16, latency_ms: u64, tag: &str) 
     worker_with(url, n, prefetch, latency_ms, tag, None).await
 }
 
-/// Settings that take the worker's progress events off (`outcomes.progress = false`), for the
-/// row that shows what they cost; the name says so.
-const PROGRESS_OFF: (&str, &str, &str) = (
-    "PREAUTH__OUTCOMES__PROGRESS",
-    "false",
-    "worker, payer 0 ms, progress events off",
-);
+/// A worker run beside the shipped one in every round, to show what the progress events cost.
+struct Variant {
+    /// The row's name.
+    name: &'static str,
+    /// Settings on top of the shipped defaults.
+    settings: &'static [(&'static str, &'static str)],
+    /// Whether a quorum queue is bound to `progress.#` (a ledger's), so every progress event
+    /// is routed and kept instead of returned and paused.
+    bind_progress: bool,
+}
 
-/// [`worker`] with one more setting, and the row's name for it.
+/// The worker with a ledger's queue bound to `progress.#`: three messages a case routed to
+/// quorum queues where the passthrough has one.
+const PROGRESS_BOUND: Variant = Variant {
+    name: "worker, payer 0 ms, a queue bound to progress.#",
+    settings: &[],
+    bind_progress: true,
+};
+
+/// The worker with its progress events off (`outcomes.progress = false`).
+const PROGRESS_OFF: Variant = Variant {
+    name: "worker, payer 0 ms, progress events off",
+    settings: &[("PREAUTH__OUTCOMES__PROGRESS", "false")],
+    bind_progress: false,
+};
+
+/// The worker publishing every progress event although nothing is bound to them
+/// (`outcomes.unbound_progress_pause = 0s`): the shipped worker before the pause.
+const PROGRESS_UNPAUSED: Variant = Variant {
+    name: "worker, payer 0 ms, progress sent to nothing bound",
+    settings: &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "0s")],
+    bind_progress: false,
+};
+
+/// [`worker`] as `variant` says.
 async fn worker_with(
     url: &str,
     n: usize,
     prefetch: u16,
     latency_ms: u64,
     tag: &str,
-    setting: Option<(&str, &str, &str)>,
+    variant: Option<&Variant>,
 ) -> Figures {
     let rig = Rig::new(url, tag).await;
+    let progress_queue = match variant {
+        Some(v) if v.bind_progress => Some(rig.bind_progress().await),
+        _ => None,
+    };
     rig.load(n).await;
-    let settings: Vec<(&str, &str)> = setting.iter().map(|&(k, v, _)| (k, v)).collect();
-    let mut child = rig.spawn_worker(prefetch, latency_ms, &settings);
+    let settings = variant.map(|v| v.settings).unwrap_or_default();
+    let mut child = rig.spawn_worker(prefetch, latency_ms, settings);
     let pid = child.id();
     let start = now_ms();
     let sent = rig.drain_start(n, start);
@@ -74,9 +107,12 @@ async fn worker_with(
     let elapsed = started.elapsed().as_secs_f64();
     let (hwm, cpu) = proc_stats(pid);
     rig::stop(&mut child);
+    if let Some(q) = progress_queue {
+        rig.delete_queue(&q).await;
+    }
     rig.cleanup().await;
-    let name = match setting {
-        Some((_, _, name)) => format!("{name}, prefetch {prefetch}"),
+    let name = match variant {
+        Some(v) => format!("{}, prefetch {prefetch}", v.name),
         None => format!("worker, payer {latency_ms} ms, prefetch {prefetch}"),
     };
     Figures::of(name, latencies, elapsed, peak.max(hwm), cpu).with_broker(broker_before)
@@ -184,12 +220,23 @@ async fn run() {
     // The bare passthrough, the two-connection passthrough and the worker at 0 ms alternate for
     // a few rounds: on a shared machine one run can differ from the next by 10% either way. The
     // table shows the median of each; the ratios are also given round by round.
-    // With BENCH_PROGRESS_OFF (1), the worker without its progress events too: the shipped
-    // worker publishes three messages a case (two progress events and the outcome) where the
-    // passthrough publishes one, and this row shows what the two cost on the same broker.
-    let progress_off = env_or("BENCH_PROGRESS_OFF", 1) == 1;
+    // Beside the shipped worker (nothing is bound to `progress.#` here, so its progress events
+    // are returned once and then paused), in every round: BENCH_PROGRESS_BOUND (1), the worker
+    // with a ledger's queue bound to `progress.#` (every progress event routed and kept);
+    // BENCH_PROGRESS_UNPAUSED (1), the worker sending every progress event to nothing bound, as
+    // before the pause; BENCH_PROGRESS_OFF (0), the worker with its progress events off.
+    let variants: Vec<&Variant> = [
+        ("BENCH_PROGRESS_BOUND", 1, &PROGRESS_BOUND),
+        ("BENCH_PROGRESS_UNPAUSED", 1, &PROGRESS_UNPAUSED),
+        ("BENCH_PROGRESS_OFF", 0, &PROGRESS_OFF),
+    ]
+    .into_iter()
+    .filter(|&(key, default, _)| env_or(key, default) == 1)
+    .map(|(_, _, v)| v)
+    .collect();
     let (mut bares, mut twos, mut workers) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut quiet, mut quiet_ratios) = (Vec::new(), Vec::new());
+    let mut variant_runs: Vec<Vec<Figures>> = variants.iter().map(|_| Vec::new()).collect();
+    let mut variant_ratios: Vec<Vec<f64>> = variants.iter().map(|_| Vec::new()).collect();
     let mut ratios = Vec::new();
     for round in 0..rounds {
         let bare = passthrough::drain(&url, n, prefetch, Shape::Bare, &format!("b{round}")).await;
@@ -209,23 +256,11 @@ async fn run() {
             two.per_s,
             w.per_s
         );
-        if progress_off {
-            let q = worker_with(
-                &url,
-                n,
-                prefetch,
-                0,
-                &format!("wqr{round}"),
-                Some(PROGRESS_OFF),
-            )
-            .await;
-            eprintln!(
-                "round {}: worker, progress events off {:.0}/s",
-                round + 1,
-                q.per_s
-            );
-            quiet_ratios.push(q.per_s / bare.per_s);
-            quiet.push(q);
+        for (i, v) in variants.iter().enumerate() {
+            let f = worker_with(&url, n, prefetch, 0, &format!("wv{i}r{round}"), Some(v)).await;
+            eprintln!("round {}: {} {:.0}/s", round + 1, v.name, f.per_s);
+            variant_ratios[i].push(f.per_s / bare.per_s);
+            variant_runs[i].push(f);
         }
         ratios.push((w.per_s / bare.per_s, w.per_s / two.per_s));
         bares.push(bare);
@@ -234,7 +269,7 @@ async fn run() {
     }
     let mut rows = vec![median(bares), median(twos), median(workers)];
     let bare_rate = rows[0].per_s;
-    let quiet_row = (!quiet.is_empty()).then(|| median(quiet));
+    let variant_rows: Vec<Figures> = variant_runs.into_iter().map(median).collect();
     let python = if env_or("BENCH_AIOPIKA", 1) == 1 {
         aiopika(&url, n, prefetch)
     } else {
@@ -260,7 +295,7 @@ async fn run() {
     );
     for r in rows
         .iter()
-        .chain(&quiet_row)
+        .chain(&variant_rows)
         .chain(&backlog_row)
         .chain(&python)
     {
@@ -280,13 +315,13 @@ async fn run() {
         median_of(ratios.iter().map(|r| r.0).collect()),
         list(|r| r.0)
     );
-    if let Some(q) = &quiet_row {
+    for ((v, row), rs) in variants.iter().zip(&variant_rows).zip(&variant_ratios) {
         println!(
-            "worker without progress events / bare passthrough: {:.2} of the medians, median round ratio {:.2}; round by round: {} (the shipped worker publishes them: the target is for the row above)",
-            q.per_s / bare_rate,
-            median_of(quiet_ratios.clone()),
-            quiet_ratios
-                .iter()
+            "{} / bare passthrough: {:.2} of the medians, median round ratio {:.2}; round by round: {}",
+            v.name,
+            row.per_s / bare_rate,
+            median_of(rs.clone()),
+            rs.iter()
                 .map(|r| format!("{r:.2}"))
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -219,6 +219,48 @@ impl Rig {
         }
     }
 
+    /// Declares a quorum queue bound to `progress.#` on the outcomes exchange, as the ledger's
+    /// is: every progress event is then routed to a queue and kept. Returns its name, for
+    /// [`Rig::delete_queue`].
+    pub async fn bind_progress(&self) -> String {
+        let queue = format!("{}.progress", self.prefix);
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        self.ch
+            .queue_declare(
+                ShortString::from(queue.as_str()),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                args,
+            )
+            .await
+            .expect("progress queue");
+        self.ch
+            .queue_bind(
+                ShortString::from(queue.as_str()),
+                ShortString::from(self.topology.outcomes_exchange.as_str()),
+                ShortString::from("progress.#"),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind");
+        queue
+    }
+
+    /// Deletes a queue of this run's.
+    pub async fn delete_queue(&self, queue: &str) {
+        let _ = self
+            .ch
+            .queue_delete(ShortString::from(queue), QueueDeleteOptions::default())
+            .await;
+    }
+
     /// Pre-loads `n` case events (the contract example with fresh ids), confirmed.
     pub async fn load(&self, n: usize) {
         let template = Template::new();

@@ -8,7 +8,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use super::counts::{count_outcome, count_parked, DelayKind, AWAITING_TIER};
 use super::headers::{self, DELIVERY_COUNT};
-use super::publisher::{moved_properties, Outgoing, Publisher, Sent};
+use super::publisher::{moved_properties, Outgoing, Publisher, Sent, Unroutable};
 use super::trace;
 use super::AmqpError;
 use crate::pipeline::{Disposition, Next, ParkReason};
@@ -20,6 +20,8 @@ pub(super) struct Context<'a> {
     pub(super) topology: &'a super::topology::Topology,
     pub(super) settings: &'a crate::config::Settings,
     pub(super) health: &'a crate::health::Health,
+    /// Which progress steps have a queue to go to.
+    pub(super) routes: &'a super::progress::StepRoutes,
 }
 
 /// What to do with the delivery once its disposition is carried out.
@@ -47,11 +49,14 @@ pub(super) async fn carry_out(
     // together: one round trip to the broker, in order on the channel. If one is not confirmed
     // all are sent again (same ids) or the delivery goes back to the queue; the case event only
     // moves on once every one of them is confirmed.
-    let progress: &[crate::case::Progress] = if shared.settings.outcomes.progress {
-        &d.progress
+    // A step nothing is bound to is not sent at all, but for a probe once a pause (`StepRoutes`).
+    let probe_channel = publisher.probe();
+    let plan = if shared.settings.outcomes.progress {
+        shared.routes.plan(&d.progress, probe_channel.is_some())
     } else {
-        &[]
+        shared.routes.plan(&[], false)
     };
+    let progress = &plan.events;
     if !progress.is_empty() || !d.outcomes.is_empty() {
         let spans: Vec<tracing::Span> = d
             .outcomes
@@ -65,15 +70,33 @@ pub(super) async fn carry_out(
             .collect();
         let publish = || async {
             let mut messages = Vec::with_capacity(progress.len() + d.outcomes.len());
-            for p in progress {
-                messages.push(super::progress::message(outcomes_exchange, p)?);
+            match (&plan.probe, &probe_channel) {
+                // A probe: the events go mandatory on the probe channel and are confirmed
+                // before the outcomes are sent, so they still arrive first.
+                (Some(turn), Some(probe)) => {
+                    let mut probes = Vec::with_capacity(progress.len());
+                    for p in progress {
+                        let m = super::progress::message(outcomes_exchange, p, Unroutable::Report);
+                        probes.push(m?);
+                    }
+                    let returned = Sent::confirm_all(probe.send_all(probes).await?).await?;
+                    turn.answered(progress, &returned);
+                }
+                _ => {
+                    for p in progress {
+                        let m = super::progress::message(outcomes_exchange, p, Unroutable::Drop);
+                        messages.push(m?);
+                    }
+                }
             }
             for (outcome, span) in d.outcomes.iter().zip(&spans) {
                 // Entered while the message is made, so it carries this span's trace context.
                 let _entered = span.enter();
                 messages.push(Outgoing::outcome(outcomes_exchange, outcome)?);
             }
-            Sent::confirm_all(publisher.send_all(messages).await?).await
+            Sent::confirm_all(publisher.send_all(messages).await?)
+                .await
+                .map(drop)
         };
         if let Err(e) = with_hold(shared, publisher, publish).await {
             for span in &spans {

@@ -1,5 +1,6 @@
-//! Confirmed publishing on its own connection: persistent messages, `mandatory` (progress events
-//! excepted), and a publish counts only when the broker acked it and did not return it.
+//! Confirmed publishing on its own connection: persistent messages, `mandatory`, and a publish
+//! counts only when the broker acked it and did not return it (progress events excepted: a
+//! returned one is reported to the caller, who learns that nothing receives its step).
 
 use std::time::Duration;
 
@@ -24,11 +25,26 @@ label_values! {
     }
 }
 
+/// What becomes of a message nothing is bound to receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unroutable {
+    /// Not `mandatory`: the broker drops it and acks it.
+    Drop,
+    /// `mandatory`: the broker returns it and the publish fails (outcomes, moved case events).
+    Fail,
+    /// `mandatory`: the broker returns it, and the return is reported to the caller instead of
+    /// failing the publish (progress events: nothing lost that anyone would have received).
+    Report,
+}
+
 /// A channel in confirm mode.
 #[derive(Clone)]
 pub(crate) struct Publisher {
     channel: Channel,
     timeout: Duration,
+    /// A second channel in confirm mode for the messages whose returns are reported
+    /// ([`Unroutable::Report`]), so that no return there can be taken for another's.
+    probe: Option<Channel>,
 }
 
 impl Publisher {
@@ -48,7 +64,30 @@ impl Publisher {
             channel.confirm_select(ConfirmSelectOptions::default()),
         )
         .await?;
-        Ok(Self { channel, timeout })
+        Ok(Self {
+            channel,
+            timeout,
+            probe: None,
+        })
+    }
+
+    /// This publisher with a probe channel of its own on `connection` ([`Publisher::probe`]).
+    pub(crate) async fn with_probe(self, connection: &Connection) -> Result<Self, AmqpError> {
+        let probe = Self::open(connection, self.timeout).await?;
+        Ok(Self {
+            probe: Some(probe.channel),
+            ..self
+        })
+    }
+
+    /// The probe channel as a publisher, when there is one: for messages sent with
+    /// [`Unroutable::Report`], one batch at a time.
+    pub(crate) fn probe(&self) -> Option<Publisher> {
+        self.probe.as_ref().map(|channel| Publisher {
+            channel: channel.clone(),
+            timeout: self.timeout,
+            probe: None,
+        })
     }
 
     /// Publishes `body` (`mandatory`) and waits for the confirm. A return (unroutable), a nack
@@ -61,20 +100,20 @@ impl Publisher {
         properties: BasicProperties,
     ) -> Result<(), AmqpError> {
         let sent = self
-            .send(exchange, routing_key, body, properties, true)
+            .send(exchange, routing_key, body, properties, Unroutable::Fail)
             .await?;
         sent.confirmed().await
     }
 
-    /// Sends `body` (persistent; `mandatory` or not) without waiting for its confirm: several
-    /// sends can be in flight before their confirms are awaited ([`Sent::confirmed`]).
+    /// Sends `body` (persistent) without waiting for its confirm: several sends can be in
+    /// flight before their confirms are awaited ([`Sent::confirmed`]).
     pub(crate) async fn send(
         &self,
         exchange: &str,
         routing_key: &str,
         body: &[u8],
         properties: BasicProperties,
-        mandatory: bool,
+        unroutable: Unroutable,
     ) -> Result<Sent, AmqpError> {
         let confirm = bounded(
             Target(exchange, routing_key).publishing(1),
@@ -83,7 +122,7 @@ impl Publisher {
                 ShortString::from(exchange),
                 ShortString::from(routing_key),
                 BasicPublishOptions {
-                    mandatory,
+                    mandatory: unroutable != Unroutable::Drop,
                     ..Default::default()
                 },
                 body,
@@ -96,6 +135,7 @@ impl Publisher {
             routing_key: routing_key.to_owned(),
             confirm,
             timeout: self.timeout,
+            unroutable,
         })
     }
 
@@ -115,7 +155,7 @@ impl Publisher {
                 ShortString::from(m.exchange.as_str()),
                 ShortString::from(m.routing_key.as_str()),
                 BasicPublishOptions {
-                    mandatory: m.mandatory,
+                    mandatory: m.unroutable != Unroutable::Drop,
                     ..Default::default()
                 },
                 &m.body,
@@ -141,6 +181,7 @@ impl Publisher {
                 routing_key: m.routing_key,
                 confirm,
                 timeout: self.timeout,
+                unroutable: m.unroutable,
             });
         }
         Ok(sent)
@@ -154,9 +195,13 @@ impl Publisher {
         super::topology::Topology::declare_queue(&self.channel, queue, self.timeout).await
     }
 
-    /// True while the channel can be used.
+    /// True while the channel (and the probe channel, if any) can be used.
     pub(crate) fn usable(&self) -> bool {
         self.channel.status().connected()
+            && self
+                .probe
+                .as_ref()
+                .is_none_or(|probe| probe.status().connected())
     }
 }
 
@@ -187,7 +232,7 @@ pub(crate) struct Outgoing {
     pub(crate) routing_key: String,
     pub(crate) body: Vec<u8>,
     pub(crate) properties: BasicProperties,
-    pub(crate) mandatory: bool,
+    pub(crate) unroutable: Unroutable,
 }
 
 impl Outgoing {
@@ -222,7 +267,7 @@ impl Outgoing {
             routing_key: outcome.status.routing_key(),
             body,
             properties,
-            mandatory: true,
+            unroutable: Unroutable::Fail,
         })
     }
 }
@@ -233,24 +278,29 @@ pub(crate) struct Sent {
     routing_key: String,
     confirm: lapin::PublisherConfirm,
     timeout: Duration,
+    unroutable: Unroutable,
 }
 
 impl Sent {
     /// Waits for the broker's confirm. A return (unroutable, for a mandatory message), a nack
     /// or a timeout is a failure, never a success.
     pub(crate) async fn confirmed(self) -> Result<(), AmqpError> {
-        Self::confirm_all(vec![self]).await
+        Self::confirm_all(vec![self]).await.map(drop)
     }
 
     /// Waits for every confirm, all within one publishing timeout; fails on the first that is
-    /// not a plain ack.
-    pub(crate) async fn confirm_all(mut sent: Vec<Sent>) -> Result<(), AmqpError> {
+    /// not a plain ack, except that messages sent with [`Unroutable::Report`] may come back
+    /// returned: the routing keys of the messages returned are the answer. They are read from
+    /// the returned messages themselves, not from which confirm carried them (lapin gives a
+    /// return to whichever confirm completes next).
+    pub(crate) async fn confirm_all(mut sent: Vec<Sent>) -> Result<Vec<String>, AmqpError> {
         let Some(timeout) = sent.iter().map(|s| s.timeout).max() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         // One timer for the lot (a case's progress events and outcome are confirmed together),
         // and the acks counted once: both were per message, on every case's path.
         let (mut waiting, mut acked) = (0, 0);
+        let mut returned = Vec::new();
         let confirms = async {
             let Some((last, rest)) = sent.split_last_mut() else {
                 return Ok(None);
@@ -263,10 +313,14 @@ impl Sent {
             // first failure is the one reported, as if they had been waited for in order.
             waiting = rest.len();
             let last_confirmation = (&mut last.confirm).await;
+            let last_reports = last.unroutable == Unroutable::Report;
             for (i, s) in rest.iter_mut().enumerate() {
                 waiting = i;
                 match (&mut s.confirm).await {
                     Ok(Confirmation::Ack(None)) => acked += 1,
+                    Ok(Confirmation::Ack(Some(m))) if s.unroutable == Unroutable::Report => {
+                        returned.push(m.delivery.routing_key.to_string())
+                    }
                     other => return other.map(Some),
                 }
             }
@@ -276,18 +330,23 @@ impl Sent {
                     acked += 1;
                     Ok(None)
                 }
+                Ok(Confirmation::Ack(Some(m))) if last_reports => {
+                    returned.push(m.delivery.routing_key.to_string());
+                    Ok(None)
+                }
                 other => other.map(Some),
             }
         };
         let first_failure =
             tokio::time::timeout_at(tokio::time::Instant::now() + timeout, confirms).await;
         count_confirms(ConfirmResult::Ack, acked);
+        count_confirms(ConfirmResult::Returned, returned.len() as u64);
         let Some(s) = sent.get(waiting) else {
-            return Ok(());
+            return Ok(returned);
         };
         let target = || Target(&s.exchange, &s.routing_key).text();
         let confirmation = match first_failure {
-            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(None)) => return Ok(returned),
             Ok(Ok(Some(c))) => c,
             Ok(Err(source)) => {
                 count_confirms(ConfirmResult::Error, 1);
@@ -306,12 +365,12 @@ impl Sent {
         };
         let (result, reason) = match confirmation {
             // Counted above; not a failure (kept for the match to be whole).
-            Confirmation::Ack(None) => return Ok(()),
-            Confirmation::Ack(Some(returned)) => (
+            Confirmation::Ack(None) => return Ok(returned),
+            Confirmation::Ack(Some(message)) => (
                 ConfirmResult::Returned,
                 format!(
                     "returned unroutable ({} {}): nothing is bound to receive it",
-                    returned.reply_code, returned.reply_text
+                    message.reply_code, message.reply_text
                 ),
             ),
             Confirmation::Nack(_) => (ConfirmResult::Nack, "nacked by the broker".into()),

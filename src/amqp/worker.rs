@@ -54,6 +54,8 @@ struct Shared {
     tally: Tally,
     /// Request identifiers of verified payer notifications (notifications on only).
     nudges: tokio::sync::Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
+    /// Which progress steps have a queue to go to.
+    routes: super::progress::StepRoutes,
 }
 
 impl Shared {
@@ -65,6 +67,7 @@ impl Shared {
             topology: &self.topology,
             settings: &self.settings,
             health: &self.health,
+            routes: &self.routes,
         }
     }
 }
@@ -132,6 +135,7 @@ pub async fn run(
         pipeline,
         key,
         topology: Topology::from_settings(&settings),
+        routes: super::progress::StepRoutes::new(settings.outcomes.unbound_progress_pause),
         settings,
         health,
         fault: FaultPoint::from_env(),
@@ -284,7 +288,12 @@ async fn session(
 
     let setup = bounded("opening a channel", timeout, conn.create_channel()).await?;
     shared.topology.declare(&setup, timeout).await?;
-    let publisher = Publisher::open(&conn, timeout).await?;
+    let mut publisher = Publisher::open(&conn, timeout).await?;
+    let outcomes = &shared.settings.outcomes;
+    if outcomes.progress && !outcomes.unbound_progress_pause.is_zero() {
+        // Progress steps are probed for a queue bound to them on a channel of their own.
+        publisher = publisher.with_probe(&conn).await?;
+    }
 
     let channel = bounded(
         "opening the consuming channel",

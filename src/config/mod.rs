@@ -59,14 +59,26 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct OutcomesSettings {
     /// Publish progress events (`progress.<step>`: received, submitted, retry-scheduled,
-    /// parked, replayed) on the outcomes exchange beside the outcomes; confirmed, not mandatory.
+    /// parked, replayed) on the outcomes exchange beside the outcomes, confirmed.
     #[serde(default = "default_true")]
     pub progress: bool,
+    /// How long the worker stops publishing a progress step after the broker returned one of
+    /// its events unroutable (nothing bound to `progress.<step>`); it then publishes it again,
+    /// and keeps publishing it once one is routed. `0s`: never stop (sent not mandatory).
+    #[serde(default = "default_unbound_progress_pause", with = "humantime_serde")]
+    pub unbound_progress_pause: Duration,
+}
+
+fn default_unbound_progress_pause() -> Duration {
+    Duration::from_secs(5)
 }
 
 impl Default for OutcomesSettings {
     fn default() -> Self {
-        Self { progress: true }
+        Self {
+            progress: true,
+            unbound_progress_pause: default_unbound_progress_pause(),
+        }
     }
 }
 

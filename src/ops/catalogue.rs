@@ -228,6 +228,17 @@ pub const METRICS: &[Metric] = &[
         help: "publishes by the broker's answer (`returned`: nothing is bound to receive it)",
     },
     Metric {
+        name: "preauth_progress_step_unbound",
+        kind: Kind::Gauge,
+        labels: &[closed("step", || {
+            crate::amqp::progress::WORKER_STEPS
+                .iter()
+                .map(|s| s.as_str())
+                .collect()
+        })],
+        help: "1 while the broker returns this progress step's events unroutable (nothing bound to `progress.<step>`) and the worker sends them only to check, once every `outcomes.unbound_progress_pause`",
+    },
+    Metric {
         name: "preauth_followups_brought_forward_total",
         kind: Kind::Counter,
         labels: &[closed("result", || {
@@ -507,6 +518,12 @@ pub fn series(settings: &Settings, payers: &PayerDirectory) -> Vec<Series> {
                     add(&[("result", r.as_str())]);
                 }
             }
+            "preauth_progress_step_unbound" if settings.outcomes.progress => {
+                for s in crate::amqp::progress::WORKER_STEPS {
+                    add(&[("step", s.as_str())]);
+                }
+            }
+            "preauth_progress_step_unbound" => {}
             "preauth_followups_brought_forward_total" => {
                 for r in Forwarded::ALL {
                     add(&[("result", r.as_str())]);

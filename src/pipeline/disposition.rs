@@ -45,8 +45,8 @@ impl Next {
 /// The pipeline's verdict on one delivery.
 #[derive(Debug, Clone)]
 pub struct Disposition {
-    /// Progress events to publish (confirmed, not mandatory) before the outcomes, in the order
-    /// the steps happened.
+    /// Progress events to publish (confirmed; no case waits for a queue to get them) before
+    /// the outcomes, in the order the steps happened.
     pub progress: Vec<Progress>,
     /// Outcomes to publish (confirmed) before `next`; a terminal one is always last.
     pub outcomes: Vec<Outcome>,

@@ -151,6 +151,8 @@ async fn a_fresh_worker_exposes_every_counter_at_zero_with_build_info_and_proces
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_answer_and_metrics_count_a_scripted_run_exactly() {
     let mut b = Broker::new().await;
+    // A ledger's queue is bound to the progress events, so every one is routed.
+    crate::progress::bound_queue(&b, "ledger", &["progress.#"]).await;
     let worker = WorkerProcess::start_ready(&b.env()).await;
     let ops = worker.ops_url().await;
     assert_eq!(get(&format!("{ops}/livez")).await.0, 200);
@@ -210,6 +212,14 @@ async fn probes_answer_and_metrics_count_a_scripted_run_exactly() {
         9.0,
         "3 outcomes, 1 parked copy and 5 progress events: {m:#?}"
     );
+    assert_eq!(
+        v("preauth_publish_confirms_total{result=\"returned\"}"),
+        0.0
+    );
+    for step in ["received", "submitted", "retry-scheduled", "parked"] {
+        let unbound = format!("preauth_progress_step_unbound{{step=\"{step}\"}}");
+        assert_eq!(v(&unbound), 0.0, "{unbound}");
+    }
     assert_eq!(v("preauth_cases_in_flight"), 0.0);
     assert_eq!(
         v("preauth_payer_request_duration_seconds_count{payer=\"default\"}"),
@@ -229,6 +239,42 @@ async fn probes_answer_and_metrics_count_a_scripted_run_exactly() {
     // Labels stay low-cardinality: no case or event id anywhere in the exposition.
     let text = get(&format!("{ops}/metrics")).await.1;
     assert!(!text.contains("C-2026-000123") && !text.contains("metrics-second"));
+    drop(worker);
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_step_nothing_is_bound_to_shows_as_unbound_and_its_probe_as_returned() {
+    let mut b = Broker::new().await;
+    let worker = WorkerProcess::start_ready(&b.env()).await;
+    let ops = worker.ops_url().await;
+    let approved = read_json(&examples().join("01-eyelid-margin-cornea-approved.json"));
+    b.publish_case(&approved).await;
+    let got = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(count_terminal(&got), 1, "{}", worker.logs());
+    let m = scrape(&get(&format!("{ops}/metrics")).await.1);
+    let v = |k: &str| m.get(k).copied().unwrap_or(0.0);
+    // The first case probed both of its steps: returned, so both are marked unbound.
+    for step in ["received", "submitted"] {
+        let unbound = format!("preauth_progress_step_unbound{{step=\"{step}\"}}");
+        assert_eq!(v(&unbound), 1.0, "{unbound}: {m:#?}");
+    }
+    assert_eq!(
+        v("preauth_publish_confirms_total{result=\"returned\"}"),
+        2.0,
+        "{m:#?}"
+    );
+    // Its outcome was routed and confirmed: a returned probe fails nothing.
+    assert_eq!(
+        v("preauth_publish_confirms_total{result=\"ack\"}"),
+        1.0,
+        "{m:#?}"
+    );
+    assert!(worker
+        .logs()
+        .contains("Nothing is bound to progress.received"));
     drop(worker);
     b.cleanup().await;
 }

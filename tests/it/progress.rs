@@ -1,5 +1,6 @@
 //! Progress events (`preauth.progress.v1`) over the real broker: their order beside the
-//! outcomes, that they are not mandatory, retries, replays, and deleting a parked message.
+//! outcomes, that no case waits for them, the pause of a step nothing is bound to, retries,
+//! replays, and deleting a parked message.
 
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ struct Msg {
 }
 
 /// Declares `<prefix>.<name>` bound to the outcomes exchange with each of `keys`.
-async fn bound_queue(b: &Broker, name: &str, keys: &[&str]) -> String {
+pub(crate) async fn bound_queue(b: &Broker, name: &str, keys: &[&str]) -> String {
     let queue = format!("{}.{name}", b.prefix);
     b.channel
         .queue_declare(
@@ -168,23 +169,126 @@ async fn a_case_sent_to_the_payer_yields_received_submitted_then_its_outcome_und
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_nothing_bound_to_progress_every_case_still_completes() {
+async fn with_nothing_bound_to_progress_every_case_still_completes_with_one_outcome_each() {
     let mut b = Broker::new().await;
-    // A short hold: were progress events mandatory, the cases would be returned unanswered.
-    let worker = InProcessWorker::start_ready(
-        &env_with(&b, &[("PREAUTH__AMQP__PUBLISH_HOLD", "1s")]),
-        None,
-    )
-    .await;
-    for n in 0..5 {
-        b.publish_case(&case(n, "unbound-progress")).await;
+    // A short hold: were a returned progress event a failed publish, the cases would be
+    // returned unanswered. A short pause: probes (returned) keep going out among the other
+    // deliveries' outcomes (routed), and no return may be taken for an outcome's.
+    let env = env_with(
+        &b,
+        &[
+            ("PREAUTH__AMQP__PUBLISH_HOLD", "1s"),
+            ("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "20ms"),
+        ],
+    );
+    let worker = InProcessWorker::start_ready(&env, None).await;
+    let n = 60;
+    for i in 0..n {
+        b.publish_case(&case(i, "unbound-progress")).await;
     }
-    let got = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 5)
+    let mut got = b
+        .collect(Duration::from_secs(60), |g| count_terminal(g) >= n)
         .await;
-    assert_eq!(count_terminal(&got), 5);
-    assert!(got.iter().all(|r| r.routing_key.starts_with("outcome.")));
+    assert_eq!(count_terminal(&got), n);
     assert_eq!(b.wait_settled(&b.work_queue()).await, (0, 0));
+    // Nothing more comes: every outcome was published once.
+    got.extend(b.collect(Duration::from_millis(500), |_| false).await);
+    assert!(got.iter().all(|r| r.routing_key.starts_with("outcome.")));
+    let ids: std::collections::BTreeSet<_> = got.iter().map(|r| r.message_id.clone()).collect();
+    assert_eq!((got.len(), ids.len()), (n, n), "repeated outcomes");
+    worker.stop().await;
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_nothing_is_bound_to_is_not_published_again_while_its_pause_lasts() {
+    let mut b = Broker::new().await;
+    let env = env_with(&b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "10m")]);
+    let worker = InProcessWorker::start_ready(&env, None).await;
+    // The first case's progress events come back unroutable: nothing is bound to them.
+    b.publish_case(&case(1, "paused-progress")).await;
+    let first = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(count_terminal(&first), 1, "{}", worker.logs());
+    // A queue bound now gets the next case's outcome, but none of its progress events: both
+    // steps are paused for ten minutes, so the worker does not send them at all.
+    let ledger = bound_queue(&b, "ledger", &["outcome.#", "progress.#"]).await;
+    b.publish_case(&case(2, "paused-progress")).await;
+    let got = take(&b, &ledger, Duration::from_secs(30), |g| {
+        has_outcome(g, "approved")
+    })
+    .await;
+    assert_eq!(keys(&got), ["outcome.approved"], "{}", worker.logs());
+    worker.stop().await;
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_bound_to_progress_gets_every_step_once_the_pause_is_over() {
+    let mut b = Broker::new().await;
+    let env = env_with(&b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "1s")]);
+    let worker = InProcessWorker::start_ready(&env, None).await;
+    b.publish_case(&case(1, "resumed-progress")).await;
+    let first = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(count_terminal(&first), 1, "{}", worker.logs());
+    let ledger = bound_queue(&b, "ledger", &["outcome.#", "progress.#"]).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Past the pause: the next cases' steps are sent, routed, and published from then on.
+    for n in 2..=3 {
+        let c = case(n, "resumed-progress");
+        b.publish_case(&c).await;
+        let got = take(&b, &ledger, Duration::from_secs(30), |g| {
+            has_outcome(g, "approved")
+        })
+        .await;
+        assert_eq!(
+            keys(&got),
+            [
+                "progress.received",
+                "progress.submitted",
+                "outcome.approved"
+            ],
+            "case {n}: {}",
+            worker.logs()
+        );
+        assert!(got
+            .iter()
+            .all(|m| m.correlation_id.as_deref() == c["event_id"].as_str()));
+        check_progress(&got);
+    }
+    worker.stop().await;
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_pause_every_step_is_published_even_when_nothing_was_bound() {
+    let mut b = Broker::new().await;
+    let env = env_with(&b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "0s")]);
+    let worker = InProcessWorker::start_ready(&env, None).await;
+    b.publish_case(&case(1, "unpaused-progress")).await;
+    let first = b
+        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
+        .await;
+    assert_eq!(count_terminal(&first), 1, "{}", worker.logs());
+    let ledger = bound_queue(&b, "ledger", &["outcome.#", "progress.#"]).await;
+    b.publish_case(&case(2, "unpaused-progress")).await;
+    let got = take(&b, &ledger, Duration::from_secs(30), |g| {
+        has_outcome(g, "approved")
+    })
+    .await;
+    assert_eq!(
+        keys(&got),
+        [
+            "progress.received",
+            "progress.submitted",
+            "outcome.approved"
+        ],
+        "{}",
+        worker.logs()
+    );
     worker.stop().await;
     b.cleanup().await;
 }
