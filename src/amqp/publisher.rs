@@ -1,6 +1,7 @@
-//! Confirmed publishing on its own connection: persistent messages, `mandatory`, and a publish
-//! counts only when the broker acked it and did not return it (progress events excepted: a
-//! returned one is reported to the caller, who learns that nothing receives its step).
+//! Confirmed publishing on its own connection: persistent messages, `mandatory` (progress
+//! events excepted), and a publish counts only when the broker acked it and did not return it.
+//! A probe of a progress step is `mandatory` on a channel of its own, and its return is
+//! reported to the caller, who learns that nothing receives the step.
 
 use std::time::Duration;
 
@@ -33,7 +34,8 @@ pub(crate) enum Unroutable {
     /// `mandatory`: the broker returns it and the publish fails (outcomes, moved case events).
     Fail,
     /// `mandatory`: the broker returns it, and the return is reported to the caller instead of
-    /// failing the publish (progress events: nothing lost that anyone would have received).
+    /// failing the publish (probes of progress steps, on the probe channel: nothing lost that
+    /// anyone would have received).
     Report,
 }
 
@@ -305,12 +307,11 @@ impl Sent {
             let Some((last, rest)) = sent.split_last_mut() else {
                 return Ok(None);
             };
-            // The last message's confirm is waited for first. The broker confirms a channel's
-            // messages in the order it finishes with them, and the last is the outcome, bound
-            // for a queue, while progress events routed to nothing are confirmed as soon as they
-            // are read: by the time the last is in, so are the others, and the task wakes once
-            // a delivery instead of once a message. They are then looked at in order, so the
-            // first failure is the one reported, as if they had been waited for in order.
+            // The last message's confirm is waited for first: it is the outcome, sent last,
+            // and the broker has usually confirmed the others by the time it confirms it, so
+            // the task wakes once a delivery instead of once a message. They are then looked
+            // at in order, so the first failure is the one reported, as if they had been
+            // waited for in order.
             waiting = rest.len();
             let last_confirmation = (&mut last.confirm).await;
             let last_reports = last.unroutable == Unroutable::Report;

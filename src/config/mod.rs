@@ -62,9 +62,10 @@ pub struct OutcomesSettings {
     /// parked, replayed) on the outcomes exchange beside the outcomes, confirmed.
     #[serde(default = "default_true")]
     pub progress: bool,
-    /// How long the worker stops publishing a progress step after the broker returned one of
-    /// its events unroutable (nothing bound to `progress.<step>`); it then publishes it again,
-    /// and keeps publishing it once one is routed. `0s`: never stop (sent not mandatory).
+    /// How often each progress step is probed (one delivery's events sent `mandatory` on a
+    /// channel of their own): a step the broker returns unroutable (nothing bound to
+    /// `progress.<step>`) is sent for no case until its next probe, a routed one for every
+    /// case. `0s`: every step always sent, not mandatory, never probed.
     #[serde(default = "default_unbound_progress_pause", with = "humantime_serde")]
     pub unbound_progress_pause: Duration,
 }

@@ -236,7 +236,7 @@ pub const METRICS: &[Metric] = &[
                 .map(|s| s.as_str())
                 .collect()
         })],
-        help: "1 while the broker returns this progress step's events unroutable (nothing bound to `progress.<step>`) and the worker sends them only to check, once every `outcomes.unbound_progress_pause`",
+        help: "1 while the last probe of this progress step found nothing bound to `progress.<step>`: its events are sent for no case but the next probe's (every `outcomes.unbound_progress_pause`)",
     },
     Metric {
         name: "preauth_followups_brought_forward_total",
