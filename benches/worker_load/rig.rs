@@ -183,30 +183,13 @@ impl Rig {
             .declare(&ch, Duration::from_secs(10))
             .await
             .expect("topology");
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        ch.queue_declare(
-            ShortString::from(format!("{prefix}.collect")),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            args,
+        bound_quorum_queue(
+            &ch,
+            &format!("{prefix}.collect"),
+            &topology.outcomes_exchange,
+            "outcome.#",
         )
-        .await
-        .expect("collect queue");
-        ch.queue_bind(
-            ShortString::from(format!("{prefix}.collect")),
-            ShortString::from(topology.outcomes_exchange.as_str()),
-            ShortString::from("outcome.#"),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind");
+        .await;
         ch.confirm_select(ConfirmSelectOptions::default())
             .await
             .expect("confirms");
@@ -224,32 +207,13 @@ impl Rig {
     /// [`Rig::delete_queue`].
     pub async fn bind_progress(&self) -> String {
         let queue = format!("{}.progress", self.prefix);
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        self.ch
-            .queue_declare(
-                ShortString::from(queue.as_str()),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                args,
-            )
-            .await
-            .expect("progress queue");
-        self.ch
-            .queue_bind(
-                ShortString::from(queue.as_str()),
-                ShortString::from(self.topology.outcomes_exchange.as_str()),
-                ShortString::from("progress.#"),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("bind");
+        bound_quorum_queue(
+            &self.ch,
+            &queue,
+            &self.topology.outcomes_exchange,
+            "progress.#",
+        )
+        .await;
         queue
     }
 
@@ -484,4 +448,32 @@ impl Template {
         out.extend_from_slice(&self.parts[2]);
         out
     }
+}
+
+/// Declares the quorum queue `queue`, bound to `exchange` with `key`.
+async fn bound_quorum_queue(ch: &Channel, queue: &str, exchange: &str, key: &str) {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    ch.queue_declare(
+        ShortString::from(queue),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        args,
+    )
+    .await
+    .expect("declare a quorum queue");
+    ch.queue_bind(
+        ShortString::from(queue),
+        ShortString::from(exchange),
+        ShortString::from(key),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
 }

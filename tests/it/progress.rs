@@ -200,26 +200,55 @@ async fn with_nothing_bound_to_progress_every_case_still_completes_with_one_outc
     b.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_step_nothing_is_bound_to_is_not_published_again_while_its_pause_lasts() {
-    let mut b = Broker::new().await;
-    let env = env_with(&b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "10m")]);
+/// A worker with `outcomes.unbound_progress_pause = pause` answers one case while nothing is
+/// bound to `progress.#` (its progress events, if sent, come back unroutable); then a ledger's
+/// queue is bound. Returns the worker and that queue.
+async fn one_case_before_a_ledger_binds(
+    b: &mut Broker,
+    pause: &str,
+    tag: &str,
+) -> (InProcessWorker, String) {
+    let env = env_with(b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", pause)]);
     let worker = InProcessWorker::start_ready(&env, None).await;
-    // The first case's progress events come back unroutable: nothing is bound to them.
-    b.publish_case(&case(1, "paused-progress")).await;
+    b.publish_case(&case(1, tag)).await;
     let first = b
         .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
         .await;
     assert_eq!(count_terminal(&first), 1, "{}", worker.logs());
-    // A queue bound now gets the next case's outcome, but none of its progress events: both
-    // steps are paused for ten minutes, so the worker does not send them at all.
-    let ledger = bound_queue(&b, "ledger", &["outcome.#", "progress.#"]).await;
-    b.publish_case(&case(2, "paused-progress")).await;
-    let got = take(&b, &ledger, Duration::from_secs(30), |g| {
+    let ledger = bound_queue(b, "ledger", &["outcome.#", "progress.#"]).await;
+    (worker, ledger)
+}
+
+/// Publishes case `n` and returns the routing keys of what `ledger` got for it, up to its
+/// outcome; checks that every message is the case's and every progress event the contract's.
+async fn ledger_keys_for_case(b: &Broker, ledger: &str, n: usize, tag: &str) -> Vec<String> {
+    let c = case(n, tag);
+    b.publish_case(&c).await;
+    let got = take(b, ledger, Duration::from_secs(30), |g| {
         has_outcome(g, "approved")
     })
     .await;
-    assert_eq!(keys(&got), ["outcome.approved"], "{}", worker.logs());
+    assert!(got
+        .iter()
+        .all(|m| m.correlation_id.as_deref() == c["event_id"].as_str()));
+    check_progress(&got);
+    keys(&got).into_iter().map(str::to_owned).collect()
+}
+
+const EVERY_STEP: [&str; 3] = [
+    "progress.received",
+    "progress.submitted",
+    "outcome.approved",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_nothing_is_bound_to_is_not_published_again_while_its_pause_lasts() {
+    let mut b = Broker::new().await;
+    let (worker, ledger) = one_case_before_a_ledger_binds(&mut b, "10m", "paused").await;
+    // The queue bound now gets the next case's outcome, but none of its progress events: the
+    // first case's probe found nothing bound, and the next probe is ten minutes away.
+    let got = ledger_keys_for_case(&b, &ledger, 2, "paused").await;
+    assert_eq!(got, ["outcome.approved"], "{}", worker.logs());
     worker.stop().await;
     b.cleanup().await;
 }
@@ -227,37 +256,12 @@ async fn a_step_nothing_is_bound_to_is_not_published_again_while_its_pause_lasts
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_bound_to_progress_gets_every_step_once_the_pause_is_over() {
     let mut b = Broker::new().await;
-    let env = env_with(&b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "1s")]);
-    let worker = InProcessWorker::start_ready(&env, None).await;
-    b.publish_case(&case(1, "resumed-progress")).await;
-    let first = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(count_terminal(&first), 1, "{}", worker.logs());
-    let ledger = bound_queue(&b, "ledger", &["outcome.#", "progress.#"]).await;
+    let (worker, ledger) = one_case_before_a_ledger_binds(&mut b, "1s", "resumed").await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    // Past the pause: the next cases' steps are sent, routed, and published from then on.
+    // Past the pause: the next case probes, finds the queue, and every step is sent from then on.
     for n in 2..=3 {
-        let c = case(n, "resumed-progress");
-        b.publish_case(&c).await;
-        let got = take(&b, &ledger, Duration::from_secs(30), |g| {
-            has_outcome(g, "approved")
-        })
-        .await;
-        assert_eq!(
-            keys(&got),
-            [
-                "progress.received",
-                "progress.submitted",
-                "outcome.approved"
-            ],
-            "case {n}: {}",
-            worker.logs()
-        );
-        assert!(got
-            .iter()
-            .all(|m| m.correlation_id.as_deref() == c["event_id"].as_str()));
-        check_progress(&got);
+        let got = ledger_keys_for_case(&b, &ledger, n, "resumed").await;
+        assert_eq!(got, EVERY_STEP, "case {n}: {}", worker.logs());
     }
     worker.stop().await;
     b.cleanup().await;
@@ -266,29 +270,9 @@ async fn a_queue_bound_to_progress_gets_every_step_once_the_pause_is_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_pause_every_step_is_published_even_when_nothing_was_bound() {
     let mut b = Broker::new().await;
-    let env = env_with(&b, &[("PREAUTH__OUTCOMES__UNBOUND_PROGRESS_PAUSE", "0s")]);
-    let worker = InProcessWorker::start_ready(&env, None).await;
-    b.publish_case(&case(1, "unpaused-progress")).await;
-    let first = b
-        .collect(Duration::from_secs(30), |g| count_terminal(g) >= 1)
-        .await;
-    assert_eq!(count_terminal(&first), 1, "{}", worker.logs());
-    let ledger = bound_queue(&b, "ledger", &["outcome.#", "progress.#"]).await;
-    b.publish_case(&case(2, "unpaused-progress")).await;
-    let got = take(&b, &ledger, Duration::from_secs(30), |g| {
-        has_outcome(g, "approved")
-    })
-    .await;
-    assert_eq!(
-        keys(&got),
-        [
-            "progress.received",
-            "progress.submitted",
-            "outcome.approved"
-        ],
-        "{}",
-        worker.logs()
-    );
+    let (worker, ledger) = one_case_before_a_ledger_binds(&mut b, "0s", "unpaused").await;
+    let got = ledger_keys_for_case(&b, &ledger, 2, "unpaused").await;
+    assert_eq!(got, EVERY_STEP, "{}", worker.logs());
     worker.stop().await;
     b.cleanup().await;
 }
