@@ -50,9 +50,8 @@ pub(super) async fn carry_out(
     // all are sent again (same ids) or the delivery goes back to the queue; the case event only
     // moves on once every one of them is confirmed.
     // A step nothing is bound to is not sent at all, but for a probe once a pause (`StepRoutes`).
-    let probe_channel = publisher.probe();
     let plan = if shared.settings.outcomes.progress {
-        shared.routes.plan(&d.progress, probe_channel.is_some())
+        shared.routes.plan(&d.progress, publisher.has_probe())
     } else {
         shared.routes.plan(&[], false)
     };
@@ -70,7 +69,11 @@ pub(super) async fn carry_out(
             .collect();
         let publish = || async {
             let mut messages = Vec::with_capacity(progress.len() + d.outcomes.len());
-            match (&plan.probe, &probe_channel) {
+            // The probe channel is looked up only for a probe, not on every delivery.
+            match (
+                &plan.probe,
+                plan.probe.as_ref().and_then(|_| publisher.probe()),
+            ) {
                 // A probe: the events go mandatory on the probe channel and are confirmed
                 // before the outcomes are sent, so they still arrive first.
                 (Some(turn), Some(probe)) => {

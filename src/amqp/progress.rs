@@ -125,12 +125,8 @@ impl ProbeTurn<'_> {
     /// of those it returned.
     pub(crate) fn answered(&self, events: &[&Progress], returned: &[String]) {
         for p in events {
-            let key = p.routing_key();
-            if returned.contains(&key) {
-                self.routes.mark(p.step, true);
-            } else {
-                self.routes.mark(p.step, false);
-            }
+            self.routes
+                .mark(p.step, returned.contains(&p.routing_key()));
         }
     }
 }

@@ -82,6 +82,11 @@ impl Publisher {
         })
     }
 
+    /// Whether this publisher has a probe channel.
+    pub(crate) fn has_probe(&self) -> bool {
+        self.probe.is_some()
+    }
+
     /// The probe channel as a publisher, when there is one: for messages sent with
     /// [`Unroutable::Report`], one batch at a time.
     pub(crate) fn probe(&self) -> Option<Publisher> {
